@@ -1,0 +1,1 @@
+"""The ``hotspots`` command line: a thin layer over the pipelines' Python functions."""

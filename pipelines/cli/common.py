@@ -1,0 +1,40 @@
+"""Options and error reporting shared by every ``hotspots`` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from pipelines.store import CrimeStore, resolve_data_dir
+
+# Reports go to stdout; errors to stderr, one line, no traceback.
+console = Console()
+error_console = Console(stderr=True)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder of the crime store. Default: $HOTSPOTS_DATA_DIR, else ./data",
+        show_default=False,
+    ),
+]
+FromOption = Annotated[
+    str | None, typer.Option("--from", help="First month, YYYY-MM (inclusive).", show_default=False)
+]
+ToOption = Annotated[
+    str | None, typer.Option("--to", help="Last month, YYYY-MM (inclusive).", show_default=False)
+]
+
+
+def open_store(data_dir: Path | None) -> CrimeStore:
+    return CrimeStore(resolve_data_dir(data_dir))
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print a one-line error and exit non-zero (2 for bad input, 1 for partial failure)."""
+    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)

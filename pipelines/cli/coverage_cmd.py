@@ -1,0 +1,74 @@
+"""``hotspots coverage``: what the store holds per force and month, and what it does not."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from pipelines.months import MonthError, check_range
+from pipelines.store.coverage import coverage_rows
+from pipelines.store.crime_store import StoreError
+
+
+def coverage(
+    force: Annotated[
+        str | None, typer.Option("--force", help="Only this force (slug).", show_default=False)
+    ] = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of objects instead of a table.")
+    ] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Rows stored, rows with no location, rows rejected by reason, missing months and sources.
+
+    Months missing inside a force's stored range are listed with status "missing".
+    """
+    try:
+        first, last = check_range(first, last)
+    except MonthError as error:
+        fail(str(error))
+    store = open_store(data_dir)
+    if force and force not in store.forces():
+        known = ", ".join(store.forces()) or "none yet"
+        fail(f"the store at {store.root} holds no force {force!r}; it holds: {known}")
+    try:
+        rows = coverage_rows(store.coverage(force, first, last))
+    except StoreError as error:
+        fail(str(error))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        console.print(f"The store at {store.root} is empty: load data with `hotspots ingest archive`.")
+        return
+    table = Table(title=f"Coverage of {store.root}")
+    for column in ("force", "month", "source", "rows read", "stored", "no location", "rejected"):
+        table.add_column(column, justify="left" if column in ("force", "month", "source") else "right")
+    for row in rows:
+        if row["status"] == "missing":
+            table.add_row(row["force"], row["month"], "[red]missing[/]", "", "", "", "")
+            continue
+        rejected = ", ".join(f"{reason} {n:,}" for reason, n in row["rejected"].items()) or "0"
+        table.add_row(
+            row["force"],
+            row["month"],
+            row["source"],
+            f"{row['source_rows']:,}",
+            f"{row['stored']:,}",
+            f"{row['no_location']:,}",
+            rejected,
+        )
+    console.print(table)
+    missing = [row for row in rows if row["status"] == "missing"]
+    if missing:
+        console.print(
+            f"[red]{len(missing)} month(s) missing[/] inside the stored range: "
+            + ", ".join(f"{row['force']} {row['month']}" for row in missing),
+            highlight=False,
+        )

@@ -1,0 +1,57 @@
+"""``hotspots export``: stored crimes as CSV, Parquet or GeoJSON."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from pipelines.export import FORMATS, ExportError, export_crimes, format_for
+from pipelines.months import MonthError, check_range
+
+
+def export(
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="File to write.", show_default=False)
+    ],
+    force: Annotated[
+        str, typer.Option("--force", help="Force slug, e.g. devon-and-cornwall.", show_default=False)
+    ],
+    first: FromOption = None,
+    last: ToOption = None,
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help=f"One of {', '.join(FORMATS)}. Default: from the file name's extension.",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write the stored canonical rows of a force and months to a file other tools can read."""
+    try:
+        first, last = check_range(first, last)
+        chosen = format_for(output, file_format)
+    except (MonthError, ExportError) as error:
+        fail(str(error))
+    store = open_store(data_dir)
+    stored_months = [month for _, month in store.partitions(force)]
+    if not stored_months:
+        known = ", ".join(store.forces()) or "none yet"
+        fail(f"the store at {store.root} holds no crimes for force {force!r}; it holds: {known}")
+    crimes = store.read(force, first, last)
+    if crimes.num_rows == 0:
+        fail(
+            f"no stored crimes for {force} in {first or 'start'}..{last or 'end'}; "
+            f"stored months run {stored_months[0]}..{stored_months[-1]}"
+        )
+    try:
+        rows = export_crimes(crimes, output, chosen)
+    except ExportError as error:
+        fail(str(error))
+    except OSError as error:
+        fail(f"cannot write {output}: {error.strerror or error}")
+    console.print(f"Wrote {rows:,} crimes to {output} ({chosen}).")

@@ -1,0 +1,29 @@
+"""Entry point of the ``hotspots`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from pipelines.cli.coverage_cmd import coverage
+from pipelines.cli.export_cmd import export
+from pipelines.cli.ingest_api_cmd import ingest_api
+from pipelines.cli.ingest_archive_cmd import ingest_archive_command
+
+app = typer.Typer(
+    name="hotspots",
+    help="Load police.uk crime into a local store and turn it into hotspot evidence.\n\n"
+    "Contains public sector information licensed under the Open Government Licence v3.0.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+ingest_app = typer.Typer(help="Load police.uk street-level crime into the store.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+ingest_app.command("archive")(ingest_archive_command)
+ingest_app.command("api")(ingest_api)
+app.command("coverage")(coverage)
+app.command("export")(export)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,78 @@
+"""Write stored crimes as CSV, Parquet or GeoJSON for other tools (QGIS, DuckDB, pandas).
+
+CSV and GeoJSON carry the H3 cell as its standard hexadecimal string; Parquet keeps the stored
+uint64. Files are written beside the target and renamed into place, so a failed export never
+leaves half a file where a good one was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import h3
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+FORMATS = ("csv", "parquet", "geojson")
+
+
+class ExportError(Exception):
+    """An export that cannot be written as asked."""
+
+
+def format_for(path: Path, explicit: str | None) -> str:
+    """The format asked for, or the one the file name implies."""
+    if explicit:
+        if explicit not in FORMATS:
+            raise ExportError(f"--format must be one of {', '.join(FORMATS)}, got {explicit!r}")
+        return explicit
+    suffix = path.suffix.lower().lstrip(".")
+    if suffix in FORMATS:
+        return suffix
+    raise ExportError(
+        f"cannot tell the format from {path.name!r}; add --format {'|'.join(FORMATS)}"
+    )
+
+
+def export_crimes(crimes: pa.Table, path: Path, file_format: str) -> int:
+    """Write ``crimes`` to ``path`` in ``file_format``; returns rows written."""
+    if not path.parent.is_dir():
+        raise ExportError(f"folder {path.parent} does not exist; create it or choose another -o")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        if file_format == "parquet":
+            pq.write_table(crimes, tmp_name, compression="zstd")
+        elif file_format == "csv":
+            pa_csv.write_csv(_with_hex_cells(crimes), tmp_name)
+        elif file_format == "geojson":
+            _write_geojson(_with_hex_cells(crimes), Path(tmp_name), layer=path.stem)
+        else:
+            raise ExportError(f"unknown format {file_format!r}")
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return crimes.num_rows
+
+
+def _with_hex_cells(crimes: pa.Table) -> pa.Table:
+    cells = crimes["h3_cell"].to_pylist()
+    hex_cells = pa.array([h3.int_to_str(c) if c is not None else None for c in cells], pa.string())
+    index = crimes.schema.get_field_index("h3_cell")
+    return crimes.set_column(index, "h3_cell", hex_cells)
+
+
+def _write_geojson(crimes: pa.Table, path: Path, layer: str) -> None:
+    frame = crimes.to_pandas()
+    geometry = gpd.points_from_xy(frame["longitude"], frame["latitude"], crs="EPSG:4326")
+    # Rows with no location keep a null geometry rather than a fake point at (NaN, NaN).
+    geometry[frame["longitude"].isna().to_numpy()] = None
+    points = gpd.GeoDataFrame(frame, geometry=geometry)
+    points.to_file(
+        path, driver="GeoJSON", engine="pyogrio", layer=layer, COORDINATE_PRECISION=6
+    )

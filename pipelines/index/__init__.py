@@ -1,0 +1,1 @@
+"""Spatial indexing of crime points."""

@@ -1,0 +1,47 @@
+"""H3 cells for crime points, computed once per distinct snapped coordinate.
+
+police.uk moves every crime to one of a finite set of anonymous map points, so a month of a
+force's crimes has far fewer distinct coordinates than rows. Indexing the distinct coordinates
+and joining back gives the same cells as indexing every row, for a fraction of the calls.
+"""
+
+from __future__ import annotations
+
+import h3
+import numpy as np
+import pyarrow as pa
+
+from pipelines.schema import BASE_H3_RESOLUTION
+
+
+def _coordinate_keys(latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
+    """One int64 per coordinate pair at police.uk's 6-decimal precision."""
+    lat_micro = np.round(latitude * 1e6).astype(np.int64)
+    lng_micro = np.round(longitude * 1e6).astype(np.int64)
+    return (lat_micro << 32) ^ (lng_micro & 0xFFFFFFFF)
+
+
+def cells_for_points(
+    latitude: np.ndarray, longitude: np.ndarray, resolution: int = BASE_H3_RESOLUTION
+) -> pa.Array:
+    """H3 cell (uint64) of each point; null where either coordinate is NaN."""
+    latitude = np.asarray(latitude, dtype=np.float64)
+    longitude = np.asarray(longitude, dtype=np.float64)
+    located = ~(np.isnan(latitude) | np.isnan(longitude))
+    cells = np.zeros(len(latitude), dtype=np.uint64)
+    if located.any():
+        lat, lng = latitude[located], longitude[located]
+        keys = _coordinate_keys(lat, lng)
+        unique_keys, first_index, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        del unique_keys
+        to_cell = h3.api.basic_int.latlng_to_cell
+        distinct = np.fromiter(
+            (
+                to_cell(a, b, resolution)
+                for a, b in zip(lat[first_index].tolist(), lng[first_index].tolist(), strict=True)
+            ),
+            dtype=np.uint64,
+            count=len(first_index),
+        )
+        cells[located] = distinct[inverse]
+    return pa.array(cells, type=pa.uint64(), mask=~located)

@@ -1,0 +1,1 @@
+"""Sources of police.uk crime: the bulk archive and the live API. Each yields canonical rows."""

@@ -1,0 +1,132 @@
+"""Find street-level CSVs in a folder or zip laid out like the data.police.uk archive.
+
+The archive holds ``YYYY-MM/YYYY-MM-<force>-street.csv`` (plus outcomes and stop-and-search files,
+which this product does not use). Force and month come from the file name.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.months import in_range
+
+_STREET_FILE = re.compile(r"^(?P<month>\d{4}-(?:0[1-9]|1[0-2]))-(?P<force>[a-z0-9-]+?)-street\.csv$")
+_OTHER_ARCHIVE_FILE = re.compile(r"-(outcomes|stop-and-search)\.csv$")
+
+
+class ArchiveError(Exception):
+    """The path given is not something we can read as a police.uk archive."""
+
+
+@dataclass(frozen=True)
+class StreetFile:
+    force: str
+    month: str
+    name: str  # path inside the archive, for messages and provenance
+    read: Callable[[], bytes]
+
+
+@dataclass
+class ArchiveListing:
+    street_files: list[StreetFile]
+    ignored: list[str] = field(default_factory=list)  # CSVs that are not street-level crime
+    forces: list[str] = field(default_factory=list)
+    months: list[str] = field(default_factory=list)
+
+
+def list_archive(
+    path: Path, force: str | None = None, first: str | None = None, last: str | None = None
+) -> ArchiveListing:
+    """Street-level files in ``path`` for the force and months asked; errors say what was found."""
+    if not path.exists():
+        raise ArchiveError(f"{path} does not exist; give a folder or .zip from data.police.uk")
+    if path.is_dir():
+        entries = _folder_entries(path)
+    elif zipfile.is_zipfile(path):
+        entries = _zip_entries(path)
+    else:
+        raise ArchiveError(
+            f"{path} is neither a folder nor a zip archive; give the unzipped folder or the .zip "
+            "downloaded from data.police.uk"
+        )
+
+    found: list[StreetFile] = []
+    ignored: list[str] = []
+    for name, reader in entries:
+        base = name.rsplit("/", 1)[-1]
+        match = _STREET_FILE.match(base)
+        if match:
+            found.append(StreetFile(match["force"], match["month"], name, reader))
+        elif base.lower().endswith(".csv"):
+            ignored.append(name)
+    if not found:
+        raise ArchiveError(
+            f"no street-level files (YYYY-MM/YYYY-MM-<force>-street.csv) in {path}"
+        )
+
+    all_forces = sorted({f.force for f in found})
+    all_months = sorted({f.month for f in found})
+    if force and force not in all_forces:
+        raise ArchiveError(f"no files for force {force!r} in {path}; it holds: {', '.join(all_forces)}")
+    selected = [
+        f for f in found if (force is None or f.force == force) and in_range(f.month, first, last)
+    ]
+    if not selected:
+        raise ArchiveError(
+            f"no street-level files for months {first or 'start'}..{last or 'end'} in {path}; "
+            f"it holds {all_months[0]}..{all_months[-1]}"
+        )
+    _reject_duplicates(selected)
+    selected.sort(key=lambda f: (f.force, f.month))
+    return ArchiveListing(
+        selected,
+        ignored=sorted(ignored),
+        forces=sorted({f.force for f in selected}),
+        months=sorted({f.month for f in selected}),
+    )
+
+
+def _reject_duplicates(files: list[StreetFile]) -> None:
+    seen: dict[tuple[str, str], str] = {}
+    for file in files:
+        key = (file.force, file.month)
+        if key in seen:
+            raise ArchiveError(
+                f"two files for {file.force} {file.month}: {seen[key]} and {file.name}; "
+                "remove one so the month is not counted twice"
+            )
+        seen[key] = file.name
+
+
+def _folder_entries(folder: Path) -> list[tuple[str, Callable[[], bytes]]]:
+    return [
+        (csv_path.relative_to(folder).as_posix(), csv_path.read_bytes)
+        for csv_path in sorted(folder.rglob("*.csv"))
+        if csv_path.is_file()
+    ]
+
+
+def _zip_entries(zip_path: Path) -> list[tuple[str, Callable[[], bytes]]]:
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+    except zipfile.BadZipFile as error:
+        raise ArchiveError(f"{zip_path} is a damaged zip archive: {error}") from error
+
+    def reader(member: str) -> Callable[[], bytes]:
+        def read() -> bytes:
+            with zipfile.ZipFile(zip_path) as archive:
+                return archive.read(member)
+
+        return read
+
+    return [(name, reader(name)) for name in sorted(names) if name.lower().endswith(".csv")]
+
+
+def is_other_archive_file(name: str) -> bool:
+    """Outcomes and stop-and-search files: expected in an archive, not crimes."""
+    return bool(_OTHER_ARCHIVE_FILE.search(name))
