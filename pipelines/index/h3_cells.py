@@ -45,3 +45,30 @@ def cells_for_points(
         )
         cells[located] = distinct[inverse]
     return pa.array(cells, type=pa.uint64(), mask=~located)
+
+
+def parent_cells(cells: pa.Array | pa.ChunkedArray, resolution: int) -> pa.Array:
+    """Each stored cell's ancestor at a coarser study resolution (7-10); nulls stay null.
+
+    A crime's study cell is defined as the parent of its base cell, so counts at every resolution
+    nest exactly. H3 children do not tile their parent exactly: for a point within a few metres of
+    a coarse cell's edge, the parent can differ from indexing the point directly at the coarse
+    resolution (docs/store.md explains why this is the right trade).
+    """
+    if not 0 <= resolution <= BASE_H3_RESOLUTION:
+        raise ValueError(f"resolution must be 0..{BASE_H3_RESOLUTION}, got {resolution}")
+    if isinstance(cells, pa.ChunkedArray):
+        cells = cells.combine_chunks()
+    valid = cells.is_valid().to_numpy(zero_copy_only=False)
+    values = cells.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64)
+    result = np.zeros(len(values), dtype=np.uint64)
+    if valid.any():
+        distinct, inverse = np.unique(values[valid], return_inverse=True)
+        to_parent = h3.api.basic_int.cell_to_parent
+        parents = np.fromiter(
+            (to_parent(cell, resolution) for cell in distinct.tolist()),
+            dtype=np.uint64,
+            count=len(distinct),
+        )
+        result[valid] = parents[inverse]
+    return pa.array(result, type=pa.uint64(), mask=~valid)

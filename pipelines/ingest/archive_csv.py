@@ -122,7 +122,7 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
             "crime_id": crime_id,
             "api_id": pa.nulls(table.num_rows, pa.int64()),
             "month": table["Month"],
-            "force": pa.array(np.full(table.num_rows, force, dtype=object), pa.string()),
+            "force": pa.repeat(pa.scalar(force, pa.string()), table.num_rows),
             "reported_by": _empty_to_null(table["Reported by"]),
             "falls_within": _empty_to_null(table["Falls within"]),
             "longitude": longitude,
@@ -133,7 +133,7 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
             "category": category,
             "last_outcome": _empty_to_null(table["Last outcome category"]),
             "context": _empty_to_null(table["Context"]),
-            "source": pa.array(np.full(table.num_rows, SOURCE_ARCHIVE, dtype=object), pa.string()),
+            "source": pa.repeat(pa.scalar(SOURCE_ARCHIVE, pa.string()), table.num_rows),
         }
     ).filter(mask)
 

@@ -55,6 +55,11 @@ class CrimeStore:
             )
         path = self.partition_path(coverage.force, coverage.month)
         path.parent.mkdir(parents=True, exist_ok=True)
+        # A writer killed mid-write leaves its hidden temporary file; clear it before writing anew.
+        # (One writer per partition at a time: concurrent ingests of one force-month are not
+        # supported.)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):
+            stale.unlink(missing_ok=True)
         table = table.replace_schema_metadata(
             {METADATA_KEY: coverage.to_json().encode(), _H3_KEY: str(BASE_H3_RESOLUTION).encode()}
         )

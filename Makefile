@@ -1,0 +1,31 @@
+# One command each: `make setup`, `make test`, `make demo`, `make bench`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared/data
+
+.PHONY: setup test lint demo bench clean
+
+$(BIN)/hotspots: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $@
+
+setup: $(BIN)/hotspots  ## create .venv and install the project with its dev tools
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint  ## ruff, then the whole test suite
+	$(BIN)/pytest
+
+demo: setup  ## load the real Devon and Cornwall archive into ./data and show its coverage
+	$(BIN)/hotspots ingest archive $(SHARED)/police_uk/archive/devon-and-cornwall
+	$(BIN)/hotspots coverage
+
+bench: setup  ## archive ingest benchmark against the naive pandas baseline
+	$(BIN)/python -m benchmarks.ingest_archive
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache *.egg-info

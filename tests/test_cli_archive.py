@@ -1,0 +1,100 @@
+"""The command line as a user meets it: the real ``hotspots`` command and its error messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli.main import app
+from tests.archive_fixtures import ArchiveBuilder, crime_line
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    """The installed console script, as a user runs it."""
+    command = [str(Path(sys.executable).with_name("hotspots")), *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def test_console_script_ingests_and_reports(archive: ArchiveBuilder, data_dir: Path) -> None:
+    archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="a")])
+    archive.write("devon-and-cornwall", "2019-03", [crime_line("2019-03", crime_id="b")])
+    env_store = {**os.environ, "HOTSPOTS_DATA_DIR": str(data_dir)}
+    ingest = subprocess.run(
+        [str(Path(sys.executable).with_name("hotspots")), "ingest", "archive", str(archive.root)],
+        capture_output=True, text=True, check=False, env=env_store,
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    assert "2 rows read, 2 stored, 0 rejected" in ingest.stdout
+    assert (data_dir / "crimes" / "devon-and-cornwall" / "2019-01.parquet").exists()
+
+    coverage = _run("coverage", "--json", "--data-dir", str(data_dir))
+    rows = json.loads(coverage.stdout)
+    assert [(r["month"], r["status"], r["stored"]) for r in rows] == [
+        ("2019-01", "stored", 1),
+        ("2019-02", "missing", 0),
+        ("2019-03", "stored", 1),
+    ]
+    assert {"force", "month", "stored", "no_location", "rejected", "source"} <= set(rows[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ingest", "archive", "{tmp}/missing"], "does not exist"),
+        (["ingest", "archive", "{tmp}/fake.zip"], "neither a folder nor a zip"),
+        (["ingest", "archive", "{archive}", "--from", "2019-13"], "--from must be a month written YYYY-MM"),
+        (["ingest", "archive", "{archive}", "--from", "2019-05", "--to", "2019-01"], "is after --to"),
+        (["ingest", "archive", "{archive}", "--from", "2024-01"], "no street-level files for months 2024-01"),
+        (["ingest", "archive", "{archive}", "--force", "kent"], "no files for force 'kent'"),
+        (["export", "--force", "kent", "-o", "{tmp}/x.csv"], "holds no crimes for force 'kent'"),
+        (["export", "--force", "devon-and-cornwall", "-o", "{tmp}/x.xlsx"], "cannot tell the format"),
+        (["export", "--force", "devon-and-cornwall", "-o", "{tmp}/no/x.csv"], "does not exist"),
+        (["export", "--force", "devon-and-cornwall", "-o", "{tmp}/x.csv", "--from", "2030-01"],
+         "stored months run 2019-01..2019-01"),
+        (["coverage", "--force", "kent"], "holds no force 'kent'"),
+    ],
+)
+def test_bad_input_gets_one_line_error(
+    args: list[str], message: str, archive: ArchiveBuilder, data_dir: Path, tmp_path: Path
+) -> None:
+    archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="a")])
+    (tmp_path / "fake.zip").write_bytes(b"this is not a zip")
+    seeded = runner.invoke(app, ["ingest", "archive", str(archive.root), "--data-dir", str(data_dir)])
+    assert seeded.exit_code == 0, seeded.output
+    filled = [a.format(tmp=tmp_path, archive=archive.root) for a in args]
+
+    result = runner.invoke(app, [*filled, "--data-dir", str(data_dir)])
+
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error:")
+    assert "Traceback" not in result.output
+
+
+def test_bad_file_is_reported_and_exit_code_says_so(archive: ArchiveBuilder, data_dir: Path) -> None:
+    archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="a")])
+    archive.write("devon-and-cornwall", "2019-02", ["garbage"], header="not,a,police,csv")
+    result = runner.invoke(app, ["ingest", "archive", str(archive.root), "--data-dir", str(data_dir)])
+
+    assert result.exit_code == 1
+    assert "wrong header" in result.stdout
+    assert "1 file(s) could not be read" in result.stderr
+    assert (data_dir / "crimes" / "devon-and-cornwall" / "2019-01.parquet").exists()
+    assert not (data_dir / "crimes" / "devon-and-cornwall" / "2019-02.parquet").exists()
+
+
+def test_help_describes_every_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("ingest", "coverage", "export"):
+        assert command in result.stdout
+    ingest_help = runner.invoke(app, ["ingest", "archive", "--help"])
+    assert "YYYY-MM/YYYY-MM-<force>-street.csv" in ingest_help.stdout

@@ -1,0 +1,191 @@
+"""Archive ingest on small CSVs written by the tests: every awkward thing the real archive does."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import h3
+import pyarrow as pa
+import pytest
+
+from pipelines.index.h3_cells import parent_cells
+from pipelines.ingest.archive import ingest_archive
+from pipelines.ingest.archive_layout import ArchiveError
+from pipelines.schema import BASE_H3_RESOLUTION
+from pipelines.store import CrimeStore
+from tests.archive_fixtures import HEADER, ArchiveBuilder, crime_line
+
+
+def _rows(store: CrimeStore, force: str, month: str) -> list[dict]:
+    table = store.read_partition(force, month)
+    assert table is not None, f"{force} {month} was not stored"
+    return table.to_pylist()
+
+
+def test_crlf_lf_and_bom_files_read_the_same(archive: ArchiveBuilder, data_dir: Path) -> None:
+    lines = [crime_line("2020-01", crime_id="a1"), crime_line("2020-01", crime_id="a2")]
+    archive.write("devon-and-cornwall", "2020-01", lines, newline="\r\n", bom=True)
+    archive.write("devon-and-cornwall", "2020-02", [line.replace("2020-01", "2020-02") for line in lines])
+    store = CrimeStore(data_dir)
+    report = ingest_archive(store, archive.root)
+
+    assert not report.failed
+    january = _rows(store, "devon-and-cornwall", "2020-01")
+    february = _rows(store, "devon-and-cornwall", "2020-02")
+    assert [r["crime_id"] for r in january] == ["a1", "a2"]
+    assert [r["crime_id"] for r in february] == ["a1", "a2"]
+    # No stray carriage return or BOM leaks into the values.
+    assert january[0]["context"] is None and january[0]["reported_by"] == "Devon & Cornwall Police"
+    assert january[0]["longitude"] == pytest.approx(-3.526912)
+
+
+def test_every_row_is_stored_or_counted_by_reason(archive: ArchiveBuilder, data_dir: Path) -> None:
+    month = "2019-06"
+    asb = crime_line(month, category="Anti-social behaviour", outcome="")
+    lines = [
+        crime_line(month, crime_id="ok1", category="Violence and sexual offences"),
+        asb,
+        asb,  # identical ASB rows are separate incidents: both kept
+        crime_line(month, crime_id="noloc", longitude="", latitude="", location="No location"),
+        crime_line(month, crime_id="quoted", location='"On or near Smith Street, Lower"'),
+        crime_line("2019-07", crime_id="wrongmonth"),
+        crime_line(month, crime_id="odd", category="Alien abduction"),
+        crime_line(month, crime_id="badlng", longitude="west-ish"),
+        crime_line(month, crime_id="halfloc", latitude=""),
+        crime_line(month, crime_id="offglobe", latitude="95.0"),
+        "this line is garbage",
+        "x,y,z,,,,,,,,,,,,,,,,,,,",
+    ]
+    archive.write("devon-and-cornwall", month, lines)
+    store = CrimeStore(data_dir)
+    report = ingest_archive(store, archive.root)
+    coverage = report.files[0].coverage
+
+    assert coverage.source_rows == len(lines)
+    assert coverage.stored == 5
+    assert coverage.no_location == 1
+    assert coverage.rejected == {
+        "bad_coordinates": 3,
+        "malformed_row": 2,
+        "month_mismatch": 1,
+        "unknown_crime_type": 1,
+    }
+    assert coverage.stored + coverage.rejected_total == coverage.source_rows
+    rows = _rows(store, "devon-and-cornwall", month)
+    assert [r["crime_id"] for r in rows] == ["ok1", None, None, "noloc", "quoted"]
+    assert rows[0]["category"] == "violent-crime"
+    assert rows[1] == rows[2]
+    assert rows[3]["longitude"] is None and rows[3]["h3_cell"] is None
+    assert rows[4]["location"] == "On or near Smith Street, Lower"
+    # The report shows the user what was wrong, not only how many.
+    samples = report.files[0].samples
+    assert "Alien abduction" in samples["unknown_crime_type"][0]
+    assert "this line is garbage" in " ".join(samples["malformed_row"])
+
+
+def test_h3_cell_is_fine_resolution_and_parents_are_study_cells(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
+    archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="c")])
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root)
+    cell = _rows(store, "devon-and-cornwall", "2019-01")[0]["h3_cell"]
+
+    assert h3.get_resolution(h3.int_to_str(cell)) >= 10
+    assert h3.int_to_str(cell) == h3.latlng_to_cell(50.463581, -3.526912, BASE_H3_RESOLUTION)
+    for resolution in (7, 8, 9, 10):
+        parent = parent_cells(pa.array([cell, None], pa.uint64()), resolution).to_pylist()
+        assert parent[0] == h3.str_to_int(h3.cell_to_parent(h3.int_to_str(cell), resolution))
+        assert parent[1] is None
+        # The parent is the point's own cell at that resolution or, for a point close to its
+        # edge, the adjacent one (H3 children do not tile their parent exactly).
+        direct = h3.latlng_to_cell(50.463581, -3.526912, resolution)
+        assert h3.grid_distance(h3.int_to_str(parent[0]), direct) <= 1
+
+
+def test_wrong_header_refuses_that_file_only(archive: ArchiveBuilder, data_dir: Path) -> None:
+    archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="good")])
+    archive.write(
+        "devon-and-cornwall", "2019-02", ["1,2,3"], header="id,when,what"
+    )
+    store = CrimeStore(data_dir)
+    report = ingest_archive(store, archive.root)
+
+    assert [f.month for f in report.failed] == ["2019-02"]
+    assert "wrong header" in report.failed[0].error
+    assert "Crime ID" in report.failed[0].error
+    assert store.partitions() == [("devon-and-cornwall", "2019-01")]
+
+
+def test_zip_archive_is_read_like_a_folder(archive: ArchiveBuilder, data_dir: Path, tmp_path: Path) -> None:
+    archive.write("city-of-london", "2023-03", [crime_line("2023-03", crime_id="z1")])
+    archive.write("city-of-london", "2023-04", [crime_line("2023-04", crime_id="z2")])
+    zip_path = tmp_path / "download.zip"
+    with zipfile.ZipFile(zip_path, "w") as bundle:
+        for csv_path in archive.root.rglob("*.csv"):
+            bundle.write(csv_path, csv_path.relative_to(archive.root).as_posix())
+        bundle.writestr("2023-03/2023-03-city-of-london-outcomes.csv", "Crime ID,Month\n")
+    store = CrimeStore(data_dir)
+    report = ingest_archive(store, zip_path, first="2023-04")
+
+    assert store.partitions() == [("city-of-london", "2023-04")]
+    assert _rows(store, "city-of-london", "2023-04")[0]["crime_id"] == "z2"
+    assert report.ignored == []  # outcomes files are expected in an archive, not "ignored" noise
+
+
+@pytest.mark.parametrize(
+    ("make_path", "message"),
+    [
+        (lambda tmp: tmp / "absent", "does not exist"),
+        (lambda tmp: _write(tmp / "not.zip", b"PK? not really a zip"), "neither a folder nor a zip"),
+        (lambda tmp: _mkdir(tmp / "empty"), "no street-level files"),
+    ],
+)
+def test_unusable_paths_are_refused_with_a_reason(tmp_path: Path, make_path, message: str) -> None:
+    with pytest.raises(ArchiveError, match=message):
+        ingest_archive(CrimeStore(tmp_path / "store"), make_path(tmp_path))
+
+
+def test_month_range_with_no_data_names_what_is_there(archive: ArchiveBuilder, data_dir: Path) -> None:
+    archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01")])
+    with pytest.raises(ArchiveError, match=r"2021-01\.\.2021-03.*holds 2019-01\.\.2019-01"):
+        ingest_archive(CrimeStore(data_dir), archive.root, first="2021-01", last="2021-03")
+
+
+def test_force_filter_and_unknown_force(archive: ArchiveBuilder, data_dir: Path) -> None:
+    archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01")])
+    archive.write("city-of-london", "2019-01", [crime_line("2019-01")])
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root, force="city-of-london")
+    assert store.partitions() == [("city-of-london", "2019-01")]
+    with pytest.raises(ArchiveError, match="holds: city-of-london, devon-and-cornwall"):
+        ingest_archive(store, archive.root, force="kent")
+
+
+def test_invalid_utf8_is_repaired_not_fatal(archive: ArchiveBuilder, data_dir: Path) -> None:
+    path = archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", location="On or near Caf\xe9 Row")])
+    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xe9"))  # latin-1 byte in a UTF-8 file
+    store = CrimeStore(data_dir)
+    report = ingest_archive(store, archive.root)
+    assert not report.failed
+    assert _rows(store, "devon-and-cornwall", "2019-01")[0]["location"].startswith("On or near Caf")
+
+
+def test_header_only_file_stores_an_empty_month(archive: ArchiveBuilder, data_dir: Path) -> None:
+    archive.write("devon-and-cornwall", "2019-01", [])
+    store = CrimeStore(data_dir)
+    report = ingest_archive(store, archive.root)
+    assert report.files[0].coverage.stored == 0
+    assert store.partitions() == [("devon-and-cornwall", "2019-01")]
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    (path / "notes.txt").write_text(HEADER)
+    return path

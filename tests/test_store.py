@@ -1,0 +1,125 @@
+"""The store's promises: idempotent re-ingest, atomic replacement, survival of a killed writer."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from pipelines.ingest.archive import ingest_archive
+from pipelines.schema import CRIME_SCHEMA
+from pipelines.store import CrimeStore, PartitionCoverage
+from pipelines.store.crime_store import StoreError
+from tests.archive_fixtures import ArchiveBuilder, crime_line
+
+FORCE = "devon-and-cornwall"
+
+
+def _file_hashes(store: CrimeStore) -> dict[str, str]:
+    return {
+        str(path.relative_to(store.root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(store.crimes_dir.rglob("*"))
+        if path.is_file()
+    }
+
+
+def _three_months(archive: ArchiveBuilder) -> None:
+    for month in ("2019-01", "2019-02", "2019-03"):
+        archive.write(
+            FORCE,
+            month,
+            [crime_line(month, crime_id=f"{month}-{i}", longitude=f"-3.5{i}") for i in range(5)]
+            + [crime_line(month, category="Anti-social behaviour")] * 2,
+        )
+
+
+def test_same_ingest_twice_gives_identical_files(archive: ArchiveBuilder, data_dir: Path) -> None:
+    _three_months(archive)
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root)
+    first = _file_hashes(store)
+    ingest_archive(store, archive.root)
+    assert _file_hashes(store) == first
+    assert len(first) == 3
+
+
+def test_reingest_replaces_the_month_instead_of_adding(archive: ArchiveBuilder, data_dir: Path) -> None:
+    _three_months(archive)
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root)
+    archive.write(FORCE, "2019-02", [crime_line("2019-02", crime_id="revised")])
+    ingest_archive(store, archive.root, first="2019-02", last="2019-02")
+
+    assert store.read_partition(FORCE, "2019-02")["crime_id"].to_pylist() == ["revised"]
+    assert store.coverage_of(FORCE, "2019-02").stored == 1
+    assert store.read_partition(FORCE, "2019-01").num_rows == 7  # other months untouched
+
+
+def test_killed_writer_leaves_previous_contents(archive: ArchiveBuilder, data_dir: Path) -> None:
+    _three_months(archive)
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root)
+    before = _file_hashes(store)
+    archive.write(FORCE, "2019-02", [crime_line("2019-02", crime_id="never-lands")] * 50)
+
+    # A real process, killed with SIGKILL after half-writing its first new partition.
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from pathlib import Path
+        import pyarrow.parquet as pq
+        from pipelines.store import crime_store
+        from pipelines.store import CrimeStore
+        from pipelines.ingest.archive import ingest_archive
+
+        real_write = pq.write_table
+        def write_half_then_die(table, where, **options):
+            real_write(table.slice(0, table.num_rows // 2), where, **options)
+            os.kill(os.getpid(), signal.SIGKILL)
+        crime_store.pq.write_table = write_half_then_die
+        ingest_archive(CrimeStore(sys.argv[1]), Path(sys.argv[2]))
+        """
+    )
+    killed = subprocess.run(
+        [sys.executable, "-c", script, str(data_dir), str(archive.root)], check=False
+    )
+    assert killed.returncode == -9
+
+    leftovers = list(store.crimes_dir.rglob(".*.tmp"))
+    assert leftovers, "the killed writer should have left its temporary file behind"
+    assert {k: v for k, v in _file_hashes(store).items() if not Path(k).name.startswith(".")} == before
+    assert store.read(FORCE).num_rows == 21
+    assert [c.month for c in store.coverage(FORCE)] == ["2019-01", "2019-02", "2019-03"]
+
+    # The next ingest completes and tidies up after the dead one.
+    ingest_archive(store, archive.root)
+    assert store.read_partition(FORCE, "2019-02").num_rows == 50
+    assert not list(store.crimes_dir.rglob(".*.tmp"))
+
+
+def test_write_refuses_rows_that_disagree_with_their_coverage(data_dir: Path) -> None:
+    store = CrimeStore(data_dir)
+    coverage = PartitionCoverage(FORCE, "2019-01", "archive", 1, 1, 0)
+    with pytest.raises(StoreError, match="coverage says 1 rows"):
+        store.write_partition(CRIME_SCHEMA.empty_table(), coverage)
+    with pytest.raises(StoreError, match="canonical schema"):
+        store.write_partition(pa.table({"crime_id": ["x"]}), coverage)
+    assert store.partitions() == []
+
+
+def test_read_selects_force_and_months(archive: ArchiveBuilder, data_dir: Path) -> None:
+    _three_months(archive)
+    archive.write("city-of-london", "2019-02", [crime_line("2019-02", crime_id="col")])
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root)
+
+    assert store.forces() == ["city-of-london", FORCE]
+    assert store.read(FORCE, "2019-02", "2019-03").num_rows == 14
+    assert store.read(first="2019-02", last="2019-02").num_rows == 8
+    assert store.read("kent").num_rows == 0
+    assert store.read(FORCE, columns=["category"]).column_names == ["category"]
