@@ -73,6 +73,4 @@ def _write_geojson(crimes: pa.Table, path: Path, layer: str) -> None:
     # Rows with no location keep a null geometry rather than a fake point at (NaN, NaN).
     geometry[frame["longitude"].isna().to_numpy()] = None
     points = gpd.GeoDataFrame(frame, geometry=geometry)
-    points.to_file(
-        path, driver="GeoJSON", engine="pyogrio", layer=layer, COORDINATE_PRECISION=6
-    )
+    points.to_file(path, driver="GeoJSON", engine="pyogrio", layer=layer, COORDINATE_PRECISION=6)

@@ -16,7 +16,9 @@ def parse_month(text: str, *, option: str = "month") -> str:
     """Validate a YYYY-MM month and return it; raise MonthError naming the option otherwise."""
     value = text.strip()
     if not _MONTH.match(value):
-        raise MonthError(f"{option} must be a month written YYYY-MM (for example 2019-04), got {text!r}")
+        raise MonthError(
+            f"{option} must be a month written YYYY-MM (for example 2019-04), got {text!r}"
+        )
     return value
 
 

@@ -39,7 +39,13 @@ def _hotspots(*args: str) -> str:
 @pytest.fixture(scope="module")
 def devon_store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     store = tmp_path_factory.mktemp("devon") / "store"
-    _hotspots("ingest", "archive", str(shared_data / "police_uk/archive" / DEVON), "--data-dir", str(store))
+    _hotspots(
+        "ingest",
+        "archive",
+        str(shared_data / "police_uk/archive" / DEVON),
+        "--data-dir",
+        str(store),
+    )
     return store
 
 
@@ -53,7 +59,9 @@ def test_every_devon_row_is_stored_or_counted(devon_store: Path, shared_data: Pa
         expected = len(source[row["month"]])
         assert row["force"] == DEVON and row["source"] == "archive" and row["status"] == "stored"
         assert row["stored"] + sum(row["rejected"].values()) == expected == row["source_rows"]
-        no_location = sum(1 for r in source[row["month"]] if not r["Longitude"] and not r["Latitude"])
+        no_location = sum(
+            1 for r in source[row["month"]] if not r["Longitude"] and not r["Latitude"]
+        )
         assert row["no_location"] == no_location
     assert sum(row["stored"] + sum(row["rejected"].values()) for row in coverage) == 269_489
 
@@ -66,7 +74,13 @@ def test_ingesting_again_changes_nothing(devon_store: Path, shared_data: Path) -
         }
 
     before = hashes()
-    _hotspots("ingest", "archive", str(shared_data / "police_uk/archive" / DEVON), "--data-dir", str(devon_store))
+    _hotspots(
+        "ingest",
+        "archive",
+        str(shared_data / "police_uk/archive" / DEVON),
+        "--data-dir",
+        str(devon_store),
+    )
     assert hashes() == before
     assert len(before) == 24
 
@@ -75,14 +89,30 @@ def test_csv_export_round_trips_against_the_source(
     devon_store: Path, shared_data: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "devon.csv"
-    _hotspots("export", "--force", DEVON, "--format", "csv", "-o", str(out), "--data-dir", str(devon_store))
+    _hotspots(
+        "export",
+        "--force",
+        DEVON,
+        "--format",
+        "csv",
+        "-o",
+        str(out),
+        "--data-dir",
+        str(devon_store),
+    )
 
     def key(crime_id: str, month: str, category: str, lng: str, lat: str) -> tuple:
         coords = (round(float(lng), 6), round(float(lat), 6)) if lng else (None, None)
         return (crime_id or None, month, category, *coords)
 
     expected = Counter(
-        key(r["Crime ID"], r["Month"], canonical_category(r["Crime type"]), r["Longitude"], r["Latitude"])
+        key(
+            r["Crime ID"],
+            r["Month"],
+            canonical_category(r["Crime type"]),
+            r["Longitude"],
+            r["Latitude"],
+        )
         for rows in _source_rows(shared_data / "police_uk/archive" / DEVON).values()
         for r in rows
     )
@@ -99,8 +129,19 @@ def test_parquet_and_geojson_exports_are_readable(devon_store: Path, tmp_path: P
     geojson = tmp_path / "torbay-month.geojson"
     _hotspots("export", "--force", DEVON, "-o", str(parquet), "--data-dir", str(devon_store))
     _hotspots(
-        "export", "--force", DEVON, "--from", "2020-06", "--to", "2020-06",
-        "--format", "geojson", "-o", str(geojson), "--data-dir", str(devon_store),
+        "export",
+        "--force",
+        DEVON,
+        "--from",
+        "2020-06",
+        "--to",
+        "2020-06",
+        "--format",
+        "geojson",
+        "-o",
+        str(geojson),
+        "--data-dir",
+        str(devon_store),
     )
     assert pq.read_metadata(parquet).num_rows == 269_489
     points = gpd.read_file(geojson)

@@ -29,7 +29,10 @@ def test_console_script_ingests_and_reports(archive: ArchiveBuilder, data_dir: P
     env_store = {**os.environ, "HOTSPOTS_DATA_DIR": str(data_dir)}
     ingest = subprocess.run(
         [str(Path(sys.executable).with_name("hotspots")), "ingest", "archive", str(archive.root)],
-        capture_output=True, text=True, check=False, env=env_store,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env_store,
     )
     assert ingest.returncode == 0, ingest.stderr
     assert "2 rows read, 2 stored, 0 rejected" in ingest.stdout
@@ -50,15 +53,29 @@ def test_console_script_ingests_and_reports(archive: ArchiveBuilder, data_dir: P
     [
         (["ingest", "archive", "{tmp}/missing"], "does not exist"),
         (["ingest", "archive", "{tmp}/fake.zip"], "neither a folder nor a zip"),
-        (["ingest", "archive", "{archive}", "--from", "2019-13"], "--from must be a month written YYYY-MM"),
-        (["ingest", "archive", "{archive}", "--from", "2019-05", "--to", "2019-01"], "is after --to"),
-        (["ingest", "archive", "{archive}", "--from", "2024-01"], "no street-level files for months 2024-01"),
+        (
+            ["ingest", "archive", "{archive}", "--from", "2019-13"],
+            "--from must be a month written YYYY-MM",
+        ),
+        (
+            ["ingest", "archive", "{archive}", "--from", "2019-05", "--to", "2019-01"],
+            "is after --to",
+        ),
+        (
+            ["ingest", "archive", "{archive}", "--from", "2024-01"],
+            "no street-level files for months 2024-01",
+        ),
         (["ingest", "archive", "{archive}", "--force", "kent"], "no files for force 'kent'"),
         (["export", "--force", "kent", "-o", "{tmp}/x.csv"], "holds no crimes for force 'kent'"),
-        (["export", "--force", "devon-and-cornwall", "-o", "{tmp}/x.xlsx"], "cannot tell the format"),
+        (
+            ["export", "--force", "devon-and-cornwall", "-o", "{tmp}/x.xlsx"],
+            "cannot tell the format",
+        ),
         (["export", "--force", "devon-and-cornwall", "-o", "{tmp}/no/x.csv"], "does not exist"),
-        (["export", "--force", "devon-and-cornwall", "-o", "{tmp}/x.csv", "--from", "2030-01"],
-         "stored months run 2019-01..2019-01"),
+        (
+            ["export", "--force", "devon-and-cornwall", "-o", "{tmp}/x.csv", "--from", "2030-01"],
+            "stored months run 2019-01..2019-01",
+        ),
         (["coverage", "--force", "kent"], "holds no force 'kent'"),
     ],
 )
@@ -67,7 +84,9 @@ def test_bad_input_gets_one_line_error(
 ) -> None:
     archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="a")])
     (tmp_path / "fake.zip").write_bytes(b"this is not a zip")
-    seeded = runner.invoke(app, ["ingest", "archive", str(archive.root), "--data-dir", str(data_dir)])
+    seeded = runner.invoke(
+        app, ["ingest", "archive", str(archive.root), "--data-dir", str(data_dir)]
+    )
     assert seeded.exit_code == 0, seeded.output
     filled = [a.format(tmp=tmp_path, archive=archive.root) for a in args]
 
@@ -79,10 +98,14 @@ def test_bad_input_gets_one_line_error(
     assert "Traceback" not in result.output
 
 
-def test_bad_file_is_reported_and_exit_code_says_so(archive: ArchiveBuilder, data_dir: Path) -> None:
+def test_bad_file_is_reported_and_exit_code_says_so(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
     archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="a")])
     archive.write("devon-and-cornwall", "2019-02", ["garbage"], header="not,a,police,csv")
-    result = runner.invoke(app, ["ingest", "archive", str(archive.root), "--data-dir", str(data_dir)])
+    result = runner.invoke(
+        app, ["ingest", "archive", str(archive.root), "--data-dir", str(data_dir)]
+    )
 
     assert result.exit_code == 1
     assert "wrong header" in result.stdout

@@ -26,7 +26,9 @@ def _rows(store: CrimeStore, force: str, month: str) -> list[dict]:
 def test_crlf_lf_and_bom_files_read_the_same(archive: ArchiveBuilder, data_dir: Path) -> None:
     lines = [crime_line("2020-01", crime_id="a1"), crime_line("2020-01", crime_id="a2")]
     archive.write("devon-and-cornwall", "2020-01", lines, newline="\r\n", bom=True)
-    archive.write("devon-and-cornwall", "2020-02", [line.replace("2020-01", "2020-02") for line in lines])
+    archive.write(
+        "devon-and-cornwall", "2020-02", [line.replace("2020-01", "2020-02") for line in lines]
+    )
     store = CrimeStore(data_dir)
     report = ingest_archive(store, archive.root)
 
@@ -106,9 +108,7 @@ def test_h3_cell_is_fine_resolution_and_parents_are_study_cells(
 
 def test_wrong_header_refuses_that_file_only(archive: ArchiveBuilder, data_dir: Path) -> None:
     archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="good")])
-    archive.write(
-        "devon-and-cornwall", "2019-02", ["1,2,3"], header="id,when,what"
-    )
+    archive.write("devon-and-cornwall", "2019-02", ["1,2,3"], header="id,when,what")
     store = CrimeStore(data_dir)
     report = ingest_archive(store, archive.root)
 
@@ -118,7 +118,9 @@ def test_wrong_header_refuses_that_file_only(archive: ArchiveBuilder, data_dir: 
     assert store.partitions() == [("devon-and-cornwall", "2019-01")]
 
 
-def test_zip_archive_is_read_like_a_folder(archive: ArchiveBuilder, data_dir: Path, tmp_path: Path) -> None:
+def test_zip_archive_is_read_like_a_folder(
+    archive: ArchiveBuilder, data_dir: Path, tmp_path: Path
+) -> None:
     archive.write("city-of-london", "2023-03", [crime_line("2023-03", crime_id="z1")])
     archive.write("city-of-london", "2023-04", [crime_line("2023-04", crime_id="z2")])
     zip_path = tmp_path / "download.zip"
@@ -138,7 +140,10 @@ def test_zip_archive_is_read_like_a_folder(archive: ArchiveBuilder, data_dir: Pa
     ("make_path", "message"),
     [
         (lambda tmp: tmp / "absent", "does not exist"),
-        (lambda tmp: _write(tmp / "not.zip", b"PK? not really a zip"), "neither a folder nor a zip"),
+        (
+            lambda tmp: _write(tmp / "not.zip", b"PK? not really a zip"),
+            "neither a folder nor a zip",
+        ),
         (lambda tmp: _mkdir(tmp / "empty"), "no street-level files"),
     ],
 )
@@ -147,7 +152,9 @@ def test_unusable_paths_are_refused_with_a_reason(tmp_path: Path, make_path, mes
         ingest_archive(CrimeStore(tmp_path / "store"), make_path(tmp_path))
 
 
-def test_month_range_with_no_data_names_what_is_there(archive: ArchiveBuilder, data_dir: Path) -> None:
+def test_month_range_with_no_data_names_what_is_there(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
     archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01")])
     with pytest.raises(ArchiveError, match=r"2021-01\.\.2021-03.*holds 2019-01\.\.2019-01"):
         ingest_archive(CrimeStore(data_dir), archive.root, first="2021-01", last="2021-03")
@@ -164,8 +171,12 @@ def test_force_filter_and_unknown_force(archive: ArchiveBuilder, data_dir: Path)
 
 
 def test_invalid_utf8_is_repaired_not_fatal(archive: ArchiveBuilder, data_dir: Path) -> None:
-    path = archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", location="On or near Caf\xe9 Row")])
-    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xe9"))  # latin-1 byte in a UTF-8 file
+    path = archive.write(
+        "devon-and-cornwall", "2019-01", [crime_line("2019-01", location="On or near Caf\xe9 Row")]
+    )
+    path.write_bytes(
+        path.read_bytes().replace("é".encode(), b"\xe9")
+    )  # latin-1 byte in a UTF-8 file
     store = CrimeStore(data_dir)
     report = ingest_archive(store, archive.root)
     assert not report.failed

@@ -48,7 +48,9 @@ def test_same_ingest_twice_gives_identical_files(archive: ArchiveBuilder, data_d
     assert len(first) == 3
 
 
-def test_reingest_replaces_the_month_instead_of_adding(archive: ArchiveBuilder, data_dir: Path) -> None:
+def test_reingest_replaces_the_month_instead_of_adding(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
     _three_months(archive)
     store = CrimeStore(data_dir)
     ingest_archive(store, archive.root)
@@ -92,7 +94,9 @@ def test_killed_writer_leaves_previous_contents(archive: ArchiveBuilder, data_di
 
     leftovers = list(store.crimes_dir.rglob(".*.tmp"))
     assert leftovers, "the killed writer should have left its temporary file behind"
-    assert {k: v for k, v in _file_hashes(store).items() if not Path(k).name.startswith(".")} == before
+    assert {
+        k: v for k, v in _file_hashes(store).items() if not Path(k).name.startswith(".")
+    } == before
     assert store.read(FORCE).num_rows == 21
     assert [c.month for c in store.coverage(FORCE)] == ["2019-01", "2019-02", "2019-03"]
 

@@ -45,11 +45,15 @@ def coverage(
         typer.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        console.print(f"The store at {store.root} is empty: load data with `hotspots ingest archive`.")
+        console.print(
+            f"The store at {store.root} is empty: load data with `hotspots ingest archive`."
+        )
         return
     table = Table(title=f"Coverage of {store.root}")
     for column in ("force", "month", "source", "rows read", "stored", "no location", "rejected"):
-        table.add_column(column, justify="left" if column in ("force", "month", "source") else "right")
+        table.add_column(
+            column, justify="left" if column in ("force", "month", "source") else "right"
+        )
     for row in rows:
         if row["status"] == "missing":
             table.add_row(row["force"], row["month"], "[red]missing[/]", "", "", "", "")

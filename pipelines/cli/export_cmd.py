@@ -17,7 +17,8 @@ def export(
         Path, typer.Option("-o", "--output", help="File to write.", show_default=False)
     ],
     force: Annotated[
-        str, typer.Option("--force", help="Force slug, e.g. devon-and-cornwall.", show_default=False)
+        str,
+        typer.Option("--force", help="Force slug, e.g. devon-and-cornwall.", show_default=False),
     ],
     first: FromOption = None,
     last: ToOption = None,

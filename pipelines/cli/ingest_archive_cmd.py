@@ -26,7 +26,9 @@ def ingest_archive_command(
     ],
     force: Annotated[
         str | None,
-        typer.Option("--force", help="Only this force (slug, e.g. devon-and-cornwall).", show_default=False),
+        typer.Option(
+            "--force", help="Only this force (slug, e.g. devon-and-cornwall).", show_default=False
+        ),
     ] = None,
     first: FromOption = None,
     last: ToOption = None,
@@ -93,9 +95,13 @@ def _print_report(report: ArchiveIngestReport, root: Path) -> None:
         if outcome.error:
             console.print(f"[red]{outcome.name}[/]: {outcome.error}", highlight=False)
         for reason, samples in outcome.samples.items():
-            console.print(f"[yellow]{outcome.name}[/] {reason}: {'; '.join(samples[:3])}", highlight=False)
+            console.print(
+                f"[yellow]{outcome.name}[/] {reason}: {'; '.join(samples[:3])}", highlight=False
+            )
         for warning, count in (outcome.coverage.warnings if outcome.coverage else {}).items():
-            console.print(f"[yellow]{outcome.name}[/] {warning}: {count} row(s) kept", highlight=False)
+            console.print(
+                f"[yellow]{outcome.name}[/] {warning}: {count} row(s) kept", highlight=False
+            )
     if report.ignored:
         console.print(f"Ignored {len(report.ignored)} CSV file(s) that are not street-level crime.")
     console.print(

@@ -16,7 +16,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-ingest_app = typer.Typer(help="Load police.uk street-level crime into the store.", no_args_is_help=True)
+ingest_app = typer.Typer(
+    help="Load police.uk street-level crime into the store.", no_args_is_help=True
+)
 app.add_typer(ingest_app, name="ingest")
 
 ingest_app.command("archive")(ingest_archive_command)

@@ -230,7 +230,8 @@ def _coordinates(
 
 
 def _to_float(text: pa.ChunkedArray, empty: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Floats, null where empty or not a number. Casts directly; checks each value only if that fails."""
+    """Floats, null where empty or not a number. Casts the column at once; checks value by
+    value (a regex) only when that fails, which valid police.uk files never need."""
     null = pa.scalar(None, pa.string())
     try:
         return pc.cast(pc.if_else(empty, null, text), pa.float64())

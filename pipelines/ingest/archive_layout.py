@@ -14,7 +14,9 @@ from pathlib import Path
 
 from pipelines.months import in_range
 
-_STREET_FILE = re.compile(r"^(?P<month>\d{4}-(?:0[1-9]|1[0-2]))-(?P<force>[a-z0-9-]+?)-street\.csv$")
+_STREET_FILE = re.compile(
+    r"^(?P<month>\d{4}-(?:0[1-9]|1[0-2]))-(?P<force>[a-z0-9-]+?)-street\.csv$"
+)
 _OTHER_ARCHIVE_FILE = re.compile(r"-(outcomes|stop-and-search)\.csv$")
 
 
@@ -64,14 +66,14 @@ def list_archive(
         elif base.lower().endswith(".csv"):
             ignored.append(name)
     if not found:
-        raise ArchiveError(
-            f"no street-level files (YYYY-MM/YYYY-MM-<force>-street.csv) in {path}"
-        )
+        raise ArchiveError(f"no street-level files (YYYY-MM/YYYY-MM-<force>-street.csv) in {path}")
 
     all_forces = sorted({f.force for f in found})
     all_months = sorted({f.month for f in found})
     if force and force not in all_forces:
-        raise ArchiveError(f"no files for force {force!r} in {path}; it holds: {', '.join(all_forces)}")
+        raise ArchiveError(
+            f"no files for force {force!r} in {path}; it holds: {', '.join(all_forces)}"
+        )
     selected = [
         f for f in found if (force is None or f.force == force) and in_range(f.month, first, last)
     ]

@@ -138,8 +138,10 @@ class CrimeStore:
             path = self.partition_path(part_force, month)
             tables.append(pq.read_table(path, columns=wanted).replace_schema_metadata(None))
         if not tables:
-            schema = CRIME_SCHEMA if wanted is None else pa.schema(
-                [CRIME_SCHEMA.field(name) for name in wanted]
+            schema = (
+                CRIME_SCHEMA
+                if wanted is None
+                else pa.schema([CRIME_SCHEMA.field(name) for name in wanted])
             )
             return schema.empty_table()
         return pa.concat_tables(tables)
