@@ -43,14 +43,16 @@ def export(
     if not stored_months:
         known = ", ".join(store.forces()) or "none yet"
         fail(f"the store at {store.root} holds no crimes for force {force!r}; it holds: {known}")
-    crimes = store.read(force, first, last)
+    with console.status(f"Reading {force} from {store.root}..."):
+        crimes = store.read(force, first, last)
     if crimes.num_rows == 0:
         fail(
             f"no stored crimes for {force} in {first or 'start'}..{last or 'end'}; "
             f"stored months run {stored_months[0]}..{stored_months[-1]}"
         )
     try:
-        rows = export_crimes(crimes, output, chosen)
+        with console.status(f"Writing {crimes.num_rows:,} crimes to {output}..."):
+            rows = export_crimes(crimes, output, chosen)
     except ExportError as error:
         fail(str(error))
     except OSError as error:

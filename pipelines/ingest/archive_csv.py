@@ -153,6 +153,8 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
 
 
 def _check_header(data: bytes) -> None:
+    if not data.strip():
+        raise CsvFileError("the file is empty; a police.uk street-level CSV starts with a header")
     first_line = data.split(b"\n", 1)[0].rstrip(b"\r")
     try:
         header = next(csv.reader(io.StringIO(first_line.decode("utf-8"))), [])
