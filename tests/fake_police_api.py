@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -51,9 +52,17 @@ class _Month:
 
     @classmethod
     def of(cls, crimes: list[dict]) -> _Month:
-        lat = np.array([float(c["location"]["latitude"]) for c in crimes], dtype=np.float64)
-        lng = np.array([float(c["location"]["longitude"]) for c in crimes], dtype=np.float64)
+        lat = np.array([_coordinate(c, "latitude") for c in crimes], dtype=np.float64)
+        lng = np.array([_coordinate(c, "longitude") for c in crimes], dtype=np.float64)
         return cls(crimes, lat, lng)
+
+
+def _coordinate(crime: dict, key: str) -> float:
+    """NaN for a crime without a usable point: no polygon ever returns it."""
+    try:
+        return float(crime["location"][key])
+    except (KeyError, TypeError, ValueError):
+        return math.nan
 
 
 @dataclass
@@ -108,11 +117,14 @@ class FakePoliceApi:
     # -- lifecycle ---------------------------------------------------------------------------------
 
     def start(self) -> FakePoliceApi:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        server = _QuietServer(("127.0.0.1", 0), _Handler)
         server.daemon_threads = True
+        server.block_on_close = False  # keep-alive handler threads must not hold up stop()
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -255,6 +267,16 @@ class FakePoliceApi:
             return 503, {}, b""  # police.uk's over-the-cap answer: no body, no Retry-After
         return 200, {}, orjson.dumps([month.crimes[i] for i in inside])
 
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that gives up (cancelled requests) resets its sockets: not the fake's error.
+
+        The default prints a traceback to stderr, where it would land in CLI tests' output.
+        """
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -15,8 +15,14 @@ from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, f
 from pipelines.ingest import api as api_ingest
 from pipelines.ingest.api import ApiIngestError, ApiIngestReport, NoMonthsError, ProgressUpdate
 from pipelines.ingest.api_area import AreaError, parse_poly, read_boundary
-from pipelines.ingest.api_client import BASE_URL_ENV, RetryPolicy, resolve_base_url
+from pipelines.ingest.api_client import (
+    BASE_URL_ENV,
+    RequestRefused,
+    RetryPolicy,
+    resolve_base_url,
+)
 from pipelines.months import MonthError, check_range
+from pipelines.store.crime_store import StoreError
 
 _FORCE_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
@@ -62,11 +68,15 @@ def ingest_api(
 ) -> None:
     """Fetch street-level crime for an area from the data.police.uk API.
 
-    Every month police.uk publishes between --from and --to (default: all of them) is fetched.
-    Areas over the API's 10,000-crime cap are split and re-asked automatically; requests stay
-    under the published rate limit and transient failures are retried. Inside the area the store's
-    rows for each month are replaced; rows elsewhere are kept, so areas can be added one by one.
-    Retries can be tuned with $HOTSPOTS_API_ATTEMPTS and $HOTSPOTS_API_BACKOFF (seconds).
+    Fetches every month police.uk publishes between --from and --to (default: all of them).
+
+    Areas over the API's 10,000-crime cap are split and asked again, automatically.
+
+    Requests stay under the published rate limit; transient failures are retried.
+
+    Inside the area each month's rows are replaced; rows elsewhere are kept, so areas add up.
+
+    Tune retries with $HOTSPOTS_API_ATTEMPTS and $HOTSPOTS_API_BACKOFF (first wait, seconds).
     """
     if not _FORCE_SLUG.match(force):
         fail(f"--force must be a police.uk force slug like metropolitan, got {force!r}")
@@ -108,10 +118,13 @@ def ingest_api(
             if error.report is not None and error.report.months:
                 _print_report(error.report, store.root)
             message = " ".join(str(error).split())
-            if isinstance(error.__cause__, NoMonthsError):
-                fail(message)
+            if isinstance(error.__cause__, NoMonthsError | RequestRefused):
+                fail(message)  # the request was wrong, not the service: a usage error (2)
             stored = len(error.report.months) if error.report else 0
             fail(f"{message} ({stored} month(s) stored before it stopped)", code=1)
+        except StoreError as error:
+            bar.stop()
+            fail(" ".join(str(error).split()), code=1)
     _print_report(report, store.root)
 
 

@@ -334,6 +334,7 @@ def _store_month(
         "requests": 1,
         "source_rows": len(fetched.no_location),
         "stored": no_loc.table.num_rows,
+        "by_category": _category_counts(no_loc.table),
         "rejected": no_loc.rejected,
     }
     previous = store.coverage_of(force, month)
@@ -353,6 +354,11 @@ def _store_month(
         rejected=dict(sorted(rejected.items())),
         path=path,
     )
+
+
+def _category_counts(table: pa.Table) -> dict[str, int]:
+    counts = Counter(table["category"].to_pylist())
+    return {category: counts[category] for category in sorted(counts)}
 
 
 def _covered(area: BaseGeometry, table: pa.Table) -> np.ndarray:
@@ -383,27 +389,36 @@ def _coverage(
     area_entry: dict,
     no_loc_entry: dict,
 ) -> PartitionCoverage:
-    """Coverage of the new partition; counts of records this run supersedes are taken back out."""
+    """Coverage of the new partition; counts of records this run supersedes are taken back out.
+
+    Each API provenance entry carries its own rejection counts, so re-ingesting an area swaps its
+    entry (in place, so the record reproduces byte for byte) and its counts; rejections of other
+    sources are kept while rows of theirs remain in the partition.
+    """
     sources = set(table["source"].unique().to_pylist()) or {SOURCE_API}
     fingerprint = area_entry["area"]["fingerprint"]
-    kept_entries: list[dict] = []
+    provenance: list[dict] = []
     rejected: Counter[str] = Counter()
     warnings: dict[str, int] = {}
     if previous is not None:
-        rejected.update(previous.rejected)
+        other_sources = Counter(previous.rejected)
         for entry in previous.provenance:
             kind = entry.get("kind")
-            replaced = kind == KIND_NO_LOCATION or (
-                kind == KIND_AREA and entry.get("area", {}).get("fingerprint") == fingerprint
-            )
-            # Records of a source with no rows left describe nothing in this partition.
-            orphaned = kind not in (KIND_AREA, KIND_NO_LOCATION) and SOURCE_ARCHIVE not in sources
-            if replaced or orphaned:
-                rejected.subtract(entry.get("rejected", {}))
-            else:
-                kept_entries.append(entry)
+            if kind in (KIND_AREA, KIND_NO_LOCATION):
+                other_sources.subtract(entry.get("rejected", {}))
+            if kind == KIND_NO_LOCATION:
+                provenance.append(no_loc_entry)
+            elif kind == KIND_AREA and entry.get("area", {}).get("fingerprint") == fingerprint:
+                provenance.append(area_entry)
+            elif kind == KIND_AREA:
+                provenance.append(entry)
+                rejected.update(entry.get("rejected", {}))
+            elif SOURCE_ARCHIVE in sources:  # records of a source with rows left in the partition
+                provenance.append(entry)
         if SOURCE_ARCHIVE in sources:
+            rejected.update(+other_sources)
             warnings = dict(previous.warnings)
+    provenance += [e for e in (area_entry, no_loc_entry) if e not in provenance]
     rejected.update(area_entry["rejected"])
     rejected.update(no_loc_entry["rejected"])
     rejected_clean = {k: v for k, v in sorted(rejected.items()) if v > 0}
@@ -418,7 +433,7 @@ def _coverage(
         no_location=no_location,
         rejected=rejected_clean,
         warnings=warnings,
-        provenance=[*kept_entries, area_entry, no_loc_entry],
+        provenance=provenance,
     )
 
 

@@ -39,6 +39,10 @@ class ApiError(Exception):
     """The API could not give an answer (gave up after retries, refused the request, bad reply)."""
 
 
+class RequestRefused(ApiError):
+    """A 4xx answer: the request itself is wrong (unknown force, bad poly), retrying cannot help."""
+
+
 class OverCapError(Exception):
     """crimes-street refused an area holding more crimes than its cap: split it and ask again."""
 
@@ -201,9 +205,10 @@ class PoliceApiClient:
         if status >= 500:
             raise _Transient(f"server error {status}", retry_after)
         if status == 404 and endpoint == "crimes-no-location":
-            raise ApiError(f"police.uk does not know force {response.url.params.get('force')!r}")
+            force = response.url.params.get("force")
+            raise RequestRefused(f"police.uk does not know force {force!r}")
         if status >= 400:
-            raise ApiError(f"{endpoint} refused the request: HTTP {status}")
+            raise RequestRefused(f"{endpoint} refused the request: HTTP {status}")
         try:
             return orjson.loads(response.content) if response.content else []
         except orjson.JSONDecodeError:
