@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pipelines.cli.boundaries_cmd import boundaries_app
 from pipelines.cli.coverage_cmd import coverage
 from pipelines.cli.export_cmd import export
 from pipelines.cli.ingest_api_cmd import ingest_api
@@ -25,6 +26,7 @@ ingest_app.command("archive")(ingest_archive_command)
 ingest_app.command("api")(ingest_api)
 app.command("coverage")(coverage)
 app.command("export")(export)
+app.add_typer(boundaries_app, name="boundaries")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,107 @@
+"""Boundary sets on disk: ``<data dir>/boundaries/<name>.parquet``, one GeoParquet file per set.
+
+The set's description (scheme, vintage, source, notes, overlap/gap report) travels in the same
+file's footer (``hotspots.boundary_set``), so a set and its description are replaced together by
+one rename: readers see the old set or the new one, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pyarrow.parquet as pq
+
+from boundaries.errors import BoundaryError
+from boundaries.quality import QualityReport
+from boundaries.sets import BoundarySet, check_name
+
+METADATA_KEY = b"hotspots.boundary_set"
+
+
+class BoundaryStore:
+    def __init__(self, data_dir: str | os.PathLike) -> None:
+        self.root = Path(data_dir) / "boundaries"
+
+    def path(self, name: str) -> Path:
+        return self.root / f"{check_name(name)}.parquet"
+
+    def exists(self, name: str) -> bool:
+        return self.path(name).exists()
+
+    def save(self, boundary_set: BoundarySet, replace: bool = False) -> Path:
+        """Write the set atomically; refuse to overwrite another set unless ``replace``."""
+        path = self.path(boundary_set.name)
+        if path.exists() and not replace:
+            raise BoundaryError(
+                f"a boundary set named {boundary_set.name!r} already exists; "
+                "choose another --name or pass --replace"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, first = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        fd, second = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        try:
+            # geopandas writes the GeoParquet "geo" footer; the set's description is added to it.
+            boundary_set.areas.to_parquet(first, index=False)
+            table = pq.read_table(first)
+            metadata = dict(table.schema.metadata or {})
+            metadata[METADATA_KEY] = json.dumps(boundary_set.metadata()).encode()
+            pq.write_table(table.replace_schema_metadata(metadata), second, compression="zstd")
+            with open(second, "rb") as written:
+                os.fsync(written.fileno())
+            os.replace(second, path)
+        finally:
+            Path(first).unlink(missing_ok=True)
+            Path(second).unlink(missing_ok=True)
+        return path
+
+    def describe(self, name: str) -> dict:
+        """The set's description from its footer, without reading geometry."""
+        path = self._existing(name)
+        metadata = pq.read_schema(path).metadata or {}
+        if METADATA_KEY not in metadata:
+            raise BoundaryError(f"{path} is not a boundary set written by hotspots")
+        return json.loads(metadata[METADATA_KEY])
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.stem for p in self.root.glob("*.parquet") if not p.name.startswith("."))
+
+    def list(self) -> list[dict]:
+        return [self.describe(name) for name in self.names()]
+
+    def read(self, name: str) -> BoundarySet:
+        description = self.describe(name)
+        areas = gpd.read_parquet(self._existing(name))
+        return BoundarySet(
+            name=description["name"],
+            scheme=description["scheme"],
+            vintage=description["vintage"],
+            areas=areas,
+            source=description.get("source", ""),
+            code_field=description.get("code_field"),
+            name_field=description.get("name_field"),
+            notes=description.get("notes", []),
+            quality=QualityReport.from_dict(description.get("quality", {})),
+            created=description.get("created", ""),
+            extra=description.get("extra", {}),
+        )
+
+    def delete(self, name: str) -> None:
+        self._existing(name).unlink()
+
+    def _existing(self, name: str) -> Path:
+        path = self.path(name)
+        if not path.exists():
+            known = ", ".join(self.names()) or "none yet"
+            raise BoundaryError(
+                f"no boundary set named {name!r} in {self.root.parent} (sets: {known}); "
+                "load one with `hotspots boundaries load`"
+            )
+        return path

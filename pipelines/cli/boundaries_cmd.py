@@ -1,0 +1,437 @@
+"""``hotspots boundaries``: boundary sets (wards, clusters, custom areas, LSOAs), crime counts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from boundaries.clusters import build_clusters, read_mapping
+from boundaries.counts import count_crimes
+from boundaries.custom_areas import load_custom_file
+from boundaries.errors import BoundaryError
+from boundaries.fields import SCHEMES
+from boundaries.h3_cover import cover_areas
+from boundaries.lsoa_route import compare_routes, read_lookup
+from boundaries.ons_fetch import DEFAULT_BASE_URL, DEFAULT_VINTAGE, WARD_SERVICES, fetch_wards
+from boundaries.population import population_for_set, read_population, with_population
+from boundaries.sets import BoundarySet, load_boundary_file
+from boundaries.store import BoundaryStore
+from pipelines.cli.common import (
+    DataDirOption,
+    FromOption,
+    ToOption,
+    console,
+    error_console,
+    fail,
+    open_store,
+)
+from pipelines.months import MonthError, check_range
+from pipelines.store import resolve_data_dir
+
+boundaries_app = typer.Typer(
+    help="Boundary sets (wards, ward clusters, custom areas, LSOAs) and crimes counted into them.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+NameOption = Annotated[
+    str,
+    typer.Option("--name", help="Name of the new set, e.g. torbay-wards-2019.", show_default=False),
+]
+VintageOption = Annotated[
+    str | None,
+    typer.Option("--vintage", help="Year (or date) the boundaries are of.", show_default=False),
+]
+ReplaceOption = Annotated[bool, typer.Option("--replace", help="Overwrite a set of the same name.")]
+PoliceForceOption = Annotated[
+    str | None,
+    typer.Option("--force", help="Only this police force (slug).", show_default=False),
+]
+FormatOption = Annotated[
+    str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
+]
+
+
+def _boundary_store(data_dir: Path | None) -> BoundaryStore:
+    return BoundaryStore(resolve_data_dir(data_dir))
+
+
+def _check_format(value: str, allowed: tuple[str, ...] = ("table", "csv", "json")) -> str:
+    value = value.lower()
+    if value not in allowed:
+        fail(f"--format must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _save(store: BoundaryStore, boundary_set: BoundarySet, replace: bool) -> None:
+    try:
+        path = store.save(boundary_set, replace=replace)
+    except BoundaryError as error:
+        fail(str(error))
+    _report_set(boundary_set, path)
+
+
+def _report_set(boundary_set: BoundarySet, path: Path) -> None:
+    console.print(
+        f"Stored [bold]{boundary_set.name}[/]: {len(boundary_set.areas)} {boundary_set.scheme} "
+        f"area(s), vintage {boundary_set.vintage} -> {path}",
+        highlight=False,
+    )
+    for note in boundary_set.notes:
+        console.print(f"  {note}", highlight=False)
+    quality = boundary_set.quality
+    console.print(f"  tiling: {quality.summary()}", highlight=False)
+    for overlap in quality.largest_overlaps[:5]:
+        console.print(
+            f"  [yellow]overlap[/] {overlap.code_a} / {overlap.code_b}: {overlap.area_m2:,.0f} m²",
+            highlight=False,
+        )
+    for gap in quality.largest_gaps[:5]:
+        console.print(
+            f"  [yellow]gap[/] {gap.area_m2:,.0f} m² at {gap.longitude}, {gap.latitude}",
+            highlight=False,
+        )
+
+
+@boundaries_app.command("load")
+def load(
+    path: Annotated[
+        Path, typer.Argument(help="GeoJSON, Shapefile or GeoPackage, any CRS.", show_default=False)
+    ],
+    name: NameOption,
+    scheme: Annotated[
+        str, typer.Option("--scheme", help=f"One of: {', '.join(SCHEMES)}.", show_default=False)
+    ],
+    vintage: VintageOption = None,
+    code_field: Annotated[
+        str | None,
+        typer.Option(
+            "--code-field", help="Field with area codes (default: detected, e.g. WD19CD)."
+        ),
+    ] = None,
+    name_field: Annotated[
+        str | None,
+        typer.Option(
+            "--name-field", help="Field with area names (default: detected, e.g. WD19NM)."
+        ),
+    ] = None,
+    layer: Annotated[
+        str | None, typer.Option("--layer", help="Layer of a GeoPackage (default: the first).")
+    ] = None,
+    replace: ReplaceOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Load a boundary set from a file: codes detected, geometry checked, repaired, stored in WGS84.
+
+    Overlaps and gaps between the areas are reported (measured in British National Grid).
+    """
+    store = _boundary_store(data_dir)
+    try:
+        with error_console.status(f"Loading {path.name}"):
+            boundary_set = load_boundary_file(
+                path, name, scheme, vintage, code_field, name_field, layer
+            )
+    except BoundaryError as error:
+        fail(str(error))
+    _save(store, boundary_set, replace)
+
+
+@boundaries_app.command("list")
+def list_sets(
+    output: FormatOption = "table",
+    data_dir: DataDirOption = None,
+) -> None:
+    """List the stored boundary sets."""
+    output = _check_format(output, ("table", "json"))
+    store = _boundary_store(data_dir)
+    try:
+        sets = store.list()
+    except BoundaryError as error:
+        fail(str(error))
+    if output == "json":
+        print(json.dumps(sets, indent=2))
+        return
+    if not sets:
+        console.print(f"No boundary sets in {store.root}; add one with `hotspots boundaries load`.")
+        return
+    table = Table(title=f"Boundary sets in {store.root}")
+    for column in ("name", "scheme", "vintage", "areas", "overlaps", "gaps", "source"):
+        table.add_column(column, justify="right" if column == "areas" else "left")
+    for item in sets:
+        quality = item.get("quality", {})
+        table.add_row(
+            item["name"],
+            item["scheme"],
+            item["vintage"],
+            f"{item['areas']:,}",
+            str(quality.get("overlaps", 0)),
+            str(quality.get("gaps", 0)),
+            item.get("source", ""),
+        )
+    console.print(table)
+
+
+@boundaries_app.command("counts")
+def counts(
+    name: Annotated[str, typer.Argument(help="A stored boundary set.", show_default=False)],
+    force: PoliceForceOption = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    output: FormatOption = "table",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Count stored crimes into each area of a set (exact point in polygon).
+
+    Crimes outside every area and crimes without a location are counted too, never dropped.
+    """
+    output = _check_format(output)
+    try:
+        first, last = check_range(first, last)
+        boundary_set = _boundary_store(data_dir).read(name)
+        with error_console.status(f"Counting crimes into {name}"):
+            result = count_crimes(open_store(data_dir), boundary_set, force, first, last)
+    except (MonthError, BoundaryError) as error:
+        fail(str(error))
+    if result.total == 0:
+        fail(
+            "no stored crimes for that selection; ingest some first (`hotspots ingest archive`) "
+            "or widen --force/--from/--to"
+        )
+    if output == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    if output == "csv":
+        frame = result.table.copy()
+        extra = pd.DataFrame(
+            {
+                "code": ["", ""],
+                "name": ["(outside every area)", "(no location)"],
+                "crimes": [result.outside, result.no_location],
+            }
+        )
+        _print_csv(pd.concat([frame, extra], ignore_index=True))
+        return
+    _print_table(result.table, f"Crimes by area of {name}")
+    console.print(
+        f"{int(result.table['crimes'].sum()):,} in areas, {result.outside:,} outside every area, "
+        f"{result.no_location:,} without location; {result.total:,} in the selection. "
+        f"{result.distinct_points:,} distinct map points, {result.shared_edge_points} on a shared "
+        "edge (edge rule in docs/boundaries.md).",
+        highlight=False,
+    )
+
+
+@boundaries_app.command("fetch")
+def fetch(
+    lad: Annotated[
+        str, typer.Option("--lad", help="Local authority code, e.g. E06000027.", show_default=False)
+    ],
+    scheme: Annotated[str, typer.Option("--scheme", help="Only ward is available.")] = "ward",
+    vintage: Annotated[
+        str, typer.Option("--vintage", help=f"One of {', '.join(WARD_SERVICES)}.")
+    ] = DEFAULT_VINTAGE,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            "--name", help="Set name (default: <lad>-wards-<vintage>).", show_default=False
+        ),
+    ] = None,
+    base_url: Annotated[
+        str, typer.Option("--base-url", help="ArcGIS REST services root of the ONS portal.")
+    ] = DEFAULT_BASE_URL,
+    replace: ReplaceOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Download a local authority's wards from the ONS Open Geography Portal and store them."""
+    if scheme != "ward":
+        fail(f"only --scheme ward can be fetched from ONS, got {scheme!r}")
+    set_name = name or f"{lad.strip().lower()}-wards-{vintage}"
+    store = _boundary_store(data_dir)
+    try:
+        with error_console.status(f"Fetching {vintage} wards of {lad} from ONS") as status:
+            boundary_set = fetch_wards(
+                lad,
+                set_name,
+                vintage,
+                base_url,
+                progress=lambda n: status.update(f"Fetched {n} ward(s) of {lad}"),
+            )
+    except BoundaryError as error:
+        fail(str(error))
+    _save(store, boundary_set, replace)
+
+
+@boundaries_app.command("cluster")
+def cluster(
+    mapping: Annotated[
+        Path, typer.Argument(help="CSV (ward_code,cluster) or YAML mapping.", show_default=False)
+    ],
+    wards: Annotated[
+        str,
+        typer.Option("--wards", help="The ward set the codes refer to.", show_default=False),
+    ],
+    name: NameOption,
+    vintage: VintageOption = None,
+    replace: ReplaceOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Group wards into clusters; each cluster is the union of its wards."""
+    store = _boundary_store(data_dir)
+    try:
+        ward_set = store.read(wards)
+        result = build_clusters(ward_set, read_mapping(mapping), name, vintage)
+    except BoundaryError as error:
+        fail(str(error))
+    if result.unassigned:
+        error_console.print(
+            f"[yellow]warning:[/] {len(result.unassigned)} ward(s) of {wards} are in no cluster: "
+            f"{', '.join(result.unassigned)}",
+            highlight=False,
+        )
+    _save(store, result.clusters, replace)
+
+
+@boundaries_app.command("custom")
+def custom(
+    path: Annotated[
+        Path, typer.Argument(help="GeoJSON Feature or FeatureCollection.", show_default=False)
+    ],
+    name: NameOption,
+    vintage: VintageOption = None,
+    replace: ReplaceOption = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Store custom areas (town centre, estate, night-time economy zone) drawn as GeoJSON."""
+    store = _boundary_store(data_dir)
+    try:
+        boundary_set = load_custom_file(path, name, vintage)
+    except BoundaryError as error:
+        fail(str(error))
+    _save(store, boundary_set, replace)
+
+
+@boundaries_app.command("cover")
+def cover(
+    name: Annotated[str, typer.Argument(help="A stored boundary set.", show_default=False)],
+    resolution: Annotated[
+        int, typer.Option("--resolution", "-r", help="H3 study resolution, 7-10.")
+    ] = 9,
+    areas: Annotated[
+        list[str] | None,
+        typer.Option("--area", help="Only these area codes (repeatable; default: all)."),
+    ] = None,
+    output: FormatOption = "csv",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Every H3 cell of the region (zero-crime cells included), each with its area."""
+    output = _check_format(output, ("csv", "json"))
+    try:
+        boundary_set = _boundary_store(data_dir).read(name)
+        with error_console.status(f"Covering {name} at resolution {resolution}"):
+            result = cover_areas(boundary_set, resolution, areas or None)
+    except BoundaryError as error:
+        fail(str(error))
+    frame = result.to_table().to_pandas()
+    if output == "json":
+        print(json.dumps({"resolution": resolution, "cells": frame.to_dict(orient="records")}))
+        return
+    _print_csv(frame)
+
+
+@boundaries_app.command("population")
+def population(
+    name: Annotated[str, typer.Argument(help="A stored boundary set.", show_default=False)],
+    population_file: Annotated[
+        Path,
+        typer.Option(
+            "--population",
+            help="Census LSOA population table or a code,population CSV.",
+            show_default=False,
+        ),
+    ],
+    lsoas: Annotated[
+        str | None,
+        typer.Option("--lsoas", help="Stored LSOA set, to share LSOA population by area."),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Attach resident population to a set's areas (for rates per 1,000 residents)."""
+    store = _boundary_store(data_dir)
+    try:
+        target = store.read(name)
+        lsoa_set = store.read(lsoas) if lsoas else None
+        figures = read_population(population_file)
+        estimate = population_for_set(target, figures, lsoa_set)
+        updated = with_population(target, estimate, str(population_file))
+        store.save(updated, replace=True)
+    except BoundaryError as error:
+        fail(str(error))
+    console.print(
+        f"Population of {len(updated.areas)} area(s) of {name} by the {estimate.method} method: "
+        f"{estimate.population.sum():,.0f} residents.",
+        highlight=False,
+    )
+    for note in estimate.notes:
+        console.print(f"  [yellow]{note}[/]", highlight=False)
+
+
+@boundaries_app.command("routes")
+def routes(
+    name: Annotated[str, typer.Argument(help="A stored ward set.", show_default=False)],
+    lookup: Annotated[
+        Path,
+        typer.Option("--lookup", help="ONS LSOA -> ward best-fit lookup CSV.", show_default=False),
+    ],
+    force: PoliceForceOption = None,
+    first: FromOption = None,
+    last: ToOption = None,
+    output: FormatOption = "table",
+    data_dir: DataDirOption = None,
+) -> None:
+    """Compare ward counts by point (exact) with ward counts by the crimes' LSOA codes."""
+    output = _check_format(output, ("table", "json"))
+    try:
+        first, last = check_range(first, last)
+        wards = _boundary_store(data_dir).read(name)
+        table = read_lookup(lookup)
+        crimes = open_store(data_dir).read(
+            force, first, last, columns=["longitude", "latitude", "lsoa_code"]
+        )
+        if crimes.num_rows == 0:
+            fail("no stored crimes for that selection; ingest some first")
+        result = compare_routes(wards, crimes, table)
+    except (MonthError, BoundaryError) as error:
+        fail(str(error))
+    if output == "json":
+        print(json.dumps(result.to_dict(), indent=2))
+        return
+    _print_table(result.by_area, f"{name}: crimes by point vs by LSOA lookup")
+    console.print(
+        f"{result.both:,} crimes in a ward by both routes, {result.agree:,} in the same ward "
+        f"({result.both - result.agree:,} differ); {result.point_only:,} only by point, "
+        f"{result.lsoa_only:,} only by LSOA, {result.no_lsoa:,} without an LSOA code.",
+        highlight=False,
+    )
+
+
+def _print_csv(frame: pd.DataFrame) -> None:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    print(buffer.getvalue(), end="")
+
+
+def _print_table(frame: pd.DataFrame, title: str) -> None:
+    table = Table(title=title)
+    for column in frame.columns:
+        numeric = pd.api.types.is_numeric_dtype(frame[column])
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
+    console.print(table)
