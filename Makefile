@@ -20,9 +20,12 @@ lint: setup
 test: setup lint  ## ruff, then the whole test suite
 	$(BIN)/pytest
 
-demo: setup  ## load the real Devon and Cornwall archive into ./data and show its coverage
+demo: setup  ## load Devon and Cornwall crime and Torbay's wards into ./data; count crime by ward
 	$(BIN)/hotspots ingest archive $(SHARED)/police_uk/archive/devon-and-cornwall
 	$(BIN)/hotspots coverage
+	$(BIN)/hotspots boundaries load $(SHARED)/boundaries/wards_2019/E06000027.geojson \
+		--name torbay-wards-2019 --scheme ward --vintage 2019 --replace
+	$(BIN)/hotspots boundaries counts torbay-wards-2019 --force devon-and-cornwall --from 2020-01
 
 bench: setup  ## archive ingest benchmark against the naive pandas baseline
 	$(BIN)/python -m benchmarks.ingest_archive

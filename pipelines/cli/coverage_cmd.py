@@ -50,9 +50,11 @@ def coverage(
         )
         return
     table = Table(title=f"Coverage of {store.root}")
-    for column in ("force", "month", "source", "rows read", "stored", "no location", "rejected"):
+    for column in ("force", "month", "source", "read", "stored", "no loc", "rejected"):
         table.add_column(
-            column, justify="left" if column in ("force", "month", "source") else "right"
+            column,
+            justify="left" if column in ("force", "month", "source") else "right",
+            no_wrap=column in ("force", "month", "source"),
         )
     for row in rows:
         if row["status"] == "missing":

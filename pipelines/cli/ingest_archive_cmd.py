@@ -75,7 +75,11 @@ def ingest_archive_command(
 def _print_report(report: ArchiveIngestReport, root: Path) -> None:
     table = Table(title=f"Ingested into {root}", show_lines=False)
     for column in ("force", "month", "rows read", "stored", "no location", "rejected"):
-        table.add_column(column, justify="left" if column in ("force", "month") else "right")
+        table.add_column(
+            column,
+            justify="left" if column in ("force", "month") else "right",
+            no_wrap=column in ("force", "month"),
+        )
     for outcome in report.files:
         if outcome.coverage is None:
             table.add_row(outcome.force, outcome.month, "-", "-", "-", "[red]file refused[/]")
