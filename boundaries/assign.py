@@ -2,8 +2,8 @@
 
 police.uk moves every crime to one of a finite set of anonymous map points, so a year of a
 force's crimes has a few tens of thousands of distinct coordinates. Each distinct coordinate is
-located once (R-tree of area bounding boxes, then an exact test against the prepared polygon)
-and the answer is joined back to every row.
+located once (an R-tree of the distinct points, queried with each prepared area polygon) and the
+answer is joined back to every row.
 
 Shared-edge rule. Areas are closed: a point on an area's boundary is in it, as
 ``geopandas.sjoin(predicate="intersects")`` has it. A point on the edge shared by two areas (or
@@ -62,7 +62,7 @@ class Assignment:
 
 
 class AreaIndex:
-    """Areas ready for many point look-ups: an R-tree and prepared polygons, built once."""
+    """Areas ready for many point look-ups: prepared polygons and their codes' order, built once."""
 
     def __init__(self, geometries: np.ndarray, codes: list[str]) -> None:
         if len(geometries) != len(codes):
@@ -72,7 +72,6 @@ class AreaIndex:
         # Code order breaks ties, whatever order the areas come in.
         self.rank = np.argsort(np.argsort(np.asarray(self.codes, dtype=object), kind="stable"))
         shapely.prepare(self.geometries)
-        self.tree = shapely.STRtree(self.geometries)
 
     @classmethod
     def of(cls, areas: BoundarySet | gpd.GeoDataFrame) -> AreaIndex:
@@ -84,9 +83,11 @@ class AreaIndex:
     def locate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
         """Area index of each (distinct) point, OUTSIDE if none; and how many were on an edge."""
         points = shapely.points(x, y)
-        point_index, area_index = self.tree.query(points)  # bounding boxes only
-        hit = shapely.intersects(self.geometries[area_index], points[point_index])
-        point_index, area_index = point_index[hit], area_index[hit]
+        # Query a tree of the points with each area as the input geometry: GEOS prepares each
+        # polygon once and tests its candidate points against it, the fastest exact test.
+        area_index, point_index = shapely.STRtree(points).query(
+            self.geometries, predicate="intersects"
+        )
         result = np.full(len(x), OUTSIDE, dtype=np.int32)
         result[point_index] = area_index
         hits = np.bincount(point_index, minlength=len(x))
