@@ -7,17 +7,19 @@ one rename: readers see the old set or the new one, never a mix.
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from boundaries.errors import BoundaryError
 from boundaries.quality import QualityReport
 from boundaries.sets import BoundarySet, check_name
+from pipelines.store.atomic import atomic_write, remove_stale_temporaries
 
 METADATA_KEY = b"hotspots.boundary_set"
 
@@ -40,24 +42,15 @@ class BoundaryStore:
                 f"a boundary set named {boundary_set.name!r} already exists; "
                 "choose another --name or pass --replace"
             )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, first = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        fd, second = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            # geopandas writes the GeoParquet "geo" footer; the set's description is added to it.
-            boundary_set.areas.to_parquet(first, index=False)
-            table = pq.read_table(first)
-            metadata = dict(table.schema.metadata or {})
-            metadata[METADATA_KEY] = json.dumps(boundary_set.metadata()).encode()
-            pq.write_table(table.replace_schema_metadata(metadata), second, compression="zstd")
-            with open(second, "rb") as written:
-                os.fsync(written.fileno())
-            os.replace(second, path)
-        finally:
-            Path(first).unlink(missing_ok=True)
-            Path(second).unlink(missing_ok=True)
+        # geopandas writes the GeoParquet "geo" footer; the set's description is added beside it.
+        geoparquet = io.BytesIO()
+        boundary_set.areas.to_parquet(geoparquet, index=False)
+        table = pq.read_table(pa.BufferReader(geoparquet.getvalue()))
+        metadata = dict(table.schema.metadata or {})
+        metadata[METADATA_KEY] = json.dumps(boundary_set.metadata()).encode()
+        remove_stale_temporaries(path)
+        with atomic_write(path) as tmp_path:
+            pq.write_table(table.replace_schema_metadata(metadata), tmp_path, compression="zstd")
         return path
 
     def describe(self, name: str) -> dict:

@@ -7,8 +7,6 @@ leaves half a file where a good one was.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +14,8 @@ import h3
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+from pipelines.store.atomic import atomic_write
 
 FORMATS = ("csv", "parquet", "geojson")
 
@@ -42,21 +42,15 @@ def export_crimes(crimes: pa.Table, path: Path, file_format: str) -> int:
     """Write ``crimes`` to ``path`` in ``file_format``; returns rows written."""
     if not path.parent.is_dir():
         raise ExportError(f"folder {path.parent} does not exist; create it or choose another -o")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp_path:
         if file_format == "parquet":
-            pq.write_table(crimes, tmp_name, compression="zstd")
+            pq.write_table(crimes, tmp_path, compression="zstd")
         elif file_format == "csv":
-            pa_csv.write_csv(_with_hex_cells(crimes), tmp_name)
+            pa_csv.write_csv(_with_hex_cells(crimes), tmp_path)
         elif file_format == "geojson":
-            _write_geojson(_with_hex_cells(crimes), Path(tmp_name), layer=path.stem)
+            _write_geojson(_with_hex_cells(crimes), tmp_path, layer=path.stem)
         else:
             raise ExportError(f"unknown format {file_format!r}")
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return crimes.num_rows
 
 

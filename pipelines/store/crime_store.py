@@ -1,15 +1,14 @@
 """Files and atomic swaps: one Parquet file per force and month under ``<data dir>/crimes``.
 
 Layout: ``crimes/<force>/<YYYY-MM>.parquet``. DuckDB, pandas and QGIS read the files directly
-(``read_parquet('data/crimes/*/*.parquet')``). A partition is replaced by writing a hidden temporary
-file beside it and renaming it over the old one, so a reader or a killed writer only ever sees the
-old file or the new one, never half of either.
+(``read_parquet('data/crimes/*/*.parquet')``). A partition is replaced atomically
+(``pipelines.store.atomic``), so a reader or a killed writer only ever sees the old file or the
+new one, never half of either.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pipelines.months import in_range, is_month
 from pipelines.schema import BASE_H3_RESOLUTION, CRIME_SCHEMA
+from pipelines.store.atomic import atomic_write, remove_stale_temporaries
 from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
 
 DATA_DIR_ENV = "HOTSPOTS_DATA_DIR"
@@ -54,26 +54,14 @@ class CrimeStore:
                 f"coverage says {coverage.stored} rows stored but the table has {table.num_rows}"
             )
         path = self.partition_path(coverage.force, coverage.month)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A writer killed mid-write leaves its hidden temporary file; clear it before writing anew.
-        # (One writer per partition at a time: concurrent ingests of one force-month are not
-        # supported.)
-        for stale in path.parent.glob(f".{path.name}.*.tmp"):
-            stale.unlink(missing_ok=True)
+        # One writer per partition at a time: concurrent ingests of one force-month are not
+        # supported, so anything left beside it is from a writer that was killed.
+        remove_stale_temporaries(path)
         table = table.replace_schema_metadata(
             {METADATA_KEY: coverage.to_json().encode(), _H3_KEY: str(BASE_H3_RESOLUTION).encode()}
         )
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp_name, compression="zstd")
-            with open(tmp_name, "rb") as written:
-                os.fsync(written.fileno())
-            os.replace(tmp_name, path)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        with atomic_write(path) as tmp_path:
+            pq.write_table(table, tmp_path, compression="zstd")
         return path
 
     # -- reading -------------------------------------------------------------------------------
@@ -145,17 +133,3 @@ class CrimeStore:
             )
             return schema.empty_table()
         return pa.concat_tables(tables)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
