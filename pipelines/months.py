@@ -44,6 +44,12 @@ def next_month(month: str) -> str:
     return f"{year + 1}-01" if mon == 12 else f"{year}-{mon + 1:02d}"
 
 
+def shift_month(month: str, months: int) -> str:
+    """The month ``months`` later (earlier when negative)."""
+    index = int(month[:4]) * 12 + int(month[5:]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 def months_between(first: str, last: str) -> list[str]:
     """Every month from first to last inclusive."""
     months = []

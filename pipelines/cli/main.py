@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pipelines.cli.analyse_cmd import analyse
 from pipelines.cli.boundaries_cmd import boundaries_app
 from pipelines.cli.coverage_cmd import coverage
 from pipelines.cli.export_cmd import export
@@ -27,6 +28,7 @@ ingest_app.command("api")(ingest_api)
 app.command("coverage")(coverage)
 app.command("export")(export)
 app.add_typer(boundaries_app, name="boundaries")
+app.command("analyse")(analyse)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,337 @@
+"""A hotspot study: (region, resolution, window, categories, weights) -> cells + provenance.
+
+This is the one place that joins the pieces: the store's crimes, the region's H3 cover, harm
+weights and the statistics. Every choice it makes, asked for or automatic, is written into the
+provenance that travels with the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from boundaries.sets import BoundarySet
+from pipelines.analysis.emerging import emerging_hotspots
+from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, gistar
+from pipelines.analysis.grid import (
+    LocatedCrimes,
+    StudyGrid,
+    build_grid,
+    locate_crimes,
+    series_by_cell,
+    sum_by_cell,
+)
+from pipelines.analysis.lisa import local_moran
+from pipelines.analysis.neighbours import kring_weights
+from pipelines.analysis.sparse_guard import DataVerdict, check_enough_data
+from pipelines.analysis.streets import top_streets
+from pipelines.analysis.window import StudyWindow, choose_window
+from pipelines.categories import canonical_category
+from pipelines.harm import HarmTable, load_table
+from pipelines.months import shift_month
+from pipelines.schema import BASE_H3_RESOLUTION
+from pipelines.store import CrimeStore
+
+METHODS = ("gistar", "lisa")
+STUDY_RESOLUTIONS = (7, 8, 9, 10)
+ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
+_COLUMNS = ["longitude", "latitude", "h3_cell", "category", "location", "month"]
+
+
+class StudyError(ValueError):
+    """A study that cannot be run as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class StudyRequest:
+    boundaries: str  # boundary set name
+    areas: tuple[str, ...] = ()  # area codes of the set; empty = the whole set
+    resolution: int = 9
+    first: str | None = None  # default: the 12 months ending with the latest stored
+    last: str | None = None
+    force: str | None = None  # default: every force stored
+    categories: tuple[str, ...] = ()  # canonical slugs or police.uk names; empty = all
+    weights: str = "count"  # harm table name or a custom table file
+    exclude_police_generated: bool = False
+    method: str = "gistar"
+    k: int = 1
+    permutations: int = 999
+    seed: int = 0
+    alpha: float = 0.05
+    correction: str = "fdr_bh"
+    p_for_classes: str = DEFAULT_P_FOR_CLASSES  # Gi* only; see pipelines/analysis/gistar.py
+    emerging: bool = False  # per-month Gi* + Mann-Kendall (needs at least 10 months)
+    adjust: bool = True  # let the data guard widen the window or change the resolution
+
+
+@dataclass
+class StudyResult:
+    cells: pd.DataFrame
+    provenance: dict
+    window: StudyWindow
+    adjustments: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Prepared:
+    window: StudyWindow
+    grid: StudyGrid
+    crimes: pa.Table
+    located: LocatedCrimes
+    resolution: int
+
+
+def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyRequest) -> StudyResult:
+    """Run the study; raises StudyError (or the pieces' ValueErrors) with a message to act on."""
+    _check_request(request)
+    categories = _canonical(request.categories)
+    table = load_table(request.weights, exclude_police_generated=request.exclude_police_generated)
+    first, resolution = request.first, request.resolution
+    adjustments: list[str] = []
+    # The guard may ask for a wider window or another resolution; each change is made once at
+    # most per kind and reported, so the result never silently answers a different question.
+    for _ in range(3):
+        prepared = _prepare(store, boundary_set, request, categories, first, resolution)
+        in_region = int(prepared.located.inside.sum())
+        verdict = check_enough_data(
+            total_crimes=in_region,
+            cells=len(prepared.grid),
+            k=request.k,
+            window_months=len(prepared.window.months),
+            resolution=resolution,
+            alpha=request.alpha,
+        )
+        if verdict.ok:
+            break
+        if not request.adjust or verdict.action == "refuse" or len(adjustments) == 2:
+            raise StudyError(verdict.message)
+        if verdict.action == "widen_window" and verdict.suggested_window_months:
+            first = shift_month(prepared.window.last, 1 - verdict.suggested_window_months)
+            adjustments.append(
+                f"{verdict.reason} (window widened to {first}..{prepared.window.last})"
+            )
+        elif verdict.suggested_resolution is not None:
+            adjustments.append(
+                f"{verdict.reason} (resolution changed from {resolution} to "
+                f"{verdict.suggested_resolution})"
+            )
+            resolution = verdict.suggested_resolution
+        else:
+            raise StudyError(verdict.message)
+
+    grid, located, crimes, window = (
+        prepared.grid,
+        prepared.located,
+        prepared.crimes,
+        prepared.window,
+    )
+    harm = table.weights_for(crimes["category"])
+    counts = sum_by_cell(located, len(grid))
+    values = sum_by_cell(located, len(grid), harm)
+    weights = kring_weights(grid.cells, request.k)
+    frame = _cell_frame(grid, boundary_set, counts, values)
+    frame["streets"] = top_streets(
+        located.cell, crimes["location"].to_numpy(zero_copy_only=False), len(grid)
+    )
+    settings = _statistics(request, frame, values, counts, weights)
+
+    emerging_settings = None
+    if request.emerging:
+        month_index = _month_index(crimes["month"], window.months)
+        periods = len(window.months)
+        series = series_by_cell(located, month_index, periods, len(grid), harm)
+        crime_series = series_by_cell(located, month_index, periods, len(grid))
+        emerging = emerging_hotspots(
+            series,
+            weights,
+            alpha=request.alpha,
+            permutations=request.permutations,
+            seed=request.seed,
+            correction=request.correction,
+            counts=crime_series,
+        )
+        frame["emerging"] = emerging.categories
+        emerging_settings = emerging.settings
+
+    provenance = _provenance(
+        request,
+        boundary_set,
+        grid,
+        window,
+        table,
+        settings,
+        emerging_settings,
+        verdict,
+        located,
+        adjustments,
+    )
+    return StudyResult(frame, provenance, window, adjustments)
+
+
+def _prepare(
+    store: CrimeStore,
+    boundary_set: BoundarySet,
+    request: StudyRequest,
+    categories: list[str],
+    first: str | None,
+    resolution: int,
+) -> _Prepared:
+    window = choose_window(store, request.force, first, request.last)
+    grid = build_grid(boundary_set, resolution, list(request.areas) or None)
+    crimes = store.read(request.force, window.first, window.last, columns=_COLUMNS)
+    if categories:
+        crimes = crimes.filter(pc.is_in(crimes["category"], value_set=pa.array(categories)))
+    located = locate_crimes(grid, boundary_set, crimes)
+    return _Prepared(window, grid, crimes, located, resolution)
+
+
+def _statistics(
+    request: StudyRequest,
+    frame: pd.DataFrame,
+    values: np.ndarray,
+    counts: np.ndarray,
+    weights: object,
+) -> dict:
+    """Add z, p, p_adjusted, class (and hotspot) columns to ``frame``; return the settings."""
+    if request.method == "gistar":
+        result = gistar(
+            values,
+            weights,
+            permutations=request.permutations,
+            seed=request.seed,
+            alpha=request.alpha,
+            correction=request.correction,
+            p_for_classes=request.p_for_classes,
+            counts=counts,
+        )
+        frame["z"] = result.z
+        frame["p"] = result.p
+        frame["p_adjusted"] = result.p_adjusted
+        frame["class"] = result.classes.astype(int)
+        if result.p_permutation is not None:
+            frame["p_permutation"] = result.p_permutation
+        frame["hotspot"] = result.classes > 0
+        return result.settings
+    result = local_moran(
+        values,
+        weights,
+        permutations=request.permutations,
+        seed=request.seed,
+        alpha=request.alpha,
+        correction=request.correction,
+        counts=counts,
+    )
+    frame["z"] = result.z
+    frame["p"] = result.p
+    frame["p_adjusted"] = result.p_adjusted
+    frame["quadrant"] = result.quadrants
+    frame["class"] = result.labels
+    frame["hotspot"] = result.labels == "HH"
+    return result.settings
+
+
+def _check_request(request: StudyRequest) -> None:
+    if request.resolution not in STUDY_RESOLUTIONS:
+        raise StudyError(
+            f"resolution must be one of {', '.join(map(str, STUDY_RESOLUTIONS))} "
+            f"(H3; 9 is about 0.1 km² a cell), got {request.resolution}"
+        )
+    if request.method not in METHODS:
+        raise StudyError(f"method must be one of {', '.join(METHODS)}, got {request.method!r}")
+
+
+def _canonical(categories: tuple[str, ...]) -> list[str]:
+    slugs = []
+    for name in categories:
+        slug = canonical_category(name)
+        if slug is None:
+            raise StudyError(
+                f"unknown crime category {name!r}; use police.uk slugs such as burglary, "
+                "violent-crime, anti-social-behaviour"
+            )
+        slugs.append(slug)
+    return sorted(set(slugs))
+
+
+def _cell_frame(
+    grid: StudyGrid, boundary_set: BoundarySet, counts: np.ndarray, values: np.ndarray
+) -> pd.DataFrame:
+    centres = grid.cell_centres()
+    codes = grid.cell_area_codes()
+    names = dict(zip(boundary_set.areas["code"], boundary_set.areas["name"], strict=True))
+    return pd.DataFrame(
+        {
+            "h3": [f"{int(c):x}" for c in grid.cells],
+            "lat": centres[:, 0].round(6),
+            "lng": centres[:, 1].round(6),
+            "area_code": codes,
+            "area_name": [names.get(code, "") for code in codes],
+            "area_km2": grid.cell_areas_km2(),
+            "count": counts.astype(np.int64),
+            "value": values,
+        }
+    )
+
+
+def _month_index(months: pa.ChunkedArray, window_months: list[str]) -> np.ndarray:
+    index = pc.index_in(months, value_set=pa.array(window_months))
+    return index.fill_null(-1).to_numpy().astype(np.int64)
+
+
+def _provenance(
+    request: StudyRequest,
+    boundary_set: BoundarySet,
+    grid: StudyGrid,
+    window: StudyWindow,
+    table: HarmTable,
+    settings: dict,
+    emerging_settings: dict | None,
+    verdict: DataVerdict,
+    located: LocatedCrimes,
+    adjustments: list[str],
+) -> dict:
+    return {
+        "method": request.method,
+        "statistics": settings,
+        "emerging": emerging_settings,
+        "resolution": grid.resolution,
+        "cell_rule": (
+            f"a crime's cell is the resolution-{grid.resolution} parent of its "
+            f"resolution-{BASE_H3_RESOLUTION} H3 cell"
+        ),
+        "neighbours": {"type": "H3 k-ring, binary, cell included (Gi*)", "k": request.k},
+        "window": window.provenance(),
+        "categories": _canonical(request.categories) or "all",
+        "weights": table.provenance(),
+        "permutations": request.permutations,
+        "seed": request.seed,
+        "alpha": request.alpha,
+        "multiple_testing": request.correction,
+        "region": {
+            "boundary_set": boundary_set.name,
+            "scheme": boundary_set.scheme,
+            "vintage": boundary_set.vintage,
+            "areas": grid.codes,
+            "cells": len(grid),
+        },
+        "crimes": {
+            "in_region": int(located.inside.sum()),
+            "outside_region": located.outside_region,
+            "no_location": located.no_location,
+        },
+        "data_guard": {**asdict(verdict), "adjustments": adjustments},
+        "software": {"crime-hotspots": _version()},
+        "attribution": ATTRIBUTION,
+    }
+
+
+def _version() -> str:
+    try:
+        return version("crime-hotspots")
+    except PackageNotFoundError:
+        return "unknown"

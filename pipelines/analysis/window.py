@@ -1,0 +1,81 @@
+"""The months a study covers, and what the store holds for them (the data behind every number)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.months import months_between
+from pipelines.store import CrimeStore
+
+DEFAULT_WINDOW_MONTHS = 12
+
+
+class WindowError(ValueError):
+    """No months to study (empty store, or a window outside what is stored)."""
+
+
+@dataclass
+class StudyWindow:
+    first: str
+    last: str
+    months: list[str]  # every month of the window
+    stored: list[str]  # months of the window the store holds for the force(s)
+    missing: list[str]  # months of the window with no stored data: the counts are lower there
+    no_location: int  # crimes in the window with no map point (cannot be in any cell)
+    forces: list[str] = field(default_factory=list)
+
+    def provenance(self) -> dict:
+        return {
+            "first": self.first,
+            "last": self.last,
+            "months": len(self.months),
+            "months_stored": len(self.stored),
+            "months_missing": self.missing,
+            "no_location_crimes": self.no_location,
+            "forces": self.forces,
+        }
+
+
+def choose_window(
+    store: CrimeStore,
+    force: str | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    default_months: int = DEFAULT_WINDOW_MONTHS,
+) -> StudyWindow:
+    """The window asked for, or the latest ``default_months`` stored months; errors say why not."""
+    stored_all = store.partitions(force)
+    if not stored_all:
+        where = f"force {force!r}" if force else "any force"
+        raise WindowError(
+            f"the store at {store.root} holds no crimes for {where}; load some with "
+            "`hotspots ingest archive` or `hotspots ingest api`"
+        )
+    months_held = sorted({month for _, month in stored_all})
+    if last is None:
+        last = months_held[-1]
+    if first is None:
+        span = [m for m in months_held if m <= last]
+        if not span:
+            raise WindowError(
+                f"no stored month is on or before {last}; the store holds "
+                f"{months_held[0]}..{months_held[-1]}"
+            )
+        first = months_between(span[0], last)[-default_months:][0]
+    months = months_between(first, last)
+    stored = [m for m in months if m in set(months_held)]
+    if not stored:
+        raise WindowError(
+            f"no crimes stored for {first}..{last}; the store holds "
+            f"{months_held[0]}..{months_held[-1]}"
+        )
+    records = store.coverage(force, first, last)
+    return StudyWindow(
+        first=first,
+        last=last,
+        months=months,
+        stored=stored,
+        missing=[m for m in months if m not in set(stored)],
+        no_location=sum(record.no_location for record in records),
+        forces=sorted({record.force for record in records}),
+    )

@@ -1,0 +1,203 @@
+"""``hotspots analyse``: hotspot statistics for a region, written with their provenance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from boundaries.errors import BoundaryError
+from boundaries.store import BoundaryStore
+from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
+from pipelines.analysis.output import output_format, write_result
+from pipelines.analysis.ranking import RANK_BY, rank_cells
+from pipelines.analysis.study import StudyRequest, StudyResult, run_study
+from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from pipelines.months import MonthError, check_range
+
+
+def analyse(
+    boundaries: Annotated[
+        str,
+        typer.Option(
+            "--boundaries", help="Boundary set that defines the region.", show_default=False
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="File to write.", show_default=False)
+    ],
+    area: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--area", help="Only this area code of the set (repeatable).", show_default=False
+        ),
+    ] = None,
+    resolution: Annotated[int, typer.Option("--res", help="H3 study resolution, 7-10.")] = 9,
+    first: FromOption = None,
+    last: ToOption = None,
+    force: Annotated[
+        str | None, typer.Option("--force", help="Only this force (slug).", show_default=False)
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category", help="Only this crime category (repeatable).", show_default=False
+        ),
+    ] = None,
+    weights: Annotated[
+        str,
+        typer.Option("--weights", help="Harm table: count, home-office-2018, cchi, or a file."),
+    ] = "count",
+    exclude_police_generated: Annotated[
+        bool,
+        typer.Option(
+            "--exclude-police-generated",
+            help="Leave out drugs and possession of weapons (found by police activity).",
+        ),
+    ] = False,
+    method: Annotated[str, typer.Option("--method", help="gistar or lisa.")] = "gistar",
+    k: Annotated[int, typer.Option("--k", help="Neighbour rings around each cell.")] = 1,
+    permutations: Annotated[
+        int, typer.Option("--permutations", help="Permutations for p-values (0: analytic).")
+    ] = 999,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed for permutations.")] = 0,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    correction: Annotated[
+        str,
+        typer.Option(
+            "--correction", help="Multiple testing: fdr_bh, fdr_by, bonferroni, holm, none."
+        ),
+    ] = "fdr_bh",
+    p_for_classes: Annotated[
+        str,
+        typer.Option(
+            "--p-for-classes",
+            help="Which p classes Gi* cells: analytic-gated (default), permutation or analytic.",
+        ),
+    ] = DEFAULT_P_FOR_CLASSES,
+    adjust: Annotated[
+        bool,
+        typer.Option(
+            "--adjust/--no-adjust",
+            help="Let the sparse-data guard widen the window or change the resolution "
+            "(it says which).",
+        ),
+    ] = True,
+    emerging: Annotated[
+        bool, typer.Option("--emerging", help="Add emerging-hotspot categories (>= 10 months).")
+    ] = False,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            "--top", help="Write the ranked list of the top N hotspots instead.", show_default=False
+        ),
+    ] = None,
+    rank_by: Annotated[str, typer.Option("--rank-by", help="z or value (harm).")] = "z",
+    per_area: Annotated[bool, typer.Option("--per-area", help="Top N in each area.")] = False,
+    min_separation_m: Annotated[
+        float | None,
+        typer.Option(
+            "--min-separation-m",
+            help="Patrol constraint: metres between chosen cells.",
+            show_default=False,
+        ),
+    ] = None,
+    file_format: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="csv, geojson or json. Default: from the file name.",
+            show_default=False,
+        ),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Find statistically significant hot spots of crime or harm in a region.
+
+    Every cell of the region is written (zero-crime cells included), with count, value, z, p,
+    adjusted p and class; the settings and data behind them go in the provenance.
+    """
+    try:
+        first, last = check_range(first, last)
+        chosen_format = output_format(output, file_format)
+        if rank_by not in RANK_BY:
+            fail(f"--rank-by must be one of {', '.join(RANK_BY)}, got {rank_by!r}")
+        boundary_set = BoundaryStore(open_store(data_dir).root).read(boundaries)
+    except (MonthError, ValueError, BoundaryError) as error:
+        fail(str(error))
+    request = StudyRequest(
+        boundaries=boundaries,
+        areas=tuple(area or ()),
+        resolution=resolution,
+        first=first,
+        last=last,
+        force=force,
+        categories=tuple(category or ()),
+        weights=weights,
+        exclude_police_generated=exclude_police_generated,
+        method=method,
+        k=k,
+        permutations=permutations,
+        seed=seed,
+        alpha=alpha,
+        correction=correction,
+        p_for_classes=p_for_classes,
+        emerging=emerging,
+        adjust=adjust,
+    )
+    store = open_store(data_dir)
+    try:
+        with console.status("Computing hotspot statistics..."):
+            result = run_study(store, boundary_set, request)
+            cells = result.cells
+            if top is not None:
+                cells = rank_cells(
+                    cells,
+                    by=rank_by,
+                    top=top,
+                    per_area=per_area,
+                    min_separation_m=min_separation_m,
+                )
+            written = write_result(cells, result.provenance, output, chosen_format)
+    except (ValueError, BoundaryError) as error:
+        fail(str(error))
+    _summary(result, cells, top)
+    console.print("Wrote " + ", ".join(str(path) for path in written))
+
+
+def _summary(result: StudyResult, cells: pd.DataFrame, top: int | None) -> None:
+    provenance = result.provenance
+    window = provenance["window"]
+    hot = int(result.cells["hotspot"].sum())
+    console.print(
+        f"{len(result.cells):,} cells at resolution {provenance['resolution']}, "
+        f"{window['first']}..{window['last']}, {provenance['crimes']['in_region']:,} crimes in the "
+        f"region; weights {provenance['weights']['name']} {provenance['weights']['version']}; "
+        f"{hot:,} hot spot cells at alpha {provenance['alpha']} "
+        f"({provenance['multiple_testing']}).",
+        highlight=False,
+    )
+    for adjustment in result.adjustments:
+        console.print(f"[yellow]Adjusted:[/] {adjustment}", highlight=False)
+    if window["months_missing"]:
+        console.print(
+            f"[yellow]Months with no stored data:[/] {', '.join(window['months_missing'])}"
+        )
+    if top is not None and len(cells):
+        table = Table(title=f"Top {len(cells)} hotspots")
+        for column in ("rank", "h3", "area", "count", "value", "z", "streets"):
+            table.add_column(column)
+        for row in cells.head(20).itertuples():
+            table.add_row(
+                str(row.rank),
+                row.h3,
+                str(row.area_name or row.area_code),
+                str(row.count),
+                f"{row.value:,.1f}",
+                f"{row.z:.2f}",
+                ", ".join(row.streets[:2]),
+            )
+        console.print(table)

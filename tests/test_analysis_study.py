@@ -1,0 +1,348 @@
+"""A hotspot study end to end on a generated town: two wards, one busy street, quiet elsewhere.
+
+The right answer is known by construction: the cluster's cell must come out hot, every cell of
+the region must be written (zeros included), and counts must add up to the crimes in the region.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import box
+from typer.testing import CliRunner
+
+from boundaries.sets import load_boundary_file
+from boundaries.store import BoundaryStore
+from pipelines.analysis.ranking import RankingError, rank_cells
+from pipelines.analysis.study import StudyError, StudyRequest, run_study
+from pipelines.analysis.window import WindowError, choose_window
+from pipelines.cli.main import app
+from pipelines.ingest.archive import ingest_archive
+from pipelines.store import CrimeStore
+from tests.archive_fixtures import ArchiveBuilder, crime_line
+
+X0, Y0 = -3.56, 50.44  # south-west corner of the generated town (near Torquay)
+HOT = (-3.5420, 50.4480)  # the busy street
+MONTHS = [f"2019-{m:02d}" for m in range(1, 13)]
+runner = CliRunner()
+
+
+def _wards(tmp_path: Path) -> Path:
+    frame = gpd.GeoDataFrame(
+        {
+            "WD19CD": ["E05000001", "E05000002"],
+            "WD19NM": ["West Ward", "East Ward"],
+            "geometry": [
+                box(X0, Y0, X0 + 0.02, Y0 + 0.02),
+                box(X0 + 0.02, Y0, X0 + 0.04, Y0 + 0.02),
+            ],
+        },
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "wards.geojson"
+    frame.to_file(path, engine="pyogrio")
+    return path
+
+
+@pytest.fixture
+def town(tmp_path: Path, archive: ArchiveBuilder, data_dir: Path) -> tuple[CrimeStore, object]:
+    """12 months: 20 burglaries a month on the busy street, 40 crimes a month spread evenly."""
+    rng = np.random.default_rng(7)
+    for month in MONTHS:
+        lines = [
+            crime_line(
+                month,
+                crime_id=f"{month}-hot-{i}",
+                category="Burglary",
+                longitude=f"{HOT[0]:.6f}",
+                latitude=f"{HOT[1]:.6f}",
+                location="On or near High Street",
+            )
+            for i in range(20)
+        ]
+        for i in range(40):
+            lng, lat = X0 + rng.uniform(0, 0.04), Y0 + rng.uniform(0, 0.02)
+            lines.append(
+                crime_line(
+                    month,
+                    crime_id=f"{month}-bg-{i}",
+                    category="Shoplifting",
+                    longitude=f"{lng:.6f}",
+                    latitude=f"{lat:.6f}",
+                    location="On or near Side Road",
+                )
+            )
+        lines.append(crime_line(month, crime_id=f"{month}-away", longitude="-3.0", latitude="50.0"))
+        lines.append(crime_line(month, crime_id=f"{month}-noloc", longitude="", latitude=""))
+        archive.write("devon-and-cornwall", month, lines)
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root)
+    wards = load_boundary_file(_wards(tmp_path), "town-wards-2019", "ward", vintage="2019")
+    BoundaryStore(data_dir).save(wards)
+    return store, wards
+
+
+def test_the_busy_street_is_the_top_hotspot(town) -> None:
+    store, wards = town
+    result = run_study(
+        store, wards, StudyRequest("town-wards-2019", resolution=9, permutations=199)
+    )
+    cells = result.cells
+
+    assert len(cells) == result.provenance["region"]["cells"]
+    assert (cells["count"] == 0).any(), "zero-crime cells must be part of the study region"
+    assert cells["count"].sum() == 12 * 60 == result.provenance["crimes"]["in_region"]
+    assert result.provenance["crimes"]["outside_region"] == 12
+    assert result.provenance["crimes"]["no_location"] == 12
+    busiest = cells.sort_values("count", ascending=False).iloc[0]
+    assert busiest["count"] >= 240
+    assert busiest["class"] >= 2 and busiest["hotspot"]
+    assert busiest["streets"][0] == "High Street"
+    assert busiest["area_code"] == "E05000001"
+    # Gi* scores a neighbourhood: the top z is the busy cell or one of its six neighbours.
+    top = cells.sort_values("z", ascending=False).iloc[0]
+    assert h3.grid_distance(top["h3"], busiest["h3"]) <= 1
+    # Far from the street the town is quiet: no hot spot two rings or more away.
+    far = cells[[h3.grid_distance(c, busiest["h3"]) >= 2 for c in cells["h3"]]]
+    assert not far["hotspot"].any()
+    assert (cells["p"] <= 1).all() and (cells["p_adjusted"] >= cells["p"] - 1e-12).all()
+
+
+def test_provenance_states_every_choice(town) -> None:
+    store, wards = town
+    request = StudyRequest(
+        "town-wards-2019",
+        resolution=9,
+        permutations=99,
+        seed=11,
+        weights="cchi",
+        categories=("Burglary", "shoplifting"),
+    )
+    provenance = run_study(store, wards, request).provenance
+
+    for key in (
+        "resolution",
+        "neighbours",
+        "window",
+        "categories",
+        "weights",
+        "permutations",
+        "seed",
+        "alpha",
+        "multiple_testing",
+        "region",
+        "crimes",
+        "attribution",
+    ):
+        assert key in provenance, key
+    assert provenance["resolution"] == 9 and provenance["seed"] == 11
+    assert provenance["categories"] == ["burglary", "shoplifting"]
+    assert provenance["weights"]["name"] == "cchi" and provenance["weights"]["version"]
+    assert provenance["window"]["first"] == "2019-01" and provenance["window"]["last"] == "2019-12"
+    assert provenance["region"]["areas"] == ["E05000001", "E05000002"]
+
+
+def test_too_coarse_a_grid_is_refined_and_says_so(town) -> None:
+    store, wards = town
+    result = run_study(store, wards, StudyRequest("town-wards-2019", resolution=7, permutations=0))
+    assert result.provenance["resolution"] > 7
+    assert result.adjustments and "resolution changed from 7" in result.adjustments[0]
+    assert result.provenance["data_guard"]["adjustments"] == result.adjustments
+    with pytest.raises(StudyError, match="cells"):
+        run_study(
+            store,
+            wards,
+            StudyRequest("town-wards-2019", resolution=7, permutations=0, adjust=False),
+        )
+
+
+def test_harm_weights_change_the_values_not_the_counts(town) -> None:
+    store, wards = town
+    counted = run_study(store, wards, StudyRequest("town-wards-2019", permutations=0)).cells
+    harmed = run_study(
+        store, wards, StudyRequest("town-wards-2019", permutations=0, weights="cchi")
+    ).cells
+    assert (counted["count"] == harmed["count"]).all()
+    assert (counted["value"] == counted["count"]).all()
+    assert not np.allclose(harmed["value"], counted["value"])
+
+
+def test_one_area_is_a_region_of_its_own(town) -> None:
+    store, wards = town
+    result = run_study(
+        store, wards, StudyRequest("town-wards-2019", areas=("E05000002",), permutations=0)
+    )
+    assert set(result.cells["area_code"]) == {"E05000002"}
+    assert result.provenance["region"]["areas"] == ["E05000002"]
+
+
+def test_window_defaults_to_the_latest_twelve_months(town) -> None:
+    store, _ = town
+    window = choose_window(store)
+    assert (window.first, window.last, window.missing) == ("2019-01", "2019-12", [])
+    window = choose_window(store, first="2018-11", last="2019-02")
+    assert window.missing == ["2018-11", "2018-12"]
+    with pytest.raises(WindowError, match=r"no crimes stored for 2021-01\.\.2021-03"):
+        choose_window(store, first="2021-01", last="2021-03")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"resolution": 12}, "resolution must be one of 7, 8, 9, 10"),
+        ({"method": "kde"}, "method must be one of"),
+        ({"categories": ("Alien abduction",)}, "unknown crime category"),
+        ({"weights": "no-such-table"}, "no-such-table"),
+        ({"first": "2030-01", "last": "2030-06"}, "no crimes stored"),
+    ],
+)
+def test_bad_requests_say_what_to_fix(town, changes: dict, message: str) -> None:
+    store, wards = town
+    with pytest.raises(ValueError, match=message):
+        run_study(store, wards, StudyRequest("town-wards-2019", permutations=0, **changes))
+
+
+def test_too_few_crimes_is_refused(town) -> None:
+    store, wards = town
+    request = StudyRequest(
+        "town-wards-2019",
+        first="2019-01",
+        last="2019-01",
+        permutations=0,
+        categories=("vehicle-crime",),
+    )
+    with pytest.raises(StudyError):
+        run_study(store, wards, request)
+
+
+# -- ranking -------------------------------------------------------------------------------
+
+
+def _cells() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "h3": ["a", "b", "c", "d"],
+            "lat": [50.0, 50.0001, 50.01, 50.02],
+            "lng": [-3.5, -3.5, -3.5, -3.5],
+            "area_km2": [1.0, 1.0, 1.0, 1.0],
+            "value": [50.0, 30.0, 15.0, 5.0],
+            "z": [4.0, 3.0, 2.5, -1.0],
+            "class": [3, 3, 2, 0],
+            "hotspot": [True, True, True, False],
+            "area_code": ["A", "A", "B", "B"],
+        }
+    )
+
+
+def test_ranking_reports_cumulative_shares() -> None:
+    ranked = rank_cells(_cells(), by="value", top=3)
+    assert ranked["h3"].tolist() == ["a", "b", "c"]
+    assert ranked["rank"].tolist() == [1, 2, 3]
+    assert ranked["cumulative_area_share"].tolist() == [0.25, 0.5, 0.75]
+    assert ranked["cumulative_value_share"].tolist() == [0.5, 0.8, 0.95]
+
+
+def test_ranking_per_area_and_patrol_separation() -> None:
+    per_area = rank_cells(_cells(), top=1, per_area=True)
+    assert per_area[["area_code", "h3", "rank"]].values.tolist() == [["A", "a", 1], ["B", "c", 1]]
+    apart = rank_cells(_cells(), top=2, min_separation_m=100)
+    assert apart["h3"].tolist() == ["a", "c"]  # b is 11 m from a
+    with pytest.raises(RankingError):
+        rank_cells(_cells(), by="popularity")
+
+
+# -- command line --------------------------------------------------------------------------
+
+
+def test_analyse_writes_every_cell_with_provenance(town, data_dir: Path, tmp_path: Path) -> None:
+    csv_path = tmp_path / "cells.csv"
+    args = [
+        "analyse",
+        "--boundaries",
+        "town-wards-2019",
+        "--res",
+        "9",
+        "--from",
+        "2019-01",
+        "--to",
+        "2019-12",
+        "--permutations",
+        "99",
+        "-o",
+        str(csv_path),
+        "--data-dir",
+        str(data_dir),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    cells = pd.read_csv(csv_path)
+    for column in ("h3", "count", "value", "z", "p", "p_adjusted", "class"):
+        assert column in cells.columns
+    provenance = json.loads((tmp_path / "cells.csv.provenance.json").read_text())
+    assert provenance["region"]["cells"] == len(cells)
+
+    geojson = tmp_path / "top.geojson"
+    result = runner.invoke(
+        app, [*args[:-4], "--top", "3", "-o", str(geojson), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(geojson.read_text())
+    assert body["provenance"]["resolution"] == 9
+    assert len(body["features"]) <= 3
+    assert body["features"][0]["properties"]["rank"] == 1
+    assert body["features"][0]["geometry"]["type"] == "Polygon"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--weights", "nonsense"], "nonsense"),
+        (["--res", "12"], "resolution must be one of"),
+        (["--from", "2030-01", "--to", "2030-02"], "no crimes stored"),
+        (["--area", "E05999999"], "E05999999"),
+        (["--from", "2019-13"], "YYYY-MM"),
+        (["--format", "xlsx"], "--format must be one of"),
+    ],
+)
+def test_analyse_bad_input_is_one_clear_line(
+    town, data_dir: Path, tmp_path: Path, extra, message
+) -> None:
+    args = [
+        "analyse",
+        "--boundaries",
+        "town-wards-2019",
+        "--permutations",
+        "0",
+        "-o",
+        str(tmp_path / "out.json"),
+        "--data-dir",
+        str(data_dir),
+        *extra,
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_analyse_unknown_boundary_set(town, data_dir: Path, tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            "analyse",
+            "--boundaries",
+            "nowhere",
+            "-o",
+            str(tmp_path / "x.json"),
+            "--data-dir",
+            str(data_dir),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "no boundary set named 'nowhere'" in result.stderr
