@@ -20,15 +20,19 @@ lint: setup
 test: setup lint  ## ruff, then the whole test suite
 	$(BIN)/pytest
 
-demo: setup  ## load Devon and Cornwall crime and Torbay's wards into ./data; count crime by ward
+demo: setup  ## load Devon and Cornwall crime and Torbay's wards into ./data; count by ward; hotspots
 	$(BIN)/hotspots ingest archive $(SHARED)/police_uk/archive/devon-and-cornwall
 	$(BIN)/hotspots coverage
 	$(BIN)/hotspots boundaries load $(SHARED)/boundaries/wards_2019/E06000027.geojson \
 		--name torbay-wards-2019 --scheme ward --vintage 2019 --replace
 	$(BIN)/hotspots boundaries counts torbay-wards-2019 --force devon-and-cornwall --from 2020-01
+	$(BIN)/hotspots analyse --boundaries torbay-wards-2019 --from 2020-01 --to 2020-12 \
+		--weights cchi --top 10 -o data/torbay-harm-hotspots-2020.json
 
-bench: setup  ## archive ingest benchmark against the naive pandas baseline
+bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.ingest_archive
+	$(BIN)/python -m benchmarks.assign_areas
+	$(BIN)/python -m benchmarks.gistar
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache *.egg-info
