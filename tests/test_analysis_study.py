@@ -308,11 +308,16 @@ def test_analyse_writes_every_cell_with_provenance(town, data_dir: Path, tmp_pat
         (["--area", "E05999999"], "E05999999"),
         (["--from", "2019-13"], "YYYY-MM"),
         (["--format", "xlsx"], "--format must be one of"),
+        (["--weights", "{tmp}/bad-table.yaml"], "not-a-category"),
+        (["--category", "vehicle-crime"], "no crimes in the study region"),
     ],
 )
 def test_analyse_bad_input_is_one_clear_line(
     town, data_dir: Path, tmp_path: Path, extra, message
 ) -> None:
+    (tmp_path / "bad-table.yaml").write_text(
+        "name: bad\nversion: '1'\nweights:\n  not-a-category: 3\n", encoding="utf-8"
+    )
     args = [
         "analyse",
         "--boundaries",
@@ -323,7 +328,7 @@ def test_analyse_bad_input_is_one_clear_line(
         str(tmp_path / "out.json"),
         "--data-dir",
         str(data_dir),
-        *extra,
+        *[value.format(tmp=tmp_path) for value in extra],
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 2, result.output
@@ -346,3 +351,38 @@ def test_analyse_unknown_boundary_set(town, data_dir: Path, tmp_path: Path) -> N
     )
     assert result.exit_code == 2
     assert "no boundary set named 'nowhere'" in result.stderr
+
+
+def test_emerging_categories_over_twelve_months(town) -> None:
+    store, wards = town
+    result = run_study(
+        store, wards, StudyRequest("town-wards-2019", permutations=99, emerging=True)
+    )
+    categories = set(result.cells["emerging"])
+    assert categories <= {
+        f"{kind} {side} Spot"
+        for kind in (
+            "New",
+            "Consecutive",
+            "Intensifying",
+            "Persistent",
+            "Diminishing",
+            "Sporadic",
+            "Oscillating",
+            "Historical",
+        )
+        for side in ("Hot", "Cold")
+    } | {"No Pattern Detected"}
+    busiest = result.cells.sort_values("count", ascending=False).iloc[0]
+    # Twenty burglaries every month, no trend: hot in every period.
+    assert busiest["emerging"] in {"Persistent Hot Spot", "Consecutive Hot Spot"}
+    assert result.provenance["emerging"]["periods"] == 12
+
+
+def test_emerging_needs_ten_months(town) -> None:
+    store, wards = town
+    request = StudyRequest(
+        "town-wards-2019", first="2019-06", last="2019-12", permutations=0, emerging=True
+    )
+    with pytest.raises(ValueError, match="10"):
+        run_study(store, wards, request)

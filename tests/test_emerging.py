@@ -427,8 +427,9 @@ def test_emerging_hotspots_finds_an_intensifying_and_a_new_hot_spot(town) -> Non
 def test_emerging_hotspots_with_permutations_is_reproducible(town) -> None:
     cells, weights, centre, rim = town
     series = _town_series(cells, weights, centre, rim, 10)
-    first = emerging_hotspots(series, weights, permutations=19, seed=1)
-    second = emerging_hotspots(series, weights, permutations=19, seed=1)
+    options = {"permutations": 19, "seed": 1, "p_for_classes": "permutation"}
+    first = emerging_hotspots(series, weights, **options)
+    second = emerging_hotspots(series, weights, **options)
     assert (first.categories == second.categories).all()
     assert (first.p_adjusted == second.p_adjusted).all()
     assert first.settings["p_for_bins"] == "permutation"

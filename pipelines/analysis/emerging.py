@@ -18,7 +18,7 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse, stats
 
-from pipelines.analysis.gistar import check_permutations, gistar
+from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, check_permutations, gistar
 from pipelines.analysis.multiple_testing import check_alpha, check_method
 
 MIN_PERIODS = 10
@@ -169,14 +169,15 @@ def emerging_hotspots(
     seed: int | None = 0,
     correction: str = "fdr_bh",
     counts: np.ndarray | None = None,
+    p_for_classes: str = DEFAULT_P_FOR_CLASSES,
 ) -> EmergingResult:
     """Emerging hot spot analysis of ``series`` (periods x cells, oldest period first).
 
-    Each period's Gi* uses ``pipelines.analysis.gistar.gistar`` with the same weights, alpha and
-    correction (analytic p when ``permutations`` is 0, else conditional permutation with seed
-    ``seed + period``). A period in which every cell has the same value has no Gi*: its z is 0
-    and no cell is significant. ``counts`` (periods x cells crimes) feeds gistar's cold-spot rule
-    when ``series`` is harm rather than counts.
+    Each period's Gi* uses ``pipelines.analysis.gistar.gistar`` with the same weights, alpha,
+    correction and ``p_for_classes`` as a single-window study (permutations, when asked for,
+    with seed ``seed + period``). A period in which every cell has the same value has no Gi*:
+    its z is 0 and no cell is significant. ``counts`` (periods x cells crimes) feeds gistar's
+    cold-spot rule and count gate when ``series`` is harm rather than counts.
     """
     values = _as_series(series)
     n_periods, n_cells = values.shape
@@ -197,7 +198,6 @@ def emerging_hotspots(
     p_adjusted = np.ones((n_periods, n_cells))
     bins = np.zeros((n_periods, n_cells), dtype=np.int8)
     flat_periods: list[int] = []
-    p_for_classes = "permutation" if permutations else "analytic"
     for t in range(n_periods):
         if np.ptp(values[t]) == 0:
             flat_periods.append(t)

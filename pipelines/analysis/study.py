@@ -154,6 +154,7 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
             seed=request.seed,
             correction=request.correction,
             counts=crime_series,
+            p_for_classes=request.p_for_classes,
         )
         frame["emerging"] = emerging.categories
         emerging_settings = emerging.settings

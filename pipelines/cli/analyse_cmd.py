@@ -189,7 +189,7 @@ def _summary(result: StudyResult, cells: pd.DataFrame, top: int | None) -> None:
     if top is not None and len(cells):
         table = Table(title=f"Top {len(cells)} hotspots")
         for column in ("rank", "h3", "area", "count", "value", "z", "streets"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column in ("rank", "h3"))
         for row in cells.head(20).itertuples():
             table.add_row(
                 str(row.rank),
