@@ -1,0 +1,35 @@
+"""The FastAPI application: one factory, routers per resource, errors as JSON."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from boundaries.store import BoundaryStore
+from geo_service.errors import install_error_handlers
+from geo_service.results import StudyCache
+from geo_service.routers import boundaries, coverage, health, hotspots, maps, profiles, weights
+from geo_service.settings import Settings
+from pipelines.store import CrimeStore
+
+ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings.from_env()
+    app = FastAPI(
+        title="Crime hotspots",
+        version="1",
+        description="Hotspots of harmful crime, area profiles and maps from police.uk open data. "
+        + ATTRIBUTION,
+    )
+    app.state.settings = settings
+    app.state.store = CrimeStore(settings.data_dir)
+    app.state.boundary_store = BoundaryStore(settings.data_dir)
+    app.state.cache = StudyCache(
+        app.state.store, app.state.boundary_store, entries=settings.cache_entries
+    )
+    install_error_handlers(app)
+    app.include_router(health.router)
+    for module in (boundaries, hotspots, profiles, maps, weights, coverage):
+        app.include_router(module.router, prefix="/v1")
+    return app

@@ -1,0 +1,63 @@
+"""What routers receive: settings, the stores, the study cache, and the API-key checks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from fastapi import Header, HTTPException, Request
+
+from boundaries.store import BoundaryStore
+from geo_service.results import StudyCache
+from geo_service.settings import Settings
+from pipelines.store import CrimeStore
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> CrimeStore:
+    return request.app.state.store
+
+
+def get_boundary_store(request: Request) -> BoundaryStore:
+    return request.app.state.boundary_store
+
+
+def get_cache(request: Request) -> StudyCache:
+    return request.app.state.cache
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _known_hashes(settings: Settings) -> list[str]:
+    if settings.api_keys_file is None or not settings.api_keys_file.exists():
+        return []
+    lines = settings.api_keys_file.read_text(encoding="utf-8").splitlines()
+    return [line.split()[0] for line in lines if line.strip() and not line.startswith("#")]
+
+
+def check_key(settings: Settings, key: str | None) -> None:
+    """401 without a key, 403 with a wrong one; compared in constant time, as hashes."""
+    if not key:
+        raise HTTPException(401, "this needs an API key: send it in the X-API-Key header")
+    offered = hash_key(key)
+    if not any(hmac.compare_digest(offered, known) for known in _known_hashes(settings)):
+        raise HTTPException(403, "the API key in X-API-Key is not valid")
+
+
+def require_write_key(
+    request: Request, x_api_key: str | None = Header(default=None, alias="X-API-Key")
+) -> None:
+    check_key(get_settings(request), x_api_key)
+
+
+def require_read_access(
+    request: Request, x_api_key: str | None = Header(default=None, alias="X-API-Key")
+) -> None:
+    settings = get_settings(request)
+    if settings.read_access == "keyed":
+        check_key(settings, x_api_key)

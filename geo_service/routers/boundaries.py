@@ -1,0 +1,5 @@
+"""Routes for boundaries (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes for hotspots (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

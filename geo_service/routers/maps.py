@@ -1,0 +1,5 @@
+"""Routes for maps (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes for profiles (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""Routes for weights (being written)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
