@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared/data
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench chromium clean
 
 $(BIN)/hotspots: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.ingest_archive
 	$(BIN)/python -m benchmarks.assign_areas
 	$(BIN)/python -m benchmarks.gistar
+
+chromium:  ## Debian's Chromium for the browser tests (needs root; they skip, saying so, without it)
+	command -v chromium >/dev/null || (apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache *.egg-info
