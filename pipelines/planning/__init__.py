@@ -1,0 +1,1 @@
+"""Planning tools: boundary schemes compared, resources shared by need, displacement, backtests."""

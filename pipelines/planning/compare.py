@@ -1,0 +1,240 @@
+"""Boundary schemes side by side, on the same crimes, cells, months and harm weights.
+
+For two or more boundary sets over one region (2019 wards, a cluster set, custom areas) this
+answers what changes when the boundaries change: each area's count, harm, rate and harm density
+and rank; how ranks move; how concentrated harm is; how many significant hot cells straddle area
+boundaries; and how well each scheme separates high-harm from low-harm places.
+
+Shared ground: crimes are those inside the first (reference) scheme's region; each scheme counts
+them by exact point in polygon. The H3 grid is the reference region's cover; a cell belongs to
+the area of each scheme that holds its centre (cells whose centre no area holds are "outside").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from boundaries.assign import OUTSIDE, AreaIndex, assign_points, assign_table
+from boundaries.sets import BoundarySet
+from pipelines.analysis.gistar import gistar
+from pipelines.analysis.grid import build_grid, locate_crimes, sum_by_cell
+from pipelines.analysis.neighbours import kring_weights
+from pipelines.analysis.window import choose_window
+from pipelines.harm import load_table
+from pipelines.planning.concentration import areas_holding_half, gini, share_in_top
+from pipelines.store import CrimeStore
+
+_COLUMNS = ["longitude", "latitude", "h3_cell", "category"]
+
+
+class CompareError(ValueError):
+    """Schemes that cannot be compared as asked."""
+
+
+@dataclass
+class SchemeSummary:
+    name: str
+    scheme: str
+    vintage: str
+    areas: pd.DataFrame  # code, name, crimes, harm, population, rate_per_1000, harm_per_km2, rank
+    gini_harm: float
+    top20_harm_share: float
+    areas_holding_half_harm: int
+    hot_cells: int
+    straddling_hot_cells: int
+    straddling_hot_harm: float
+    hot_harm: float
+    between_share: float  # share of the variance of cell harm lying between areas (eta squared)
+    within_variance: float
+    between_variance: float
+    outside_crimes: int  # reference-region crimes in no area of this scheme
+
+    def to_dict(self) -> dict:
+        areas = self.areas.replace({np.nan: None}).to_dict(orient="records")
+        return {key: value for key, value in self.__dict__.items() if key != "areas"} | {
+            "areas": areas
+        }
+
+
+@dataclass
+class Comparison:
+    schemes: list[SchemeSummary]
+    rank_moves: list[dict]  # for each reference area: its rank and the rank of its home area
+    provenance: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "provenance": self.provenance,
+            "schemes": [s.to_dict() for s in self.schemes],
+            "rank_moves": self.rank_moves,
+        }
+
+
+def compare_schemes(
+    store: CrimeStore,
+    sets: list[BoundarySet],
+    first: str | None = None,
+    last: str | None = None,
+    force: str | None = None,
+    weights: str = "home-office-2018",
+    resolution: int = 9,
+    k: int = 1,
+    alpha: float = 0.05,
+) -> Comparison:
+    if len(sets) < 2:
+        raise CompareError("give at least two boundary sets to compare")
+    if len({s.name for s in sets}) != len(sets):
+        raise CompareError("the same boundary set is named twice; compare different schemes")
+    table = load_table(weights)
+    window = choose_window(store, force, first, last)
+    reference = sets[0]
+    crimes = store.read(force, window.first, window.last, columns=_COLUMNS)
+    grid = build_grid(reference, resolution)
+    located = locate_crimes(grid, reference, crimes)
+    harm_all = table.weights_for(crimes["category"])
+    cell_harm = sum_by_cell(located, len(grid), harm_all)
+    cell_counts = sum_by_cell(located, len(grid))
+    weights_matrix = kring_weights(grid.cells, k)
+    hot = gistar(cell_harm, weights_matrix, alpha=alpha, counts=cell_counts).classes > 0
+    centres = grid.cell_centres()
+    inside = located.inside
+    crimes = crimes.filter(pa.array(inside))
+    harm = harm_all[inside]
+
+    summaries = []
+    cell_areas_by_scheme = []
+    for boundary_set in sets:
+        assignment = assign_table(AreaIndex.of(boundary_set), crimes)
+        cell_area = assign_points(boundary_set, centres[:, 1], centres[:, 0]).area
+        cell_areas_by_scheme.append(cell_area)
+        summaries.append(
+            _summary(boundary_set, assignment.area, harm, cell_area, cell_harm, hot, weights_matrix)
+        )
+    return Comparison(
+        summaries,
+        _rank_moves(summaries, cell_areas_by_scheme),
+        {
+            "reference_set": reference.name,
+            "sets": [s.name for s in sets],
+            "window": window.provenance(),
+            "weights": table.provenance(),
+            "resolution": resolution,
+            "neighbours": {"type": "H3 k-ring", "k": k},
+            "hot_cells": {"method": "Gi* on cell harm", "alpha": alpha, "correction": "fdr_bh"},
+            "cells": len(grid),
+            "crimes_in_reference_region": int(inside.sum()),
+            "crime_rule": (
+                "crimes inside the reference set's region; "
+                "each scheme counts them by point in polygon"
+            ),
+            "cell_rule": "a cell belongs to the area of each scheme that holds its centre",
+        },
+    )
+
+
+def _summary(
+    boundary_set: BoundarySet,
+    crime_area: np.ndarray,
+    harm: np.ndarray,
+    cell_area: np.ndarray,
+    cell_harm: np.ndarray,
+    hot: np.ndarray,
+    weights_matrix: object,
+) -> SchemeSummary:
+    frame = boundary_set.areas
+    n = len(frame)
+    placed = crime_area >= 0
+    crimes = np.bincount(crime_area[placed], minlength=n)
+    area_harm = np.bincount(crime_area[placed], weights=harm[placed], minlength=n)
+    km2 = frame["area_m2"].to_numpy(dtype=np.float64) / 1e6
+    table = pd.DataFrame(
+        {
+            "code": frame["code"].to_numpy(),
+            "name": frame["name"].to_numpy(),
+            "crimes": crimes,
+            "harm": area_harm,
+            "harm_per_km2": np.where(km2 > 0, area_harm / np.where(km2 > 0, km2, 1), np.nan),
+        }
+    )
+    if "population" in frame:
+        population = frame["population"].to_numpy(dtype=np.float64)
+        table["population"] = population
+        with np.errstate(divide="ignore", invalid="ignore"):
+            table["rate_per_1000"] = np.where(population > 0, crimes * 1000 / population, np.nan)
+    # Rank 1 = most harm; ties share the better rank, as league tables do.
+    table["rank"] = table["harm"].rank(ascending=False, method="min").astype(int)
+
+    straddling = _straddling(cell_area, weights_matrix) & hot
+    between, within, share = _variance_split(cell_harm, cell_area)
+    return SchemeSummary(
+        name=boundary_set.name,
+        scheme=boundary_set.scheme,
+        vintage=boundary_set.vintage,
+        areas=table,
+        gini_harm=gini(area_harm),
+        top20_harm_share=share_in_top(area_harm, 0.2),
+        areas_holding_half_harm=areas_holding_half(area_harm),
+        hot_cells=int(hot.sum()),
+        straddling_hot_cells=int(straddling.sum()),
+        straddling_hot_harm=float(cell_harm[straddling].sum()),
+        hot_harm=float(cell_harm[hot].sum()),
+        between_share=share,
+        within_variance=within,
+        between_variance=between,
+        outside_crimes=int((~placed).sum()),
+    )
+
+
+def _straddling(cell_area: np.ndarray, weights_matrix: object) -> np.ndarray:
+    """Cells whose k-ring holds cells of more than one area (or of an area and no area)."""
+    matrix = weights_matrix.tocsr()
+    labels = cell_area[matrix.indices]
+    starts, ends = matrix.indptr[:-1], matrix.indptr[1:]
+    lowest = np.minimum.reduceat(labels, starts)
+    highest = np.maximum.reduceat(labels, starts)
+    return (ends > starts) & (lowest != highest)
+
+
+def _variance_split(values: np.ndarray, groups: np.ndarray) -> tuple[float, float, float]:
+    """Between- and within-area variance of the values of cells inside the scheme's areas, and
+    the between share (eta squared: 1 = areas separate harm perfectly, 0 = not at all). Rim cells
+    whose centre no area holds belong to no area, so they are left out."""
+    inside = groups != OUTSIDE
+    values, groups = values[inside], groups[inside]
+    if len(values) == 0:
+        return 0.0, 0.0, 0.0
+    total_mean = values.mean()
+    labels, inverse = np.unique(groups, return_inverse=True)
+    sums = np.bincount(inverse, weights=values, minlength=len(labels))
+    sizes = np.bincount(inverse, minlength=len(labels))
+    means = sums / sizes
+    between = float((sizes * (means - total_mean) ** 2).sum() / len(values))
+    within = float(((values - means[inverse]) ** 2).sum() / len(values))
+    total = between + within
+    return between, within, (between / total if total > 0 else 0.0)
+
+
+def _rank_moves(summaries: list[SchemeSummary], cell_areas: list[np.ndarray]) -> list[dict]:
+    """For each reference area: its rank, and in each other scheme the area holding most of its
+    cells (by cell centre) with that area's rank."""
+    reference = summaries[0]
+    moves = []
+    for index, row in reference.areas.iterrows():
+        mine = cell_areas[0] == index
+        entry = {"code": row["code"], "name": row["name"], reference.name: int(row["rank"])}
+        for summary, areas in zip(summaries[1:], cell_areas[1:], strict=True):
+            homes = areas[mine & (areas != OUTSIDE)]
+            if len(homes) == 0:
+                entry[summary.name] = None
+                continue
+            home = int(np.bincount(homes).argmax())
+            entry[summary.name] = {
+                "code": summary.areas["code"].iloc[home],
+                "rank": int(summary.areas["rank"].iloc[home]),
+            }
+        moves.append(entry)
+    return moves

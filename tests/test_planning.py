@@ -1,0 +1,181 @@
+"""Planning tools against numbers worked out by hand: allocation, concentration, WDQ, PAI, and a
+boundary-scheme comparison whose every figure is recomputed directly in the test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from shapely.geometry import box
+
+from boundaries.assign import AreaIndex, assign_table
+from boundaries.clusters import build_clusters
+from pipelines.analysis.study import StudyRequest
+from pipelines.harm import load_table
+from pipelines.planning.allocation import AllocationError, allocate
+from pipelines.planning.backtest import BacktestError, backtest, predictive_accuracy_index
+from pipelines.planning.compare import CompareError, compare_schemes
+from pipelines.planning.concentration import areas_holding_half, gini, share_in_top
+from pipelines.planning.displacement import (
+    Counts,
+    DisplacementError,
+    weighted_displacement_quotient,
+)
+from pipelines.planning.displacement_areas import displacement_areas, period_counts
+from tests.test_analysis_study import X0, Y0, town  # noqa: F401  (the generated town fixture)
+
+# -- allocation ----------------------------------------------------------------------------
+
+
+def test_allocation_by_need_with_floor_and_cap() -> None:
+    # Floors take 4 units; the other 6 go 50:30:15:5 -> 3, 1.8, 0.9, 0.3 on top of the floors,
+    # so exact shares 4, 2.8, 1.9, 1.3; whole parts 4, 2, 1, 1 leave 2 units for the largest
+    # remainders (0.9 then 0.8).
+    result = allocate(["a", "b", "c", "d"], np.array([50, 30, 15, 5]), 10, floor=1, cap=4)
+    assert result.units.tolist() == [4, 3, 2, 1]
+    assert result.units.sum() == 10
+    assert result.equal_share.tolist() == [2.5] * 4
+
+
+def test_a_capped_area_passes_its_excess_on() -> None:
+    result = allocate(["a", "b", "c"], np.array([90, 5, 5]), 12, cap=6)
+    assert result.units.tolist() == [6, 3, 3]
+    assert (result.units <= 6).all() and result.units.sum() == 12
+
+
+def test_allocation_is_refused_when_floors_exceed_the_units() -> None:
+    with pytest.raises(AllocationError, match="needs 15 units, more than the 10"):
+        allocate(["a", "b", "c"], np.array([1, 1, 1]), 10, floor=5)
+    with pytest.raises(AllocationError, match="holds only 6 of the 10"):
+        allocate(["a", "b", "c"], np.array([1, 1, 1]), 10, cap=2)
+    with pytest.raises(AllocationError, match="finite number >= 0"):
+        allocate(["a", "b"], np.array([1, -1]), 10)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_allocation_always_sums_and_respects_bounds(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 30))
+    floor = int(rng.integers(0, 3))
+    cap = floor + int(rng.integers(1, 20))
+    total = int(rng.integers(floor * n, cap * n + 1))
+    measure = rng.gamma(0.7, 100, n) * (rng.random(n) > 0.2)
+    result = allocate([f"E{i:03d}" for i in range(n)], measure, total, floor=floor, cap=cap)
+    assert result.units.sum() == total
+    assert (result.units >= floor).all() and (result.units <= cap).all()
+    assert np.all(np.abs(result.units - result.exact_share) < 1)
+
+
+def test_concentration_measures() -> None:
+    assert gini(np.array([1, 1, 1, 1])) == pytest.approx(0.0)
+    assert gini(np.array([0, 0, 0, 10])) == pytest.approx(0.75)  # (n - 1) / n for one holder
+    assert areas_holding_half(np.array([10, 40, 30, 20])) == 2  # 40 + 30 >= 50
+    assert share_in_top(np.array([10, 40, 30, 20, 0]), 0.2) == pytest.approx(0.4)
+
+
+# -- displacement --------------------------------------------------------------------------
+
+
+def test_wdq_worked_example() -> None:
+    """Target 100 -> 60, buffer 50 -> 40, control 1,000 -> 1,000 crimes.
+
+    SM = 60/1000 - 100/1000 = -0.04; BDM = 40/1000 - 50/1000 = -0.01; WDQ = -0.01 / -0.04 = 0.25
+    (the buffer improved too: diffusion of benefit). Net effect = (100 - 60) + (50 - 40) = 50.
+    """
+    result = weighted_displacement_quotient(Counts(100, 50, 1000), Counts(60, 40, 1000))
+    assert result.success_measure == pytest.approx(-0.04)
+    assert result.buffer_displacement_measure == pytest.approx(-0.01)
+    assert result.wdq == pytest.approx(0.25)
+    assert result.total_net_effect == pytest.approx(50)
+    assert result.reading == "diffusion of benefit"
+
+
+def test_wdq_readings() -> None:
+    # Control doubles: expected target 200, buffer 100. Target 120 (success), buffer 140.
+    # SM = 120/2000 - 100/1000 = -0.04; BDM = 140/2000 - 50/1000 = 0.02; WDQ = -0.5.
+    displaced = weighted_displacement_quotient(Counts(100, 50, 1000), Counts(120, 140, 2000))
+    assert displaced.wdq == pytest.approx(-0.5) and displaced.reading == "displacement"
+    assert displaced.total_net_effect == pytest.approx((200 - 120) + (100 - 140))
+    worse = weighted_displacement_quotient(Counts(100, 50, 1000), Counts(120, 60, 1000))
+    assert worse.reading == "no measurable effect"
+    with pytest.raises(DisplacementError, match="control area has no crime"):
+        weighted_displacement_quotient(Counts(1, 1, 0), Counts(1, 1, 1))
+
+
+def test_control_overlapping_the_target_or_buffer_is_refused() -> None:
+    target = box(X0, Y0, X0 + 0.01, Y0 + 0.01)
+    with pytest.raises(DisplacementError, match="overlaps the target"):
+        displacement_areas(target, box(X0 + 0.005, Y0, X0 + 0.02, Y0 + 0.01), 200)
+    with pytest.raises(DisplacementError, match="overlaps the 500 m buffer"):
+        displacement_areas(target, box(X0 + 0.012, Y0, X0 + 0.03, Y0 + 0.01), 500)
+    areas = displacement_areas(target, box(X0 + 0.03, Y0, X0 + 0.05, Y0 + 0.01), 200)
+    # Only reprojection noise where the ring meets the target (well under a square metre).
+    assert areas.buffer.intersection(target).area < 1e-6 * target.area
+
+
+def test_displacement_counts_from_the_store(town) -> None:  # noqa: F811
+    store, _ = town
+    target = box(-3.5425, 50.4475, -3.5415, 50.4485)  # around the busy street
+    control = box(X0 + 0.025, Y0, X0 + 0.04, Y0 + 0.02)
+    areas = displacement_areas(target, control, 100)
+    crimes = store.read("devon-and-cornwall", "2019-01", "2019-06")
+    counts = period_counts(areas, crimes)
+    assert counts.target == 6 * 20  # the busy street's 20 a month
+    direct = assign_table(areas.index(), crimes).counts()
+    assert (counts.target, counts.buffer, counts.control) == tuple(float(c) for c in direct)
+
+
+# -- backtest ------------------------------------------------------------------------------
+
+
+def test_pai_by_hand() -> None:
+    # 30 of 120 test crimes in hotspots covering 2 of 50 km2: (30/120) / (2/50) = 6.25
+    assert predictive_accuracy_index(30, 120, 2.0, 50.0) == pytest.approx(6.25)
+    assert predictive_accuracy_index(0, 120, 0.0, 50.0) == 0.0
+    with pytest.raises(BacktestError, match="no crimes"):
+        predictive_accuracy_index(0, 0, 1.0, 50.0)
+
+
+def test_backtest_scores_last_periods_hotspots(town) -> None:  # noqa: F811
+    store, wards = town
+    base = StudyRequest("town-wards-2019", first="2019-01", last="2019-09", permutations=0)
+    rows = backtest(store, wards, base, test_months=3, resolutions=(9,), selections=("count",))
+    (row,) = rows
+    # The busy street keeps its 20 a month: 60 of the test period's 3 x 60 = 180 crimes
+    # at least are in the hot cells chosen on January-September.
+    assert row.test_crimes == 180
+    assert row.hits >= 60
+    assert row.hit_rate == pytest.approx(row.hits / row.test_crimes)
+    assert row.pai == pytest.approx(row.hit_rate / row.area_share)
+    assert row.pai > 1
+    with pytest.raises(BacktestError, match="not fully stored"):
+        backtest(store, wards, StudyRequest("town-wards-2019", last="2019-11"), test_months=3)
+
+
+# -- scheme comparison ---------------------------------------------------------------------
+
+
+def test_compare_wards_with_a_cluster_scheme(town) -> None:  # noqa: F811
+    store, wards = town
+    cluster = build_clusters(
+        wards, {"E05000001": "Whole town", "E05000002": "Whole town"}, "town-one-cluster"
+    ).clusters
+    result = compare_schemes(store, [wards, cluster], weights="cchi", resolution=9)
+    ward_summary, cluster_summary = result.schemes
+
+    crimes = store.read(columns=["longitude", "latitude", "category"])
+    direct = assign_table(AreaIndex.of(wards), crimes)
+    harm = load_table("cchi").weights_for(crimes["category"])
+    expected_harm = np.bincount(direct.area[direct.area >= 0], weights=harm[direct.area >= 0])
+    assert ward_summary.areas["crimes"].tolist() == direct.counts().tolist()
+    assert np.allclose(ward_summary.areas["harm"], expected_harm)
+    assert cluster_summary.areas["crimes"].tolist() == [int(direct.counts().sum())]
+    assert cluster_summary.areas["harm"].iloc[0] == pytest.approx(expected_harm.sum())
+    # One cluster: no hot cell straddles its boundary inside the region, and it holds all harm.
+    assert cluster_summary.areas_holding_half_harm == 1
+    assert cluster_summary.between_share == pytest.approx(0.0, abs=1e-12)
+    assert 0 <= ward_summary.between_share <= 1
+    assert ward_summary.hot_cells == cluster_summary.hot_cells > 0
+    move = result.rank_moves[0]
+    assert move["town-one-cluster"]["code"] == cluster_summary.areas["code"].iloc[0]
+    with pytest.raises(CompareError, match="at least two"):
+        compare_schemes(store, [wards])
