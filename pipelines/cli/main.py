@@ -10,6 +10,14 @@ from pipelines.cli.coverage_cmd import coverage
 from pipelines.cli.export_cmd import export
 from pipelines.cli.ingest_api_cmd import ingest_api
 from pipelines.cli.ingest_archive_cmd import ingest_archive_command
+from pipelines.cli.keys_cmd import keys_app
+from pipelines.cli.planning_cmd import (
+    allocate_command,
+    backtest_command,
+    compare_command,
+    displacement_command,
+)
+from pipelines.cli.serve_cmd import serve
 
 app = typer.Typer(
     name="hotspots",
@@ -29,6 +37,12 @@ app.command("coverage")(coverage)
 app.command("export")(export)
 app.add_typer(boundaries_app, name="boundaries")
 app.command("analyse")(analyse)
+app.command("serve")(serve)
+app.add_typer(keys_app, name="keys")
+app.command("allocate")(allocate_command)
+app.command("compare")(compare_command)
+app.command("displacement")(displacement_command)
+app.command("backtest")(backtest_command)
 
 
 if __name__ == "__main__":

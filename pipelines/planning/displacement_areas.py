@@ -50,17 +50,19 @@ def displacement_areas(
         )
     projected = gpd.GeoSeries([target, control], crs=WGS84).to_crs(BRITISH_NATIONAL_GRID)
     target_m, control_m = projected.iloc[0], projected.iloc[1]
-    ring_m = shapely.difference(target_m.buffer(buffer_m), target_m)
+    outer_m = target_m.buffer(buffer_m)
     if control_m.intersection(target_m).area > 0:
         raise DisplacementError(
             "the control area overlaps the target area; choose a control elsewhere"
         )
-    if control_m.intersection(ring_m).area > 0:
+    if control_m.intersection(outer_m).area > 0:
         raise DisplacementError(
             f"the control area overlaps the {buffer_m:g} m buffer around the target; choose a "
             "control further away or a narrower buffer"
         )
-    ring = gpd.GeoSeries([ring_m], crs=BRITISH_NATIONAL_GRID).to_crs(WGS84).iloc[0]
+    # The ring is cut in longitude/latitude, so its inner edge is exactly the target's edge.
+    outer = gpd.GeoSeries([outer_m], crs=BRITISH_NATIONAL_GRID).to_crs(WGS84).iloc[0]
+    ring = shapely.difference(outer, target)
     return DisplacementAreas(target, ring, control, buffer_m)
 
 
