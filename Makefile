@@ -33,6 +33,8 @@ bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.ingest_archive
 	$(BIN)/python -m benchmarks.assign_areas
 	$(BIN)/python -m benchmarks.gistar
+	$(BIN)/python -m benchmarks.map_render
+	$(BIN)/python -m benchmarks.service_latency
 
 chromium:  ## Debian's Chromium for the browser tests (needs root; they skip, saying so, without it)
 	command -v chromium >/dev/null || (apt-get update -qq && \

@@ -6,6 +6,8 @@ from fastapi import FastAPI
 
 from boundaries.store import BoundaryStore
 from geo_service.errors import install_error_handlers
+from geo_service.maps.assets import mount_static
+from geo_service.precompute import precompute_lifespan
 from geo_service.results import StudyCache
 from geo_service.routers import boundaries, coverage, health, hotspots, maps, profiles, weights
 from geo_service.settings import Settings
@@ -21,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description="Hotspots of harmful crime, area profiles and maps from police.uk open data. "
         + ATTRIBUTION,
+        lifespan=precompute_lifespan,  # warms the study cache in the background at start-up
     )
     app.state.settings = settings
     app.state.store = CrimeStore(settings.data_dir)
@@ -32,4 +35,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (boundaries, hotspots, profiles, maps, weights, coverage):
         app.include_router(module.router, prefix="/v1")
+    mount_static(app)  # Leaflet for the map pages, served here: council networks block CDNs
     return app

@@ -46,6 +46,12 @@ class StudyCache:
         self._results: OrderedDict[tuple, StudyResult] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
+        # Served-from-memory vs computed counts: /health reports them, tests assert on them.
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._results)
 
     def get(self, request: StudyRequest) -> tuple[StudyResult, str]:
         """The result for ``request`` on the current data, and that data's version."""
@@ -54,16 +60,23 @@ class StudyCache:
         with self._lock:
             if key in self._results:
                 self._results.move_to_end(key)
+                self.hits += 1
                 return self._results[key], version
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # a second caller for the same key waits for the first one's answer
             with self._lock:
                 if key in self._results:
+                    self.hits += 1
                     return self._results[key], version
-            result = run_study(self.store, self.boundaries.read(request.boundaries), request)
+            try:
+                result = run_study(self.store, self.boundaries.read(request.boundaries), request)
+            finally:
+                # Also when the study fails (bad input), so failed keys do not pile up locks.
+                with self._lock:
+                    self._key_locks.pop(key, None)
             with self._lock:
+                self.misses += 1
                 self._results[key] = result
-                self._key_locks.pop(key, None)
                 while len(self._results) > self.entries:
                     self._results.popitem(last=False)
         return result, version

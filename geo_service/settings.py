@@ -15,7 +15,8 @@ READ_ACCESS = ("open", "keyed")
 class Settings:
     data_dir: Path = field(default_factory=resolve_data_dir)
     # File of SHA-256 hashes of API keys, one per line (`hotspots keys add` writes it); keys are
-    # never stored in clear. Writes always need a key; reads only when read_access is "keyed".
+    # never stored in clear; default <data dir>/api_keys.txt. Writes always need a key; reads
+    # only when read_access is "keyed".
     api_keys_file: Path | None = None
     read_access: str = "open"
     # Basemap tiles: "none" (areas and hexagons on a blank background, works with no network),
@@ -23,6 +24,10 @@ class Settings:
     tiles: str = "none"
     max_body_bytes: int = 20 * 1024 * 1024
     cache_entries: int = 256
+
+    def __post_init__(self) -> None:
+        if self.api_keys_file is None:  # `hotspots keys add` writes here by default too
+            object.__setattr__(self, "api_keys_file", Path(self.data_dir) / "api_keys.txt")
 
     @classmethod
     def from_env(cls) -> Settings:

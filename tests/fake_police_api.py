@@ -19,6 +19,7 @@ import math
 import sys
 import threading
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +30,8 @@ import numpy as np
 import orjson
 import shapely
 from shapely.geometry import Polygon
+
+from pipelines.categories import canonical_category
 
 MAX_URL = 4094
 
@@ -355,3 +358,81 @@ def no_location_object(api_id: int, month: str, category: str = "violent-crime")
         "location_subtype": "",
         "month": month,
     }
+
+
+# -- months converted from the police.uk bulk archive ---------------------------------------------
+
+
+def crimes_from_archive(
+    folder: Path,
+    force: str,
+    months: Iterable[str] | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+    """(street crimes, no-location crimes) by month, as API objects, from archive street CSVs.
+
+    ``folder`` is an archive force folder (``YYYY-MM/YYYY-MM-<force>-street.csv``), e.g.
+    ../shared/data/police_uk/archive/devon-and-cornwall, so the fake can serve forces that only
+    the archive holds. ``bbox`` (min lng, min lat, max lng, max lat) keeps only located crimes
+    inside it: a test about one town need not hold a whole force in memory; a ``poly`` inside the
+    box gets exactly the answer it would get from the whole force. Ids are stable across runs:
+    ``YYYYMM`` followed by the row's 6-digit position in its file.
+    """
+    import csv  # only this loader reads CSV
+
+    wanted = set(months) if months is not None else None
+    street: dict[str, list[dict]] = {}
+    no_location: dict[str, list[dict]] = {}
+    for path in sorted(folder.glob(f"????-??/????-??-{force}-street.csv")):
+        month = path.name[:7]
+        if wanted is not None and month not in wanted:
+            continue
+        located: list[dict] = []
+        unlocated: list[dict] = []
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            for row_number, row in enumerate(csv.DictReader(handle), start=1):
+                crime = _archive_row_as_api(row, month, row_number)
+                if crime is None:
+                    continue
+                if crime["location"] is None:
+                    unlocated.append(crime)
+                    continue
+                lng = float(crime["location"]["longitude"])
+                lat = float(crime["location"]["latitude"])
+                if bbox is None or (bbox[0] <= lng <= bbox[2] and bbox[1] <= lat <= bbox[3]):
+                    located.append(crime)
+        street[month] = located
+        no_location[month] = unlocated
+    return street, no_location
+
+
+def _archive_row_as_api(row: dict[str, str], month: str, row_number: int) -> dict | None:
+    slug = canonical_category(row.get("Crime type") or "")
+    if slug is None:
+        return None  # the API has no objects for categories it does not know
+    api_id = int(month.replace("-", "")) * 1_000_000 + row_number
+    outcome = (row.get("Last outcome category") or "").strip()
+    crime = {
+        "category": slug,
+        "location_type": "Force",
+        "location": None,
+        "context": row.get("Context") or "",
+        "outcome_status": {"category": outcome, "date": month} if outcome else None,
+        "persistent_id": row.get("Crime ID") or "",
+        "id": api_id,
+        "location_subtype": "",
+        "month": row.get("Month") or month,
+    }
+    try:
+        lng, lat = float(row["Longitude"]), float(row["Latitude"])
+    except (KeyError, TypeError, ValueError):
+        return crime  # "No location": served by crimes-no-location
+    street_name = row.get("Location") or ""
+    # police.uk street ids are per snap point: a stable number from the point and its name
+    street_id = zlib.crc32(f"{lat:.6f},{lng:.6f},{street_name}".encode())
+    crime["location"] = {
+        "latitude": f"{lat:.6f}",
+        "street": {"id": street_id, "name": street_name},
+        "longitude": f"{lng:.6f}",
+    }
+    return crime

@@ -1,5 +1,129 @@
-"""Routes for boundaries (being written)."""
+"""Boundary sets: list them and their areas; add custom or cluster sets; delete a set.
 
-from fastapi import APIRouter
+Writes need an API key (X-API-Key). A new set never silently replaces one of the same name:
+that is a 409 unless the request says ``replace=true``.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
+
+from boundaries.clusters import build_clusters
+from boundaries.custom_areas import custom_areas_from_geojson
+from boundaries.sets import BoundarySet
+from boundaries.store import BoundaryStore
+from geo_service.body_limit import KeyedLimitedBodyRoute
+from geo_service.dependencies import get_boundary_store, require_read_access, require_write_key
+from geo_service.models import (
+    ERRORS,
+    Area,
+    AreaList,
+    BoundarySetCreated,
+    BoundarySets,
+    BoundarySetSummary,
+    ClusterSetRequest,
+    Deleted,
+    NewBoundarySet,
+)
+
+router = APIRouter(tags=["boundaries"])
+reads = APIRouter(dependencies=[Depends(require_read_access)])
+writes = APIRouter(route_class=KeyedLimitedBodyRoute, dependencies=[Depends(require_write_key)])
+
+SetName = Annotated[str, Path(description="Boundary set name, e.g. torbay-wards-2019.")]
+Store = Annotated[BoundaryStore, Depends(get_boundary_store)]
+WRITE_ERRORS = {
+    **ERRORS,
+    409: {"model": ERRORS[400]["model"], "description": "A set of that name exists"},
+    413: {"model": ERRORS[400]["model"], "description": "The body is too large"},
+}
+
+
+@reads.get("/boundaries", response_model=BoundarySets, responses=ERRORS)
+def list_sets(store: Store) -> BoundarySets:
+    """Every stored boundary set: name, scheme, vintage and number of areas."""
+    return BoundarySets(sets=[_summary(description) for description in store.list()])
+
+
+@reads.get("/boundaries/{set_name}/areas", response_model=AreaList, responses=ERRORS)
+def list_areas(set_name: SetName, store: Store) -> AreaList:
+    """The areas of a set: code, name, km² and resident population when attached."""
+    boundary_set = store.read(set_name)
+    frame = boundary_set.areas
+    population = frame.get("population")
+    members = frame.get("members")
+    areas = [
+        Area(
+            code=code,
+            name=name,
+            km2=round(float(area_m2) / 1e6, 4),
+            population=_number(population.iat[i]) if population is not None else None,
+            members=str(members.iat[i]).split(";") if members is not None else None,
+        )
+        for i, (code, name, area_m2) in enumerate(
+            zip(frame["code"], frame["name"], frame["area_m2"], strict=True)
+        )
+    ]
+    return AreaList(set=_summary(boundary_set.metadata()), areas=areas)
+
+
+@writes.post(
+    "/boundaries", status_code=201, response_model=BoundarySetCreated, responses=WRITE_ERRORS
+)
+def create_set(
+    body: NewBoundarySet,
+    store: Store,
+    response: Response,
+    replace: Annotated[bool, Query(description="Overwrite a set of the same name.")] = False,
+) -> BoundarySetCreated:
+    """Add a custom set from GeoJSON (``scheme: custom``) or a cluster set from a ward-to-cluster
+    mapping over a stored set (``scheme: cluster``)."""
+    if store.exists(body.name) and not replace:
+        raise HTTPException(
+            409,
+            f"a boundary set named {body.name!r} already exists; choose another name or send "
+            "replace=true to overwrite it",
+        )
+    unassigned: list[str] = []
+    if isinstance(body, ClusterSetRequest):
+        result = build_clusters(store.read(body.wards), body.mapping, body.name, body.vintage)
+        new_set: BoundarySet = result.clusters
+        unassigned = result.unassigned
+    else:
+        new_set = custom_areas_from_geojson(body.geojson, body.name, body.vintage, source="api")
+    store.save(new_set, replace=replace)
+    response.headers["Location"] = f"/v1/boundaries/{new_set.name}/areas"
+    metadata = new_set.metadata()
+    return BoundarySetCreated(
+        **_summary(metadata).model_dump(), notes=metadata["notes"], unassigned=unassigned
+    )
+
+
+@writes.delete("/boundaries/{set_name}", response_model=Deleted, responses=WRITE_ERRORS)
+def delete_set(set_name: SetName, store: Store) -> Deleted:
+    """Delete a stored boundary set (404 when there is none of that name)."""
+    store.delete(set_name)
+    return Deleted(deleted=set_name)
+
+
+router.include_router(reads)
+router.include_router(writes)
+
+
+def _summary(description: dict) -> BoundarySetSummary:
+    return BoundarySetSummary(
+        name=description["name"],
+        scheme=description["scheme"],
+        vintage=description["vintage"],
+        areas=description["areas"],
+        source=description.get("source") or "",
+        created=description.get("created") or "",
+    )
+
+
+def _number(value: object) -> float | None:
+    number = float(value) if value is not None else math.nan
+    return number if math.isfinite(number) else None

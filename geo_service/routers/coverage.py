@@ -1,5 +1,64 @@
-"""Routes for coverage (being written)."""
+"""``GET /v1/coverage``: per force, the months held, rows stored, with no location, rejected,
+and the months missing inside the stored range (from each partition's coverage record)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from collections import Counter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from geo_service.dependencies import get_store, require_read_access
+from geo_service.errors import NotFound
+from geo_service.hotspot_query import MONTH_SCHEMA, month_range
+from geo_service.models import ERRORS, Coverage, CoverageMonth, ForceCoverage
+from pipelines.store import CrimeStore
+from pipelines.store.coverage import coverage_rows
+from pipelines.store.crime_store import StoreError
+
+router = APIRouter(tags=["coverage"], dependencies=[Depends(require_read_access)])
+
+
+@router.get("/coverage", response_model=Coverage, responses=ERRORS)
+def coverage(
+    store: Annotated[CrimeStore, Depends(get_store)],
+    force: Annotated[str | None, Query(description="Only this force (slug).")] = None,
+    first: Annotated[
+        str | None, Query(alias="from", description="First month, YYYY-MM.", **MONTH_SCHEMA)
+    ] = None,
+    last: Annotated[
+        str | None, Query(alias="to", description="Last month, YYYY-MM.", **MONTH_SCHEMA)
+    ] = None,
+) -> Coverage:
+    """What the store holds and what it left out, so a gap can never pass unseen."""
+    first, last = month_range(first, last)
+    if force and force not in store.forces():
+        known = ", ".join(store.forces()) or "none yet"
+        raise NotFound(f"the store holds no force {force!r}; it holds: {known}")
+    try:
+        rows = coverage_rows(store.coverage(force, first, last))
+    except StoreError as error:  # a damaged partition: the operator must re-ingest it
+        raise HTTPException(500, str(error)) from None
+    by_force: dict[str, list[dict]] = {}
+    for row in rows:
+        by_force.setdefault(row["force"], []).append(row)
+    return Coverage(forces=[_force(name, held) for name, held in by_force.items()])
+
+
+def _force(force: str, rows: list[dict]) -> ForceCoverage:
+    stored = [row for row in rows if row["status"] == "stored"]
+    rejected: Counter[str] = Counter()
+    for row in stored:
+        rejected.update(row["rejected"])
+    return ForceCoverage(
+        force=force,
+        first=rows[0]["month"],
+        last=rows[-1]["month"],
+        months_held=len(stored),
+        source_rows=sum(row["source_rows"] for row in stored),
+        stored=sum(row["stored"] for row in stored),
+        no_location=sum(row["no_location"] for row in stored),
+        rejected=dict(sorted(rejected.items())),
+        gaps=[row["month"] for row in rows if row["status"] == "missing"],
+        months=[CoverageMonth(**row) for row in rows],
+    )

@@ -1,5 +1,56 @@
-"""Routes for health (being written)."""
+"""``GET /health``: is the service up, and what does it hold? Open even when reads are keyed, so
+a load balancer or a partner can check it without a key."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from boundaries.store import BoundaryStore
+from geo_service.dependencies import get_boundary_store, get_cache, get_settings, get_store
+from geo_service.models import CacheStatus, ForceHeld, Health, StoreStatus
+from geo_service.results import StudyCache
+from pipelines.analysis.study import ATTRIBUTION
+from pipelines.store import CrimeStore
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/health", response_model=Health)
+def health(
+    request: Request,
+    store: Annotated[CrimeStore, Depends(get_store)],
+    boundary_store: Annotated[BoundaryStore, Depends(get_boundary_store)],
+    cache: Annotated[StudyCache, Depends(get_cache)],
+) -> Health:
+    """Store status (months held per force), boundary sets, cache use and software version.
+    Reads file names only, so it stays cheap enough to poll."""
+    partitions = store.partitions()
+    months: dict[str, list[str]] = {}
+    for force, month in partitions:
+        months.setdefault(force, []).append(month)
+    forces = [
+        ForceHeld(force=force, months=len(held), first=held[0], last=held[-1])
+        for force, held in sorted(months.items())
+    ]
+    return Health(
+        status="ok" if partitions else "empty",
+        version=software_version(),
+        api_version=request.app.version,
+        read_access=get_settings(request).read_access,
+        store=StoreStatus(partitions=len(partitions), forces=forces),
+        boundary_sets=boundary_store.names(),
+        cache=CacheStatus(
+            entries=len(cache), capacity=cache.entries, hits=cache.hits, misses=cache.misses
+        ),
+        attribution=ATTRIBUTION,
+    )
+
+
+def software_version() -> str:
+    try:
+        return version("crime-hotspots")
+    except PackageNotFoundError:
+        return "unknown"

@@ -1,5 +1,79 @@
-"""Routes for profiles (being written)."""
+"""Area profiles: JSON for systems, a printable page for a ward panel. HTTP only; the numbers
+come from geo_service.profile."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse
+
+from boundaries.store import BoundaryStore
+from geo_service.dependencies import get_boundary_store, get_cache, get_store, require_read_access
+from geo_service.models import ERRORS
+from geo_service.profile import DEFAULT_WEIGHTS, AreaProfile, gather_profile, render_profile_html
+from geo_service.results import StudyCache
+from pipelines.store import CrimeStore
+
+router = APIRouter(tags=["profiles"], dependencies=[Depends(require_read_access)])
+
+To = Annotated[
+    str | None,
+    Query(
+        description="Last month of the profile, YYYY-MM (default: the latest month stored for "
+        "the forces with crimes in the boundary set)."
+    ),
+]
+Weights = Annotated[
+    str,
+    Query(description="Built-in harm table: home-office-2018 (default, £), cchi (days) or count."),
+]
+Force = Annotated[
+    str | None, Query(description="Only this force's crimes (police.uk slug); default: all.")
+]
+Store = Annotated[CrimeStore, Depends(get_store)]
+Boundaries = Annotated[BoundaryStore, Depends(get_boundary_store)]
+Cache = Annotated[StudyCache, Depends(get_cache)]
+
+
+# Plain `def` routes: the work is disk and CPU bound, so FastAPI runs them in its thread pool.
+@router.get(
+    "/boundaries/{set_name}/areas/{code}/profile",
+    response_model=AreaProfile,
+    responses=ERRORS,
+    summary="Area profile (JSON)",
+)
+def area_profile(
+    set_name: str,
+    code: str,
+    store: Store,
+    boundaries: Boundaries,
+    cache: Cache,
+    to: To = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+    force: Force = None,
+) -> AreaProfile:
+    """Crime by category (last 12 months against the 12 before, rates, parent, rank), harm,
+    monthly trend, top hot spots, outcomes and data notes for one area of a boundary set."""
+    return gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+
+
+@router.get(
+    "/boundaries/{set_name}/areas/{code}/profile.html",
+    response_class=HTMLResponse,
+    responses=ERRORS,
+    summary="Area profile (printable page)",
+)
+def area_profile_page(
+    set_name: str,
+    code: str,
+    store: Store,
+    boundaries: Boundaries,
+    cache: Cache,
+    to: To = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+    force: Force = None,
+) -> HTMLResponse:
+    """The same profile as a one-page, self-contained HTML document for print (A4)."""
+    profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+    return HTMLResponse(render_profile_html(profile))

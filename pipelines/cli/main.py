@@ -17,6 +17,7 @@ from pipelines.cli.planning_cmd import (
     compare_command,
     displacement_command,
 )
+from pipelines.cli.quickstart_cmd import demo, quickstart
 from pipelines.cli.serve_cmd import serve
 
 app = typer.Typer(
@@ -38,6 +39,8 @@ app.command("export")(export)
 app.add_typer(boundaries_app, name="boundaries")
 app.command("analyse")(analyse)
 app.command("serve")(serve)
+app.command("quickstart")(quickstart)
+app.command("demo")(demo)
 app.add_typer(keys_app, name="keys")
 app.command("allocate")(allocate_command)
 app.command("compare")(compare_command)

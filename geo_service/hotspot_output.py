@@ -1,0 +1,58 @@
+"""Study results as HTTP bodies: JSON records, a GeoJSON FeatureCollection, or CSV text.
+
+The shapes match ``pipelines/analysis/output.py`` (what ``hotspots analyse`` writes), so a file
+from the CLI and a response from the API read the same.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Any
+
+import h3
+import pandas as pd
+
+
+def plain(value: Any) -> Any:
+    """JSON-safe copy: numpy scalars to Python, NaN/inf to None, tuples to lists."""
+    if isinstance(value, dict):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return plain(value.tolist())  # numpy scalars and arrays
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def cell_records(cells: pd.DataFrame) -> list[dict]:
+    return [plain(row) for row in cells.to_dict(orient="records")]
+
+
+def feature_collection(records: list[dict], provenance: dict) -> dict:
+    """Cells as hexagon polygons (GeoJSON, longitude first), provenance at the top."""
+    features = []
+    for record in records:
+        ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(record["h3"])]
+        ring.append(ring[0])
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+                "properties": record,
+            }
+        )
+    return {"type": "FeatureCollection", "provenance": provenance, "features": features}
+
+
+def csv_text(cells: pd.DataFrame) -> str:
+    """The cells as CSV; list columns (streets) joined with '; ' as the CLI writes them."""
+    flat = cells.copy()
+    for column in flat.columns:
+        if flat[column].map(lambda v: isinstance(v, list)).any():
+            flat[column] = flat[column].map(lambda v: "; ".join(v) if isinstance(v, list) else v)
+    buffer = io.StringIO()
+    flat.to_csv(buffer, index=False)
+    return buffer.getvalue()

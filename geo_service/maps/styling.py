@@ -1,0 +1,378 @@
+"""Colours, classes and the Leaflet elements both map pages are built from.
+
+Layers are styled in the browser by one small JavaScript function that reads a property of each
+feature and looks its colour up in a palette. folium's ``style_function`` instead writes one
+JavaScript ``case`` per feature, which stalls the browser past a few thousand features (50,000
+hexagons took 13-16 s to draw; the property-styled layer draws them in about 3 s).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import folium
+import numpy as np
+import orjson
+import shapely
+from branca.element import Element, MacroElement
+from folium.map import Layer
+from folium.template import Template
+
+from geo_service.maps.assets import MAP_CSS, MAP_JS
+from pipelines.analysis.classes import CLASS_LABELS
+
+# 5 decimal places of a degree is about 1.1 m on the ground: far finer than a res-10 hexagon's
+# 66 m edge or the 20 m generalisation of ONS boundaries, and a sixth of the bytes of full floats.
+COORDINATE_DECIMALS = 5
+
+# Gi* classes (ArcGIS Gi_Bin): reds for hot spots at 99/95/90 % confidence, blues for cold ones
+# (ColorBrewer RdBu, 7 classes, a diverging scheme readable by most colour-blind readers).
+GI_COLOURS: dict[int, str] = {
+    3: "#b2182b",
+    2: "#ef8a62",
+    1: "#fddbc7",
+    0: "#f7f7f7",
+    -1: "#d1e5f0",
+    -2: "#67a9cf",
+    -3: "#2166ac",
+}
+GI_LABELS: dict[int, str] = CLASS_LABELS
+
+# Local Moran's I quadrants where significant (HH a hot spot, LL a cold spot, HL/LH outliers).
+LISA_COLOURS: dict[str, str] = {
+    "HH": "#b2182b",
+    "HL": "#f4a582",
+    "LH": "#92c5de",
+    "LL": "#2166ac",
+    "ns": "#f7f7f7",
+}
+LISA_LABELS: dict[str, str] = {
+    "HH": "High among high (hot spot)",
+    "HL": "High among low (outlier)",
+    "LH": "Low among high (outlier)",
+    "LL": "Low among low (cold spot)",
+    "ns": "Not significant",
+}
+
+# ColorBrewer YlOrRd, 5 classes: a sequential ramp for the choropleth, light = low.
+SEQUENTIAL_COLOURS: tuple[str, ...] = ("#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026")
+NO_DATA_COLOUR = "#bdbdbd"
+OUTLINE_COLOUR = "#252525"
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Classes of a numeric value: class i holds values up to ``upper[i]`` (inclusive)."""
+
+    lower: float  # the smallest value classed
+    upper: tuple[float, ...]  # ascending upper bounds, one per class
+    colours: tuple[str, ...]
+    method: str
+
+    def classify(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """The class index of each value; -1 for a missing (NaN) value."""
+        array = np.asarray(values, dtype=np.float64)
+        index = np.searchsorted(np.asarray(self.upper), array, side="left")
+        index = np.minimum(index, len(self.upper) - 1)
+        return np.where(np.isnan(array), -1, index).astype(np.int64)
+
+    def labels(self, decimals: int = 0) -> list[str]:
+        """ "a – b" for each class, in the units of the value."""
+        bounds = [self.lower, *self.upper]
+        return [
+            f"{_number(bounds[i], decimals)} – {_number(bounds[i + 1], decimals)}"
+            for i in range(len(self.upper))
+        ]
+
+
+def quantile_classes(values: Sequence[float] | np.ndarray, k: int = 5) -> Classes:
+    """Up to ``k`` classes holding about equal numbers of areas (quantiles), so every colour of
+    the legend is used whatever the skew; tied quantiles merge, so a class is never empty."""
+    array = np.asarray(values, dtype=np.float64)
+    array = array[~np.isnan(array)]
+    if len(array) == 0:
+        return Classes(0.0, (0.0,), (NO_DATA_COLOUR,), "quantile")
+    # "inverted_cdf" picks observed values as bounds, so labels show values that occur.
+    upper = np.quantile(array, np.arange(1, k + 1) / k, method="inverted_cdf")
+    upper = np.unique(upper)
+    colours = _spread(SEQUENTIAL_COLOURS, len(upper))
+    return Classes(float(array.min()), tuple(float(u) for u in upper), colours, "quantile")
+
+
+def _spread(ramp: Sequence[str], n: int) -> tuple[str, ...]:
+    """``n`` colours from a ramp, as far apart as they go (the darkest always last)."""
+    if n >= len(ramp):
+        return tuple(ramp)
+    positions = np.round(np.linspace(len(ramp) - 1, 0, n)).astype(int)[::-1]
+    return tuple(ramp[p] for p in positions)
+
+
+def _number(value: float, decimals: int) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def round_geometries(geometries: np.ndarray, decimals: int = COORDINATE_DECIMALS) -> np.ndarray:
+    """The geometries with every coordinate rounded (smaller pages; shared edges stay shared)."""
+    return shapely.transform(geometries, lambda xy: np.round(xy, decimals))
+
+
+def feature_collection(geometries: Sequence[str], properties: Sequence[dict]) -> str:
+    """A GeoJSON FeatureCollection from GeoJSON geometry strings and property dicts, compact."""
+    features = [
+        b'{"type":"Feature","properties":'
+        + orjson.dumps(props)
+        + b',"geometry":'
+        + geometry.encode()
+        + b"}"
+        for geometry, props in zip(geometries, properties, strict=True)
+    ]
+    return (b'{"type":"FeatureCollection","features":[' + b",".join(features) + b"]}").decode()
+
+
+def script_safe(json_text: str) -> str:
+    """JSON text safe to place inside a <script> element: no "</script>" or "<!--" can form."""
+    return json_text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def base_map(bounds: tuple[float, float, float, float], tiles: str, title: str) -> folium.Map:
+    """A folium Map over ``bounds`` (min lng, min lat, max lng, max lat) that loads only the
+    service's own Leaflet, with the basemap the ``tiles`` setting names and the OGL attribution."""
+    west, south, east, north = bounds
+    fmap = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=False,  # SVG: every feature is a DOM path, clickable and countable
+    )
+    # Instance attributes, never the class lists: folium's add_js_link mutates those in place.
+    fmap.default_js = list(MAP_JS)
+    fmap.default_css = list(MAP_CSS)
+    if tiles != "none":
+        tile_layer(tiles).add_to(fmap)
+    fmap.fit_bounds([[south, west], [north, east]])
+    root = fmap.get_root()
+    root.header.add_child(Element(f"<title>{html.escape(title)}</title>"), name="title")
+    # An empty icon, so the browser does not ask the server for /favicon.ico.
+    root.header.add_child(Element('<link rel="icon" href="data:,">'), name="favicon")
+    root.header.add_child(Element(f"<style>{PAGE_CSS}</style>"), name="hotspots_css")
+    OglAttribution().add_to(fmap)
+    return fmap
+
+
+OSM_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
+
+def tile_source(tiles: str) -> tuple[str, str]:
+    """(URL template, attribution) of a ``tiles`` setting: "osm" or an http(s) URL template with
+    {z}, {x} and {y}; ValueError for anything else."""
+    if tiles == "osm":
+        return OSM_URL, OSM_ATTRIBUTION
+    if not tiles.startswith(("https://", "http://")) or not all(
+        part in tiles for part in ("{z}", "{x}", "{y}")
+    ):
+        raise ValueError(
+            f"tiles must be 'none', 'osm' or an http(s) URL template with {{z}}, {{x}} and {{y}}; "
+            f"got {tiles!r} (set HOTSPOTS_TILES)"
+        )
+    return tiles, f"Basemap tiles: {html.escape(tiles.split('/')[2])}"
+
+
+def tile_layer(tiles: str) -> folium.TileLayer:
+    """The basemap layer for a ``tiles`` setting other than "none"."""
+    url, attribution = tile_source(tiles)
+    return folium.TileLayer(url, attr=attribution, name="Basemap", max_zoom=19, control=False)
+
+
+def tile_origin(tiles: str) -> str:
+    """Where a ``tiles`` setting's images come from, as a CSP source ({s} subdomains -> *)."""
+    url, _ = tile_source(tiles)
+    scheme, _, host = url.split("/")[:3]
+    return f"{scheme}//{host.replace('{s}', '*')}"
+
+
+def content_security_policy(tiles: str) -> str:
+    """The header that has the browser itself refuse anything the page would fetch from
+    elsewhere than this service (and the basemap's tile server, when one is configured)."""
+    images = "'self' data:" + ("" if tiles == "none" else f" {tile_origin(tiles)}")
+    return (
+        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
+        f"style-src 'self' 'unsafe-inline'; img-src {images}; base-uri 'none'"
+    )
+
+
+PAGE_CSS = """
+.hotspots-legend { background: rgba(255,255,255,0.92); padding: 6px 10px; font: 13px/1.4 sans-serif;
+  border-radius: 4px; box-shadow: 0 1px 4px rgba(0,0,0,0.3); max-width: 300px; }
+.hotspots-legend h4 { margin: 0 0 4px; font-size: 14px; }
+.hotspots-legend p { margin: 4px 0 0; font-size: 12px; color: #444; }
+.hotspots-legend i { display: inline-block; width: 16px; height: 12px; margin-right: 6px;
+  border: 1px solid #777; vertical-align: middle; }
+.hotspots-popup th { text-align: left; padding-right: 8px; font-weight: 600; vertical-align: top; }
+.hotspots-popup td { max-width: 220px; }
+"""
+
+
+class OglAttribution(MacroElement):
+    """The Open Government Licence attribution, shown whatever layers are on."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.attributionControl.addAttribution({{ this.text|tojson }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "OglAttribution"
+        self.text = (
+            "Contains public sector information licensed under the Open Government Licence v3.0."
+        )
+
+
+class PropertyStyledGeoJson(Layer):
+    """A GeoJSON layer styled in the browser from one feature property.
+
+    ``style`` is the style every feature shares; when ``colour_by`` names a property, each
+    feature's ``fillColor`` is ``palette[str(value)]`` (``fallback`` when absent). Popups and
+    tooltips list ``(property, label[, {value: text}])`` fields, built by one function for the
+    whole layer (bound once to the layer, not once per feature). ``data`` is GeoJSON text.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            function esc(value) {
+                return String(value).replace(/[&<>"']/g, function (c) {
+                    return {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}[c];
+                });
+            }
+            function table(fields) {
+                return function (layer) {
+                    var p = layer.feature.properties, rows = [];
+                    fields.forEach(function (field) {
+                        var v = p[field[0]];
+                        if (field[2] && field[2][String(v)] !== undefined) v = field[2][String(v)];
+                        if (v !== undefined && v !== null && v !== "") {
+                            rows.push("<tr><th>" + esc(field[1]) + "</th><td>" + esc(v) +
+                                      "</td></tr>");
+                        }
+                    });
+                    return '<table class="hotspots-popup">' + rows.join("") + "</table>";
+                };
+            }
+            var base = {{ this.style|tojson }}, palette = {{ this.palette|tojson }};
+            var key = {{ this.colour_by|tojson }}, fallback = {{ this.fallback|tojson }};
+            var layer = L.geoJson({{ this.data|safe }}, {
+                interactive: {{ this.interactive|tojson }},
+                style: function (feature) {
+                    var style = Object.assign({}, base);
+                    if (key !== null) {
+                        var colour = palette[String(feature.properties[key])];
+                        style.fillColor = colour === undefined ? fallback : colour;
+                    }
+                    return style;
+                }
+            });
+            {%- if this.popup_fields %}
+            layer.bindPopup(table({{ this.popup_fields|tojson }}), {maxWidth: 320});
+            {%- endif %}
+            {%- if this.tooltip_fields %}
+            layer.bindTooltip(table({{ this.tooltip_fields|tojson }}), {sticky: true});
+            {%- endif %}
+            return layer;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(
+        self,
+        data: str,
+        name: str,
+        style: dict,
+        colour_by: str | None = None,
+        palette: dict[str, str] | None = None,
+        fallback: str = NO_DATA_COLOUR,
+        popup_fields: Sequence[tuple] = (),
+        tooltip_fields: Sequence[tuple] = (),
+        interactive: bool = True,
+        show: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "PropertyStyledGeoJson"
+        self.data = script_safe(data)
+        self.style = style
+        self.colour_by = colour_by
+        self.palette = palette or {}
+        self.fallback = fallback
+        self.popup_fields = [list(f) for f in popup_fields]
+        self.tooltip_fields = [list(f) for f in tooltip_fields]
+        self.interactive = interactive
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    colour: str
+    label: str
+
+
+class Legend(MacroElement):
+    """A classed legend in the map's corner: a title, one swatch per class, and notes."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var legend = L.control({position: "bottomright"});
+            legend.onAdd = function () {
+                var div = L.DomUtil.create("div", "hotspots-legend");
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                return div;
+            };
+            legend.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, title: str, entries: Sequence[LegendEntry], notes: Sequence[str]) -> None:
+        super().__init__()
+        self._name = "Legend"
+        self.title = title
+        self.entries = list(entries)
+        self.notes = list(notes)
+        self.html = legend_html(title, entries, notes)
+
+
+def legend_html(title: str, entries: Sequence[LegendEntry], notes: Sequence[str]) -> str:
+    """The legend's markup, every text escaped."""
+    rows = "".join(
+        f'<div class="hotspots-legend-class"><i style="background:{entry.colour}"></i>'
+        f"{html.escape(entry.label)}</div>"
+        for entry in entries
+    )
+    paragraphs = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
+    return f"<h4>{html.escape(title)}</h4>{rows}{paragraphs}"
+
+
+def format_p(p: float) -> str:
+    """An adjusted p for a popup: 3 significant figures, "< 0.001" below that."""
+    if math.isnan(p):
+        return ""
+    return "< 0.001" if p < 0.001 else f"{p:.3g}"
+
+
+def finish(fmap: folium.Map) -> str:
+    """Add the layer control (every overlay can be switched off) and render the whole page."""
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap.get_root().render()

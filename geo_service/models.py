@@ -1,0 +1,247 @@
+"""The API's contract: request bodies and response models (they are what /docs shows).
+
+Responses that carry open-ended structures (a study's provenance, a harm table's options) type the
+fields a client relies on and allow the rest, so adding a provenance entry never breaks a client.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="What went wrong and what to change.")
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in (
+        (400, "A request that cannot be answered as asked"),
+        (401, "No API key (X-API-Key) where one is needed"),
+        (403, "An API key that is not valid"),
+        (404, "An unknown boundary set, area or force"),
+        (422, "A parameter or body of the wrong type or out of range"),
+    )
+}
+
+# -- health --------------------------------------------------------------------------------------
+
+
+class ForceHeld(BaseModel):
+    force: str
+    months: int = Field(description="Months stored for the force.")
+    first: str
+    last: str
+
+
+class StoreStatus(BaseModel):
+    partitions: int = Field(description="Force-months stored.")
+    forces: list[ForceHeld]
+
+
+class CacheStatus(BaseModel):
+    entries: int
+    capacity: int
+    hits: int = Field(description="Hotspot requests answered from memory.")
+    misses: int = Field(description="Hotspot requests that ran a study.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "empty"] = Field(description="'empty' until crimes are loaded.")
+    version: str = Field(description="Version of the crime-hotspots software.")
+    api_version: str
+    read_access: str
+    store: StoreStatus
+    boundary_sets: list[str]
+    cache: CacheStatus
+    attribution: str
+
+
+# -- boundaries ----------------------------------------------------------------------------------
+
+
+class BoundarySetSummary(BaseModel):
+    name: str
+    scheme: str
+    vintage: str
+    areas: int
+    source: str = ""
+    created: str = ""
+
+
+class BoundarySets(BaseModel):
+    sets: list[BoundarySetSummary]
+
+
+class Area(BaseModel):
+    code: str
+    name: str
+    km2: float = Field(description="Area in km², measured in British National Grid.")
+    population: float | None = Field(
+        default=None, description="Resident population, when attached to the set."
+    )
+    members: list[str] | None = Field(default=None, description="Ward codes of a cluster.")
+
+
+class AreaList(BaseModel):
+    set: BoundarySetSummary
+    areas: list[Area]
+
+
+class CustomSetRequest(BaseModel):
+    """Custom areas drawn as GeoJSON (WGS84 longitude/latitude unless a legacy ``crs`` says)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(examples=["paignton-town-centre"], max_length=80)
+    scheme: Literal["custom"]
+    vintage: str | None = Field(default=None, description="A year or date; default today.")
+    geojson: dict[str, Any] = Field(
+        description="A GeoJSON FeatureCollection, Feature or Polygon/MultiPolygon; each "
+        "feature's code is its 'code'/'id' property, its name the 'name' property."
+    )
+
+
+class ClusterSetRequest(BaseModel):
+    """Clusters of an existing ward set: each cluster is the union of its wards."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(examples=["torbay-clusters"], max_length=80)
+    scheme: Literal["cluster"]
+    vintage: str | None = Field(default=None, description="Default: the ward set's vintage.")
+    wards: str = Field(description="Name of the stored set the ward codes belong to.")
+    mapping: dict[str, str | list[str]] = Field(
+        description="Ward code -> cluster name, or cluster name -> list of ward codes.",
+        examples=[{"E05002064": "Paignton", "E05002065": "Paignton", "E05002066": "Torquay"}],
+    )
+
+
+NewBoundarySet = Annotated[CustomSetRequest | ClusterSetRequest, Field(discriminator="scheme")]
+
+
+class BoundarySetCreated(BoundarySetSummary):
+    notes: list[str] = Field(default_factory=list, description="Repairs and automatic choices.")
+    unassigned: list[str] = Field(
+        default_factory=list, description="Wards of the ward set left in no cluster."
+    )
+
+
+class Deleted(BaseModel):
+    deleted: str
+
+
+# -- hotspots ------------------------------------------------------------------------------------
+
+
+class Provenance(BaseModel):
+    """Every choice behind a result; the fields listed are always present."""
+
+    model_config = ConfigDict(extra="allow")
+    data_version: str = Field(description="Fingerprint of the stored crimes and boundary set.")
+    method: str
+    resolution: int
+    window: dict[str, Any]
+    categories: list[str] | str
+    weights: dict[str, Any]
+    permutations: int
+    seed: int
+    alpha: float
+    multiple_testing: str
+    region: dict[str, Any]
+    crimes: dict[str, Any]
+    attribution: str
+
+
+class HotspotCell(BaseModel):
+    """One H3 cell of the region. Ranked lists add rank and cumulative shares."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    h3: str
+    lat: float
+    lng: float
+    area_code: str
+    area_name: str
+    area_km2: float
+    count: int = Field(description="Crimes in the cell.")
+    value: float = Field(description="Harm (or count) the statistics are computed on.")
+    z: float | None
+    p: float | None
+    p_adjusted: float | None
+    class_: int | str = Field(
+        alias="class",
+        description="Gi*: -3..3 (cold..hot, by confidence); LISA: HH, LL, HL, LH or ns.",
+    )
+    hotspot: bool
+    streets: list[str] = Field(description="The most frequent 'On or near' locations.")
+    rank: int | None = None
+    cumulative_area_share: float | None = None
+    cumulative_value_share: float | None = None
+
+
+class Hotspots(BaseModel):
+    provenance: Provenance
+    cells: list[HotspotCell]
+
+
+class CellFeature(BaseModel):
+    type: Literal["Feature"]
+    geometry: dict[str, Any]
+    properties: HotspotCell
+
+
+class HotspotFeatures(BaseModel):
+    type: Literal["FeatureCollection"]
+    provenance: Provenance
+    features: list[CellFeature]
+
+
+# -- weights and coverage ------------------------------------------------------------------------
+
+
+class WeightTable(BaseModel):
+    name: str
+    version: str
+    title: str
+    source: str
+    unit: str
+    default: float | None
+    options: dict[str, Any]
+    weights: dict[str, float] = Field(description="Weight of one crime, by police.uk category.")
+    derivations: dict[str, str] = Field(description="How each weight was derived.")
+
+
+class WeightTables(BaseModel):
+    tables: list[WeightTable]
+
+
+class CoverageMonth(BaseModel):
+    force: str
+    month: str
+    status: Literal["stored", "missing"]
+    source: str | None
+    source_rows: int
+    stored: int
+    no_location: int
+    rejected: dict[str, int]
+    warnings: dict[str, int]
+    provenance: list[dict[str, Any]]
+
+
+class ForceCoverage(BaseModel):
+    force: str
+    first: str
+    last: str
+    months_held: int
+    source_rows: int
+    stored: int
+    no_location: int
+    rejected: dict[str, int]
+    gaps: list[str] = Field(description="Months missing inside the stored range.")
+    months: list[CoverageMonth]
+
+
+class Coverage(BaseModel):
+    forces: list[ForceCoverage]

@@ -1,0 +1,74 @@
+"""``hotspots serve``: run the web service (the JSON API, its /docs, profiles and maps)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.common import DataDirOption, console, error_console, fail
+from pipelines.cli.keys_cmd import keys_file
+from pipelines.store import resolve_data_dir
+
+_TILE_URL = re.compile(r"^https?://\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
+
+
+def check_tiles(tiles: str) -> str:
+    if tiles in ("none", "osm") or _TILE_URL.match(tiles):
+        return tiles
+    raise ValueError(
+        f"--tiles must be none, osm or a URL template with {{z}}, {{x}} and {{y}} "
+        f"(e.g. https://tiles.example/{{z}}/{{x}}/{{y}}.png), got {tiles!r}"
+    )
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (0.0.0.0 for every interface).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.", min=1, max=65535)] = (
+        8000
+    ),
+    data_dir: DataDirOption = None,
+    tiles: Annotated[
+        str, typer.Option("--tiles", help="Map background: none, osm or a tile URL template.")
+    ] = "none",
+    read_access: Annotated[
+        str,
+        typer.Option("--read-access", help="open: anyone may read; keyed: reads need a key too."),
+    ] = "open",
+) -> None:
+    """Serve the API on http://HOST:PORT (documentation at /docs). Writes need a key made with
+    `hotspots keys add`."""
+    # Imported here so that other commands do not pay for loading the web stack.
+    import uvicorn
+
+    from geo_service.app import create_app
+    from geo_service.settings import READ_ACCESS, Settings
+
+    if read_access not in READ_ACCESS:
+        fail(f"--read-access must be one of {', '.join(READ_ACCESS)}, got {read_access!r}")
+    try:
+        check_tiles(tiles)
+    except ValueError as error:
+        fail(str(error))
+    settings = Settings(
+        data_dir=resolve_data_dir(data_dir),
+        api_keys_file=keys_file(data_dir),
+        read_access=read_access,
+        tiles=tiles,
+    )
+    assert settings.api_keys_file is not None  # always set by Settings
+    if not settings.api_keys_file.exists():
+        error_console.print(
+            f"[yellow]warning:[/] no API keys in {settings.api_keys_file}: writes (and keyed "
+            "reads) are refused until you run `hotspots keys add`",
+            highlight=False,
+        )
+    console.print(
+        f"Serving {settings.data_dir} on http://{host}:{port} (API docs at /docs, reads "
+        f"{read_access}). Ctrl+C stops.",
+        highlight=False,
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
