@@ -8,6 +8,7 @@ from boundaries.store import BoundaryStore
 from geo_service.errors import install_error_handlers
 from geo_service.maps.assets import mount_static
 from geo_service.precompute import precompute_lifespan
+from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
 from geo_service.routers import boundaries, coverage, health, hotspots, maps, profiles, weights
 from geo_service.settings import Settings
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = StudyCache(
         app.state.store, app.state.boundary_store, entries=settings.cache_entries
     )
+    app.state.responses = ResponseCache(entries=2 * settings.cache_entries)
     install_error_handlers(app)
     app.include_router(health.router)
     for module in (boundaries, hotspots, profiles, maps, weights, coverage):

@@ -8,7 +8,8 @@ import hmac
 from fastapi import Header, HTTPException, Request
 
 from boundaries.store import BoundaryStore
-from geo_service.results import StudyCache
+from geo_service.response_cache import ResponseCache
+from geo_service.results import StudyCache, data_version
 from geo_service.settings import Settings
 from pipelines.store import CrimeStore
 
@@ -27,6 +28,16 @@ def get_boundary_store(request: Request) -> BoundaryStore:
 
 def get_cache(request: Request) -> StudyCache:
     return request.app.state.cache
+
+
+def get_response_cache(request: Request) -> ResponseCache:
+    return request.app.state.responses
+
+
+def current_version(request: Request, set_name: str) -> str:
+    """The data version a response about boundary set ``set_name`` is computed on."""
+    state = request.app.state
+    return data_version(state.store, state.boundary_store, set_name)
 
 
 def hash_key(key: str) -> str:

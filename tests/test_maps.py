@@ -428,8 +428,11 @@ def test_chromium_draws_both_maps_with_no_outside_request(town: Path) -> None:
                     assert page.locator(".hotspots-legend").count() == 1
                     assert page.locator(".leaflet-control-layers-overlays input").count() >= 1
                     assert page.evaluate("window.pwned") is None  # markup in data stayed text
-                    # The first path is a cell or an area (outlines are not clickable): its popup.
-                    page.locator(".leaflet-overlay-pane svg path").first.click(force=True)
+                    # A clickable path (a cell or an area; outlines are not) opens its popup. The
+                    # click is dispatched on the element itself: a pointer click at its centre can
+                    # land on a neighbouring shape or a control and open nothing.
+                    clickable = page.locator(".leaflet-overlay-pane svg path.leaflet-interactive")
+                    clickable.first.dispatch_event("click")
                     popup = page.locator(".leaflet-popup-content .hotspots-popup")
                     popup.wait_for()
                     assert "Crimes" in popup.inner_text()

@@ -15,11 +15,18 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from boundaries.store import BoundaryStore
-from geo_service.dependencies import get_boundary_store, get_cache, require_read_access
+from geo_service.dependencies import (
+    current_version,
+    get_boundary_store,
+    get_cache,
+    get_response_cache,
+    require_read_access,
+)
 from geo_service.errors import NotFound
 from geo_service.hotspot_output import cell_records, csv_text, feature_collection, plain
 from geo_service.hotspot_query import HotspotQuery, hotspot_query
 from geo_service.models import ERRORS, Hotspots, Provenance
+from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
 from pipelines.analysis.ranking import rank_cells
 from pipelines.analysis.study import StudyRequest
@@ -50,13 +57,22 @@ _OTHER_FORMATS = {
 def hotspots(
     query: Annotated[HotspotQuery, Depends(hotspot_query)],
     request: Request,
-    response: Response,
     cache: Annotated[StudyCache, Depends(get_cache)],
     boundary_store: Annotated[BoundaryStore, Depends(get_boundary_store)],
-) -> Response | Hotspots:
+    responses: Annotated[ResponseCache, Depends(get_response_cache)],
+) -> Response:
     """Every H3 cell of the region with count, value, z, p, adjusted p and class (zero-crime
     cells included), or with ``top`` the ranked list of significant hot spots; provenance
     (including ``data_version``) travels with the result."""
+    version = current_version(request, query.study.boundaries)
+    return responses.respond(
+        request, version, lambda: _hotspots_response(query, request, cache, boundary_store)
+    )
+
+
+def _hotspots_response(
+    query: HotspotQuery, request: Request, cache: StudyCache, boundary_store: BoundaryStore
+) -> Response:
     cells, provenance = _study(query, cache, boundary_store)
     headers = {"X-Data-Version": provenance["data_version"]}
     if query.top is not None:
@@ -76,8 +92,9 @@ def hotspots(
     if query.format == "geojson":
         body = feature_collection(records, provenance)
         return JSONResponse(body, media_type="application/geo+json", headers=headers)
-    response.headers.update(headers)
-    return Hotspots.model_validate({"provenance": provenance, "cells": records})
+    # Validated against the documented model once, when built; repeats are served as bytes.
+    model = Hotspots.model_validate({"provenance": provenance, "cells": records})
+    return JSONResponse(model.model_dump(mode="json", by_alias=True), headers=headers)
 
 
 @router.get(

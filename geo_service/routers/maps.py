@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from boundaries.store import BoundaryStore
 from geo_service.dependencies import (
+    current_version,
     get_boundary_store,
     get_cache,
+    get_response_cache,
     get_settings,
     get_store,
     require_read_access,
@@ -20,8 +22,10 @@ from geo_service.maps.area_map import METRICS, area_map_html, area_metrics, chec
 from geo_service.maps.hotspot_map import hotspot_map_html
 from geo_service.maps.outlines import member_wards, region_outlines
 from geo_service.maps.styling import content_security_policy
+from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
 from geo_service.settings import Settings
+from geo_service.synthetic import add_banner, boundary_set_is_synthetic
 from pipelines.analysis.study import StudyRequest
 from pipelines.harm import list_tables
 from pipelines.store import CrimeStore
@@ -32,6 +36,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 CacheDep = Annotated[StudyCache, Depends(get_cache)]
 StoreDep = Annotated[CrimeStore, Depends(get_store)]
 BoundaryStoreDep = Annotated[BoundaryStore, Depends(get_boundary_store)]
+ResponsesDep = Annotated[ResponseCache, Depends(get_response_cache)]
 MONTH = r"^\d{4}-\d{2}$"
 First = Annotated[str | None, Query(alias="from", pattern=MONTH, description="YYYY-MM")]
 Last = Annotated[str | None, Query(alias="to", pattern=MONTH, description="YYYY-MM, inclusive")]
@@ -52,7 +57,11 @@ def _built_in_weights(weights: str) -> str:
     return weights
 
 
-def _page(html: str, settings: Settings) -> HTMLResponse:
+def _page(
+    html: str, settings: Settings, boundary_store: BoundaryStore, set_name: str
+) -> HTMLResponse:
+    if boundary_set_is_synthetic(boundary_store, set_name):
+        html = add_banner(html)
     # The browser itself refuses anything not served here (and the tile host, when configured).
     return HTMLResponse(
         html, headers={"Content-Security-Policy": content_security_policy(settings.tiles)}
@@ -61,6 +70,8 @@ def _page(html: str, settings: Settings) -> HTMLResponse:
 
 @router.get("/hotspots", response_class=HTMLResponse, summary="Hot spot map of a region (HTML)")
 def hotspot_map(
+    request: Request,
+    responses: ResponsesDep,
     settings: SettingsDep,
     cache: CacheDep,
     boundary_store: BoundaryStoreDep,
@@ -75,7 +86,7 @@ def hotspot_map(
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
 ) -> HTMLResponse:
     codes = _listed(area)
-    request = StudyRequest(
+    study = StudyRequest(
         boundaries=boundaries,
         areas=codes,
         resolution=res,
@@ -86,13 +97,20 @@ def hotspot_map(
         method=method,
         alpha=alpha,
     )
-    result, _ = cache.get(request)
-    outlines = region_outlines(boundary_store, boundary_store.read(boundaries), codes)
-    return _page(hotspot_map_html(result, outlines, settings.tiles), settings)
+
+    def build() -> HTMLResponse:
+        result, _ = cache.get(study)
+        outlines = region_outlines(boundary_store, boundary_store.read(boundaries), codes)
+        page = hotspot_map_html(result, outlines, settings.tiles)
+        return _page(page, settings, boundary_store, boundaries)
+
+    return responses.respond(request, current_version(request, boundaries), build)
 
 
 @router.get("/areas", response_class=HTMLResponse, summary="Choropleth of areas (HTML)")
 def area_map(
+    request: Request,
+    responses: ResponsesDep,
     settings: SettingsDep,
     store: StoreDep,
     boundary_store: BoundaryStoreDep,
@@ -102,9 +120,15 @@ def area_map(
     last: Last = None,
     weights: Annotated[str | None, Query(description="harm table, for harm metrics")] = None,
 ) -> HTMLResponse:
-    boundary_set = boundary_store.read(boundaries)
-    check_metric(metric, boundary_set, weights)
-    metrics = area_metrics(store, boundary_set, first, last, _built_in_weights(weights or "count"))
-    wards = member_wards(boundary_store, boundary_set)
-    page = area_map_html(boundary_set, metrics, metric, settings.tiles, [wards] if wards else [])
-    return _page(page, settings)
+
+    def build() -> HTMLResponse:
+        boundary_set = boundary_store.read(boundaries)
+        check_metric(metric, boundary_set, weights)
+        table = _built_in_weights(weights or "count")
+        metrics = area_metrics(store, boundary_set, first, last, table)
+        wards = member_wards(boundary_store, boundary_set)
+        extra = [wards] if wards else []
+        page = area_map_html(boundary_set, metrics, metric, settings.tiles, extra)
+        return _page(page, settings, boundary_store, boundaries)
+
+    return responses.respond(request, current_version(request, boundaries), build)

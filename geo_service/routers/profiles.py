@@ -5,14 +5,23 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
 
 from boundaries.store import BoundaryStore
-from geo_service.dependencies import get_boundary_store, get_cache, get_store, require_read_access
+from geo_service.dependencies import (
+    current_version,
+    get_boundary_store,
+    get_cache,
+    get_response_cache,
+    get_store,
+    require_read_access,
+)
 from geo_service.models import ERRORS
 from geo_service.profile import DEFAULT_WEIGHTS, AreaProfile, gather_profile, render_profile_html
+from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
+from geo_service.synthetic import add_banner, boundary_set_is_synthetic
 from pipelines.store import CrimeStore
 
 router = APIRouter(tags=["profiles"], dependencies=[Depends(require_read_access)])
@@ -34,6 +43,7 @@ Force = Annotated[
 Store = Annotated[CrimeStore, Depends(get_store)]
 Boundaries = Annotated[BoundaryStore, Depends(get_boundary_store)]
 Cache = Annotated[StudyCache, Depends(get_cache)]
+Responses = Annotated[ResponseCache, Depends(get_response_cache)]
 
 
 # Plain `def` routes: the work is disk and CPU bound, so FastAPI runs them in its thread pool.
@@ -46,16 +56,23 @@ Cache = Annotated[StudyCache, Depends(get_cache)]
 def area_profile(
     set_name: str,
     code: str,
+    request: Request,
     store: Store,
     boundaries: Boundaries,
     cache: Cache,
+    responses: Responses,
     to: To = None,
     weights: Weights = DEFAULT_WEIGHTS,
     force: Force = None,
-) -> AreaProfile:
+) -> Response:
     """Crime by category (last 12 months against the 12 before, rates, parent, rank), harm,
     monthly trend, top hot spots, outcomes and data notes for one area of a boundary set."""
-    return gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+
+    def build() -> Response:
+        profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+        return JSONResponse(profile.model_dump(mode="json", by_alias=True))
+
+    return responses.respond(request, current_version(request, set_name), build)
 
 
 @router.get(
@@ -67,13 +84,22 @@ def area_profile(
 def area_profile_page(
     set_name: str,
     code: str,
+    request: Request,
     store: Store,
     boundaries: Boundaries,
     cache: Cache,
+    responses: Responses,
     to: To = None,
     weights: Weights = DEFAULT_WEIGHTS,
     force: Force = None,
-) -> HTMLResponse:
+) -> Response:
     """The same profile as a one-page, self-contained HTML document for print (A4)."""
-    profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
-    return HTMLResponse(render_profile_html(profile))
+
+    def build() -> Response:
+        profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+        page = render_profile_html(profile)
+        if boundary_set_is_synthetic(boundaries, set_name):
+            page = add_banner(page)
+        return HTMLResponse(page)
+
+    return responses.respond(request, current_version(request, set_name), build)
