@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared/data
 
-.PHONY: setup test lint demo bench chromium clean
+.PHONY: setup test lint quickstart demo demo-city bench chromium clean
 
 $(BIN)/hotspots: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,14 @@ lint: setup
 
 test: setup lint  ## ruff, then the whole test suite
 	$(BIN)/pytest
+
+quickstart: setup  ## the main job: Torbay's wards and 12 months of crime, hot spots precomputed, served on :8000
+	$(BIN)/hotspots quickstart --force devon-and-cornwall --lad E06000027 --months 12 \
+		--archive $(SHARED)/police_uk/archive/devon-and-cornwall \
+		--wards $(SHARED)/boundaries/wards_2019/E06000027.geojson
+
+demo-city: setup  ## a generated (synthetic) city served on :8000, no data or network needed
+	$(BIN)/hotspots demo
 
 demo: setup  ## load Devon and Cornwall crime and Torbay's wards into ./data; count by ward; hotspots
 	$(BIN)/hotspots ingest archive $(SHARED)/police_uk/archive/devon-and-cornwall
