@@ -34,6 +34,7 @@ from pipelines.analysis.study import StudyRequest, StudyResult, run_study
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
 from tests.archive_fixtures import ArchiveBuilder, crime_line
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.live_server import live_server
 
 X0, Y0 = -3.56, 50.44  # south-west corner of the generated town (near Torquay)
@@ -41,7 +42,6 @@ HOT = (-3.5420, 50.4480)
 MONTHS = [f"2019-{m:02d}" for m in range(1, 13)]
 HOSTILE = "</script><script>window.pwned=1</script>"  # must never reach the page as markup
 URL = re.compile(r"""(?:https?:)?//[^\s"'<>)\\]+""")
-CHROMIUM = Path("/usr/bin/chromium")
 TWO_MB = 2 * 1024 * 1024
 
 
@@ -373,23 +373,9 @@ def test_bad_map_requests_say_what_to_fix(
 
 # ---------------------------------------------------------------- a real browser, offline
 
-BROWSER_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 def test_chromium_draws_both_maps_with_no_outside_request(town: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (`make chromium` installs Debian's)")
-    playwright = pytest.importorskip(
-        "playwright.sync_api", reason="needs the playwright package (pip install playwright)"
-    )
+    playwright = require_chromium()
     pages = {
         "hotspots": "/v1/maps/hotspots?boundaries=town-clusters&res=10&weights=cchi",
         "areas": "/v1/maps/areas?boundaries=town-wards-2019&metric=rate",
@@ -411,7 +397,7 @@ def test_chromium_draws_both_maps_with_no_outside_request(town: Path) -> None:
                 route.abort()
 
         with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+            browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             try:
                 # Without the page's CSP, which would refuse outside loads before the route saw
                 # them: the guard must see every request the HTML itself would make.

@@ -49,6 +49,7 @@ from pipelines.ingest.archive import ingest_archive
 from pipelines.months import months_between
 from pipelines.store import CrimeStore
 from tests.archive_fixtures import ArchiveBuilder, crime_line
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
 from tests.live_server import live_server
 
 FORCE = "devon-and-cornwall"
@@ -511,22 +512,9 @@ def test_bad_input_is_a_json_error_naming_what_exists(
 
 # -- the page in a real browser ----------------------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 
 def test_page_renders_in_chromium_without_leaving_loopback(town_server: str) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (`make chromium` installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs `pip install playwright`")
+    sync_api = require_chromium()
     attempted_elsewhere: list[str] = []
 
     def only_loopback(route, request) -> None:
