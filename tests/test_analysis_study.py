@@ -14,7 +14,6 @@ import h3
 import numpy as np
 import pandas as pd
 import pytest
-from shapely.geometry import box
 from typer.testing import CliRunner
 
 from boundaries.sets import load_boundary_file
@@ -25,23 +24,17 @@ from pipelines.analysis.window import WindowError, choose_window
 from pipelines.cli.main import app
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
-from tests.archive_fixtures import ArchiveBuilder, crime_line
+from tests.service_town import EAST, WEST, ward_polygons, write_archive
 
-X0, Y0 = -3.56, 50.44  # south-west corner of the generated town (near Torquay)
-HOT = (-3.5420, 50.4480)  # the busy street
-MONTHS = [f"2019-{m:02d}" for m in range(1, 13)]
 runner = CliRunner()
 
 
 def _wards(tmp_path: Path) -> Path:
     frame = gpd.GeoDataFrame(
         {
-            "WD19CD": ["E05000001", "E05000002"],
+            "WD19CD": [WEST, EAST],
             "WD19NM": ["West Ward", "East Ward"],
-            "geometry": [
-                box(X0, Y0, X0 + 0.02, Y0 + 0.02),
-                box(X0 + 0.02, Y0, X0 + 0.04, Y0 + 0.02),
-            ],
+            "geometry": ward_polygons(),
         },
         crs="EPSG:4326",
     )
@@ -51,36 +44,9 @@ def _wards(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def town(tmp_path: Path, archive: ArchiveBuilder, data_dir: Path) -> tuple[CrimeStore, object]:
+def town(tmp_path: Path, data_dir: Path) -> tuple[CrimeStore, object]:
     """12 months: 20 burglaries a month on the busy street, 40 crimes a month spread evenly."""
-    rng = np.random.default_rng(7)
-    for month in MONTHS:
-        lines = [
-            crime_line(
-                month,
-                crime_id=f"{month}-hot-{i}",
-                category="Burglary",
-                longitude=f"{HOT[0]:.6f}",
-                latitude=f"{HOT[1]:.6f}",
-                location="On or near High Street",
-            )
-            for i in range(20)
-        ]
-        for i in range(40):
-            lng, lat = X0 + rng.uniform(0, 0.04), Y0 + rng.uniform(0, 0.02)
-            lines.append(
-                crime_line(
-                    month,
-                    crime_id=f"{month}-bg-{i}",
-                    category="Shoplifting",
-                    longitude=f"{lng:.6f}",
-                    latitude=f"{lat:.6f}",
-                    location="On or near Side Road",
-                )
-            )
-        lines.append(crime_line(month, crime_id=f"{month}-away", longitude="-3.0", latitude="50.0"))
-        lines.append(crime_line(month, crime_id=f"{month}-noloc", longitude="", latitude=""))
-        archive.write("devon-and-cornwall", month, lines)
+    archive = write_archive(tmp_path / "archive")
     store = CrimeStore(data_dir)
     ingest_archive(store, archive.root)
     wards = load_boundary_file(_wards(tmp_path), "town-wards-2019", "ward", vintage="2019")

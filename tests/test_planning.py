@@ -21,7 +21,8 @@ from pipelines.planning.displacement import (
     weighted_displacement_quotient,
 )
 from pipelines.planning.displacement_areas import displacement_areas, period_counts
-from tests.test_analysis_study import X0, Y0, town  # noqa: F401  (the generated town fixture)
+from tests.service_town import X0, Y0
+from tests.test_analysis_study import town  # noqa: F401  (the generated town fixture)
 
 # -- allocation ----------------------------------------------------------------------------
 
