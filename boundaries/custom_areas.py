@@ -157,6 +157,8 @@ def _identity(feature: dict, number: int) -> tuple[str, str]:
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise BoundaryError(f"item {number} of the FeatureCollection is not a GeoJSON Feature")
     properties = feature.get("properties") or {}
+    if not isinstance(properties, dict):
+        raise BoundaryError(f"item {number}'s 'properties' must be a JSON object")
     code = properties.get("code") or properties.get("id") or feature.get("id")
     label = properties.get("name") or (str(code) if code else f"area {number}")
     if not code:
@@ -168,6 +170,8 @@ def _geometry(feature: dict, label: str) -> shapely.Geometry:
     geometry = feature.get("geometry")
     if not geometry:
         raise BoundaryError(f"area {label!r} has no geometry")
+    if not isinstance(geometry, dict):
+        raise BoundaryError(f"area {label!r}: 'geometry' must be a GeoJSON geometry object")
     kind = geometry.get("type")
     if kind not in ("Polygon", "MultiPolygon"):
         raise BoundaryError(

@@ -14,6 +14,7 @@ region's rim) belongs to the nearest area, measured in EPSG:27700, ties to the s
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -90,6 +91,12 @@ def cover_areas(
     return CellCover(resolution, cells, area, areas["code"].tolist(), rim)
 
 
+@functools.cache
+def _to_grid() -> Transformer:
+    # Building a transformer reads the PROJ database (milliseconds); one serves every study.
+    return Transformer.from_crs(WGS84, BRITISH_NATIONAL_GRID, always_xy=True)
+
+
 def _cell_areas(cells: np.ndarray, areas: object) -> tuple[np.ndarray, int]:
     centres = np.array([_h3.cell_to_latlng(int(c)) for c in cells], dtype=np.float64)
     if len(centres) == 0:
@@ -98,8 +105,7 @@ def _cell_areas(cells: np.ndarray, areas: object) -> tuple[np.ndarray, int]:
     area = assign_points(index, centres[:, 1], centres[:, 0]).area
     rim = np.flatnonzero(area == OUTSIDE)
     if len(rim):
-        to_grid = Transformer.from_crs(WGS84, BRITISH_NATIONAL_GRID, always_xy=True)
-        x, y = to_grid.transform(centres[rim, 1], centres[rim, 0])
+        x, y = _to_grid().transform(centres[rim, 1], centres[rim, 0])
         projected = areas.geometry.to_crs(BRITISH_NATIONAL_GRID).values.to_numpy()
         tree = shapely.STRtree(projected)
         point_index, area_index = tree.query_nearest(shapely.points(x, y), all_matches=True)

@@ -356,6 +356,15 @@ def test_writes_need_a_valid_key(api: httpx.Client) -> None:
             },
             "Swapped",
         ),
+        ({"type": "Feature", "geometry": "POLYGON ((0 0, 1 0, 1 1, 0 0))"}, "GeoJSON geometry"),
+        (
+            {
+                "type": "Feature",
+                "properties": ["not", "an", "object"],
+                "geometry": {"type": "Polygon", "coordinates": [[[-3, 50], [-3, 51], [-2, 50]]]},
+            },
+            "'properties' must be a JSON object",
+        ),
     ],
 )
 def test_invalid_geojson_is_refused(api: httpx.Client, geojson: dict, words: str) -> None:

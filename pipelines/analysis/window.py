@@ -48,7 +48,8 @@ def choose_window(
     if not stored_all:
         where = f"force {force!r}" if force else "any force"
         raise WindowError(
-            f"the store at {store.root} holds no crimes for {where}; load some with "
+            # No path in the message: the service shows it to API clients.
+            f"the crime store holds no crimes for {where}; load some with "
             "`hotspots ingest archive` or `hotspots ingest api`"
         )
     months_held = sorted({month for _, month in stored_all})
