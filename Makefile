@@ -16,6 +16,7 @@ setup: $(BIN)/hotspots  ## create .venv and install the project with its dev too
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 test: setup lint  ## ruff, then the whole test suite
 	$(BIN)/pytest
@@ -41,6 +42,7 @@ bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.ingest_archive
 	$(BIN)/python -m benchmarks.assign_areas
 	$(BIN)/python -m benchmarks.gistar
+	$(BIN)/python -m benchmarks.compare_schemes
 	$(BIN)/python -m benchmarks.map_render
 	$(BIN)/python -m benchmarks.service_latency
 

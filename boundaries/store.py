@@ -94,7 +94,7 @@ class BoundaryStore:
         if not path.exists():
             known = ", ".join(self.names()) or "none yet"
             raise BoundaryError(
-                f"no boundary set named {name!r} in {self.root.parent} (sets: {known}); "
+                f"no boundary set named {name!r} (sets: {known}); "
                 "load one with `hotspots boundaries load`"
             )
         return path

@@ -10,7 +10,19 @@ from geo_service.maps.assets import mount_static
 from geo_service.precompute import precompute_lifespan
 from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
-from geo_service.routers import boundaries, coverage, health, hotspots, maps, profiles, weights
+from geo_service.routers import (
+    allocate,
+    backtest,
+    boundaries,
+    compare,
+    coverage,
+    displacement,
+    health,
+    hotspots,
+    maps,
+    profiles,
+    weights,
+)
 from geo_service.settings import Settings
 from pipelines.store import CrimeStore
 
@@ -35,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.responses = ResponseCache(entries=2 * settings.cache_entries)
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (boundaries, hotspots, profiles, maps, weights, coverage):
+    routers = (boundaries, hotspots, profiles, maps, weights, coverage)
+    planning = (compare, allocate, displacement, backtest)
+    for module in routers + planning:
         app.include_router(module.router, prefix="/v1")
     mount_static(app)  # Leaflet for the map pages, served here: council networks block CDNs
     return app

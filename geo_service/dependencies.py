@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Annotated
 
-from fastapi import Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request
 
 from boundaries.store import BoundaryStore
 from geo_service.response_cache import ResponseCache
@@ -34,10 +35,25 @@ def get_response_cache(request: Request) -> ResponseCache:
     return request.app.state.responses
 
 
-def current_version(request: Request, set_name: str) -> str:
-    """The data version a response about boundary set ``set_name`` is computed on."""
+# What a route names to receive them: ``store: StoreDep``.
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[CrimeStore, Depends(get_store)]
+BoundaryStoreDep = Annotated[BoundaryStore, Depends(get_boundary_store)]
+CacheDep = Annotated[StudyCache, Depends(get_cache)]
+ResponsesDep = Annotated[ResponseCache, Depends(get_response_cache)]
+
+
+def current_version(request: Request, *set_names: str) -> str:
+    """The data version a response about the boundary set(s) ``set_names`` is computed on: the
+    crimes and the set's file, or for several sets one fingerprint of each set's version."""
     state = request.app.state
-    return data_version(state.store, state.boundary_store, set_name)
+    versions = [data_version(state.store, state.boundary_store, name) for name in set_names]
+    if len(set(versions)) == 1:
+        return versions[0]
+    joined = "\n".join(
+        f"{name}={version}" for name, version in zip(set_names, versions, strict=True)
+    )
+    return hashlib.sha256(joined.encode()).hexdigest()[:16]
 
 
 def hash_key(key: str) -> str:

@@ -28,6 +28,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     )
 }
 
+
+def responses_with_text(description: str, *media_types: str) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses``: ERRORS, and the 200 answer's text forms (``text/csv``, a page)
+    beside the JSON its ``response_model`` documents."""
+    content = {media_type: {"schema": {"type": "string"}} for media_type in media_types}
+    return {**ERRORS, 200: {"content": content, "description": description}}
+
+
 # -- health --------------------------------------------------------------------------------------
 
 
@@ -153,6 +161,12 @@ class Provenance(BaseModel):
     region: dict[str, Any]
     crimes: dict[str, Any]
     attribution: str
+    backtest: dict[str, Any] | None = Field(
+        default=None,
+        description="The newest recorded backtest (GET /v1/backtest) with these settings: pai, "
+        "hit_rate, hits, test_crimes, area_share, train, test, run_at, data_version, stale and "
+        "the run's best setting; null when none is recorded (backtest_hint says how to run one).",
+    )
 
 
 class HotspotCell(BaseModel):

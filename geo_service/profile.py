@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Literal
 
-import jinja2
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -30,12 +28,14 @@ from boundaries.assign import AreaIndex, assign_table
 from boundaries.sets import BoundarySet
 from boundaries.store import BoundaryStore
 from geo_service.errors import NotFound
+from geo_service.pages import template_environment
+from geo_service.query_params import built_in_weights
 from geo_service.results import StudyCache, data_version
 from pipelines.analysis.classes import CLASS_LABELS
 from pipelines.analysis.ranking import rank_cells
 from pipelines.analysis.study import ATTRIBUTION, StudyRequest
 from pipelines.categories import CATEGORY_NAMES
-from pipelines.harm import HarmTable, list_tables, load_table
+from pipelines.harm import HarmTable, load_table
 from pipelines.months import months_between, parse_month, shift_month
 from pipelines.store import CrimeStore
 
@@ -51,7 +51,6 @@ RETIRED = "public-disorder-weapons"
 NO_OUTCOME = "No outcome recorded"
 POPULATION_NOT_LOADED = "population not loaded"
 _SHOWN_CODES = 30  # areas named in a "no such area" message before "and N more"
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
 _COLUMNS = ["month", "force", "category", "last_outcome", "longitude", "latitude"]
 
 Trend = Literal["up", "down", "same"]
@@ -745,16 +744,6 @@ def data_messages(profile: AreaProfile) -> list[str]:
 # -- reading what a profile needs --------------------------------------------------------------
 
 
-def check_weights(name: str) -> str:
-    """Only built-in tables: a file path in a URL would let a request read files on the server."""
-    if name not in list_tables():
-        raise ProfileError(
-            f"weights must be one of {', '.join(list_tables())} (built-in harm tables), "
-            f"got {name!r}"
-        )
-    return name
-
-
 def find_area(boundary_set: BoundarySet, code: str) -> None:
     """NotFound naming the set's areas when ``code`` is not one of them."""
     if code in set(boundary_set.areas["code"]):
@@ -808,7 +797,7 @@ def gather_profile(
 ) -> AreaProfile:
     """Read the stores and build the profile of area ``code`` of boundary set ``set_name``."""
     last = parse_month(to, option="to") if to else None
-    table = load_table(check_weights(weights))
+    table = load_table(built_in_weights(weights))
     boundary_set = boundaries.read(set_name)
     find_area(boundary_set, code)
     index = AreaIndex.of(boundary_set)
@@ -823,7 +812,7 @@ def gather_profile(
     held = sorted(set().union(*stored.values())) if stored else []
     if not held:
         raise ProfileError(
-            f"the store at {store.root} holds no crimes; load some with `hotspots ingest archive`"
+            "the crime store holds no crimes; load some with `hotspots ingest archive`"
         )
     if last is None:
         last = held[-1]
@@ -916,12 +905,6 @@ def _hotspots(
 _ARROWS = {"up": "▲", "down": "▼", "same": "▶"}
 
 
-def _number(value: float | None, digits: int = 0) -> str:
-    if value is None:
-        return "–"
-    return f"{value:,.{digits}f}"
-
-
 def _percent(value: float | None, digits: int = 0) -> str:
     if value is None:
         return "–"
@@ -936,14 +919,7 @@ def _harm(value: float | None, unit: str) -> str:
     return f"{value:,.0f} {unit}"
 
 
-_environment = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(_TEMPLATES),
-    autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,  # a misspelt field fails the render instead of printing ""
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_environment.filters.update(number=_number, percent=_percent, harm=_harm)
+_environment = template_environment(percent=_percent, harm=_harm)
 _environment.globals.update(arrows=_ARROWS, not_loaded=POPULATION_NOT_LOADED)
 
 

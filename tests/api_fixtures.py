@@ -58,9 +58,7 @@ def tiny_crimes(per_month: int = 10, outside: int = 2) -> dict[str, list[dict]]:
             lng = -0.1005 + 0.0012 * (i // 4 % 4)
             category = CATEGORIES[i % len(CATEGORIES)]
             persistent = "" if category == "anti-social-behaviour" else None
-            crimes.append(
-                crime_object(api_id, lat, lng, month, category, persistent_id=persistent)
-            )
+            crimes.append(crime_object(api_id, lat, lng, month, category, persistent_id=persistent))
         for j in range(outside):
             far_id = 1000 * (m_index + 1) + 900 + j
             crimes.append(crime_object(far_id, 51.52, -0.08 - j / 100, month))

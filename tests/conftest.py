@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,17 @@ def shared_data() -> Path:
     if not (SHARED_DATA / "police_uk").is_dir():
         pytest.skip(f"needs the real open data in {SHARED_DATA} (absent in this checkout)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="module")
+def no_precompute() -> Iterator[None]:
+    """Services started in the module do not warm the study cache in the background (it would
+    compete for the CPU, and add to the cache counters some tests read)."""
+    from geo_service.precompute import PRECOMPUTE_ENV  # here: most tests never start a service
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PRECOMPUTE_ENV, "0")
+        yield
 
 
 @pytest.fixture

@@ -271,7 +271,6 @@ class FakePoliceApi:
         return 200, {}, orjson.dumps([month.crimes[i] for i in inside])
 
 
-
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: object, client_address: object) -> None:
         """A client that gives up (cancelled requests) resets its sockets: not the fake's error.

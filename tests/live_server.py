@@ -1,4 +1,5 @@
-"""A real HTTP server on 127.0.0.1 running the service, for tests that talk to it over the wire."""
+"""A real HTTP server on 127.0.0.1 running the service, for tests that talk to it over the wire:
+the server, a client of it, and the message of a JSON error."""
 
 from __future__ import annotations
 
@@ -47,3 +48,19 @@ def live_server(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def live_client(settings: Settings, timeout: float = 60) -> Iterator[httpx.Client]:
+    """An httpx client whose relative URLs go to a live server of ``settings``."""
+    with live_server(settings) as base, httpx.Client(base_url=base, timeout=timeout) as client:
+        yield client
+
+
+def error_message(response: httpx.Response, status: int) -> str:
+    """The message of a JSON error answer with ``status``; never a traceback."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    message = response.json()["error"]
+    assert "Traceback" not in message
+    return message

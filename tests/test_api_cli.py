@@ -55,8 +55,15 @@ def _closed_port() -> int:
 def test_poly_ingest_prints_a_summary_and_logs_the_run(fake: FakePoliceApi, tmp_path: Path):
     data_dir = tmp_path / "store"
     result = _ingest(
-        "--force", "metropolitan", "--poly", TINY_POLY, "--from", "2024-02",
-        "--data-dir", str(data_dir), env={"HOTSPOTS_POLICE_API": fake.base_url},
+        "--force",
+        "metropolitan",
+        "--poly",
+        TINY_POLY,
+        "--from",
+        "2024-02",
+        "--data-dir",
+        str(data_dir),
+        env={"HOTSPOTS_POLICE_API": fake.base_url},
     )
     assert result.exit_code == 0, result.output + result.stderr
     assert "2024-02" in result.output and "2024-03" in result.output
@@ -74,8 +81,18 @@ def test_boundary_in_another_crs_and_format_gives_the_same_rows(fake: FakePolice
     area.to_crs(27700).to_file(boundary)
     data_dir = tmp_path / "store"
     result = _ingest(
-        "--force", "metropolitan", "--boundary", str(boundary), "--from", "2024-01",
-        "--to", "2024-01", "--base-url", fake.base_url, "--data-dir", str(data_dir),
+        "--force",
+        "metropolitan",
+        "--boundary",
+        str(boundary),
+        "--from",
+        "2024-01",
+        "--to",
+        "2024-01",
+        "--base-url",
+        fake.base_url,
+        "--data-dir",
+        str(data_dir),
     )
     assert result.exit_code == 0, result.output + result.stderr
     table = CrimeStore(data_dir).read_partition("metropolitan", "2024-01")
@@ -128,8 +145,14 @@ def test_bad_force_slug_is_refused(tmp_path: Path):
 
 def test_unknown_force_is_reported(fake: FakePoliceApi, tmp_path: Path):
     result = _ingest(
-        "--force", "atlantis", "--poly", TINY_POLY, "--base-url", fake.base_url,
-        "--data-dir", str(tmp_path),
+        "--force",
+        "atlantis",
+        "--poly",
+        TINY_POLY,
+        "--base-url",
+        fake.base_url,
+        "--data-dir",
+        str(tmp_path),
     )
     assert "does not know force 'atlantis'" in _one_line_error(result)
     assert result.exit_code == 2
@@ -137,8 +160,18 @@ def test_unknown_force_is_reported(fake: FakePoliceApi, tmp_path: Path):
 
 def test_month_range_with_nothing_published_is_an_error(fake: FakePoliceApi, tmp_path: Path):
     result = _ingest(
-        "--force", "metropolitan", "--poly", TINY_POLY, "--from", "2030-01", "--to", "2030-06",
-        "--base-url", fake.base_url, "--data-dir", str(tmp_path),
+        "--force",
+        "metropolitan",
+        "--poly",
+        TINY_POLY,
+        "--from",
+        "2030-01",
+        "--to",
+        "2030-06",
+        "--base-url",
+        fake.base_url,
+        "--data-dir",
+        str(tmp_path),
     )
     stderr = _one_line_error(result)
     assert "no month from 2030-01 to 2030-06" in stderr and "2024-01 to 2024-03" in stderr
@@ -148,8 +181,15 @@ def test_month_range_with_nothing_published_is_an_error(fake: FakePoliceApi, tmp
 def test_unreachable_api_is_a_clear_error(tmp_path: Path):
     url = f"http://127.0.0.1:{_closed_port()}/api"
     result = _ingest(
-        "--force", "metropolitan", "--poly", TINY_POLY, "--base-url", url,
-        "--data-dir", str(tmp_path), env=QUICK_RETRIES,
+        "--force",
+        "metropolitan",
+        "--poly",
+        TINY_POLY,
+        "--base-url",
+        url,
+        "--data-dir",
+        str(tmp_path),
+        env=QUICK_RETRIES,
     )
     stderr = _one_line_error(result)
     assert "cannot connect" in stderr and url in stderr
@@ -162,8 +202,15 @@ def test_api_that_always_fails_gives_up_with_a_clear_error(
 ):
     fake.always_fail = status
     result = _ingest(
-        "--force", "metropolitan", "--poly", TINY_POLY, "--base-url", fake.base_url,
-        "--data-dir", str(tmp_path), env={**QUICK_RETRIES, "HOTSPOTS_API_ATTEMPTS": "3"},
+        "--force",
+        "metropolitan",
+        "--poly",
+        TINY_POLY,
+        "--base-url",
+        fake.base_url,
+        "--data-dir",
+        str(tmp_path),
+        env={**QUICK_RETRIES, "HOTSPOTS_API_ATTEMPTS": "3"},
     )
     stderr = _one_line_error(result)
     assert "failed 3 times" in stderr and f"server error {status}" in stderr

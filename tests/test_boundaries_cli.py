@@ -318,3 +318,40 @@ def test_routes_compares_point_and_lsoa(seeded: Path, tmp_path: Path) -> None:
     assert (body["both"], body["agree"], body["lsoa_only"]) == (3, 1, 1)
     by_area = {a["code"]: (a["by_point"], a["by_lsoa"]) for a in body["areas"]}
     assert by_area["E05000000"] == (1, 4) and by_area["E05000010"] == (2, 0)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["coverage"],
+        ["export", "--format", "csv", "-o", "{tmp}/out.csv"],
+        ["boundaries", "counts", "grid"],
+        ["boundaries", "routes", "grid", "--lookup", "{tmp}/lookup.csv"],
+        ["analyse", "--boundaries", "grid", "-o", "{tmp}/hot.csv"],
+        ["allocate", "--boundaries", "grid", "--units", "5"],
+        ["backtest", "--boundaries", "grid", "--to", "2019-01"],
+        [
+            "displacement",
+            "--target",
+            "grid:E05000000",
+            "--control",
+            "grid:E05000021",
+            "--buffer-m",
+            "10",
+            "--before",
+            "2019-01:2019-01",
+            "--after",
+            "2019-02:2019-02",
+        ],
+    ],
+)
+def test_a_force_that_is_not_a_slug_is_one_line_error(
+    args: list[str], seeded: Path, tmp_path: Path
+) -> None:
+    # A force names a folder of the store: "../x" or "Devon and Cornwall" must never reach a path.
+    (tmp_path / "lookup.csv").write_text("LSOA11CD,WD19CD\nE01000001,E05000000\n")
+    filled = [a.format(tmp=tmp_path) for a in args]
+    result = runner.invoke(app, [*filled, "--force", "../Devon", "--data-dir", str(seeded)])
+    assert result.exit_code in (1, 2), result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    assert "police.uk force slug" in result.output or "holds no force" in result.output

@@ -343,6 +343,18 @@ def test_cover_contains_every_inside_points_study_cell(wards) -> None:
         cover_areas(wards, 9, ["X"])
 
 
+def test_cover_is_shared_for_the_same_areas_and_redone_when_they_change(tmp_path: Path) -> None:
+    frame = grid()
+    first = load_boundary_file(write(frame, tmp_path / "a.geojson"), "grid-wards", "ward")
+    again = load_boundary_file(write(frame, tmp_path / "b.geojson"), "grid-wards", "ward")
+    assert cover_areas(again, 9) is cover_areas(first, 9)  # same codes and shapes: computed once
+    with pytest.raises(ValueError, match="read-only"):
+        cover_areas(first, 9).cells[0] = 0  # a shared cover cannot be changed by one caller
+    moved = frame.assign(geometry=frame.geometry.translate(xoff=0.05))
+    shifted = load_boundary_file(write(moved, tmp_path / "c.geojson"), "grid-wards", "ward")
+    assert not np.isin(cover_areas(shifted, 9).cells, cover_areas(first, 9).cells).any()
+
+
 # -- population ------------------------------------------------------------------------------
 
 

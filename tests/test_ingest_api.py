@@ -98,9 +98,22 @@ def test_barnet_and_hounslow_2017_are_stored_exactly(met_api: FakePoliceApi, tmp
         met_api.reset()
         result = runner.invoke(
             app,
-            ["ingest", "api", "--force", "metropolitan", "--boundary", str(boundary),
-             "--from", "2017-01", "--to", "2017-12",
-             "--base-url", met_api.base_url, "--data-dir", str(data_dir)],
+            [
+                "ingest",
+                "api",
+                "--force",
+                "metropolitan",
+                "--boundary",
+                str(boundary),
+                "--from",
+                "2017-01",
+                "--to",
+                "2017-12",
+                "--base-url",
+                met_api.base_url,
+                "--data-dir",
+                str(data_dir),
+            ],
         )
         truth = {m: future.result() for m, future in futures.items()}
     assert result.exit_code == 0, result.output + result.stderr
@@ -156,8 +169,11 @@ def test_second_borough_adds_to_the_first_and_reingest_is_byte_identical(
     both = run(hounslow)
     hounslow_only = set(_stored_ids(store, month)) - barnet_ids
     assert set(_stored_ids(store, month)) >= barnet_ids and len(hounslow_only) > 2_000
-    areas = [e["area"]["fingerprint"] for e in store.coverage_of("metropolitan", month).provenance
-             if e["kind"] == "api"]
+    areas = [
+        e["area"]["fingerprint"]
+        for e in store.coverage_of("metropolitan", month).provenance
+        if e["kind"] == "api"
+    ]
     assert len(areas) == 2
     assert run(barnet) == both  # re-ingesting one area leaves the other's rows as they were
 
@@ -240,7 +256,13 @@ def test_area_ingest_keeps_archive_rows_elsewhere(tiny_api: FakePoliceApi, tmp_p
     store.write_partition(
         archive_rows,
         PartitionCoverage(
-            "metropolitan", month, SOURCE_ARCHIVE, 4, 3, 1, rejected={"bad_coordinates": 1},
+            "metropolitan",
+            month,
+            SOURCE_ARCHIVE,
+            4,
+            3,
+            1,
+            rejected={"bad_coordinates": 1},
             provenance=archive_provenance,
         ),
     )
@@ -264,11 +286,22 @@ def test_area_ingest_keeps_archive_rows_elsewhere(tiny_api: FakePoliceApi, tmp_p
 
 def _archive_row(crime_id: str, month: str, lat: float | None, lng: float | None) -> dict:
     return {
-        "crime_id": crime_id, "api_id": None, "month": month, "force": "metropolitan",
-        "reported_by": "Metropolitan Police Service", "falls_within": "Metropolitan Police Service",
-        "longitude": lng, "latitude": lat, "location": "On or near Somewhere", "lsoa_code": None,
-        "lsoa_name": None, "category": "burglary", "last_outcome": None, "context": None,
-        "source": SOURCE_ARCHIVE, "h3_cell": None,
+        "crime_id": crime_id,
+        "api_id": None,
+        "month": month,
+        "force": "metropolitan",
+        "reported_by": "Metropolitan Police Service",
+        "falls_within": "Metropolitan Police Service",
+        "longitude": lng,
+        "latitude": lat,
+        "location": "On or near Somewhere",
+        "lsoa_code": None,
+        "lsoa_name": None,
+        "category": "burglary",
+        "last_outcome": None,
+        "context": None,
+        "source": SOURCE_ARCHIVE,
+        "h3_cell": None,
     }
 
 
@@ -335,8 +368,15 @@ def test_area_still_over_the_cap_when_too_small_to_split_is_an_error(tmp_path: P
     with FakePoliceApi(crimes=tiny_crimes(), cap=0) as fake:
         tiny = box(-0.1010, 51.4990, -0.0996, 51.5004)  # ~1.4e-3 degrees: one split, then no more
         with pytest.raises(ApiIngestError, match="keeps answering 503"):
-            ingest_api(CrimeStore(tmp_path), "metropolitan", tiny, "2024-01", "2024-01",
-                       fake.base_url, retry=FAST)
+            ingest_api(
+                CrimeStore(tmp_path),
+                "metropolitan",
+                tiny,
+                "2024-01",
+                "2024-01",
+                fake.base_url,
+                retry=FAST,
+            )
 
 
 def test_no_location_crimes_are_stored_and_counted_per_category(tmp_path: Path):

@@ -34,7 +34,7 @@ from pipelines.analysis.study import StudyRequest, StudyResult, run_study
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
 from tests.archive_fixtures import ArchiveBuilder, crime_line
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser import offline_context, require_chromium
 from tests.live_server import live_server
 
 X0, Y0 = -3.56, 50.44  # south-west corner of the generated town (near Torquay)
@@ -380,50 +380,33 @@ def test_chromium_draws_both_maps_with_no_outside_request(town: Path) -> None:
         "hotspots": "/v1/maps/hotspots?boundaries=town-clusters&res=10&weights=cchi",
         "areas": "/v1/maps/areas?boundaries=town-wards-2019&metric=rate",
     }
-    attempted: list[str] = []
     errors: list[str] = []
     with live_server(Settings(data_dir=town, tiles="none")) as base:
         expected = {
             name: len(_features(httpx.get(base + path, timeout=60).text))
             for name, path in pages.items()
         }
-
-        def guard(route: object) -> None:
-            host = urlsplit(route.request.url).hostname
-            if host in ("127.0.0.1", "localhost"):
-                route.continue_()
-            else:
-                attempted.append(route.request.url)
-                route.abort()
-
-        with playwright.sync_playwright() as driver:
-            browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            try:
-                # Without the page's CSP, which would refuse outside loads before the route saw
-                # them: the guard must see every request the HTML itself would make.
-                context = browser.new_context(bypass_csp=True)
-                context.route("**/*", guard)
-                page = context.new_page()
-                page.on("pageerror", lambda error: errors.append(str(error)))
-                drawn = {}
-                for name, path in pages.items():
-                    response = page.goto(base + path, wait_until="load")
-                    assert response is not None and response.status == 200
-                    page.wait_for_selector(".leaflet-overlay-pane path", state="attached")
-                    drawn[name] = page.locator(".leaflet-overlay-pane svg path").count()
-                    assert page.locator(".hotspots-legend").count() == 1
-                    assert page.locator(".leaflet-control-layers-overlays input").count() >= 1
-                    assert page.evaluate("window.pwned") is None  # markup in data stayed text
-                    # A clickable path (a cell or an area; outlines are not) opens its popup. The
-                    # click is dispatched on the element itself: a pointer click at its centre can
-                    # land on a neighbouring shape or a control and open nothing.
-                    clickable = page.locator(".leaflet-overlay-pane svg path.leaflet-interactive")
-                    clickable.first.dispatch_event("click")
-                    popup = page.locator(".leaflet-popup-content .hotspots-popup")
-                    popup.wait_for()
-                    assert "Crimes" in popup.inner_text()
-            finally:
-                browser.close()
+        # bypass_csp: the guard must see every request the HTML itself would make.
+        with offline_context(playwright, bypass_csp=True) as (context, attempted):
+            page = context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            drawn = {}
+            for name, path in pages.items():
+                response = page.goto(base + path, wait_until="load")
+                assert response is not None and response.status == 200
+                page.wait_for_selector(".leaflet-overlay-pane path", state="attached")
+                drawn[name] = page.locator(".leaflet-overlay-pane svg path").count()
+                assert page.locator(".hotspots-legend").count() == 1
+                assert page.locator(".leaflet-control-layers-overlays input").count() >= 1
+                assert page.evaluate("window.pwned") is None  # markup in data stayed text
+                # A clickable path (a cell or an area; outlines are not) opens its popup. The
+                # click is dispatched on the element itself: a pointer click at its centre can
+                # land on a neighbouring shape or a control and open nothing.
+                clickable = page.locator(".leaflet-overlay-pane svg path.leaflet-interactive")
+                clickable.first.dispatch_event("click")
+                popup = page.locator(".leaflet-popup-content .hotspots-popup")
+                popup.wait_for()
+                assert "Crimes" in popup.inner_text()
     assert attempted == []
     assert errors == []
     assert expected["hotspots"] > 3 and expected["areas"] == 2

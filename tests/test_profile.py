@@ -49,7 +49,7 @@ from pipelines.ingest.archive import ingest_archive
 from pipelines.months import months_between
 from pipelines.store import CrimeStore
 from tests.archive_fixtures import ArchiveBuilder, crime_line
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_chromium
+from tests.browser import offline_context, require_chromium
 from tests.live_server import live_server
 
 FORCE = "devon-and-cornwall"
@@ -515,52 +515,38 @@ def test_bad_input_is_a_json_error_naming_what_exists(
 
 def test_page_renders_in_chromium_without_leaving_loopback(town_server: str) -> None:
     sync_api = require_chromium()
-    attempted_elsewhere: list[str] = []
+    with offline_context(sync_api) as (context, attempted_elsewhere):
+        page = context.new_page()
+        response = page.goto(f"{town_server}/v1/boundaries/{SET}/areas/{WEST}/profile.html")
+        assert response is not None and response.status == 200
 
-    def only_loopback(route, request) -> None:
-        if request.url.startswith(town_server + "/"):
-            route.continue_()
-        else:
-            attempted_elsewhere.append(request.url)
-            route.abort()
+        rows = page.locator("#categories tbody tr")
+        assert rows.count() == 15  # 14 categories + all crime
+        burglary = page.locator('#categories tr[data-category="burglary"] td')
+        assert [burglary.nth(i).inner_text().strip() for i in range(4)] == [
+            "Burglary",
+            "48",
+            "11",
+            "▲ +336%",
+        ]
+        total = page.locator('#categories tr[data-category="all-crime"] td')
+        assert total.nth(1).inner_text().strip() == "90"
+        assert total.nth(4).inner_text().strip() == "45.0"  # per 1,000
+        assert total.nth(5).inner_text().strip() == "23.0"  # parent per 1,000
 
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page()
-            page.route("**/*", only_loopback)
-            response = page.goto(f"{town_server}/v1/boundaries/{SET}/areas/{WEST}/profile.html")
-            assert response is not None and response.status == 200
-
-            rows = page.locator("#categories tbody tr")
-            assert rows.count() == 15  # 14 categories + all crime
-            burglary = page.locator('#categories tr[data-category="burglary"] td')
-            assert [burglary.nth(i).inner_text().strip() for i in range(4)] == [
-                "Burglary",
-                "48",
-                "11",
-                "▲ +336%",
-            ]
-            total = page.locator('#categories tr[data-category="all-crime"] td')
-            assert total.nth(1).inner_text().strip() == "90"
-            assert total.nth(4).inner_text().strip() == "45.0"  # per 1,000
-            assert total.nth(5).inner_text().strip() == "23.0"  # parent per 1,000
-
-            chart = page.locator("svg#trend-chart")
-            chart_box = chart.bounding_box()
-            assert chart_box is not None and chart_box["width"] > 300 and chart_box["height"] > 80
-            lines = chart.locator("polyline")
-            assert lines.count() == 2  # broken at the unpublished month
-            for i in range(lines.count()):
-                line_box = lines.nth(i).bounding_box()
-                assert line_box is not None and line_box["width"] > 0 and line_box["height"] > 0
-            assert chart.locator("circle").count() == 23
-            assert page.locator("#hotspots tbody tr").count() >= 1
-            assert "High Street" in page.locator("#hotspots").inner_text()
-            assert page.locator("#outcomes tbody tr").count() == 4
-            assert "Open Government Licence v3.0" in page.locator("footer").inner_text()
-        finally:
-            browser.close()
+        chart = page.locator("svg#trend-chart")
+        chart_box = chart.bounding_box()
+        assert chart_box is not None and chart_box["width"] > 300 and chart_box["height"] > 80
+        lines = chart.locator("polyline")
+        assert lines.count() == 2  # broken at the unpublished month
+        for i in range(lines.count()):
+            line_box = lines.nth(i).bounding_box()
+            assert line_box is not None and line_box["width"] > 0 and line_box["height"] > 0
+        assert chart.locator("circle").count() == 23
+        assert page.locator("#hotspots tbody tr").count() >= 1
+        assert "High Street" in page.locator("#hotspots").inner_text()
+        assert page.locator("#outcomes tbody tr").count() == 4
+        assert "Open Government Licence v3.0" in page.locator("footer").inner_text()
     assert attempted_elsewhere == []
 
 

@@ -37,7 +37,7 @@ from geo_service.settings import Settings
 from pipelines.cli.main import app as cli
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
-from tests.live_server import free_port, live_server
+from tests.live_server import error_message, free_port, live_client, live_server
 from tests.service_town import (
     EAST,
     FORCE,
@@ -52,6 +52,8 @@ from tests.service_town import (
     square_feature,
 )
 
+# No background warming of the cache: the cache counters must count these requests only.
+pytestmark = pytest.mark.usefixtures("no_precompute")
 FAST = {"permutations": 99}  # enough for the busy street to stand out; keeps each study quick
 BODY_LIMIT = 50_000
 
@@ -61,29 +63,14 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return build_town(tmp_path_factory.mktemp("town"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cold_start() -> Iterator[None]:
-    """No background warming of the cache: the cache counters must count these requests only."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(PRECOMPUTE_ENV, "0")
-        yield
-
-
 @pytest.fixture(scope="module")
 def api(town: tuple[Path, Path]) -> Iterator[httpx.Client]:
-    settings = Settings(data_dir=town[0], max_body_bytes=BODY_LIMIT)
-    with live_server(settings) as base, httpx.Client(base_url=base, timeout=60) as client:
+    with live_client(Settings(data_dir=town[0], max_body_bytes=BODY_LIMIT)) as client:
         yield client
 
 
 def _key(value: str = KEY) -> dict[str, str]:
     return {"X-API-Key": value}
-
-
-def _error(response: httpx.Response, status: int) -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    return response.json()["error"]
 
 
 # -- happy paths ---------------------------------------------------------------------------------
@@ -261,7 +248,7 @@ def test_custom_set_create_replace_use_and_delete(api: httpx.Client) -> None:
     assert created.json()["scheme"] == "custom" and created.json()["areas"] == 1
     assert created.headers["Location"] == "/v1/boundaries/town-centre/areas"
 
-    again = _error(api.post("/v1/boundaries", json=body, headers=_key()), 409)
+    again = error_message(api.post("/v1/boundaries", json=body, headers=_key()), 409)
     assert "already exists" in again and "replace=true" in again
     body["geojson"]["features"].append(square_feature("east", "East end", X0 + 0.025, Y0))
     replaced = api.post("/v1/boundaries", json=body, headers=_key(), params={"replace": "true"})
@@ -310,6 +297,7 @@ def test_cluster_set_from_a_mapping(api: httpx.Client) -> None:
         ({"boundaries": WARDS, "weights": "made-up"}, 400, "unknown weights 'made-up'"),
         ({"boundaries": WARDS, "weights": "/etc/passwd"}, 400, "unknown weights"),
         ({"boundaries": WARDS, "categories": "dragons"}, 400, "unknown crime category"),
+        ({"boundaries": WARDS, "force": "../../etc"}, 400, "police.uk force slug"),
         ({"boundaries": WARDS, "method": "kriging"}, 422, "method"),
         ({"boundaries": WARDS, "per_area": "true"}, 400, "add top=N"),
         ({"boundaries": WARDS, "permutations": 10**6}, 422, "permutations"),
@@ -320,22 +308,24 @@ def test_cluster_set_from_a_mapping(api: httpx.Client) -> None:
 def test_bad_hotspot_queries_say_what_to_fix(
     api: httpx.Client, params: dict, status: int, words: str
 ) -> None:
-    assert words in _error(api.get("/v1/hotspots", params=params), status)
+    assert words in error_message(api.get("/v1/hotspots", params=params), status)
 
 
 def test_unknown_set_and_force_elsewhere(api: httpx.Client) -> None:
-    assert "no boundary set" in _error(api.get("/v1/boundaries/nowhere/areas"), 404)
-    assert "holds no force 'atlantis'" in _error(
+    assert "no boundary set" in error_message(api.get("/v1/boundaries/nowhere/areas"), 404)
+    assert "holds no force 'atlantis'" in error_message(
         api.get("/v1/coverage", params={"force": "atlantis"}), 404
     )
 
 
 def test_writes_need_a_valid_key(api: httpx.Client) -> None:
     body = {"name": "x-set", "scheme": "cluster", "wards": WARDS, "mapping": {WEST: "A"}}
-    assert "X-API-Key" in _error(api.post("/v1/boundaries", json=body), 401)
-    assert "not valid" in _error(api.post("/v1/boundaries", json=body, headers=_key("nope")), 403)
-    assert _error(api.delete(f"/v1/boundaries/{WARDS}"), 401)
-    assert _error(api.delete(f"/v1/boundaries/{WARDS}", headers=_key("nope")), 403)
+    assert "X-API-Key" in error_message(api.post("/v1/boundaries", json=body), 401)
+    assert "not valid" in error_message(
+        api.post("/v1/boundaries", json=body, headers=_key("nope")), 403
+    )
+    assert error_message(api.delete(f"/v1/boundaries/{WARDS}"), 401)
+    assert error_message(api.delete(f"/v1/boundaries/{WARDS}", headers=_key("nope")), 403)
     assert WARDS in api.get("/health").json()["boundary_sets"]
 
 
@@ -369,7 +359,7 @@ def test_writes_need_a_valid_key(api: httpx.Client) -> None:
 )
 def test_invalid_geojson_is_refused(api: httpx.Client, geojson: dict, words: str) -> None:
     body = {"name": "broken", "scheme": "custom", "geojson": geojson}
-    assert words in _error(api.post("/v1/boundaries", json=body, headers=_key()), 400)
+    assert words in error_message(api.post("/v1/boundaries", json=body, headers=_key()), 400)
 
 
 def test_too_many_vertices_is_refused(town: tuple[Path, Path]) -> None:
@@ -387,7 +377,7 @@ def test_too_many_vertices_is_refused(town: tuple[Path, Path]) -> None:
     }
     with live_server(Settings(data_dir=town[0])) as base:
         response = httpx.post(f"{base}/v1/boundaries", json=body, headers=_key(), timeout=60)
-    message = _error(response, 400)
+    message = error_message(response, 400)
     assert "25,001 vertices" in message and "limit of 20,000" in message
 
 
@@ -398,7 +388,7 @@ def test_body_too_large_by_length_and_by_bytes_read(api: httpx.Client) -> None:
         content=big,
         headers={**_key(), "Content-Type": "application/json"},
     )
-    assert "larger than the limit" in _error(declared, 413)
+    assert "larger than the limit" in error_message(declared, 413)
 
     def chunks() -> Iterator[bytes]:  # no Content-Length: the server must count what it reads
         data = big.encode()
@@ -409,24 +399,28 @@ def test_body_too_large_by_length_and_by_bytes_read(api: httpx.Client) -> None:
         "/v1/boundaries", content=chunks(), headers={**_key(), "Content-Type": "application/json"}
     )
     assert "Content-Length" not in streamed.request.headers
-    assert "larger than the limit" in _error(streamed, 413)
+    assert "larger than the limit" in error_message(streamed, 413)
 
 
 def test_overwrite_needs_replace_and_delete_needs_a_set(api: httpx.Client) -> None:
     body = {"name": WARDS, "scheme": "cluster", "wards": WARDS, "mapping": {WEST: "A"}}
-    assert "replace=true" in _error(api.post("/v1/boundaries", json=body, headers=_key()), 409)
+    assert "replace=true" in error_message(
+        api.post("/v1/boundaries", json=body, headers=_key()), 409
+    )
     assert api.get(f"/v1/boundaries/{WARDS}/areas").json()["set"]["scheme"] == "ward"
-    missing = _error(api.delete("/v1/boundaries/never-made", headers=_key()), 404)
+    missing = error_message(api.delete("/v1/boundaries/never-made", headers=_key()), 404)
     assert "no boundary set named 'never-made'" in missing
 
 
 def test_bad_bodies_are_422_not_500(api: httpx.Client) -> None:
     headers = {**_key(), "Content-Type": "application/json"}
-    assert _error(api.post("/v1/boundaries", content=b"{not json", headers=headers), 422)
+    assert error_message(api.post("/v1/boundaries", content=b"{not json", headers=headers), 422)
     no_scheme = {"name": "x", "geojson": {}}
-    assert "scheme" in _error(api.post("/v1/boundaries", json=no_scheme, headers=_key()), 422)
+    assert "scheme" in error_message(
+        api.post("/v1/boundaries", json=no_scheme, headers=_key()), 422
+    )
     unknown_ward = {"name": "x-set", "scheme": "cluster", "wards": WARDS, "mapping": {"E0": "A"}}
-    assert "E0" in _error(api.post("/v1/boundaries", json=unknown_ward, headers=_key()), 400)
+    assert "E0" in error_message(api.post("/v1/boundaries", json=unknown_ward, headers=_key()), 400)
 
 
 # -- the cache -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 import textwrap
@@ -127,3 +128,18 @@ def test_read_selects_force_and_months(archive: ArchiveBuilder, data_dir: Path) 
     assert store.read(first="2019-02", last="2019-02").num_rows == 8
     assert store.read("kent").num_rows == 0
     assert store.read(FORCE, columns=["category"]).column_names == ["category"]
+
+
+def test_stored_files_are_readable_by_other_accounts(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
+    # The service often runs as another user than the analyst who ingested; the temporary
+    # file's owner-only mode must not survive the rename.
+    _three_months(archive)
+    ingest_archive(CrimeStore(data_dir), archive.root)
+    umask = os.umask(0)
+    os.umask(umask)
+    stored = list((data_dir / "crimes").glob("*/*.parquet"))
+    assert len(stored) == 3
+    assert {path.stat().st_mode & 0o777 for path in stored} == {0o666 & ~umask}
+    assert all(path.stat().st_mode & 0o044 for path in stored)  # group and others can read

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from boundaries.assign import AreaIndex, assign_table
 from boundaries.errors import BoundaryError
 from boundaries.sets import BoundarySet
 from geo_service.maps.outlines import Outline, layer_name, outline_layer
@@ -19,14 +18,17 @@ from geo_service.maps.styling import (
     Legend,
     LegendEntry,
     PropertyStyledGeoJson,
-    base_map,
+    class_decimals,
     feature_collection,
-    finish,
+    harm_name,
+    in_wgs84,
+    map_page,
     quantile_classes,
     round_geometries,
 )
 from pipelines.analysis.window import StudyWindow, choose_window
 from pipelines.harm import HarmTable, load_table
+from pipelines.planning.measures import area_counts
 from pipelines.store import CrimeStore
 
 METRICS: dict[str, str] = {
@@ -64,47 +66,12 @@ def area_metrics(
     weights: str = "count",
     force: str | None = None,
 ) -> AreaMetrics:
-    """Count and weigh the window's crimes into the set's areas (the exact point-in-polygon rule
-    of ``boundaries.assign``), and divide by population and land area."""
+    """Every metric of every area over the chosen window (``pipelines.planning.measures``)."""
     table = load_table(weights)
     window = choose_window(store, force, first, last)
-    crimes = store.read(
-        force, window.first, window.last, columns=["longitude", "latitude", "category"]
-    )
-    assignment = assign_table(AreaIndex.of(boundary_set), crimes)
-    harm = table.weights_for(crimes["category"])
-    inside = assignment.area >= 0
-    n = len(boundary_set.areas)
-    counts = np.bincount(assignment.area[inside], minlength=n)
-    harms = np.bincount(assignment.area[inside], weights=harm[inside], minlength=n)
-    areas = boundary_set.areas
-    frame = pd.DataFrame(
-        {
-            "code": areas["code"].astype(str).to_numpy(),
-            "name": areas["name"].astype(str).to_numpy(),
-            "crimes": counts.astype(np.int64),
-            "harm": harms,
-            "area_km2": areas["area_m2"].to_numpy(dtype=np.float64) / 1e6,
-        }
-    )
-    if "population" in areas:
-        population = areas["population"].to_numpy(dtype=np.float64)
-        frame["population"] = population
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # An area with no residents has no rate (not an infinite one): drawn as "no data".
-            frame["rate"] = np.where(population > 0, counts * 1000.0 / population, np.nan)
-    else:
-        frame["population"] = np.nan
-        frame["rate"] = np.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frame["harm_per_km2"] = np.where(frame["area_km2"] > 0, harms / frame["area_km2"], np.nan)
+    counts = area_counts(store, boundary_set, table, window.first, window.last, force)
     return AreaMetrics(
-        boundary_set.name,
-        frame,
-        window,
-        table,
-        assignment.outside,
-        assignment.no_location,
+        boundary_set.name, counts.table, window, table, counts.outside, counts.no_location
     )
 
 
@@ -134,12 +101,6 @@ def metric_label(metric: str, weights: HarmTable) -> str:
     return f"Harm{per} ({weights.name}: {unit}{per})"
 
 
-def _decimals(values: np.ndarray) -> int:
-    finite = values[np.isfinite(values)]
-    largest = float(np.abs(finite).max()) if len(finite) else 0.0
-    return 0 if largest >= 100 else 1 if largest >= 10 else 2
-
-
 def area_layer(
     boundary_set: BoundarySet, metrics: AreaMetrics, metric: str
 ) -> tuple[PropertyStyledGeoJson, Legend, Classes]:
@@ -150,9 +111,9 @@ def area_layer(
     values = table[METRIC_COLUMNS[metric]].to_numpy(dtype=np.float64)
     classes = quantile_classes(values)
     index = classes.classify(values)
-    decimals = _decimals(values)
+    decimals = class_decimals(values)
     label = metric_label(metric, metrics.weights)
-    harm_name = "Crimes" if metrics.weights.name == "count" else f"Harm ({metrics.weights.name})"
+    harm = harm_name(metrics.weights.name)
 
     def shown(value: float, places: int) -> float | None:
         return None if not np.isfinite(value) else round(float(value), places)
@@ -172,9 +133,7 @@ def area_layer(
         }
         for row, k, value in zip(table.itertuples(index=False), index, values, strict=True)
     ]
-    areas = boundary_set.areas
-    if areas.crs is not None and areas.crs.to_epsg() != 4326:
-        areas = areas.to_crs(4326)
+    areas = in_wgs84(boundary_set.areas)
     geometries = shapely.to_geojson(round_geometries(areas.geometry.values.to_numpy()))
     palette = {str(i): colour for i, colour in enumerate(classes.colours)}
     palette["-1"] = NO_DATA_COLOUR
@@ -188,9 +147,9 @@ def area_layer(
             ("name", "Area"),
             ("code", "Code"),
             ("crimes", "Crimes"),
-            ("harm", harm_name),
+            ("harm", harm),
             ("rate", "Crimes per 1,000 residents"),
-            ("harm_per_km2", f"{harm_name} per km²"),
+            ("harm_per_km2", f"{harm} per km²"),
             ("population", "Residents"),
             ("area_km2", "Area (km²)"),
         ],
@@ -231,10 +190,6 @@ def area_map_html(
     (a cluster's wards), legend and layer control."""
     west, south, east, north = boundary_set.areas.total_bounds
     page_title = title or f"{METRICS[metric]}: {boundary_set.name}"
-    fmap = base_map((west, south, east, north), tiles, page_title)
     layer, legend, _ = area_layer(boundary_set, metrics, metric)
-    layer.add_to(fmap)
-    for outline in outlines:
-        outline_layer(outline).add_to(fmap)
-    legend.add_to(fmap)
-    return finish(fmap)
+    lines = [outline_layer(outline) for outline in outlines]
+    return map_page((west, south, east, north), tiles, page_title, [layer, *lines, legend])

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import h3
 import numpy as np
-import orjson
 import pandas as pd
 
 from geo_service.maps.outlines import Outline, outline_layer
 from geo_service.maps.styling import (
-    COORDINATE_DECIMALS,
     GI_COLOURS,
     GI_LABELS,
     LISA_COLOURS,
@@ -19,10 +16,10 @@ from geo_service.maps.styling import (
     Legend,
     LegendEntry,
     PropertyStyledGeoJson,
-    base_map,
     feature_collection,
-    finish,
     format_p,
+    hexagon_geometry,
+    map_page,
 )
 from pipelines.analysis.study import StudyResult
 
@@ -34,13 +31,6 @@ def cells_to_draw(cells: pd.DataFrame) -> pd.DataFrame:
     have none). The study's empty, ordinary cells are most of a region and say nothing."""
     significant = ~cells["class"].astype(str).isin([str(v) for v in NOT_SIGNIFICANT.values()])
     return cells[(cells["count"] > 0) | significant]
-
-
-def hexagon_geometry(cell: str, decimals: int = COORDINATE_DECIMALS) -> str:
-    """The cell's hexagon (or pentagon) as a GeoJSON Polygon, lng/lat rounded, ring closed."""
-    ring = [[round(lng, decimals), round(lat, decimals)] for lat, lng in h3.cell_to_boundary(cell)]
-    ring.append(ring[0])
-    return orjson.dumps({"type": "Polygon", "coordinates": [ring]}).decode()
 
 
 def hexagon_features(cells: pd.DataFrame) -> str:
@@ -138,10 +128,6 @@ def hotspot_map_html(
         west, east = result.cells["lng"].min(), result.cells["lng"].max()
         south, north = result.cells["lat"].min(), result.cells["lat"].max()
     page_title = title or f"Hot spots: {result.provenance['region']['boundary_set']}"
-    fmap = base_map((west, south, east, north), tiles, page_title)
     layer, legend = hotspot_layer(result)
-    layer.add_to(fmap)
-    for outline in outlines:  # above the cells, lines only and not clickable
-        outline_layer(outline).add_to(fmap)
-    legend.add_to(fmap)
-    return finish(fmap)
+    lines = [outline_layer(outline) for outline in outlines]  # above the cells, not clickable
+    return map_page((west, south, east, north), tiles, page_title, [layer, *lines, legend])

@@ -15,6 +15,7 @@ from geo_service.maps.styling import (
     OUTLINE_COLOUR,
     PropertyStyledGeoJson,
     feature_collection,
+    in_wgs84,
     round_geometries,
 )
 
@@ -68,9 +69,7 @@ def member_wards(
 
 def outline_layer(outline: Outline) -> PropertyStyledGeoJson:
     """Lines only, not clickable, so the hexagons or areas beneath keep their popups."""
-    frame = outline.areas
-    if frame.crs is not None and frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
+    frame = in_wgs84(outline.areas)
     geometries = shapely.to_geojson(round_geometries(frame.geometry.values.to_numpy()))
     properties = [
         {"code": str(code), "name": str(name)}

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import folium
+import geopandas as gpd
+import h3
 import numpy as np
 import orjson
 import shapely
@@ -117,6 +119,32 @@ def _number(value: float, decimals: int) -> str:
 def round_geometries(geometries: np.ndarray, decimals: int = COORDINATE_DECIMALS) -> np.ndarray:
     """The geometries with every coordinate rounded (smaller pages; shared edges stay shared)."""
     return shapely.transform(geometries, lambda xy: np.round(xy, decimals))
+
+
+def in_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``frame`` in longitude/latitude (EPSG:4326), as Leaflet draws it."""
+    if frame.crs is not None and frame.crs.to_epsg() != 4326:
+        frame = frame.to_crs(4326)
+    return frame
+
+
+def hexagon_geometry(cell: str, decimals: int = COORDINATE_DECIMALS) -> str:
+    """The cell's hexagon (or pentagon) as a GeoJSON Polygon, lng/lat rounded, ring closed."""
+    ring = [[round(lng, decimals), round(lat, decimals)] for lat, lng in h3.cell_to_boundary(cell)]
+    ring.append(ring[0])
+    return orjson.dumps({"type": "Polygon", "coordinates": [ring]}).decode()
+
+
+def class_decimals(values: np.ndarray) -> int:
+    """Decimals a legend's class bounds need: none from 100 up, one from 10, else two."""
+    finite = values[np.isfinite(values)]
+    largest = float(np.abs(finite).max()) if len(finite) else 0.0
+    return 0 if largest >= 100 else 1 if largest >= 10 else 2
+
+
+def harm_name(weights: str | None) -> str:
+    """What a popup calls the harm of a harm table: count weights make it the crimes."""
+    return "Crimes" if weights == "count" else f"Harm ({weights})"
 
 
 def feature_collection(geometries: Sequence[str], properties: Sequence[dict]) -> str:
@@ -370,6 +398,17 @@ def format_p(p: float) -> str:
     if math.isnan(p):
         return ""
     return "< 0.001" if p < 0.001 else f"{p:.3g}"
+
+
+def map_page(
+    bounds: tuple[float, float, float, float], tiles: str, title: str, parts: Iterable[Element]
+) -> str:
+    """The whole page: ``base_map``, each of ``parts`` (layers, outlines, legend, panels) added
+    in order, then ``finish``."""
+    fmap = base_map(bounds, tiles, title)
+    for part in parts:
+        part.add_to(fmap)
+    return finish(fmap)
 
 
 def finish(fmap: folium.Map) -> str:

@@ -14,9 +14,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from boundaries.clusters import build_clusters
 from boundaries.custom_areas import custom_areas_from_geojson
 from boundaries.sets import BoundarySet
-from boundaries.store import BoundaryStore
 from geo_service.body_limit import KeyedLimitedBodyRoute
-from geo_service.dependencies import get_boundary_store, require_read_access, require_write_key
+from geo_service.dependencies import BoundaryStoreDep, require_read_access, require_write_key
 from geo_service.models import (
     ERRORS,
     Area,
@@ -34,7 +33,6 @@ reads = APIRouter(dependencies=[Depends(require_read_access)])
 writes = APIRouter(route_class=KeyedLimitedBodyRoute, dependencies=[Depends(require_write_key)])
 
 SetName = Annotated[str, Path(description="Boundary set name, e.g. torbay-wards-2019.")]
-Store = Annotated[BoundaryStore, Depends(get_boundary_store)]
 WRITE_ERRORS = {
     **ERRORS,
     409: {"model": ERRORS[400]["model"], "description": "A set of that name exists"},
@@ -43,13 +41,13 @@ WRITE_ERRORS = {
 
 
 @reads.get("/boundaries", response_model=BoundarySets, responses=ERRORS)
-def list_sets(store: Store) -> BoundarySets:
+def list_sets(store: BoundaryStoreDep) -> BoundarySets:
     """Every stored boundary set: name, scheme, vintage and number of areas."""
     return BoundarySets(sets=[_summary(description) for description in store.list()])
 
 
 @reads.get("/boundaries/{set_name}/areas", response_model=AreaList, responses=ERRORS)
-def list_areas(set_name: SetName, store: Store) -> AreaList:
+def list_areas(set_name: SetName, store: BoundaryStoreDep) -> AreaList:
     """The areas of a set: code, name, km² and resident population when attached."""
     boundary_set = store.read(set_name)
     frame = boundary_set.areas
@@ -75,7 +73,7 @@ def list_areas(set_name: SetName, store: Store) -> AreaList:
 )
 def create_set(
     body: NewBoundarySet,
-    store: Store,
+    store: BoundaryStoreDep,
     response: Response,
     replace: Annotated[bool, Query(description="Overwrite a set of the same name.")] = False,
 ) -> BoundarySetCreated:
@@ -103,7 +101,7 @@ def create_set(
 
 
 @writes.delete("/boundaries/{set_name}", response_model=Deleted, responses=WRITE_ERRORS)
-def delete_set(set_name: SetName, store: Store) -> Deleted:
+def delete_set(set_name: SetName, store: BoundaryStoreDep) -> Deleted:
     """Delete a stored boundary set (404 when there is none of that name)."""
     store.delete(set_name)
     return Deleted(deleted=set_name)

@@ -8,11 +8,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from geo_service.dependencies import get_store, require_read_access
+from geo_service.dependencies import StoreDep, require_read_access
 from geo_service.errors import NotFound
-from geo_service.hotspot_query import MONTH_SCHEMA, month_range
 from geo_service.models import ERRORS, Coverage, CoverageMonth, ForceCoverage
-from pipelines.store import CrimeStore
+from geo_service.query_params import MONTH_SCHEMA, month_range
 from pipelines.store.coverage import coverage_rows
 from pipelines.store.crime_store import StoreError
 
@@ -21,7 +20,7 @@ router = APIRouter(tags=["coverage"], dependencies=[Depends(require_read_access)
 
 @router.get("/coverage", response_model=Coverage, responses=ERRORS)
 def coverage(
-    store: Annotated[CrimeStore, Depends(get_store)],
+    store: StoreDep,
     force: Annotated[str | None, Query(description="Only this force (slug).")] = None,
     first: Annotated[
         str | None, Query(alias="from", description="First month, YYYY-MM.", **MONTH_SCHEMA)

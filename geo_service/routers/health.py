@@ -4,16 +4,12 @@ a load balancer or a partner can check it without a key."""
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
-from boundaries.store import BoundaryStore
-from geo_service.dependencies import get_boundary_store, get_cache, get_settings, get_store
+from geo_service.dependencies import BoundaryStoreDep, CacheDep, StoreDep, get_settings
 from geo_service.models import CacheStatus, ForceHeld, Health, StoreStatus
-from geo_service.results import StudyCache
 from pipelines.analysis.study import ATTRIBUTION
-from pipelines.store import CrimeStore
 
 router = APIRouter(tags=["service"])
 
@@ -21,9 +17,9 @@ router = APIRouter(tags=["service"])
 @router.get("/health", response_model=Health)
 def health(
     request: Request,
-    store: Annotated[CrimeStore, Depends(get_store)],
-    boundary_store: Annotated[BoundaryStore, Depends(get_boundary_store)],
-    cache: Annotated[StudyCache, Depends(get_cache)],
+    store: StoreDep,
+    boundary_store: BoundaryStoreDep,
+    cache: CacheDep,
 ) -> Health:
     """Store status (months held per force), boundary sets, cache use and software version.
     Reads file names only, so it stays cheap enough to poll."""

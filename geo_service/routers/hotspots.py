@@ -3,33 +3,38 @@
 CSV has no place for the provenance, so a CSV response links to it (``Link: <...>;
 rel="describedby"``), at ``/v1/hotspots/provenance`` with the same query: the study is cached, so
 fetching it costs no second computation.
+
+The provenance carries ``backtest``: the hit rate and PAI the newest recorded backtest with the
+same settings scored (geo_service.backtest_report), or null with a hint how to run one.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from boundaries.store import BoundaryStore
+from geo_service.backtest_report import backtest_provenance, version_with_backtests
 from geo_service.dependencies import (
+    BoundaryStoreDep,
+    CacheDep,
+    ResponsesDep,
+    StoreDep,
     current_version,
-    get_boundary_store,
-    get_cache,
-    get_response_cache,
     require_read_access,
 )
+from geo_service.downloads import csv_response, same_query_url
 from geo_service.errors import NotFound
 from geo_service.hotspot_output import cell_records, csv_text, feature_collection, plain
 from geo_service.hotspot_query import HotspotQuery, hotspot_query
 from geo_service.models import ERRORS, Hotspots, Provenance
-from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
 from pipelines.analysis.ranking import rank_cells
 from pipelines.analysis.study import StudyRequest
+from pipelines.store import CrimeStore
 
 router = APIRouter(tags=["hotspots"], dependencies=[Depends(require_read_access)])
 
@@ -57,23 +62,31 @@ _OTHER_FORMATS = {
 def hotspots(
     query: Annotated[HotspotQuery, Depends(hotspot_query)],
     request: Request,
-    cache: Annotated[StudyCache, Depends(get_cache)],
-    boundary_store: Annotated[BoundaryStore, Depends(get_boundary_store)],
-    responses: Annotated[ResponseCache, Depends(get_response_cache)],
+    cache: CacheDep,
+    boundary_store: BoundaryStoreDep,
+    store: StoreDep,
+    responses: ResponsesDep,
 ) -> Response:
     """Every H3 cell of the region with count, value, z, p, adjusted p and class (zero-crime
     cells included), or with ``top`` the ranked list of significant hot spots; provenance
     (including ``data_version``) travels with the result."""
-    version = current_version(request, query.study.boundaries)
+    # The answer reports the recorded backtest, so a new record must change the cache key too.
+    version = version_with_backtests(
+        current_version(request, query.study.boundaries), store.root, query.study.boundaries
+    )
     return responses.respond(
-        request, version, lambda: _hotspots_response(query, request, cache, boundary_store)
+        request, version, lambda: _hotspots_response(query, request, cache, boundary_store, store)
     )
 
 
 def _hotspots_response(
-    query: HotspotQuery, request: Request, cache: StudyCache, boundary_store: BoundaryStore
+    query: HotspotQuery,
+    request: Request,
+    cache: StudyCache,
+    boundary_store: BoundaryStore,
+    store: CrimeStore,
 ) -> Response:
-    cells, provenance = _study(query, cache, boundary_store)
+    cells, provenance = _study(query, cache, boundary_store, store)
     headers = {"X-Data-Version": provenance["data_version"]}
     if query.top is not None:
         cells = rank_cells(
@@ -84,10 +97,8 @@ def _hotspots_response(
             min_separation_m=query.min_separation_m,
         )
     if query.format == "csv":
-        link = _provenance_url(request)
-        headers["Link"] = f'<{link}>; rel="describedby"; type="application/json"'
-        headers["Content-Disposition"] = 'attachment; filename="hotspots.csv"'
-        return Response(csv_text(cells), media_type="text/csv; charset=utf-8", headers=headers)
+        link = same_query_url(request, "hotspot_provenance")
+        return csv_response(csv_text(cells), "hotspots.csv", link, headers)
     records = cell_records(cells)
     if query.format == "geojson":
         body = feature_collection(records, provenance)
@@ -107,22 +118,29 @@ def _hotspots_response(
 def hotspot_provenance(
     query: Annotated[HotspotQuery, Depends(hotspot_query)],
     response: Response,
-    cache: Annotated[StudyCache, Depends(get_cache)],
-    boundary_store: Annotated[BoundaryStore, Depends(get_boundary_store)],
+    cache: CacheDep,
+    boundary_store: BoundaryStoreDep,
+    store: StoreDep,
 ) -> Provenance:
     """The provenance of the same query on ``/v1/hotspots`` (what a CSV response links to)."""
-    _, provenance = _study(query, cache, boundary_store)
+    _, provenance = _study(query, cache, boundary_store, store)
     response.headers["X-Data-Version"] = provenance["data_version"]
     return Provenance.model_validate(provenance)
 
 
-def _study(query: HotspotQuery, cache: StudyCache, boundary_store: BoundaryStore) -> tuple:
-    _check_areas(boundary_store, query.study)
+def _study(
+    query: HotspotQuery, cache: StudyCache, boundary_store: BoundaryStore, store: CrimeStore
+) -> tuple:
+    check_areas(boundary_store, query.study)
     result, version = cache.get(query.study)
-    return result.cells, plain({**result.provenance, "data_version": version})
+    # The resolution studied: the data guard may have changed the one asked for.
+    backtest = backtest_provenance(
+        store.root, query.study, result.provenance["resolution"], version
+    )
+    return result.cells, plain({**result.provenance, "data_version": version, **backtest})
 
 
-def _check_areas(boundary_store: BoundaryStore, study: StudyRequest) -> None:
+def check_areas(boundary_store: BoundaryStore, study: StudyRequest) -> None:
     """404 for an unknown set (describe raises) or area code, before any study is run."""
     boundary_store.describe(study.boundaries)
     if not study.areas:
@@ -136,8 +154,3 @@ def _check_areas(boundary_store: BoundaryStore, study: StudyRequest) -> None:
             f"area code(s) {', '.join(unknown)} not in boundary set {study.boundaries!r}; "
             f"GET /v1/boundaries/{study.boundaries}/areas lists its areas"
         )
-
-
-def _provenance_url(request: Request) -> str:
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "format"]
-    return str(request.url_for("hotspot_provenance").replace(query=urlencode(query)))

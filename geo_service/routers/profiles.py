@@ -8,21 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from boundaries.store import BoundaryStore
 from geo_service.dependencies import (
+    BoundaryStoreDep,
+    CacheDep,
+    ResponsesDep,
+    StoreDep,
     current_version,
-    get_boundary_store,
-    get_cache,
-    get_response_cache,
-    get_store,
     require_read_access,
 )
 from geo_service.models import ERRORS
+from geo_service.pages import html_response
 from geo_service.profile import DEFAULT_WEIGHTS, AreaProfile, gather_profile, render_profile_html
-from geo_service.response_cache import ResponseCache
-from geo_service.results import StudyCache
-from geo_service.synthetic import add_banner, boundary_set_is_synthetic
-from pipelines.store import CrimeStore
 
 router = APIRouter(tags=["profiles"], dependencies=[Depends(require_read_access)])
 
@@ -40,10 +36,6 @@ Weights = Annotated[
 Force = Annotated[
     str | None, Query(description="Only this force's crimes (police.uk slug); default: all.")
 ]
-Store = Annotated[CrimeStore, Depends(get_store)]
-Boundaries = Annotated[BoundaryStore, Depends(get_boundary_store)]
-Cache = Annotated[StudyCache, Depends(get_cache)]
-Responses = Annotated[ResponseCache, Depends(get_response_cache)]
 
 
 # Plain `def` routes: the work is disk and CPU bound, so FastAPI runs them in its thread pool.
@@ -57,10 +49,10 @@ def area_profile(
     set_name: str,
     code: str,
     request: Request,
-    store: Store,
-    boundaries: Boundaries,
-    cache: Cache,
-    responses: Responses,
+    store: StoreDep,
+    boundaries: BoundaryStoreDep,
+    cache: CacheDep,
+    responses: ResponsesDep,
     to: To = None,
     weights: Weights = DEFAULT_WEIGHTS,
     force: Force = None,
@@ -85,10 +77,10 @@ def area_profile_page(
     set_name: str,
     code: str,
     request: Request,
-    store: Store,
-    boundaries: Boundaries,
-    cache: Cache,
-    responses: Responses,
+    store: StoreDep,
+    boundaries: BoundaryStoreDep,
+    cache: CacheDep,
+    responses: ResponsesDep,
     to: To = None,
     weights: Weights = DEFAULT_WEIGHTS,
     force: Force = None,
@@ -97,9 +89,6 @@ def area_profile_page(
 
     def build() -> Response:
         profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
-        page = render_profile_html(profile)
-        if boundary_set_is_synthetic(boundaries, set_name):
-            page = add_banner(page)
-        return HTMLResponse(page)
+        return html_response(render_profile_html(profile), boundaries, [set_name])
 
     return responses.respond(request, current_version(request, set_name), build)

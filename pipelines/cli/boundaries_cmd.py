@@ -32,6 +32,7 @@ from pipelines.cli.common import (
     fail,
     open_store,
 )
+from pipelines.forces import ForceError
 from pipelines.months import MonthError, check_range
 from pipelines.store import resolve_data_dir
 
@@ -197,7 +198,7 @@ def counts(
         boundary_set = _boundary_store(data_dir).read(name)
         with error_console.status(f"Counting crimes into {name}"):
             result = count_crimes(open_store(data_dir), boundary_set, force, first, last)
-    except (MonthError, BoundaryError) as error:
+    except (MonthError, BoundaryError, ForceError) as error:
         fail(str(error))
     if result.total == 0:
         fail(
@@ -407,7 +408,7 @@ def routes(
         if crimes.num_rows == 0:
             fail("no stored crimes for that selection; ingest some first")
         result = compare_routes(wards, crimes, table)
-    except (MonthError, BoundaryError) as error:
+    except (MonthError, BoundaryError, ForceError) as error:
         fail(str(error))
     if output == "json":
         print(json.dumps(result.to_dict(), indent=2))

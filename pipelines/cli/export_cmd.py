@@ -9,6 +9,7 @@ import typer
 
 from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
 from pipelines.export import FORMATS, ExportError, export_crimes, format_for
+from pipelines.forces import ForceError, check_force
 from pipelines.months import MonthError, check_range
 
 
@@ -34,9 +35,10 @@ def export(
 ) -> None:
     """Write the stored canonical rows of a force and months to a file other tools can read."""
     try:
+        check_force(force, "--force")
         first, last = check_range(first, last)
         chosen = format_for(output, file_format)
-    except (MonthError, ExportError) as error:
+    except (MonthError, ExportError, ForceError) as error:
         fail(str(error))
     store = open_store(data_dir)
     stored_months = [month for _, month in store.partitions(force)]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +11,7 @@ from rich.table import Table
 from shapely.geometry.base import BaseGeometry
 
 from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from pipelines.forces import ForceError, check_force
 from pipelines.ingest import api as api_ingest
 from pipelines.ingest.api import ApiIngestError, ApiIngestReport, NoMonthsError, ProgressUpdate
 from pipelines.ingest.api_area import AreaError, parse_poly, read_boundary
@@ -23,8 +23,6 @@ from pipelines.ingest.api_client import (
 )
 from pipelines.months import MonthError, check_range
 from pipelines.store.crime_store import StoreError
-
-_FORCE_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 def ingest_api(
@@ -78,11 +76,10 @@ def ingest_api(
 
     Tune retries with $HOTSPOTS_API_ATTEMPTS and $HOTSPOTS_API_BACKOFF (first wait, seconds).
     """
-    if not _FORCE_SLUG.match(force):
-        fail(f"--force must be a police.uk force slug like metropolitan, got {force!r}")
     try:
+        check_force(force, "--force")
         first, last = check_range(first, last)
-    except MonthError as error:
+    except (MonthError, ForceError) as error:
         fail(str(error))
     area = _area(boundary, poly)
     url = resolve_base_url(base_url)
@@ -130,7 +127,7 @@ def ingest_api(
 
 def _area(boundary: Path | None, poly: str | None) -> BaseGeometry:
     if (boundary is None) == (poly is None):
-        fail("give the area as exactly one of --boundary FILE or --poly \"lat,lng:lat,lng:...\"")
+        fail('give the area as exactly one of --boundary FILE or --poly "lat,lng:lat,lng:..."')
     try:
         return read_boundary(boundary) if boundary is not None else parse_poly(poly or "")
     except AreaError as error:
@@ -140,7 +137,14 @@ def _area(boundary: Path | None, poly: str | None) -> BaseGeometry:
 def _print_report(report: ApiIngestReport, root: Path) -> None:
     table = Table(title=f"{report.force} from {report.base_url} into {root}")
     for column in (
-        "month", "requests", "splits", "returned", "stored", "no location", "kept", "rejected"
+        "month",
+        "requests",
+        "splits",
+        "returned",
+        "stored",
+        "no location",
+        "kept",
+        "rejected",
     ):
         table.add_column(column, justify="left" if column == "month" else "right")
     for month in report.months:

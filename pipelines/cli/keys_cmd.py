@@ -47,7 +47,7 @@ def add_key(
     if existing and not existing.endswith("\n"):
         existing += "\n"
     line = f"{hash_key(key)} {created} {label.strip()}".rstrip()
-    with atomic_write(path) as tmp:
+    with atomic_write(path, mode=0o600) as tmp:  # key hashes: readable by their owner only
         tmp.write_text(existing + line + "\n", encoding="utf-8")
         tmp.chmod(0o600)  # hashes only, but nobody else needs to read them
     console.print(f"Added a key{f' for {label.strip()}' if label.strip() else ''} to {path}.")

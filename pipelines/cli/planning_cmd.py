@@ -6,26 +6,24 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import geopandas as gpd
 import pandas as pd
-import shapely
 import typer
 from rich.table import Table
-from shapely.geometry.base import BaseGeometry
 
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
 from pipelines.analysis.study import StudyRequest
-from pipelines.analysis.window import choose_window
 from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
-from pipelines.harm import load_table
-from pipelines.months import MonthError, check_range, parse_month, shift_month
-from pipelines.planning.allocation import allocate
-from pipelines.planning.backtest import backtest, best, rows_as_dicts
+from pipelines.months import check_range, parse_month
+from pipelines.planning.allocation_request import AllocationRequest, allocate_by_need
+from pipelines.planning.backtest_record import BacktestRequest, backtest_and_record
 from pipelines.planning.compare import compare_schemes
-from pipelines.planning.displacement import weighted_displacement_quotient
-from pipelines.planning.displacement_areas import displacement_areas, period_counts
-from pipelines.planning.measures import MEASURES, area_measures
+from pipelines.planning.displacement_areas import area_or_file
+from pipelines.planning.displacement_check import (
+    check_periods,
+    displacement_check,
+    parse_period,
+)
 from pipelines.store.atomic import atomic_write
 
 FormatOption = Annotated[
@@ -59,40 +57,18 @@ def allocate_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Share N units across a scheme's areas by need (largest remainder), beside the equal share."""
-    if measure not in MEASURES:
-        fail(f"--measure must be one of {', '.join(MEASURES)}, got {measure!r}")
     store = open_store(data_dir)
     try:
         first, last = check_range(first, last)
         boundary_set = BoundaryStore(store.root).read(boundaries)
-        table = load_table(weights)
-        window = choose_window(store, force, first, last)
-        frame = area_measures(store, boundary_set, table, window.first, window.last, force)
-        if measure == "rate" and "rate" not in frame:
-            fail(
-                f"{boundaries} has no population, so no rate; attach one with "
-                "`hotspots boundaries population` or use --measure harm"
-            )
-        column = {"harm": "harm", "count": "crimes", "rate": "rate"}[measure]
-        values = frame[column].fillna(0).to_numpy()
-        result = allocate(frame["code"].tolist(), values, units, minimum, maximum)
+        request = AllocationRequest(
+            boundaries, units, minimum, maximum, measure, weights, first, last, force
+        )
+        allocation = allocate_by_need(store, boundary_set, request)
     except (ValueError, BoundaryError) as error:
         fail(str(error))
-    frame["measure"] = values
-    frame["exact_share"] = result.exact_share.round(3)
-    frame["units"] = result.units
-    frame["equal_share"] = result.equal_share.round(3)
-    provenance = {
-        "boundaries": boundaries,
-        "units": units,
-        "min": minimum,
-        "max": maximum,
-        "measure": measure,
-        "weights": table.provenance(),
-        "window": window.provenance(),
-        "method": "floors first, proportional share with caps re-shared, largest remainder",
-    }
-    _emit(frame, provenance, file_format, output, title=f"{units} units across {boundaries}")
+    title = f"{units} units across {boundaries}"
+    _emit(allocation.frame, allocation.provenance, file_format, output, title=title)
 
 
 def compare_command(
@@ -101,6 +77,8 @@ def compare_command(
     ],
     weights: WeightsOption = "home-office-2018",
     resolution: Annotated[int, typer.Option("--res", help="H3 resolution, 7-10.")] = 9,
+    k: Annotated[int, typer.Option("--k", help="Neighbour rings for Gi*, 1-3.")] = 1,
+    alpha: Annotated[float, typer.Option("--alpha", help="Level for hot cells.")] = 0.05,
     first: FromOption = None,
     last: ToOption = None,
     force: ForceOption = None,
@@ -109,12 +87,16 @@ def compare_command(
     data_dir: DataDirOption = None,
 ) -> None:
     """Compare boundary schemes on the same crimes, cells, months and harm weights."""
+    if file_format not in ("table", "json"):
+        fail(f"--format must be table or json for compare, got {file_format!r}")
     store = open_store(data_dir)
     names = [name.strip() for name in boundaries.split(",") if name.strip()]
     try:
         first, last = check_range(first, last)
         sets = [BoundaryStore(store.root).read(name) for name in names]
-        comparison = compare_schemes(store, sets, first, last, force, weights, resolution)
+        comparison = compare_schemes(
+            store, sets, first, last, force, weights, resolution, k=k, alpha=alpha
+        )
     except (ValueError, BoundaryError) as error:
         fail(str(error))
     body = comparison.to_dict()
@@ -161,26 +143,22 @@ def displacement_command(
 ) -> None:
     """Weighted Displacement Quotient: did the crime move into the buffer around the target?"""
     store = open_store(data_dir)
+    boundary_store = BoundaryStore(store.root)
     try:
-        periods = [_period(before, "--before"), _period(after, "--after")]
-        areas = displacement_areas(
-            _geometry(store.root, target), _geometry(store.root, control), buffer_m
+        periods = parse_period(before, "--before"), parse_period(after, "--after")
+        check_periods(*periods, "--before", "--after")
+        check = displacement_check(
+            store,
+            area_or_file(boundary_store, target, "--target"),
+            area_or_file(boundary_store, control, "--control"),
+            buffer_m,
+            *periods,
+            categories=category,
+            force=force,
         )
-        counts = []
-        for first, last in periods:
-            crimes = store.read(force, first, last, columns=["longitude", "latitude", "category"])
-            if crimes.num_rows == 0:
-                fail(f"no crimes stored for {first}..{last}; choose periods the store holds")
-            counts.append(period_counts(areas, crimes, category))
-        result = weighted_displacement_quotient(*counts)
     except (ValueError, BoundaryError) as error:
         fail(str(error))
-    body = result.to_dict() | {
-        "buffer_m": buffer_m,
-        "before_period": before,
-        "after_period": after,
-    }
-    typer.echo(json.dumps(body, indent=2))
+    typer.echo(json.dumps(check.to_dict(), indent=2))
 
 
 def backtest_command(
@@ -196,39 +174,84 @@ def backtest_command(
         str, typer.Option("--weights", help="Selections to compare, e.g. count,home-office-2018.")
     ] = "count,home-office-2018",
     force: ForceOption = None,
+    category: Annotated[
+        list[str] | None, typer.Option("--category", help="Only this category (repeatable).")
+    ] = None,
+    exclude_police_generated: Annotated[
+        bool,
+        typer.Option("--exclude-police-generated", help="Leave out drugs and weapons possession."),
+    ] = False,
+    method: Annotated[str, typer.Option("--method", help="gistar or lisa.")] = "gistar",
+    k: Annotated[int, typer.Option("--k", help="Neighbour rings around each cell.")] = 1,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
+    correction: Annotated[
+        str, typer.Option("--correction", help="Multiple-testing control, e.g. fdr_bh.")
+    ] = "fdr_bh",
+    permutations: Annotated[
+        int, typer.Option("--permutations", help="Permutations for p-values.")
+    ] = 999,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the permutations.")] = 0,
     file_format: FormatOption = "table",
     output: OutputOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Score last period's hotspots on the following months: hit rate and PAI per setting."""
+    """Score last period's hotspots on the following months: hit rate and PAI per setting.
+
+    The run is recorded in <data dir>/backtests/<set>.json (the newest run for the same settings
+    replaces the older), so `GET /v1/hotspots` reports its PAI for matching settings."""
+    # Here, not at the top: the record keys on the service's own data version (cannot differ).
+    from geo_service.results import data_version
+
     store = open_store(data_dir)
     try:
         last = parse_month(last, option="--to")
-        resolution_list = tuple(int(r) for r in resolutions.split(","))
-        boundary_set = BoundaryStore(store.root).read(boundaries)
+        parts = [r.strip() for r in resolutions.split(",") if r.strip()]
+        if not all(part.isdigit() for part in parts):
+            raise ValueError(f"--res must be whole numbers such as 8,9,10, got {resolutions!r}")
+        boundary_store = BoundaryStore(store.root)
+        boundary_set = boundary_store.read(boundaries)
         base = StudyRequest(
             boundaries,
             areas=tuple(area or ()),
-            first=shift_month(last, 1 - train_months),
-            last=last,
             force=force,
+            categories=tuple(category or ()),
+            exclude_police_generated=exclude_police_generated,
+            method=method,
+            k=k,
+            alpha=alpha,
+            correction=correction,
+            permutations=permutations,
+            seed=seed,
         )
-        rows = backtest(
-            store,
-            boundary_set,
+        asked = BacktestRequest.ending(
             base,
-            test_months,
-            resolution_list,
-            tuple(s.strip() for s in selections.split(",")),
+            last,
+            train_months,
+            test_months=test_months,
+            resolutions=tuple(int(part) for part in parts),
+            selections=tuple(s.strip() for s in selections.split(",") if s.strip()),
+        )
+        version = data_version(store, boundary_store, boundaries)
+        entry, warning = backtest_and_record(
+            store.root, boundary_set, store, asked, version, source="cli"
         )
     except (ValueError, BoundaryError) as error:
         fail(str(error))
-    frame = pd.DataFrame(rows_as_dicts(rows))
-    top = best(rows)
+    frame = pd.DataFrame(entry["rows"])
     provenance = {
-        "best": {"resolution": top.resolution, "selection": top.selection, "pai": top.pai}
-    }
+        key: entry[key]
+        for key in ("best", "train", "test", "hotspot_selection", "test_crimes_rule", "formulas")
+    } | {"settings": entry["settings"], "data_version": version, "run_at": entry["run_at"]}
     _emit(frame, provenance, file_format, output, title="Hotspot backtest (PAI)")
+    # On stderr: stdout may be JSON or CSV for another program.
+    if warning:
+        typer.echo(f"warning: {warning}", err=True)
+    else:
+        typer.echo(
+            f"Recorded in backtests/{boundaries}.json under the data folder; GET /v1/hotspots "
+            "reports this PAI for the same settings.",
+            err=True,
+        )
 
 
 def _emit(
@@ -271,29 +294,3 @@ def _write_text(output: Path, text: str) -> None:
     with atomic_write(output) as tmp:
         tmp.write_text(text, encoding="utf-8")
     console.print(f"Wrote {output}")
-
-
-def _period(text: str, option: str) -> tuple[str, str]:
-    parts = text.split(":")
-    if len(parts) != 2:
-        raise MonthError(f"{option} must be FIRST:LAST months, e.g. 2019-01:2019-06, got {text!r}")
-    first, last = (parse_month(p, option=option) for p in parts)
-    if first > last:
-        raise MonthError(f"{option} runs backwards: {first} is after {last}")
-    return first, last
-
-
-def _geometry(root: Path, spec: str) -> BaseGeometry:
-    """``SET:CODE`` of a stored area, or a boundary file dissolved to one geometry."""
-    path = Path(spec)
-    if path.exists():
-        frame = gpd.read_file(path).to_crs(4326)
-        return shapely.union_all(shapely.make_valid(frame.geometry.values))
-    if ":" not in spec:
-        raise BoundaryError(f"{spec!r} is neither a file nor SET:CODE of a stored area")
-    set_name, code = spec.split(":", 1)
-    areas = BoundaryStore(root).read(set_name).areas
-    match = areas[areas["code"] == code]
-    if match.empty:
-        raise BoundaryError(f"{set_name} has no area {code!r}")
-    return match.geometry.iloc[0]

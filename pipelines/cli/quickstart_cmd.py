@@ -27,6 +27,7 @@ from boundaries.ons_fetch import DEFAULT_VINTAGE, WARD_SERVICES, fetch_wards
 from boundaries.sets import BoundarySet, prepare_areas, read_boundary_file
 from boundaries.store import BoundaryStore
 from pipelines.cli.common import DataDirOption, console, error_console, fail
+from pipelines.forces import ForceError, check_force
 from pipelines.harm import list_tables
 from pipelines.ingest.api import ApiIngestError, ingest_api
 from pipelines.ingest.api_client import (
@@ -44,7 +45,6 @@ from pipelines.store.crime_store import StoreError
 if TYPE_CHECKING:  # the web stack is imported only by the commands that serve
     from fastapi import FastAPI
 
-_FORCE_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LAD_CODE = re.compile(r"^[ENSW]0[6-9]\d{6}$")
 _LAD_FIELD = re.compile(r"^LAD\d{2}CD$", re.IGNORECASE)
 MAX_MONTHS = 60  # police.uk keeps about 36 months online; archives go further back
@@ -347,8 +347,10 @@ def _check_weights(weights: list[str] | None) -> tuple[str, ...]:
 def _check_inputs(
     force: str, lad: str, months: int, vintage: str, police_api: str | None, ons_api: str
 ) -> None:
-    if not _FORCE_SLUG.match(force):
-        fail(f"--force must be a police.uk force slug like devon-and-cornwall, got {force!r}")
+    try:
+        check_force(force, "--force")
+    except ForceError as error:
+        fail(str(error))
     if not _LAD_CODE.match(lad):
         fail(
             f"--lad {lad!r} is not a local authority code (E06/E07/E08/E09/W06 + 6 digits, "

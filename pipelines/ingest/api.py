@@ -114,8 +114,16 @@ def ingest_api(
     """Fetch every available month in [first, last] for the area and store it (blocking)."""
     return asyncio.run(
         ingest_api_async(
-            store, force, area, first, last, base_url, progress,
-            retry=retry, limiter=limiter, in_flight=in_flight,
+            store,
+            force,
+            area,
+            first,
+            last,
+            base_url,
+            progress,
+            retry=retry,
+            limiter=limiter,
+            in_flight=in_flight,
         )
     )
 
@@ -438,7 +446,7 @@ def _coverage(
 
 
 def _source_order(sources: set[str]) -> list[str]:
-    """"archive+api", the order the coverage record documents."""
+    """ "archive+api", the order the coverage record documents."""
     known = [s for s in (SOURCE_ARCHIVE, SOURCE_API) if s in sources]
     return known + sorted(sources - set(known))
 

@@ -14,9 +14,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# A force's patrol hours for a year are well under this. The bound keeps every exact share exact
+# in float64 and turns a mistyped number into a message rather than a meaningless table.
+MAX_UNITS = 1_000_000
+
 
 class AllocationError(ValueError):
     """An allocation that cannot be made as asked (the message says what to change)."""
+
+
+@dataclass(frozen=True)
+class OptionNames:
+    """What the asker calls each input, so a refusal names the option they can change: the
+    command line says ``--min``, a URL says ``min``."""
+
+    units: str
+    floor: str
+    cap: str
+    measure: str
+    assign: str  # between an option and its value: " " on the command line, "=" in a URL
+
+    def setting(self, option: str, value: object) -> str:
+        return f"{option}{self.assign}{value}"
+
+
+CLI_NAMES = OptionNames("--units", "--min", "--max", "--measure", " ")
+HTTP_NAMES = OptionNames("units", "min", "max", "measure", "=")
 
 
 @dataclass
@@ -37,8 +60,10 @@ def allocate(
     total: int,
     floor: int = 0,
     cap: int | None = None,
+    names: OptionNames = CLI_NAMES,
 ) -> Allocation:
-    """Whole units per area in proportion to ``measure``, within ``floor`` and ``cap``."""
+    """Whole units per area in proportion to ``measure``, within ``floor`` and ``cap``; refusals
+    name the inputs as ``names`` spells them."""
     values = np.asarray(measure, dtype=np.float64)
     n = len(codes)
     if n == 0:
@@ -47,19 +72,30 @@ def allocate(
         raise AllocationError(f"{n} areas but {values.size} measure values")
     if not np.all(np.isfinite(values)) or (values < 0).any():
         raise AllocationError("the measure must be a finite number >= 0 for every area")
-    if total < 0 or floor < 0:
-        raise AllocationError("units and the minimum per area must be >= 0")
+    if total < 0 or floor < 0 or (cap is not None and cap < 0):
+        raise AllocationError(
+            f"{names.units}, {names.floor} and {names.cap} must be whole numbers >= 0"
+        )
+    if total > MAX_UNITS:
+        raise AllocationError(
+            f"{names.units} must be at most {MAX_UNITS:,}, got {total:,}; share hours or officers, "
+            "not minutes"
+        )
     if cap is not None and cap < floor:
-        raise AllocationError(f"the maximum per area ({cap}) is below the minimum ({floor})")
+        raise AllocationError(
+            f"the maximum per area ({names.setting(names.cap, cap)}) is below the minimum "
+            f"({names.setting(names.floor, floor)}); raise {names.cap} or lower {names.floor}"
+        )
     if floor * n > total:
         raise AllocationError(
-            f"the minimum of {floor} per area for {n} areas needs {floor * n} units, more than "
-            f"the {total} to share; lower --min or raise --units"
+            f"the minimum of {floor} per area ({names.floor}) for {n} areas needs {floor * n} "
+            f"units, more than the {total} to share ({names.units}); lower {names.floor} or raise "
+            f"{names.units}"
         )
     if cap is not None and cap * n < total:
         raise AllocationError(
-            f"the maximum of {cap} per area for {n} areas holds only {cap * n} of the {total} "
-            "units; raise --max or lower --units"
+            f"the maximum of {cap} per area ({names.cap}) for {n} areas holds only {cap * n} of "
+            f"the {total} units; raise {names.cap} or lower {names.units}"
         )
     exact = _capped_shares(values, total, floor, cap)
     units = _largest_remainder(exact, total, codes, cap)

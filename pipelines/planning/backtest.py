@@ -13,15 +13,44 @@ selection value (crime count or harm), so a partnership can see which settings p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from boundaries.sets import BoundarySet
 from pipelines.analysis.grid import build_grid, locate_crimes, sum_by_cell
-from pipelines.analysis.study import StudyRequest, run_study
+from pipelines.analysis.study import (
+    METHODS,
+    STUDY_RESOLUTIONS,
+    StudyError,
+    StudyRequest,
+    StudyResult,
+    run_study,
+)
+from pipelines.categories import canonical_category
+from pipelines.harm import POLICE_GENERATED
 from pipelines.months import months_between, shift_month
 from pipelines.store import CrimeStore
 
 BACKTEST_RESOLUTIONS = (8, 9, 10)
+BACKTEST_SELECTIONS = ("count", "home-office-2018")
+CITATION = (
+    "Chainey, S., Tompson, L. and Uhlig, S. (2008) 'The utility of hotspot mapping for "
+    "predicting spatial patterns of crime', Security Journal 21, 4-28"
+)
+HIT_RATE_FORMULA = (
+    "hit rate = n / N: the share of the test period's N crimes that were in the hotspots"
+)
+PAI_FORMULA = (
+    "PAI = (n / N) / (a / A): the hit rate over the share of the region's area A that the "
+    "hotspots cover (a); 1 is no better than chance"
+)
+# Resolution-specific entries of a study's statistics settings: not settings of the backtest.
+_PER_STUDY = ("cells", "neighbourhood_sizes", "cells_refined", "cold_spots_suppressed")
+
+StudyRunner = Callable[[StudyRequest], StudyResult]
 
 
 class BacktestError(ValueError):
@@ -54,40 +83,88 @@ class BacktestRow:
     pai: float
 
 
+@dataclass(frozen=True)
+class BacktestRun:
+    """A backtest's rows and what they rest on: windows, the hotspot rule, the test crimes."""
+
+    request: StudyRequest  # the training question (resolution and weights vary per row)
+    rows: list[BacktestRow]
+    train_window: dict  # StudyWindow.provenance() of the training window
+    test_window: dict  # first, last, months (all stored: the test period must be complete)
+    hotspot_selection: dict  # the statistics settings that chose the hotspots, and the rule
+    test_crimes_rule: str
+    formulas: dict = field(
+        default_factory=lambda: {
+            "hit_rate": HIT_RATE_FORMULA,
+            "pai": PAI_FORMULA,
+            "citation": CITATION,
+        }
+    )
+
+
 def backtest(
     store: CrimeStore,
     boundary_set: BoundarySet,
     base: StudyRequest,
     test_months: int = 3,
     resolutions: tuple[int, ...] = BACKTEST_RESOLUTIONS,
-    selections: tuple[str, ...] = ("count", "home-office-2018"),
+    selections: tuple[str, ...] = BACKTEST_SELECTIONS,
 ) -> list[BacktestRow]:
     """Choose Gi* hot spots on ``base``'s window, score them on the ``test_months`` after it."""
+    return run_backtest(store, boundary_set, base, test_months, resolutions, selections).rows
+
+
+def run_backtest(
+    store: CrimeStore,
+    boundary_set: BoundarySet,
+    base: StudyRequest,
+    test_months: int = 3,
+    resolutions: tuple[int, ...] = BACKTEST_RESOLUTIONS,
+    selections: tuple[str, ...] = BACKTEST_SELECTIONS,
+    study: StudyRunner | None = None,
+) -> BacktestRun:
+    """:func:`backtest` with its provenance. ``study`` runs each training study (default
+    ``run_study``; the service passes its study cache so repeated backtests cost no new study)."""
     if test_months < 1:
         raise BacktestError(f"the test period must be at least 1 month, got {test_months}")
     if base.last is None:
         raise BacktestError("give the training window's last month (--to) so a test period follows")
+    if not resolutions or not selections:
+        raise BacktestError("give at least one resolution and one selection (weights) to score")
+    # Checked here, so that a study's refusal below is always about its data at one resolution.
+    unknown = [r for r in resolutions if r not in STUDY_RESOLUTIONS]
+    if unknown:
+        raise BacktestError(
+            f"resolutions must be among {', '.join(map(str, STUDY_RESOLUTIONS))}, got "
+            f"{', '.join(map(str, unknown))}"
+        )
+    if base.method not in METHODS:
+        raise BacktestError(f"method must be one of {', '.join(METHODS)}, got {base.method!r}")
+    run = study or (lambda request: run_study(store, boundary_set, request))
     test_first = shift_month(base.last, 1)
     test_last = shift_month(base.last, test_months)
     stored = {month for _, month in store.partitions(base.force, test_first, test_last)}
     missing = [m for m in months_between(test_first, test_last) if m not in stored]
     if missing:
-        raise BacktestError(
-            f"the test period {test_first}..{test_last} is not fully stored (missing "
-            f"{', '.join(missing)}); end the training window earlier"
-        )
-    test_crimes = store.read(
-        base.force, test_first, test_last, columns=["longitude", "latitude", "h3_cell", "category"]
-    )
+        raise BacktestError(_missing_test_months(store, base, test_months, missing))
+    test_crimes = _test_crimes(store, base, test_first, test_last)
     rows = []
+    trained: StudyResult | None = None
     for resolution in resolutions:
         grid = build_grid(boundary_set, resolution, list(base.areas) or None)
         located = locate_crimes(grid, boundary_set, test_crimes)
         test_counts = sum_by_cell(located, len(grid))
         areas = grid.cell_areas_km2()
         for selection in selections:
+            # adjust=False: the data guard must not swap the resolution or window being scored.
             request = replace(base, resolution=resolution, weights=selection, adjust=False)
-            trained = run_study(store, boundary_set, request)
+            try:
+                trained = run(request)
+            except StudyError as error:  # the data guard's refusal, about this resolution
+                raise BacktestError(
+                    f"resolution {resolution} with {selection}: {error}; leave it out of the "
+                    "resolutions (--res, res=)"
+                ) from error
             cells = trained.cells
             if len(cells) != len(grid):
                 raise BacktestError("the training and test grids differ; this is a bug")
@@ -109,7 +186,89 @@ def backtest(
                     pai=predictive_accuracy_index(hits, total, areas[chosen].sum(), areas.sum()),
                 )
             )
-    return rows
+    assert trained is not None  # at least one resolution and selection, checked above
+    return BacktestRun(
+        request=base,
+        rows=rows,
+        train_window=trained.window.provenance(),
+        test_window={
+            "first": test_first,
+            "last": test_last,
+            "months": test_months,
+            "months_stored": test_months,
+        },
+        hotspot_selection=_selection_settings(base, trained.provenance["statistics"]),
+        test_crimes_rule=_test_crimes_rule(base),
+    )
+
+
+def _missing_test_months(
+    store: CrimeStore, base: StudyRequest, test_months: int, missing: list[str]
+) -> str:
+    first, last = shift_month(base.last or "", 1), shift_month(base.last or "", test_months)
+    message = f"the test period {first}..{last} is not fully stored (missing {', '.join(missing)})"
+    held = sorted({month for _, month in store.partitions(base.force)})
+    if not held:
+        return f"{message}; the store holds no crimes for this force: load some first"
+    latest_to = shift_month(held[-1], -test_months)
+    if latest_to < (base.last or ""):
+        return (
+            f"{message}; the store ends at {held[-1]}, so end the training window (--to, to=) "
+            f"at {latest_to} or earlier, or shorten the test period"
+        )
+    return (
+        f"{message}; the store holds {held[0]}..{held[-1]}: choose a training window whose "
+        f"{test_months} following months are stored, or load the missing months"
+    )
+
+
+def _test_crimes(store: CrimeStore, base: StudyRequest, first: str, last: str) -> pa.Table:
+    """The test period's crimes, limited like the training study's (categories, exclusions),
+    so the hotspots are scored on the crimes they were chosen to predict."""
+    crimes = store.read(
+        base.force, first, last, columns=["longitude", "latitude", "h3_cell", "category"]
+    )
+    kept = _scored_categories(base)
+    if kept is not None:
+        crimes = crimes.filter(pc.is_in(crimes["category"], value_set=pa.array(kept)))
+    elif base.exclude_police_generated:
+        excluded = pa.array(list(POLICE_GENERATED))
+        crimes = crimes.filter(pc.invert(pc.is_in(crimes["category"], value_set=excluded)))
+    return crimes
+
+
+def _scored_categories(base: StudyRequest) -> list[str] | None:
+    if not base.categories:
+        return None
+    slugs = {canonical_category(name) for name in base.categories}
+    if None in slugs:
+        raise BacktestError(f"unknown crime category among {', '.join(base.categories)}")
+    if base.exclude_police_generated:
+        slugs -= set(POLICE_GENERATED)
+    return sorted(s for s in slugs if s is not None)
+
+
+def _test_crimes_rule(base: StudyRequest) -> str:
+    rule = "every crime of the test period with a map point in the region"
+    if base.categories:
+        rule += f", of the categories {', '.join(_scored_categories(base) or [])}"
+    if base.exclude_police_generated:
+        rule += f", leaving out police-generated {' and '.join(POLICE_GENERATED)}"
+    return rule + " (counts, not harm, as Chainey et al. score PAI)"
+
+
+def _selection_settings(base: StudyRequest, statistics: dict) -> dict:
+    settings = {k: v for k, v in statistics.items() if k not in _PER_STUDY}
+    if base.method == "gistar":
+        rule = "Gi* class 1 to 3: hot at 90, 95 or 99 % confidence after the correction"
+    else:
+        rule = f"local Moran's I high-high (HH) cluster, significant at alpha {base.alpha}"
+    return {
+        "method": base.method,
+        "neighbours": {"type": "H3 k-ring", "k": base.k},
+        "hotspot_rule": rule,
+        **settings,
+    }
 
 
 def rows_as_dicts(rows: list[BacktestRow]) -> list[dict]:

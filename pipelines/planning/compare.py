@@ -8,27 +8,36 @@ boundaries; and how well each scheme separates high-harm from low-harm places.
 Shared ground: crimes are those inside the first (reference) scheme's region; each scheme counts
 them by exact point in polygon. The H3 grid is the reference region's cover; a cell belongs to
 the area of each scheme that holds its centre (cells whose centre no area holds are "outside").
+
+Hot cells: Gi* on cell harm with the study's analytic-gated classes (``pipelines.analysis.gistar``);
+a cell is hot when its z is positive and both its BH-adjusted p and its neighbourhood count's
+adjusted p are at most ``alpha`` -- so "alpha" in the provenance is the level actually applied.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import h3
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from boundaries.assign import OUTSIDE, AreaIndex, assign_points, assign_table
 from boundaries.sets import BoundarySet
-from pipelines.analysis.gistar import gistar
+from pipelines.analysis.gistar import GiStarResult, gistar
 from pipelines.analysis.grid import build_grid, locate_crimes, sum_by_cell
 from pipelines.analysis.neighbours import kring_weights
+from pipelines.analysis.study import ATTRIBUTION
 from pipelines.analysis.window import choose_window
 from pipelines.harm import load_table
 from pipelines.planning.concentration import areas_holding_half, gini, share_in_top
 from pipelines.store import CrimeStore
 
 _COLUMNS = ["longitude", "latitude", "h3_cell", "category"]
+CORRECTION = "fdr_bh"
+# rank_moves rows hold "code", "name" and one key per set: a set may not take those names.
+_RESERVED_NAMES = ("code", "name")
 
 
 class CompareError(ValueError):
@@ -65,12 +74,16 @@ class Comparison:
     schemes: list[SchemeSummary]
     rank_moves: list[dict]  # for each reference area: its rank and the rank of its home area
     provenance: dict = field(default_factory=dict)
+    # Significant hot cells: h3, crimes, harm, class (Gi_Bin), straddles (sets whose boundary
+    # the cell's k-ring crosses), most harm first.
+    hot_cells: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
             "provenance": self.provenance,
             "schemes": [s.to_dict() for s in self.schemes],
             "rank_moves": self.rank_moves,
+            "hot_cells": self.hot_cells,
         }
 
 
@@ -89,31 +102,45 @@ def compare_schemes(
         raise CompareError("give at least two boundary sets to compare")
     if len({s.name for s in sets}) != len(sets):
         raise CompareError("the same boundary set is named twice; compare different schemes")
+    reserved = [s.name for s in sets if s.name in _RESERVED_NAMES]
+    if reserved:
+        raise CompareError(f"a boundary set named {reserved[0]!r} cannot be compared; rename it")
+    _check_settings(resolution, k, alpha)
     table = load_table(weights)
     window = choose_window(store, force, first, last)
     reference = sets[0]
     crimes = store.read(force, window.first, window.last, columns=_COLUMNS)
     grid = build_grid(reference, resolution)
     located = locate_crimes(grid, reference, crimes)
+    inside = located.inside
+    if not inside.any():
+        raise CompareError(
+            f"no crimes of {window.first}..{window.last} fall inside {reference.name!r}; "
+            "choose months the store holds for this region (`hotspots coverage` or "
+            "GET /v1/coverage lists them), or name first a set that covers the crimes"
+        )
     harm_all = table.weights_for(crimes["category"])
     cell_harm = sum_by_cell(located, len(grid), harm_all)
     cell_counts = sum_by_cell(located, len(grid))
     weights_matrix = kring_weights(grid.cells, k)
-    hot = gistar(cell_harm, weights_matrix, alpha=alpha, counts=cell_counts).classes > 0
+    hot, classes = _hot_cells(cell_harm, cell_counts, weights_matrix, alpha)
     centres = grid.cell_centres()
-    inside = located.inside
     crimes = crimes.filter(pa.array(inside))
     harm = harm_all[inside]
 
     summaries = []
     cell_areas_by_scheme = []
+    straddles = []
     for boundary_set in sets:
         assignment = assign_table(AreaIndex.of(boundary_set), crimes)
         cell_area = assign_points(boundary_set, centres[:, 1], centres[:, 0]).area
         cell_areas_by_scheme.append(cell_area)
+        straddling = _straddling(cell_area, weights_matrix) & hot
+        straddles.append(straddling)
         summaries.append(
-            _summary(boundary_set, assignment.area, harm, cell_area, cell_harm, hot, weights_matrix)
+            _summary(boundary_set, assignment.area, harm, cell_area, cell_harm, hot, straddling)
         )
+    hot_list = _hot_list(grid.cells, hot, classes, cell_counts, cell_harm, sets, straddles)
     return Comparison(
         summaries,
         _rank_moves(summaries, cell_areas_by_scheme),
@@ -124,7 +151,15 @@ def compare_schemes(
             "weights": table.provenance(),
             "resolution": resolution,
             "neighbours": {"type": "H3 k-ring", "k": k},
-            "hot_cells": {"method": "Gi* on cell harm", "alpha": alpha, "correction": "fdr_bh"},
+            "hot_cells": {
+                "method": "Gi* on cell harm (binary k-ring weights, self included)",
+                "alpha": alpha,
+                "correction": CORRECTION,
+                "rule": (
+                    "z > 0, adjusted p <= alpha and the neighbourhood's crime count "
+                    "significant at alpha too (analytic-gated Gi_Bin)"
+                ),
+            },
             "cells": len(grid),
             "crimes_in_reference_region": int(inside.sum()),
             "crime_rule": (
@@ -132,8 +167,73 @@ def compare_schemes(
                 "each scheme counts them by point in polygon"
             ),
             "cell_rule": "a cell belongs to the area of each scheme that holds its centre",
+            "straddle_rule": (
+                "a hot cell straddles a scheme when its k-ring holds cells of more than one "
+                "area, or of an area and no area"
+            ),
+            "attribution": ATTRIBUTION,
         },
+        hot_list,
     )
+
+
+def _hot_cells(
+    cell_harm: np.ndarray, cell_counts: np.ndarray, weights_matrix: object, alpha: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(hot, Gi_Bin class) per cell. Permutations are skipped: the analytic-gated classes never
+    use them, so they would only cost time."""
+    if np.ptp(cell_harm) == 0:
+        raise CompareError(
+            "every cell of the reference region has the same harm, so no cell can stand out; "
+            "widen the window (from/to) or use weights=count"
+        )
+    result: GiStarResult = gistar(
+        cell_harm,
+        weights_matrix,
+        permutations=0,
+        alpha=alpha,
+        correction=CORRECTION,
+        counts=cell_counts,
+    )
+    hot = (result.classes > 0) & (result.p_adjusted <= alpha)
+    if result.p_count_adjusted is not None:
+        hot &= result.p_count_adjusted <= alpha
+    return hot, result.classes
+
+
+def _hot_list(
+    cells: np.ndarray,
+    hot: np.ndarray,
+    classes: np.ndarray,
+    counts: np.ndarray,
+    harm: np.ndarray,
+    sets: list[BoundarySet],
+    straddles: list[np.ndarray],
+) -> list[dict]:
+    """The hot cells, most harm first, with the sets whose boundaries each one straddles."""
+    rows = []
+    for index in np.flatnonzero(hot):
+        rows.append(
+            {
+                "h3": h3.int_to_str(int(cells[index])),
+                "crimes": int(counts[index]),
+                "harm": float(harm[index]),
+                "class": int(classes[index]),
+                "straddles": [
+                    s.name for s, flags in zip(sets, straddles, strict=True) if flags[index]
+                ],
+            }
+        )
+    return sorted(rows, key=lambda row: (-row["harm"], row["h3"]))
+
+
+def _check_settings(resolution: int, k: int, alpha: float) -> None:
+    if not 7 <= resolution <= 10:
+        raise CompareError(f"the H3 resolution must be 7 to 10, got {resolution}")
+    if not 1 <= k <= 3:
+        raise CompareError(f"k must be 1, 2 or 3 neighbour rings, got {k}")
+    if not 1e-6 <= alpha <= 0.5:
+        raise CompareError(f"alpha must be between 0.000001 and 0.5, got {alpha}")
 
 
 def _summary(
@@ -143,7 +243,7 @@ def _summary(
     cell_area: np.ndarray,
     cell_harm: np.ndarray,
     hot: np.ndarray,
-    weights_matrix: object,
+    straddling: np.ndarray,
 ) -> SchemeSummary:
     frame = boundary_set.areas
     n = len(frame)
@@ -168,7 +268,6 @@ def _summary(
     # Rank 1 = most harm; ties share the better rank, as league tables do.
     table["rank"] = table["harm"].rank(ascending=False, method="min").astype(int)
 
-    straddling = _straddling(cell_area, weights_matrix) & hot
     between, within, share = _variance_split(cell_harm, cell_area)
     return SchemeSummary(
         name=boundary_set.name,

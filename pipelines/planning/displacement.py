@@ -84,3 +84,29 @@ def _reading(success: float, wdq: float | None) -> str:
     if wdq < -1:
         return "displacement greater than the reduction in the target area"
     return "displacement"
+
+
+def explain(result: DisplacementResult) -> str:
+    """The result in plain words, for a page or a briefing note."""
+    success = result.success_measure
+    if success >= 0 or result.wdq is None:
+        return (
+            f"Relative to the control area, crime in the target area did not fall (success "
+            f"measure {success:+.4f}), so there is no reduction that could have been displaced "
+            "and the WDQ is not read."
+        )
+    bdm = result.buffer_displacement_measure
+    if bdm < 0:
+        buffer = f"crime in the buffer fell too (buffer displacement measure {bdm:+.4f})"
+    elif bdm > 0:
+        buffer = f"crime in the buffer rose (buffer displacement measure {bdm:+.4f})"
+    else:
+        buffer = "crime in the buffer did not change (buffer displacement measure 0)"
+    net = result.total_net_effect
+    saved = "fewer" if net >= 0 else "more"
+    return (
+        f"Relative to the control area, crime in the target area fell (success measure "
+        f"{success:+.4f}) and {buffer}. WDQ {result.wdq:+.2f}: {result.reading}. Allowing for the "
+        f"control area's trend, the target and buffer together had about {abs(net):,.0f} "
+        f"crimes {saved} than expected (total net effect {net:+,.1f})."
+    )

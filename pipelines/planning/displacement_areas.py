@@ -1,13 +1,19 @@
 """The places a displacement check compares: the target, a buffer ring around it, a control.
 
 The buffer is the ring of ``buffer_m`` metres around the target (computed in EPSG:27700, metres),
-the target itself excluded. The control must not touch the target or its buffer: crime displaced
-into the control would otherwise count as the control's own trend and hide the displacement.
+the target itself excluded. The control must not overlap the target or its buffer: crime
+displaced into the control would otherwise count as the control's own trend and hide the
+displacement.
+
+A place is named ``SET:CODE`` (an area of a stored boundary set: :func:`stored_area`, the only
+form the web API takes) or, on the command line, a boundary file (:func:`area_or_file`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import pyarrow as pa
@@ -16,12 +22,98 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from boundaries.assign import AreaIndex, assign_table
+from boundaries.errors import BoundaryError
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84
+from boundaries.store import BoundaryStore
 from pipelines.categories import canonical_category
 from pipelines.planning.displacement import Counts, DisplacementError
 
 TARGET, BUFFER, CONTROL = "target", "buffer", "control"
+_SHOWN_CODES = 10  # area codes named in a "no such area" message
+MIN_BUFFER_M = 1
 MAX_BUFFER_M = 5_000
+BUFFER_RULE = (
+    "the ring of {width:g} m around the target, cut in EPSG:27700 (metres) and returned to "
+    "longitude/latitude, the target itself excluded (its inner edge is the target's edge)"
+)
+CONTROL_RULE = (
+    "the control must not overlap the target or its buffer, so crime displaced into it cannot "
+    "pass for the control's own trend"
+)
+EDGE_RULE = (
+    "crimes placed by exact point in polygon; a point on an edge shared by two of the places goes "
+    "to the one on its north-east side"
+)
+
+
+class AreaSpecError(ValueError):
+    """A place that is not written SET:CODE (HTTP 400)."""
+
+
+class UnknownAreaError(BoundaryError):
+    """SET:CODE naming an area its (existing) set does not have (HTTP 404)."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A target or control: where it came from and its geometry (EPSG:4326)."""
+
+    spec: str  # as given: SET:CODE or a file
+    geometry: BaseGeometry
+    boundary_set: str | None = None
+    code: str | None = None
+    name: str | None = None
+
+    def describe(self) -> dict:
+        return {
+            "spec": self.spec,
+            "boundary_set": self.boundary_set,
+            "code": self.code,
+            "name": self.name,
+        }
+
+
+def split_area_spec(spec: str, option: str) -> tuple[str, str]:
+    """(set, code) of ``SET:CODE``; AreaSpecError naming ``option`` otherwise."""
+    set_name, sep, code = spec.strip().partition(":")
+    if not sep or not set_name.strip() or not code.strip():
+        raise AreaSpecError(
+            f"{option} must be SET:CODE, a stored boundary set and one of its area codes (for "
+            f"example town-wards-2019:E05000001), got {spec!r}"
+        )
+    return set_name.strip(), code.strip()
+
+
+def stored_area(boundaries: BoundaryStore, spec: str, option: str) -> Place:
+    """The area ``SET:CODE`` of a stored boundary set (BoundaryError when the set is unknown,
+    UnknownAreaError when the code is)."""
+    set_name, code = split_area_spec(spec, option)
+    areas = boundaries.read(set_name).areas
+    match = areas[areas["code"].astype(str) == code]
+    if match.empty:
+        codes = sorted(areas["code"].astype(str))
+        shown = ", ".join(codes[:_SHOWN_CODES])
+        more = f" and {len(codes) - _SHOWN_CODES} more" if len(codes) > _SHOWN_CODES else ""
+        raise UnknownAreaError(
+            f"boundary set {set_name!r} has no area {code!r} ({option}); its codes are "
+            f"{shown}{more}"
+        )
+    if match.crs is not None and match.crs.to_epsg() != 4326:
+        match = match.to_crs(WGS84)
+    row = match.iloc[0]
+    return Place(spec, row.geometry, set_name, code, str(row["name"]))
+
+
+def area_or_file(boundaries: BoundaryStore, spec: str, option: str) -> Place:
+    """A boundary file dissolved to one geometry, or else ``SET:CODE`` (command line only: a URL
+    must never name a file on the server)."""
+    path = Path(spec)
+    if path.is_file():
+        frame = gpd.read_file(path).to_crs(WGS84)
+        return Place(spec, shapely.union_all(shapely.make_valid(frame.geometry.values)))
+    if ":" not in spec:
+        raise AreaSpecError(f"{option} {spec!r} is neither a file nor SET:CODE of a stored area")
+    return stored_area(boundaries, spec, option)
 
 
 @dataclass
@@ -30,6 +122,19 @@ class DisplacementAreas:
     buffer: BaseGeometry
     control: BaseGeometry
     buffer_m: float
+
+    def geometries(self) -> dict[str, BaseGeometry]:
+        return {TARGET: self.target, BUFFER: self.buffer, CONTROL: self.control}
+
+    def areas_km2(self) -> dict[str, float]:
+        """Each place's area in km² (in EPSG:27700)."""
+        projected = gpd.GeoSeries(list(self.geometries().values()), crs=WGS84).to_crs(
+            BRITISH_NATIONAL_GRID
+        )
+        return {
+            place: float(area) / 1e6
+            for place, area in zip(self.geometries(), projected.area, strict=True)
+        }
 
     def index(self) -> AreaIndex:
         frame = gpd.GeoDataFrame(
@@ -44,9 +149,9 @@ def displacement_areas(
     target: BaseGeometry, control: BaseGeometry, buffer_m: float
 ) -> DisplacementAreas:
     """Target, buffer ring and control (all EPSG:4326); refuses overlapping target and control."""
-    if not 0 < buffer_m <= MAX_BUFFER_M:
+    if not (math.isfinite(buffer_m) and MIN_BUFFER_M <= buffer_m <= MAX_BUFFER_M):
         raise DisplacementError(
-            f"the buffer width must be 1..{MAX_BUFFER_M} metres, got {buffer_m}"
+            f"the buffer width must be {MIN_BUFFER_M}..{MAX_BUFFER_M:,} metres, got {buffer_m:g}"
         )
     projected = gpd.GeoSeries([target, control], crs=WGS84).to_crs(BRITISH_NATIONAL_GRID)
     target_m, control_m = projected.iloc[0], projected.iloc[1]

@@ -13,10 +13,22 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _process_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; a store written by an analyst's account
+# must stay readable by the service's account, so kept files get the usual umask-based mode.
+_FILE_MODE = 0o666 & ~_process_umask()
+
+
 @contextmanager
-def atomic_write(path: Path) -> Iterator[Path]:
-    """Yield a hidden temporary path beside ``path``; when the block succeeds, fsync it and rename
-    it over ``path`` (atomic on POSIX and Windows). When the block fails, remove it."""
+def atomic_write(path: Path, mode: int = _FILE_MODE) -> Iterator[Path]:
+    """Yield a hidden temporary path beside ``path``; when the block succeeds, fsync it, give it
+    ``mode`` and rename it over ``path`` (atomic on POSIX and Windows). When the block fails,
+    remove it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -25,6 +37,7 @@ def atomic_write(path: Path) -> Iterator[Path]:
         yield tmp_path
         with open(tmp_path, "rb") as written:
             os.fsync(written.fileno())
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.forces import check_force
 from pipelines.months import in_range, is_month
 from pipelines.schema import BASE_H3_RESOLUTION, CRIME_SCHEMA
 from pipelines.store.atomic import atomic_write, remove_stale_temporaries
@@ -41,7 +42,7 @@ class CrimeStore:
         self.crimes_dir = self.root / "crimes"
 
     def partition_path(self, force: str, month: str) -> Path:
-        return self.crimes_dir / force / f"{month}.parquet"
+        return self.crimes_dir / check_force(force) / f"{month}.parquet"
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -73,7 +74,9 @@ class CrimeStore:
         if not self.crimes_dir.is_dir():
             return []
         found = []
-        force_dirs = [self.crimes_dir / force] if force else sorted(self.crimes_dir.iterdir())
+        force_dirs = (
+            [self.crimes_dir / check_force(force)] if force else sorted(self.crimes_dir.iterdir())
+        )
         for force_dir in force_dirs:
             if not force_dir.is_dir() or force_dir.name.startswith("."):
                 continue

@@ -1,0 +1,58 @@
+"""The printable allocation page: each area's units beside the equal share, with the method.
+
+``allocation_bars`` works out the bar chart (pure numbers, tested without a browser);
+``render_allocation_html`` fills ``templates/allocation.html``. The page is self-contained (inline
+CSS and SVG, no script), like the area profile, so it opens on locked-down networks and prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from geo_service.pages import template_environment
+from pipelines.analysis.study import ATTRIBUTION
+
+BAR_WIDTH = 100  # SVG units of the longest bar
+
+
+@dataclass(frozen=True)
+class Bar:
+    units_width: float  # the allocated units' bar
+    equal_x: float  # where the equal share's mark sits
+    label: str  # for screen readers and the tooltip
+
+
+def allocation_bars(rows: list[dict[str, Any]], width: float = BAR_WIDTH) -> list[Bar]:
+    """One bar per row on a common scale: the units allocated, and the equal share's mark."""
+    largest = max([1.0, *(max(r["units"], r["equal_share"]) for r in rows)])
+    return [
+        Bar(
+            units_width=round(width * r["units"] / largest, 2),
+            equal_x=round(width * r["equal_share"] / largest, 2),
+            label=f"{r['units']} units allocated; equal share {r['equal_share']:g}",
+        )
+        for r in rows
+    ]
+
+
+def _signed(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    return f"{value:+,.{digits}f}".replace("-", "−")
+
+
+_environment = template_environment(signed=_signed)
+
+
+def render_allocation_html(body: dict[str, Any]) -> str:
+    """The page for an allocation body (``provenance``, ``rows``, ``totals``, as the JSON)."""
+    rows = body["rows"]
+    return _environment.get_template("allocation.html").render(
+        a=body,
+        p=body["provenance"],
+        bars=allocation_bars(rows),
+        bar_width=BAR_WIDTH,
+        has_population=any(r.get("population") is not None for r in rows),
+        attribution=ATTRIBUTION,
+    )

@@ -1,0 +1,176 @@
+"""The displacement map: target, buffer ring and control in distinct colours, the crimes before
+and after in each (popups and legend), and a panel with the WDQ read in plain words."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import shapely
+from branca.element import Element, MacroElement
+from folium.map import FitBounds
+from folium.template import Template
+
+from geo_service.maps.styling import (
+    Legend,
+    LegendEntry,
+    PropertyStyledGeoJson,
+    feature_collection,
+    map_page,
+    round_geometries,
+)
+from pipelines.planning.displacement_areas import BUFFER, CONTROL, TARGET
+from pipelines.planning.displacement_check import DisplacementCheck
+
+# ColorBrewer Set1: three hues told apart by most colour-blind readers.
+PLACE_COLOURS = {TARGET: "#e41a1c", BUFFER: "#ff7f00", CONTROL: "#377eb8"}
+PLACE_LABELS = {TARGET: "Target", BUFFER: "Buffer ring", CONTROL: "Control"}
+DRAW_ORDER = (BUFFER, TARGET, CONTROL)  # the ring beneath, so the target's edge stays visible
+PANEL_HEIGHT_PX = 300  # about the height of the result panel in the bottom-left corner
+
+
+class Panel(MacroElement):
+    """A box of ready-made (escaped) HTML in a corner of the map."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        (function () {
+            var panel = L.control({position: {{ this.position|tojson }}});
+            panel.onAdd = function () {
+                var div = L.DomUtil.create("div", "hotspots-legend displacement-panel");
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                return div;
+            };
+            panel.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, markup: str, position: str = "bottomleft") -> None:
+        super().__init__()
+        self._name = "Panel"
+        self.html = markup
+        self.position = position
+
+
+def change_text(before: float, after: float) -> str:
+    """ "126 → 120 (−4.8 %)": the counts and the change, no % from zero."""
+    text = f"{before:,.0f} → {after:,.0f}"
+    if before > 0:
+        text += f" ({(after - before) * 100 / before:+.1f} %)"
+    return text.replace("-", "−")
+
+
+def place_name(check: DisplacementCheck, place: str) -> str:
+    if place == BUFFER:
+        return f"{check.areas.buffer_m:g} m around the target"
+    source = check.target if place == TARGET else check.control
+    if source.name:
+        return f"{source.name} ({source.boundary_set}:{source.code})"
+    return source.spec
+
+
+def result_panel(body: dict) -> str:
+    """The WDQ, its components and the reading, as the panel's HTML (every text escaped)."""
+    wdq = body["wdq"]
+    rows = [
+        ("WDQ", _wdq_text(wdq, body["success_measure"])),
+        ("Reading", body["reading"]),
+        ("Success measure", f"{body['success_measure']:+.4f}"),
+        ("Buffer displacement measure", f"{body['buffer_displacement_measure']:+.4f}"),
+        ("Total net effect", f"{body['total_net_effect']:+,.1f} crimes"),
+    ]
+    table = "".join(
+        f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
+        for label, value in rows
+    )
+    return (
+        "<h4>Weighted Displacement Quotient</h4>"
+        f'<table class="hotspots-popup displacement-result">{table}</table>'
+        f'<p class="displacement-explanation">{html.escape(body["explanation"])}</p>'
+        f"<p>Before {html.escape(body['before_period'])}, after "
+        f"{html.escape(body['after_period'])}. Bowers and Johnson (2003).</p>"
+    )
+
+
+def displacement_map_html(check: DisplacementCheck, tiles: str = "none") -> str:
+    """The page: three layers (switchable), legend with the counts, result panel."""
+    body = check.to_dict()
+    geometries = check.areas.geometries()
+    bounds = shapely.union_all(list(geometries.values())).bounds
+    west, south, east, north = bounds
+    # Fit again after base_map, leaving the bottom of the view to the result panel and legend.
+    parts: list[Element] = [
+        FitBounds(
+            [[south, west], [north, east]],
+            padding_top_left=(20, 20),
+            padding_bottom_right=(20, PANEL_HEIGHT_PX),
+        )
+    ]
+    areas_km2 = body["provenance"]["areas_km2"]
+    entries = []
+    for place in DRAW_ORDER:
+        before, after = body["before"][place], body["after"][place]
+        properties = {
+            "place": place,
+            "label": PLACE_LABELS[place],
+            "area": place_name(check, place),
+            "before": f"{before:,.0f}",
+            "after": f"{after:,.0f}",
+            "change": change_text(before, after),
+            "km2": f"{areas_km2[place]:,.3f}",
+        }
+        geometry = shapely.to_geojson(round_geometries(np.array([geometries[place]])))
+        colour = PLACE_COLOURS[place]
+        layer = PropertyStyledGeoJson(
+            feature_collection(list(geometry), [properties]),
+            name=f"{PLACE_LABELS[place]}: {place_name(check, place)}",
+            style={
+                "color": colour,
+                "weight": 2,
+                "opacity": 0.9,
+                "fillColor": colour,
+                "fillOpacity": 0.2 if place == BUFFER else 0.35,
+            },
+            popup_fields=[
+                ("label", "Place"),
+                ("area", "Area"),
+                ("before", f"Crimes before ({body['before_period']})"),
+                ("after", f"Crimes after ({body['after_period']})"),
+                ("change", "Change"),
+                ("km2", "Area (km²)"),
+            ],
+            tooltip_fields=[("label", "Place"), ("change", "Crimes before → after")],
+        )
+        parts.append(layer)
+    for place in (TARGET, BUFFER, CONTROL):
+        counts = change_text(body["before"][place], body["after"][place])
+        entries.append(LegendEntry(PLACE_COLOURS[place], f"{PLACE_LABELS[place]}: {counts}"))
+    categories = body["provenance"]["categories"]
+    notes = [
+        f"Crimes before ({body['before_period']}) → after ({body['after_period']}).",
+        "Categories: " + ("all" if categories == "all" else ", ".join(categories)) + ".",
+        *_gap_notes(body["provenance"]["periods"]),
+    ]
+    parts += [Legend("Crimes before → after", entries, notes), Panel(result_panel(body))]
+    title = f"Displacement check: {place_name(check, TARGET)}"
+    return map_page(bounds, tiles, title, parts)
+
+
+def _wdq_text(wdq: float | None, success: float) -> str:
+    if wdq is None:
+        return "not defined (success measure 0)"
+    if success >= 0:
+        return f"{wdq:+.3f} (not read: the target did not improve)"
+    return f"{wdq:+.3f}"
+
+
+def _gap_notes(periods: dict) -> list[str]:
+    return [
+        f"No data stored for {', '.join(period['months_missing'])} ({name} period)."
+        for name, period in periods.items()
+        if period["months_missing"]
+    ]

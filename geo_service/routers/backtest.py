@@ -1,0 +1,373 @@
+"""``GET /v1/backtest``: did the hotspots picked on a training window hold the crime that followed?
+
+Hit rate and PAI per resolution and selection (pipelines.planning.backtest), as JSON or a
+printable page. Every run is recorded (pipelines.planning.backtest_record) so that
+``/v1/hotspots`` can report the PAI of its settings; ``/v1/backtest/last`` lists the recorded
+runs without computing anything. A backtest is up to 6 studies, so the lists are bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from boundaries.store import BoundaryStore
+from geo_service.backtest_page import render_backtest_html
+from geo_service.backtest_report import version_with_backtests
+from geo_service.dependencies import (
+    BoundaryStoreDep,
+    CacheDep,
+    ResponsesDep,
+    StoreDep,
+    current_version,
+    require_read_access,
+)
+from geo_service.models import responses_with_text
+from geo_service.pages import html_response
+from geo_service.query_params import (
+    MONTH_SCHEMA,
+    Alpha,
+    Areas,
+    Categories,
+    CorrectionParam,
+    ExcludePoliceGenerated,
+    Force,
+    MethodParam,
+    Neighbours,
+    Permutations,
+    Region,
+    Seed,
+    built_in_weights,
+    optional_force,
+    parse_categories,
+    split_values,
+)
+from geo_service.routers.hotspots import check_areas
+from geo_service.synthetic import boundary_set_is_synthetic, mark_provenance
+from pipelines.analysis.study import ATTRIBUTION, STUDY_RESOLUTIONS, StudyRequest
+from pipelines.analysis.window import WindowError
+from pipelines.harm import list_tables
+from pipelines.months import parse_month, shift_month
+from pipelines.planning.backtest_record import (
+    RECORD_DIR,
+    BacktestRequest,
+    backtest_and_record,
+    read_records,
+)
+from pipelines.store import CrimeStore
+
+router = APIRouter(tags=["planning"], dependencies=[Depends(require_read_access)])
+
+# Each (resolution, selection) pair is one study on the training window: 3 x 2 = 6 at most.
+MAX_RESOLUTIONS = 3
+MAX_SELECTIONS = 2
+MAX_TRAIN_MONTHS = 36
+MAX_TEST_MONTHS = 12
+
+# -- response models -----------------------------------------------------------------------------
+
+
+class BacktestRowModel(BaseModel):
+    resolution: int
+    selection: str = Field(description="Harm table the hot spots were chosen on (count = crimes).")
+    train: str = Field(description="Training window, YYYY-MM..YYYY-MM.")
+    test: str = Field(description="Test period, YYYY-MM..YYYY-MM.")
+    hotspot_cells: int
+    region_cells: int
+    area_share: float = Field(description="a / A: share of the region's area in the hot spots.")
+    test_crimes: int = Field(description="N: crimes of the test period in the region.")
+    hits: int = Field(description="n: of those, crimes in the hot spots.")
+    hit_rate: float = Field(description="n / N.")
+    pai: float = Field(description="(n / N) / (a / A); 1 is no better than chance.")
+
+
+class BacktestBest(BaseModel):
+    resolution: int
+    selection: str
+    pai: float
+    hit_rate: float
+
+
+class BacktestProvenance(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    boundary_set: str
+    areas: list[str] = Field(description="Area codes; empty = the whole set.")
+    force: str | None
+    categories: list[str] | str
+    exclude_police_generated: bool
+    train: dict[str, Any] = Field(description="Training window: first, last, months stored.")
+    test: dict[str, Any] = Field(description="Test period: first, last, months (all stored).")
+    train_months: int
+    test_months: int
+    resolutions: list[int]
+    selections: list[str]
+    hotspot_selection: dict[str, Any] = Field(
+        description="The statistics that chose the hot spots: method, k, alpha, correction, "
+        "permutations, seed, p-for-classes rule and the hotspot rule."
+    )
+    test_crimes_rule: str
+    formulas: dict[str, str] = Field(description="Hit rate and PAI, with the citation.")
+    data_version: str
+    run_at: str = Field(
+        description="When the run was recorded (repeating the newest run keeps its date)."
+    )
+    recorded: dict[str, Any] = Field(description="Where the run is kept, and any warning.")
+    attribution: str
+
+
+class BacktestResult(BaseModel):
+    provenance: BacktestProvenance
+    rows: list[BacktestRowModel]
+    best: BacktestBest
+
+
+class BacktestRecords(BaseModel):
+    boundary_set: str
+    data_version: str = Field(description="The data version now; a run on another is stale.")
+    runs: list[dict[str, Any]] = Field(description="Recorded runs, newest first, with 'stale'.")
+    warning: str | None = Field(default=None, description="Why recorded runs could not be read.")
+
+
+# -- the query -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BacktestQuery:
+    backtest: BacktestRequest
+    format: str
+
+
+def backtest_query(
+    store: StoreDep,
+    boundaries: Region,
+    area: Areas = None,
+    last: Annotated[
+        str | None,
+        Query(
+            alias="to",
+            description="Last month of the training window, YYYY-MM. Default: the latest month "
+            "that leaves a stored test period after it.",
+            **MONTH_SCHEMA,
+        ),
+    ] = None,
+    train_months: Annotated[
+        int, Query(ge=1, le=MAX_TRAIN_MONTHS, description="Months the hot spots are chosen on.")
+    ] = 12,
+    test_months: Annotated[
+        int, Query(ge=1, le=MAX_TEST_MONTHS, description="Months after it they are scored on.")
+    ] = 3,
+    res: Annotated[
+        list[str] | None,
+        Query(description=f"H3 resolutions (7-10) to compare, up to {MAX_RESOLUTIONS}: 8,9,10."),
+    ] = None,
+    weights: Annotated[
+        list[str] | None,
+        Query(
+            description=f"Selections to compare, up to {MAX_SELECTIONS}: harm tables "
+            f"({', '.join(list_tables())}); default count,home-office-2018."
+        ),
+    ] = None,
+    force: Force = None,
+    categories: Categories = None,
+    exclude_police_generated: ExcludePoliceGenerated = False,
+    method: MethodParam = "gistar",
+    k: Neighbours = 1,
+    permutations: Permutations = 999,
+    seed: Seed = 0,
+    alpha: Alpha = 0.05,
+    correction: CorrectionParam = "fdr_bh",
+    format: Annotated[Literal["json", "html"], Query(description="json or html.")] = "json",
+) -> BacktestQuery:
+    """The parsed query; ValueError (400) naming the parameter when it is wrong."""
+    resolutions = _resolutions(res)
+    selections = _selections(weights)
+    force = optional_force(force)
+    if last is None:
+        last = _default_last(store, force, test_months)
+    base = StudyRequest(
+        boundaries=boundaries,
+        areas=split_values(area),
+        force=force,
+        categories=parse_categories(categories),
+        exclude_police_generated=exclude_police_generated,
+        method=method,
+        k=k,
+        permutations=permutations,
+        seed=seed,
+        alpha=alpha,
+        correction=correction,
+    )
+    asked = BacktestRequest.ending(
+        base,
+        parse_month(last, option="to"),
+        train_months,
+        test_months=test_months,
+        resolutions=resolutions,
+        selections=selections,
+    )
+    return BacktestQuery(asked, format)
+
+
+def _resolutions(values: list[str] | None) -> tuple[int, ...]:
+    parts = split_values(values) or ("8", "9", "10")
+    allowed = ", ".join(map(str, STUDY_RESOLUTIONS))
+    resolutions = []
+    for part in parts:
+        if not part.isdigit() or int(part) not in STUDY_RESOLUTIONS:
+            raise ValueError(f"res must be H3 resolutions among {allowed}, got {part!r}")
+        resolutions.append(int(part))
+    if len(set(resolutions)) > MAX_RESOLUTIONS:
+        raise ValueError(
+            f"res lists {len(set(resolutions))} resolutions; a backtest compares at most "
+            f"{MAX_RESOLUTIONS} (each is a study), so split them over two requests"
+        )
+    return tuple(sorted(set(resolutions)))
+
+
+def _selections(values: list[str] | None) -> tuple[str, ...]:
+    selections = split_values(values) or ("count", "home-office-2018")
+    for name in selections:
+        built_in_weights(name, choose="one or two")
+    if len(selections) > MAX_SELECTIONS:
+        raise ValueError(
+            f"weights lists {len(selections)} selections; a backtest compares at most "
+            f"{MAX_SELECTIONS}, so split them over two requests"
+        )
+    return selections
+
+
+def _default_last(store: CrimeStore, force: str | None, test_months: int) -> str:
+    held = sorted({month for _, month in store.partitions(force or None)})
+    if not held:
+        where = f"force {force!r}" if force else "any force"
+        raise WindowError(f"the crime store holds no crimes for {where}, so nothing to backtest")
+    return shift_month(held[-1], -test_months)
+
+
+# -- endpoints -----------------------------------------------------------------------------------
+
+_FORMATS = responses_with_text(
+    "The rows, the best setting and the provenance; format=html: a page.", "text/html"
+)
+
+
+# Plain `def`: the studies are CPU bound, so FastAPI runs the route in its thread pool.
+@router.get(
+    "/backtest",
+    response_model=BacktestResult,
+    responses=_FORMATS,
+    summary="Score hotspots chosen on a training window on the months after it (hit rate, PAI)",
+)
+def backtest(
+    query: Annotated[BacktestQuery, Depends(backtest_query)],
+    request: Request,
+    store: StoreDep,
+    boundary_store: BoundaryStoreDep,
+    cache: CacheDep,
+    responses: ResponsesDep,
+) -> Response:
+    """Hot spots are chosen on the training window (``to`` and ``train_months``) for each
+    resolution and selection, then the crimes of the ``test_months`` after it are counted in
+    them: hit rate n/N and PAI (n/N)/(a/A) (Chainey, Tompson and Uhlig 2008). The run is
+    recorded, and ``/v1/hotspots`` reports its PAI for matching settings."""
+    set_name = query.backtest.base.boundaries
+    # The answer is (or replaces) a record: the record's fingerprint is part of the cache key,
+    # so a repeat after another run of these settings records again instead of a cached copy.
+    version = version_with_backtests(current_version(request, set_name), store.root, set_name)
+
+    def build() -> Response:
+        check_areas(boundary_store, query.backtest.base)
+        data_version = current_version(request, set_name)
+        entry, warning = backtest_and_record(
+            store.root,
+            boundary_store.read(set_name),
+            store,
+            query.backtest,
+            data_version,
+            source="api",
+            study=lambda study: cache.get(study)[0],  # shared with /v1/hotspots' studies
+        )
+        body = result_body(entry, warning, data_version, boundary_store)
+        if query.format == "html":
+            return html_response(render_backtest_html(body), boundary_store, [set_name])
+        model = BacktestResult.model_validate(body)
+        return JSONResponse(model.model_dump(mode="json"), headers={"X-Data-Version": data_version})
+
+    return responses.respond(request, version, build)
+
+
+@router.get(
+    "/backtest/last",
+    response_model=BacktestRecords,
+    responses=_FORMATS,
+    summary="The recorded backtest runs of a boundary set (nothing is computed)",
+)
+def last_backtests(
+    request: Request,
+    store: StoreDep,
+    boundary_store: BoundaryStoreDep,
+    boundaries: Annotated[str, Query(description="Boundary set name.", min_length=1)],
+    format: Annotated[
+        Literal["json", "html"], Query(description="json: every run; html: the newest run's page.")
+    ] = "json",
+) -> Response:
+    """Every recorded run for the set, newest first, each marked ``stale`` when the crimes or
+    the boundaries changed since it ran. ``format=html`` shows the newest run's page."""
+    boundary_store.describe(boundaries)  # 404 for an unknown set
+    data_version = current_version(request, boundaries)
+    records = read_records(store.root, boundaries)
+    if format == "html":
+        if not records.runs:
+            raise ValueError(
+                f"no backtest is recorded for {boundaries!r}"
+                + (f" ({records.warning})" if records.warning else "")
+                + f"; run one with GET /v1/backtest?boundaries={boundaries}&to=YYYY-MM"
+            )
+        body = result_body(records.runs[0], records.warning, data_version, boundary_store)
+        return html_response(render_backtest_html(body), boundary_store, [boundaries])
+    runs = [{**run, "stale": run["data_version"] != data_version} for run in records.runs]
+    model = BacktestRecords(
+        boundary_set=boundaries, data_version=data_version, runs=runs, warning=records.warning
+    )
+    return JSONResponse(model.model_dump(mode="json"), headers={"X-Data-Version": data_version})
+
+
+def result_body(
+    entry: dict, warning: str | None, data_version: str, boundary_store: BoundaryStore
+) -> dict:
+    """The response body of a recorded run: rows, best, and every choice behind them."""
+    settings = entry["settings"]
+    provenance = {
+        "boundary_set": settings["boundaries"],
+        "areas": settings["areas"],
+        "force": settings["force"],
+        "categories": settings["categories"] or "all",
+        "exclude_police_generated": settings["exclude_police_generated"],
+        "train": entry["train"],
+        "test": entry["test"],
+        "train_months": entry["train_months"],
+        "test_months": entry["test_months"],
+        "resolutions": entry["resolutions"],
+        "selections": entry["selections"],
+        "hotspot_selection": entry["hotspot_selection"],
+        "test_crimes_rule": entry["test_crimes_rule"],
+        "formulas": entry["formulas"],
+        "data_version": entry["data_version"],
+        "stale": entry["data_version"] != data_version,
+        "run_at": entry["run_at"],
+        "source": entry["source"],
+        "recorded": {
+            "file": f"{RECORD_DIR}/{settings['boundaries']}.json",
+            "warning": warning,
+            "reported_by": "GET /v1/hotspots with the same settings, res and weights "
+            "(provenance.backtest)",
+        },
+        "attribution": ATTRIBUTION,
+    }
+    if boundary_set_is_synthetic(boundary_store, settings["boundaries"]):
+        provenance = mark_provenance(provenance)
+    return {"provenance": provenance, "rows": entry["rows"], "best": entry["best"]}

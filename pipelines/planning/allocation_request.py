@@ -1,0 +1,149 @@
+"""One allocation question, answered the same way for the command line and the web API.
+
+``allocate_by_need`` chooses the window, measures every area (crimes, harm, rate), takes the
+asked-for measure as the need, shares the units (``allocation.allocate``) and returns one row per
+area beside the equal share, with the provenance of every choice made on the way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from boundaries.sets import BoundarySet
+from pipelines.analysis.window import choose_window
+from pipelines.harm import load_table
+from pipelines.planning.allocation import CLI_NAMES, AllocationError, OptionNames, allocate
+from pipelines.planning.measures import MEASURES, area_measures
+from pipelines.store import CrimeStore
+
+MEASURE_COLUMNS = {"harm": "harm", "count": "crimes", "rate": "rate"}
+METHOD = (
+    "floors first (every area gets the minimum), the rest shared in proportion to the measure "
+    "with any share above the maximum held at the maximum and its excess re-shared, then whole "
+    "units by the largest remainder (Hamilton) method, ties to the smaller area code"
+)
+PLACEMENT = (
+    "crimes placed in areas by exact point in polygon; a point on an edge shared by two areas "
+    "goes to the area on its north-east side"
+)
+SHOWN_DECIMALS = 3  # exact and equal shares, as printed and served
+
+
+@dataclass(frozen=True)
+class AllocationRequest:
+    boundaries: str
+    units: int
+    minimum: int = 0
+    maximum: int | None = None
+    measure: str = "harm"
+    weights: str = "home-office-2018"  # a built-in table name, or (command line only) a file
+    first: str | None = None
+    last: str | None = None
+    force: str | None = None
+
+
+@dataclass
+class NeedAllocation:
+    # code, name, crimes, harm[, population, rate], measure, exact_share, units, equal_share,
+    # difference (units - equal_share), one row per area in the set's order
+    frame: pd.DataFrame
+    provenance: dict[str, Any]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The rows as plain Python values (NaN as None), ready for JSON."""
+        records = self.frame.astype(object).where(self.frame.notna(), None)
+        return [
+            {key: _plain(value) for key, value in row.items()}
+            for row in records.to_dict(orient="records")
+        ]
+
+    def totals(self) -> dict[str, Any]:
+        frame = self.frame
+        population = frame.get("population")
+        return {
+            "areas": len(frame),
+            "crimes": int(frame["crimes"].sum()),
+            "harm": float(frame["harm"].sum()),
+            "population": (
+                float(population.sum())
+                if population is not None and population.notna().all()
+                else None
+            ),
+            "measure": float(frame["measure"].sum()),
+            "units": int(frame["units"].sum()),
+            "equal_share": round(float(self.provenance["units"]), SHOWN_DECIMALS),
+        }
+
+
+def allocate_by_need(
+    store: CrimeStore,
+    boundary_set: BoundarySet,
+    request: AllocationRequest,
+    names: OptionNames = CLI_NAMES,
+) -> NeedAllocation:
+    """The allocation ``request`` asks for; AllocationError (a ValueError) names what to change,
+    in the asker's own spelling of the options (``names``)."""
+    if request.measure not in MEASURES:
+        raise AllocationError(
+            f"{names.measure} must be one of {', '.join(MEASURES)}, got {request.measure!r}"
+        )
+    table = load_table(request.weights)
+    window = choose_window(store, request.force, request.first, request.last)
+    frame = area_measures(store, boundary_set, table, window.first, window.last, request.force)
+    if request.measure == "rate" and "rate" not in frame:
+        raise AllocationError(
+            f"boundary set {boundary_set.name!r} has no population, so no rate per 1,000 "
+            f"residents; attach it with `hotspots boundaries population {boundary_set.name} "
+            f"--population FILE`, or use {names.setting(names.measure, 'harm')} or "
+            f"{names.setting(names.measure, 'count')}"
+        )
+    column = MEASURE_COLUMNS[request.measure]
+    raw = frame[column].to_numpy(dtype=np.float64)
+    # An area with no rate (no residents recorded) has no measured need: it gets its floor.
+    values = np.where(np.isfinite(raw), raw, 0.0)
+    result = allocate(
+        frame["code"].tolist(), values, request.units, request.minimum, request.maximum, names
+    )
+    frame["measure"] = values
+    frame["exact_share"] = result.exact_share.round(SHOWN_DECIMALS)
+    frame["units"] = result.units
+    frame["equal_share"] = result.equal_share.round(SHOWN_DECIMALS)
+    frame["difference"] = (result.units - result.equal_share).round(SHOWN_DECIMALS)
+    codes = frame["code"].astype(str)
+    provenance = {
+        "boundaries": boundary_set.name,
+        "areas": len(frame),
+        "units": request.units,
+        "min": request.minimum,
+        "max": request.maximum,
+        "measure": request.measure,
+        "measure_definition": _definition(request.measure, table.name, table.unit),
+        "weights": table.provenance(),
+        "window": window.provenance(),
+        "force": request.force,
+        "method": METHOD,
+        "placement": PLACEMENT,
+        "equal_share": "units / areas, not rounded: the same for every area",
+        "areas_without_need": codes[values == 0].tolist(),
+        "areas_without_rate": codes[~np.isfinite(raw)].tolist() if column == "rate" else [],
+    }
+    return NeedAllocation(frame, provenance)
+
+
+def _definition(measure: str, weights: str, unit: str) -> str:
+    if measure == "count":
+        return "crimes in the area over the window (anti-social behaviour included)"
+    if measure == "rate":
+        return "crimes per 1,000 residents over the window; an area without residents has no need"
+    total_unit = unit.replace(" per crime", "")  # a sum of per-crime weights
+    return f"the sum of the {weights} harm weights of the area's crimes, in {total_unit}"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

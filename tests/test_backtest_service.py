@@ -1,0 +1,675 @@
+"""The hotspot backtest over HTTP, through a real server on the generated town: its rows equal the
+Python API and a hand count, every run is recorded (API and CLI alike), ``/v1/hotspots`` reports
+the recorded PAI for matching settings and never serves a cached answer without the newest one,
+an unreadable record is a warning, the page renders in Chromium, and bad input gets a 4xx."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import h3
+import httpx
+import pyarrow.compute as pc
+import pytest
+from typer.testing import CliRunner
+
+from boundaries.store import BoundaryStore
+from geo_service.backtest_page import reading
+from geo_service.settings import Settings
+from pipelines.analysis.study import StudyRequest
+from pipelines.cli.main import app as cli
+from pipelines.ingest.archive import ingest_archive
+from pipelines.planning.backtest import (
+    BacktestError,
+    BacktestRun,
+    backtest,
+    best,
+    predictive_accuracy_index,
+    rows_as_dicts,
+    run_backtest,
+)
+from pipelines.planning.backtest_record import (
+    BacktestSettings,
+    find_match,
+    read_records,
+    record_run,
+    records_path,
+)
+from pipelines.store import CrimeStore
+from tests.archive_fixtures import ArchiveBuilder, crime_line
+from tests.browser import offline_context, require_chromium
+from tests.live_server import live_client, live_server
+from tests.service_town import FORCE, WARDS, WEST, X0, Y0, build_town
+from tests.torbay import TORBAY_WARDS, torbay_store
+
+pytestmark = pytest.mark.usefixtures("no_precompute")
+
+# Train January-September, score October-December: the town's 12 months hold both.
+ASK = {"boundaries": WARDS, "to": "2019-09", "train_months": 9, "res": "9,10", "permutations": 0}
+TRAIN = ("2019-01", "2019-09")
+TEST = ("2019-10", "2019-12")
+SELECTIONS = ("count", "home-office-2018")
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_town(tmp_path_factory.mktemp("town"))[0]
+
+
+@pytest.fixture(scope="module")
+def api(town: Path) -> Iterator[httpx.Client]:
+    with live_client(Settings(data_dir=town), timeout=120) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def recorded(api: httpx.Client) -> dict:
+    """The town's backtest, run once over HTTP (and so recorded)."""
+    response = api.get("/v1/backtest", params=ASK)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture
+def fresh_town(tmp_path: Path) -> Path:
+    """A town of its own, for tests that change its data or its record."""
+    return build_town(tmp_path)[0]
+
+
+def _base(**options: object) -> StudyRequest:
+    return StudyRequest(WARDS, first=TRAIN[0], last=TRAIN[1], permutations=0, **options)
+
+
+def _row(body: dict, resolution: int, selection: str) -> dict:
+    return next(
+        r for r in body["rows"] if (r["resolution"], r["selection"]) == (resolution, selection)
+    )
+
+
+def _recorded_run(data_dir: Path) -> BacktestRun:
+    """The town's count backtest at resolution 9, trained January-September, not yet recorded."""
+    store = CrimeStore(data_dir)
+    wards = BoundaryStore(data_dir).read(WARDS)
+    base = StudyRequest(WARDS, first="2019-01", last="2019-09", permutations=0)
+    return run_backtest(store, wards, base, 3, (9,), ("count",))
+
+
+def _hotspot_provenance(client: httpx.Client, **params: object) -> dict:
+    query = {"boundaries": WARDS, "permutations": 0, **params}
+    response = client.get("/v1/hotspots", params=query)
+    assert response.status_code == 200, response.text
+    return response.json()["provenance"]
+
+
+# -- the numbers -----------------------------------------------------------------------------------
+
+
+def test_backtest_rows_equal_the_python_api(town: Path, recorded: dict) -> None:
+    store = CrimeStore(town)
+    wards = BoundaryStore(town).read(WARDS)
+    rows = backtest(store, wards, _base(), 3, (9, 10), SELECTIONS)
+    assert recorded["rows"] == rows_as_dicts(rows)
+    top = best(rows)
+    assert (recorded["best"]["resolution"], recorded["best"]["selection"]) == (
+        top.resolution,
+        top.selection,
+    )
+    assert recorded["best"]["pai"] == top.pai
+    # The busy street keeps its 20 a month: its cell's 60 test crimes, at least, are hits.
+    for row in recorded["rows"]:
+        assert row["test_crimes"] == 180 and row["hits"] >= 60 and row["pai"] > 1
+
+
+def test_pai_by_hand_from_the_hotspot_cells_and_the_stored_crimes(
+    town: Path, api: httpx.Client, recorded: dict
+) -> None:
+    """Independently of the backtest code: the hot cells of /v1/hotspots on the training window,
+    and the test period's crimes counted straight from the store, give the same n, N, a/A."""
+    response = api.get(
+        "/v1/hotspots",
+        params={"boundaries": WARDS, "from": TRAIN[0], "to": TRAIN[1], "res": 9, "permutations": 0},
+    )
+    body = response.json()
+    assert body["provenance"]["data_guard"]["adjustments"] == []  # the same question exactly
+    cells = body["cells"]
+    hot = {c["h3"] for c in cells if c["hotspot"]}
+    region = {c["h3"] for c in cells}
+    a = sum(c["area_km2"] for c in cells if c["hotspot"])
+    area = sum(c["area_km2"] for c in cells)
+
+    crimes = CrimeStore(town).read(FORCE, TEST[0], TEST[1], ["longitude", "latitude", "h3_cell"])
+    crimes = crimes.filter(pc.is_valid(crimes["h3_cell"]))
+    lng, lat = crimes["longitude"].to_numpy(), crimes["latitude"].to_numpy()
+    # The two wards are the boxes X0..X0+0.04 by Y0..Y0+0.02.
+    inside = (lng >= X0) & (lng <= X0 + 0.04) & (lat >= Y0) & (lat <= Y0 + 0.02)
+    parents = [
+        h3.cell_to_parent(h3.int_to_str(int(cell)), 9)
+        for cell, keep in zip(crimes["h3_cell"].to_pylist(), inside, strict=True)
+        if keep
+    ]
+    assert set(parents) <= region
+    n, total = sum(p in hot for p in parents), len(parents)
+
+    row = _row(recorded, 9, "count")
+    assert (row["hits"], row["test_crimes"], row["hotspot_cells"]) == (n, total, len(hot))
+    assert row["area_share"] == pytest.approx(a / area)
+    assert row["pai"] == pytest.approx((n / total) / (a / area))
+    assert row["pai"] == pytest.approx(predictive_accuracy_index(n, total, a, area))
+
+
+def test_backtest_provenance_states_every_choice(api: httpx.Client, recorded: dict) -> None:
+    p = recorded["provenance"]
+    assert (p["train"]["first"], p["train"]["last"]) == TRAIN
+    assert (p["train"]["months"], p["train"]["months_stored"], p["train"]["months_missing"]) == (
+        9,
+        9,
+        [],
+    )
+    assert (p["test"]["first"], p["test"]["last"], p["test"]["months_stored"]) == (*TEST, 3)
+    assert (p["train_months"], p["test_months"]) == (9, 3)
+    assert p["resolutions"] == [9, 10] and p["selections"] == sorted(SELECTIONS)
+    chosen = p["hotspot_selection"]
+    assert chosen["method"] == "gistar" and chosen["neighbours"]["k"] == 1
+    assert (chosen["alpha"], chosen["correction"], chosen["p_for_classes"]) == (
+        0.05,
+        "fdr_bh",
+        "analytic-gated",
+    )
+    assert (chosen["permutations"], chosen["seed"]) == (0, 0)
+    assert "class 1 to 3" in chosen["hotspot_rule"]
+    assert "Chainey" in p["formulas"]["citation"] and "(n / N) / (a / A)" in p["formulas"]["pai"]
+    hotspots = api.get("/v1/hotspots", params={"boundaries": WARDS, "permutations": 0})
+    assert p["data_version"] == hotspots.headers["X-Data-Version"]
+    assert p["recorded"]["file"] == f"backtests/{WARDS}.json"
+    assert p["recorded"]["warning"] is None and p["stale"] is False
+
+
+def test_to_defaults_to_the_latest_month_with_a_stored_test_period(fresh_town: Path) -> None:
+    query = {"boundaries": WARDS, "res": "9", "weights": "count", "permutations": 0}
+    with live_server(Settings(data_dir=fresh_town)) as base:
+        response = httpx.get(f"{base}/v1/backtest", params=query, timeout=120)
+    assert response.status_code == 200, response.text
+    p = response.json()["provenance"]
+    # The store ends 2019-12: test October-December, train the 12 months to September, of which
+    # October-December 2018 are not stored (and said so).
+    assert (p["test"]["first"], p["test"]["last"]) == TEST
+    assert (p["train"]["first"], p["train"]["last"]) == ("2018-10", "2019-09")
+    assert p["train"]["months_missing"] == ["2018-10", "2018-11", "2018-12"]
+
+
+# -- the record and the hotspot API ---------------------------------------------------------------
+
+
+def test_every_run_is_recorded_and_listed(town: Path, api: httpx.Client, recorded: dict) -> None:
+    records = read_records(town, WARDS)
+    assert records.warning is None
+    run = next(r for r in records.runs if r["resolutions"] == [9, 10])
+    assert run["rows"] == recorded["rows"] and run["source"] == "api"
+    assert run["data_version"] == recorded["provenance"]["data_version"]
+    assert run["settings"]["boundaries"] == WARDS and run["settings"]["permutations"] == 0
+    assert not list(records_path(town, WARDS).parent.glob("*.tmp"))
+
+    listed = api.get("/v1/backtest/last", params={"boundaries": WARDS})
+    assert listed.status_code == 200, listed.text
+    body = listed.json()
+    assert body["warning"] is None and body["data_version"] == run["data_version"]
+    listed_run = next(r for r in body["runs"] if r["resolutions"] == [9, 10])
+    assert listed_run["rows"] == recorded["rows"] and listed_run["stale"] is False
+
+
+def test_hotspots_report_the_pai_of_their_settings(api: httpx.Client, recorded: dict) -> None:
+    for resolution, selection in [(9, "count"), (10, "home-office-2018")]:
+        row = _row(recorded, resolution, selection)
+        # Matching ignores permutations (they do not change Gi* classes) and reports them.
+        provenance = _hotspot_provenance(api, res=resolution, weights=selection, permutations=9)
+        entry = provenance["backtest"]
+        assert entry is not None, provenance.get("backtest_hint")
+        for key in ("pai", "hit_rate", "hits", "test_crimes", "area_share", "train", "test"):
+            assert entry[key] == row[key], key
+        assert entry["run_at"] == recorded["provenance"]["run_at"]
+        assert entry["data_version"] == provenance["data_version"] and entry["stale"] is False
+        assert entry["best"] == recorded["best"] and entry["permutations"] == 0
+        assert entry["best_is_this_setting"] == (
+            (resolution, selection)
+            == (recorded["best"]["resolution"], recorded["best"]["selection"])
+        )
+
+    row = _row(recorded, 9, "count")
+    params = {"boundaries": WARDS, "res": 9, "permutations": 0}
+    geojson = api.get("/v1/hotspots", params={**params, "format": "geojson"}).json()
+    assert geojson["provenance"]["backtest"]["pai"] == row["pai"]
+    alone = api.get("/v1/hotspots/provenance", params=params).json()
+    assert alone["backtest"]["pai"] == row["pai"]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"weights": "cchi"},  # a selection it did not compare
+        {"k": 2},
+        {"alpha": 0.01},
+        {"area": WEST},
+        {"categories": "burglary"},
+        {"exclude_police_generated": "true"},
+        {"correction": "bonferroni"},
+    ],
+)
+def test_other_settings_report_no_backtest_and_say_how_to_run_one(
+    api: httpx.Client, recorded: dict, params: dict
+) -> None:
+    provenance = _hotspot_provenance(api, **{"res": 9, **params})
+    assert provenance["backtest"] is None
+    hint = provenance["backtest_hint"]
+    assert "GET /v1/backtest?" in hint and "hotspots backtest" in hint
+    assert f"res={provenance['resolution']}" in hint
+
+
+def test_the_resolution_studied_is_the_one_matched(api: httpx.Client, recorded: dict) -> None:
+    # Asked for 8, the town's 17 cells are too few, so the study ran at 9: its PAI is reported.
+    provenance = _hotspot_provenance(api, res=8)
+    assert provenance["resolution"] == 9 and provenance["data_guard"]["adjustments"]
+    assert provenance["backtest"]["resolution"] == 9
+    assert provenance["backtest"]["pai"] == _row(recorded, 9, "count")["pai"]
+
+
+def test_a_new_record_is_never_hidden_by_the_response_cache(fresh_town: Path) -> None:
+    query = {"boundaries": WARDS, "res": 9, "weights": "count", "permutations": 0}
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        before = client.get("/v1/hotspots", params=query).json()["provenance"]
+        assert before["backtest"] is None  # and this answer is now cached
+
+        first = client.get("/v1/backtest", params=ASK).json()
+        old = _row(first, 9, "count")
+        after = client.get("/v1/hotspots", params=query).json()["provenance"]
+        assert after["backtest"]["pai"] == old["pai"]
+
+        # December changes: the busy street is quiet, its burglaries happen in the East ward.
+        _move_decembers_street(fresh_town)
+        changed = client.get("/v1/hotspots", params=query).json()["provenance"]
+        assert changed["data_version"] != after["data_version"]
+        assert changed["backtest"]["pai"] == old["pai"] and changed["backtest"]["stale"] is True
+
+        second = client.get("/v1/backtest", params=ASK).json()
+        new = _row(second, 9, "count")
+        assert new["hits"] < old["hits"] and new["pai"] != old["pai"]
+        now = client.get("/v1/hotspots", params=query).json()["provenance"]
+        assert now["backtest"]["pai"] == new["pai"] and now["backtest"]["stale"] is False
+        assert now["backtest"]["data_version"] == now["data_version"]
+
+        # The newer run replaced the older: one run for these settings, on the new data.
+        runs = read_records(fresh_town, WARDS).runs
+        assert len(runs) == 1 and runs[0]["data_version"] == now["data_version"]
+        assert not list(records_path(fresh_town, WARDS).parent.glob(".*"))
+
+
+def _move_decembers_street(data_dir: Path) -> None:
+    archive = ArchiveBuilder(data_dir.parent / "december")
+    east = (X0 + 0.03, Y0 + 0.01)
+    lines = [
+        crime_line(
+            "2019-12",
+            crime_id=f"moved-{i}",
+            longitude=f"{east[0]:.6f}",
+            latitude=f"{east[1]:.6f}",
+        )
+        for i in range(60)
+    ]
+    archive.write(FORCE, "2019-12", lines)
+    ingest_archive(CrimeStore(data_dir), archive.root)
+
+
+def test_the_command_line_records_too(fresh_town: Path) -> None:
+    query = {"boundaries": WARDS, "res": 10, "weights": "count", "permutations": 0}
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        assert client.get("/v1/hotspots", params=query).json()["provenance"]["backtest"] is None
+        result = CliRunner().invoke(
+            cli,
+            [
+                "backtest",
+                "--boundaries",
+                WARDS,
+                "--to",
+                "2019-09",
+                "--train-months",
+                "9",
+                "--res",
+                "10",
+                "--weights",
+                "count",
+                "--permutations",
+                "0",
+                "--format",
+                "json",
+                "--data-dir",
+                str(fresh_town),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        printed = json.loads(result.stdout)  # the note about the record goes to stderr
+        assert "Recorded in backtests/" in result.stderr
+        (row,) = printed["rows"]
+        entry = client.get("/v1/hotspots", params=query).json()["provenance"]["backtest"]
+        # The table printer writes 10 decimals; the record keeps every digit.
+        assert entry["pai"] == pytest.approx(row["pai"], rel=1e-9) and entry["source"] == "cli"
+        assert entry["train"] == "2019-01..2019-09" and entry["test"] == "2019-10..2019-12"
+
+        # The API gives the same numbers for the same settings; an identical result is kept once.
+        api_body = client.get(
+            "/v1/backtest", params={**ASK, "res": "10", "weights": "count"}
+        ).json()
+        assert api_body["rows"][0]["pai"] == entry["pai"]
+        assert api_body["rows"][0]["hits"] == row["hits"]
+    runs = read_records(fresh_town, WARDS).runs
+    assert len(runs) == 1 and runs[0]["rows"] == api_body["rows"]
+
+
+def test_an_unreadable_record_is_a_warning_not_an_error(fresh_town: Path) -> None:
+    path = records_path(fresh_town, WARDS)
+    path.parent.mkdir(parents=True)
+    path.write_text('{"format": "hotspots-backtests/1", "runs": [', encoding="utf-8")
+    query = {"boundaries": WARDS, "res": 9, "weights": "count", "permutations": 0}
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        provenance = _hotspot_provenance(client, res=9)
+        assert provenance["backtest"] is None
+        assert "not valid JSON" in provenance["backtest_warning"]
+        listed = client.get("/v1/backtest/last", params={"boundaries": WARDS})
+        assert listed.status_code == 200 and listed.json()["runs"] == []
+        assert "run the backtest again" in listed.json()["warning"]
+        page = client.get("/v1/backtest/last", params={"boundaries": WARDS, "format": "html"})
+        assert page.status_code == 400 and "no backtest is recorded" in page.json()["error"]
+
+        # A new run keeps the unreadable file aside and starts a good record.
+        response = client.get("/v1/backtest", params=ASK)
+        assert response.status_code == 200, response.text
+        assert "moved to" in response.json()["provenance"]["recorded"]["warning"]
+        assert path.with_name(path.name + ".unreadable").exists()
+        entry = client.get("/v1/hotspots", params=query).json()["provenance"]
+        assert entry["backtest"]["pai"] == _row(response.json(), 9, "count")["pai"]
+        assert "backtest_warning" not in entry
+
+
+# -- the record file on its own --------------------------------------------------------------------
+
+
+def test_the_newest_run_for_the_same_settings_replaces_the_older(fresh_town: Path) -> None:
+    store = CrimeStore(fresh_town)
+    wards = BoundaryStore(fresh_town).read(WARDS)
+    path = records_path(fresh_town, WARDS)
+
+    def run(last: str, resolutions: tuple[int, ...] = (9,), **options: object) -> dict:
+        base = StudyRequest(WARDS, first="2019-01", last=last, permutations=0, **options)
+        result = run_backtest(store, wards, base, 3, resolutions, ("count",))
+        return record_run(fresh_town, result, "v1", "test", 9)[0]
+
+    run("2019-09")
+    run("2019-08")  # same settings, another window: replaces
+    runs = read_records(fresh_town, WARDS).runs
+    assert [r["train"]["last"] for r in runs] == ["2019-08"]
+
+    run("2019-09", resolutions=(9, 10))  # other resolutions compared: kept beside it
+    run("2019-09", categories=("Burglary", "shoplifting"))  # other settings: kept beside it
+    runs = read_records(fresh_town, WARDS).runs
+    assert len(runs) == 3
+    # Category names are stored as canonical slugs, so equivalent questions match.
+    assert runs[0]["settings"]["categories"] == ["burglary", "shoplifting"]
+
+    # Matching: the newest run holding the setting; window, permutations and seed aside.
+    request = StudyRequest(WARDS, resolution=9, weights="count", permutations=999, seed=4)
+    match = find_match(runs, request, 9)
+    assert match is not None and match[0]["resolutions"] == [9, 10]
+    assert find_match(runs, request, 8) is None
+    burglary = StudyRequest(WARDS, categories=("shoplifting", "burglary"))
+    assert find_match(runs, burglary, 9)[0]["settings"]["categories"] == [
+        "burglary",
+        "shoplifting",
+    ]
+    assert BacktestSettings.from_dict(runs[0]["settings"]).matches(burglary)
+
+    # Repeating the newest run leaves the file alone (no new date, no cache churn).
+    content = path.read_bytes()
+    run("2019-09", categories=("burglary", "shoplifting"))
+    assert path.read_bytes() == content
+    assert not [p for p in path.parent.iterdir() if p.name != path.name]
+
+    # Repeating an older one makes it the last backtest again: it is what /v1/hotspots reports.
+    run("2019-08")
+    runs = read_records(fresh_town, WARDS).runs
+    assert len(runs) == 3 and runs[0]["train"]["last"] == "2019-08"
+    assert find_match(runs, request, 9)[0]["resolutions"] == [9]
+
+
+def test_the_record_keeps_the_newest_runs_only(
+    fresh_town: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _recorded_run(fresh_town)
+    monkeypatch.setattr("pipelines.planning.backtest_record.MAX_RUNS", 2)
+    for alpha in (0.05, 0.04, 0.03):  # three settings; the oldest goes
+        request = dataclasses.replace(result.request, alpha=alpha)
+        asked = dataclasses.replace(result, request=request)
+        record_run(fresh_town, asked, "v1", "test", 9)
+    runs = read_records(fresh_town, WARDS).runs
+    assert [r["settings"]["alpha"] for r in runs] == [0.03, 0.04]
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\xff\xfe not text", "is not UTF-8 text"),
+        (b"[]", "is not a hotspots-backtests/1 record"),
+        (b'{"format": "hotspots-backtests/1"}', "has no list of runs"),
+        (b'{"format": "hotspots-backtests/1", "runs": [{"settings": {}}]}', "without its"),
+    ],
+)
+def test_records_that_cannot_be_used_are_reported_not_raised(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = records_path(tmp_path, WARDS)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    records = read_records(tmp_path, WARDS)
+    assert records.runs == [] and reason in records.warning
+
+
+def test_a_run_missing_a_field_makes_the_record_unreadable(fresh_town: Path) -> None:
+    record_run(fresh_town, _recorded_run(fresh_town), "v1", "t", 9)
+    path = records_path(fresh_town, WARDS)
+    body = json.loads(path.read_text())
+    assert read_records(fresh_town, WARDS).warning is None
+    del body["runs"][0]["train"]["months_stored"]  # as an older or hand-edited file might
+    path.write_text(json.dumps(body))
+    assert "without its settings, windows" in read_records(fresh_town, WARDS).warning
+
+
+def test_a_failed_write_leaves_the_old_record_whole(
+    fresh_town: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = _recorded_run(fresh_town)
+    record_run(fresh_town, result, "v1", "test", 9)
+    path = records_path(fresh_town, WARDS)
+    content = path.read_bytes()
+
+    def broken(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    # Fails after the new record is written beside the old one, before the rename.
+    monkeypatch.setattr("pipelines.store.atomic.os.fsync", broken)
+    with pytest.raises(OSError):
+        record_run(fresh_town, result, "v2", "test", 9)
+    monkeypatch.undo()
+    assert path.read_bytes() == content
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]
+
+
+def test_test_crimes_are_limited_like_the_training_study(town: Path) -> None:
+    store = CrimeStore(town)
+    wards = BoundaryStore(town).read(WARDS)
+    rows = backtest(store, wards, _base(categories=("burglary",)), 3, (9,), ("count",))
+    # Only the busy street's 20 burglaries a month are scored, not the 40 shopliftings.
+    assert rows[0].test_crimes == 3 * 20
+    with pytest.raises(BacktestError, match="resolution 8 with count"):
+        backtest(store, wards, _base(), 3, (8,), ("count",))
+
+
+# -- the page --------------------------------------------------------------------------------------
+
+
+def test_the_plain_words_reading() -> None:
+    row = {
+        "resolution": 9,
+        "selection": "count",
+        "train": "2019-01..2019-09",
+        "test": "2019-10..2019-12",
+        "hotspot_cells": 4,
+        "area_share": 0.05,
+        "test_crimes": 200,
+        "hits": 42,
+        "hit_rate": 0.21,
+        "pai": 0.21 / 0.05,
+    }
+    assert reading(row) == (
+        "PAI 4.2: the hotspots picked on 2019-01 to 2019-09 (resolution 9, crime counts) held "
+        "4.2x the crime their area share predicts: they cover 5.0% of the area and held 21.0% "
+        "(42 of 200) of the crimes of 2019-10 to 2019-12."
+    )
+    worse = {**row, "selection": "cchi", "hits": 5, "hit_rate": 0.025, "pai": 0.5}
+    assert reading(worse).startswith(
+        "PAI 0.5: the hotspots picked on 2019-01 to 2019-09 (resolution 9, harm (cchi)) held "
+        "less crime than their area share predicts"
+    )
+    none = {**row, "hotspot_cells": 0, "hits": 0, "hit_rate": 0.0, "area_share": 0.0, "pai": 0.0}
+    assert reading(none).startswith("No cell was a hot spot on 2019-01 to 2019-09")
+
+
+def test_the_page_renders_in_chromium(api: httpx.Client, recorded: dict) -> None:
+    playwright = require_chromium()
+    url = (
+        str(api.base_url.join("/v1/backtest"))
+        + "?"
+        + str(httpx.QueryParams({**ASK, "format": "html"}))
+    )
+    response = api.get(url)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    errors: list[str] = []
+    with offline_context(playwright) as (context, attempted):
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        assert page.goto(url, wait_until="load").status == 200
+        table_rows = page.locator("#backtest tbody tr")
+        assert table_rows.count() == len(recorded["rows"])
+        top = recorded["best"]
+        highlighted = page.locator("#backtest tbody tr.best")
+        assert highlighted.count() == 1
+        assert highlighted.get_attribute("data-resolution") == str(top["resolution"])
+        assert highlighted.get_attribute("data-selection") == top["selection"]
+        assert highlighted.locator("td.pai").inner_text() == f"{top['pai']:.2f}"
+        reading = page.locator("#reading").inner_text()
+        assert reading.startswith(f"PAI {top['pai']:.1f}: the hotspots picked on 2019-01")
+        assert "the crime their area share predicts" in reading
+        settings = page.locator("#settings").inner_text()
+        assert "fdr_bh" in settings and "analytic-gated" in settings
+        assert "Chainey" in page.content()
+        # Printable: the table fits an A4 page's width when printed.
+        assert len(page.pdf(format="A4")) > 1000
+
+        last = page.goto(
+            str(api.base_url.join("/v1/backtest/last")) + f"?boundaries={WARDS}&format=html"
+        )
+        assert last.status == 200 and page.locator("#backtest tbody tr").count() >= 1
+    assert attempted == [] and errors == []
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "message"),
+    [
+        ({"boundaries": "nowhere"}, 404, "no boundary set named"),
+        ({"area": "E05999999"}, 404, "not in boundary set"),
+        ({"to": "2019-12"}, 400, "at 2019-09 or earlier"),
+        ({"to": "2019-12"}, 400, "missing 2020-01, 2020-02, 2020-03"),
+        ({"to": "2018-12", "train_months": 12}, 400, "no crimes stored for 2018-01..2018-12"),
+        ({"categories": "bicycle-theft"}, 400, "resolution 9 with count"),
+        ({"test_months": 0}, 422, "test_months"),
+        ({"test_months": 13}, 422, "test_months"),
+        ({"train_months": 37}, 422, "train_months"),
+        ({"train_months": 0}, 422, "train_months"),
+        ({"res": "6"}, 400, "res must be H3 resolutions among 7, 8, 9, 10"),
+        ({"res": "11"}, 400, "res must be H3 resolutions"),
+        ({"res": "nine"}, 400, "res must be H3 resolutions"),
+        ({"res": "7,8,9,10"}, 400, "at most 3"),
+        ({"weights": "harm.csv"}, 400, "unknown weights 'harm.csv'"),
+        ({"weights": "count,cchi,home-office-2018"}, 400, "at most 2"),
+        ({"to": "2019-13"}, 400, "to must be a month written YYYY-MM"),
+        ({"categories": "unicorns"}, 400, "unknown crime category"),
+        ({"format": "pdf"}, 422, "format"),
+        ({"alpha": 2}, 422, "alpha"),
+    ],
+)
+def test_bad_backtest_requests_say_what_to_fix(
+    api: httpx.Client, params: dict, status: int, message: str
+) -> None:
+    query = {**ASK, "res": "9", "weights": "count", **params}
+    response = api.get("/v1/backtest", params=query)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+
+
+def test_bad_last_requests(api: httpx.Client) -> None:
+    missing = api.get("/v1/backtest/last", params={"boundaries": "nowhere"})
+    assert missing.status_code == 404 and "no boundary set named" in missing.json()["error"]
+    assert api.get("/v1/backtest/last").status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--to", "2019-12", "--res", "9"], "at 2019-09 or earlier"),
+        (["--to", "2019-09", "--res", "6"], "resolutions must be among 7, 8, 9, 10"),
+        (["--to", "2019-09", "--res", "9,x"], "--res must be whole numbers"),
+        (["--to", "2019-09", "--res", "9", "--method", "kde"], "method must be one of"),
+        (["--to", "2019-09", "--res", "9", "--train-months", "0"], "at least 1 month"),
+        (["--to", "2019-09", "--res", "9", "--test-months", "0"], "at least 1 month"),
+        (["--to", "2019-09", "--res", "9", "--category", "unicorns"], "unknown crime category"),
+    ],
+)
+def test_bad_command_line_backtests_are_one_clear_line(
+    town: Path, args: list[str], message: str
+) -> None:
+    command = ["backtest", "--boundaries", WARDS, *args, "--data-dir", str(town)]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+# -- real data -------------------------------------------------------------------------------------
+
+
+@pytest.mark.shared_data
+def test_torbay_backtest_on_real_data(shared_data: Path, tmp_path: Path) -> None:
+    """Torbay's 2019 hot spots scored on January-March 2020: over HTTP as in Python, and
+    better than chance (PAI well above 1), as street-level hot spots are in practice."""
+    store, wards = torbay_store(shared_data, tmp_path / "store", "2019-01", "2020-03")
+    params = {"boundaries": TORBAY_WARDS, "to": "2019-12", "res": "9", "permutations": 0}
+    with live_server(Settings(data_dir=store.root)) as base:
+        response = httpx.get(f"{base}/v1/backtest", params=params, timeout=300)
+        assert response.status_code == 200, response.text
+        hotspots = httpx.get(
+            f"{base}/v1/hotspots/provenance",
+            params={"boundaries": TORBAY_WARDS, "res": 9, "weights": "home-office-2018"},
+            timeout=300,
+        ).json()
+    body = response.json()
+    base_request = StudyRequest(TORBAY_WARDS, first="2019-01", last="2019-12", permutations=0)
+    rows = backtest(store, wards, base_request, 3, (9,), SELECTIONS)
+    assert body["rows"] == rows_as_dicts(rows)
+    for row in body["rows"]:
+        assert row["test_crimes"] > 2000 and row["hotspot_cells"] > 10
+        assert row["pai"] > 3 and row["area_share"] < 0.2
+    assert hotspots["backtest"]["pai"] == _row(body, 9, "home-office-2018")["pai"]
+    assert hotspots["backtest"]["train"] == "2019-01..2019-12"
