@@ -358,6 +358,7 @@ def test_endpoints_serve_pages_and_assets(town: Path) -> None:
         ("hotspots", {"boundaries": "town-wards-2019", "weights": "/etc/passwd"}, 400, "weights"),
         ("hotspots", {"boundaries": "town-wards-2019", "res": 12}, 400, "resolution"),
         ("hotspots", {"boundaries": "town-wards-2019", "from": "2019-1"}, 422, "from"),
+        ("hotspots", {"boundaries": "town-wards-2019", "categories": "dragons"}, 400, "category"),
         ("areas", {"boundaries": "town-wards-2019", "metric": "harm"}, 400, "harm table"),
         ("areas", {"boundaries": "town-wards-2019", "metric": "x"}, 400, "metric must be"),
     ],

@@ -380,8 +380,8 @@ DISPLACEMENT_ERRORS = [
     ({"buffer_m": 50_000}, 422, "buffer_m"),
     ({"buffer_m": "nan"}, 4, "buffer_m"),
     ({"control": f"{PATCHES}:EMPTY"}, 400, "the control area has no crime before"),
-    ({"category": "burglary"}, 400, "the control area has no crime before"),
-    ({"category": "jaywalking"}, 400, "unknown crime category 'jaywalking'"),
+    ({"categories": "burglary"}, 400, "the control area has no crime before"),
+    ({"categories": "jaywalking"}, 400, "unknown crime category 'jaywalking'"),
     ({"force": "../secrets"}, 400, "force must be a police.uk force slug"),
     ({"format": "pdf"}, 422, "format"),
 ]

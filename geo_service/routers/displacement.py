@@ -25,7 +25,7 @@ from geo_service.errors import NotFound
 from geo_service.maps.displacement_map import displacement_map_html
 from geo_service.models import responses_with_text
 from geo_service.pages import map_response
-from geo_service.query_params import Force, optional_force
+from geo_service.query_params import Categories, Force, optional_force
 from pipelines.planning.displacement_areas import (
     MAX_BUFFER_M,
     MIN_BUFFER_M,
@@ -113,10 +113,7 @@ def displacement(
     after: Annotated[
         str, Query(description="Months after the change, YYYY-MM:YYYY-MM (inclusive).", **PERIOD)
     ],
-    category: Annotated[
-        list[str] | None,
-        Query(description="Only these categories (police.uk slugs or names): repeat or commas."),
-    ] = None,
+    categories: Categories = None,
     force: Force = None,
     format: Annotated[
         Literal["json", "html"], Query(description="json, or html for the map page.")
@@ -141,7 +138,7 @@ def displacement(
         except UnknownAreaError as error:
             raise NotFound(str(error)) from error
         check = displacement_check(
-            store, *places, buffer_m, *periods, categories=category, force=force
+            store, *places, buffer_m, *periods, categories=categories, force=force
         )
         headers = {"X-Data-Version": version}
         if format == "html":

@@ -21,7 +21,7 @@ from geo_service.maps.area_map import METRICS, area_map_html, area_metrics, chec
 from geo_service.maps.hotspot_map import hotspot_map_html
 from geo_service.maps.outlines import member_wards, region_outlines
 from geo_service.pages import map_response
-from geo_service.query_params import built_in_weights, split_values
+from geo_service.query_params import Categories, built_in_weights, parse_categories, split_values
 from pipelines.analysis.study import StudyRequest
 
 router = APIRouter(prefix="/maps", tags=["maps"], dependencies=[Depends(require_read_access)])
@@ -43,7 +43,7 @@ def hotspot_map(
     res: Annotated[int, Query(description="H3 resolution, 7-10")] = 9,
     first: First = None,
     last: Last = None,
-    categories: Annotated[list[str] | None, Query(description="police.uk slugs")] = None,
+    categories: Categories = None,
     weights: str = "count",
     method: str = "gistar",
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
@@ -55,7 +55,7 @@ def hotspot_map(
         resolution=res,
         first=first,
         last=last,
-        categories=split_values(categories),
+        categories=parse_categories(categories),
         weights=built_in_weights(weights),
         method=method,
         alpha=alpha,
