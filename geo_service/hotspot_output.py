@@ -6,12 +6,13 @@ from the CLI and a response from the API read the same.
 
 from __future__ import annotations
 
-import io
 import math
 from typing import Any
 
 import h3
 import pandas as pd
+
+from geo_service.downloads import spreadsheet_safe_csv
 
 
 def plain(value: Any) -> Any:
@@ -53,6 +54,4 @@ def csv_text(cells: pd.DataFrame) -> str:
     for column in flat.columns:
         if flat[column].map(lambda v: isinstance(v, list)).any():
             flat[column] = flat[column].map(lambda v: "; ".join(v) if isinstance(v, list) else v)
-    buffer = io.StringIO()
-    flat.to_csv(buffer, index=False)
-    return buffer.getvalue()
+    return spreadsheet_safe_csv(flat)

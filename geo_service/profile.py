@@ -688,7 +688,7 @@ def build_profile(inputs: ProfileInputs) -> AreaProfile:
             version=table.version,
             title=table.title,
             unit=table.unit,
-            total_unit=table.unit.replace(" per crime", ""),
+            total_unit=table.total_unit,
         ),
         categories=rows,
         total=total,

@@ -335,3 +335,15 @@ def test_built_in_yaml_files_parse_as_plain_yaml() -> None:
     for name in BUILT_IN:
         doc = yaml.safe_load((TABLES_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
         assert doc["name"] == name and str(doc["version"]) == load_table(name).version
+
+
+def test_a_sum_of_weights_is_labelled_without_per_crime() -> None:
+    # Legends and totals show sums: "GBP per crime" summed over an area is GBP, not GBP per crime.
+    from geo_service.maps.area_map import metric_label
+
+    table = load_table("home-office-2018")
+    assert table.total_unit == "GBP (2015/16 prices)"
+    assert load_table("cchi").total_unit == "days of imprisonment"
+    assert metric_label("harm_per_km2", table) == (
+        "Harm per km² (home-office-2018: GBP (2015/16 prices) per km²)"
+    )

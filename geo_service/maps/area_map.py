@@ -96,7 +96,7 @@ def metric_label(metric: str, weights: HarmTable) -> str:
     """The legend's title, with the harm table's unit where the metric is harm."""
     if metric not in HARM_METRICS:
         return METRICS[metric]
-    unit = weights.unit.removesuffix(" per crime")
+    unit = weights.total_unit
     per = " per km²" if metric == "harm_per_km2" else ""
     return f"Harm{per} ({weights.name}: {unit}{per})"
 

@@ -40,6 +40,7 @@ from geo_service.maps.styling import (
     tile_source,
 )
 from geo_service.pages import template_environment
+from pipelines.harm.table import summed_unit
 from pipelines.planning.compare import Comparison, SchemeSummary
 
 LEAFLET_SYNC_VERSION = "0.2.4"
@@ -204,7 +205,7 @@ def metric_label(metric: str, weights: dict) -> str:
 
 def _total_unit(weights: dict) -> str:
     # "GBP per crime (2015/16 prices)" per crime; a sum of it is "GBP (2015/16 prices)".
-    return str(weights.get("unit", "")).replace(" per crime", "")
+    return summed_unit(str(weights.get("unit", "")))
 
 
 def _strip_tags(text: str) -> str:

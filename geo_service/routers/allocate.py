@@ -24,7 +24,7 @@ from geo_service.dependencies import (
     current_version,
     require_read_access,
 )
-from geo_service.downloads import csv_response, same_query_url
+from geo_service.downloads import csv_response, same_query_url, spreadsheet_safe_csv
 from geo_service.models import ERRORS, responses_with_text
 from geo_service.pages import html_response
 from geo_service.query_params import (
@@ -156,7 +156,8 @@ def allocate(
         headers = {"X-Data-Version": version}
         if query.format == "csv":
             link = same_query_url(request, "allocation_provenance")
-            return csv_response(body["frame"].to_csv(index=False), "allocation.csv", link, headers)
+            text = spreadsheet_safe_csv(body["frame"])
+            return csv_response(text, "allocation.csv", link, headers)
         model = Allocation.model_validate(body["json"])
         if query.format == "html":
             page = render_allocation_html(model.model_dump(mode="json", exclude_unset=True))

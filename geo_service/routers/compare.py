@@ -5,7 +5,6 @@ it, and serves the result through the response cache."""
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -24,7 +23,7 @@ from geo_service.dependencies import (
     current_version,
     require_read_access,
 )
-from geo_service.downloads import csv_response
+from geo_service.downloads import csv_response, spreadsheet_safe_csv
 from geo_service.maps.compare_map import (
     DEFAULT_METRIC,
     MAX_MAPS,
@@ -343,14 +342,4 @@ def areas_csv(comparison: Comparison) -> str:
         frame.insert(0, "scheme", summary.scheme)
         frame.insert(0, "boundary_set", summary.name)
         frames.append(frame.reindex(columns=_CSV_COLUMNS))
-    table = pd.concat(frames, ignore_index=True)
-    for column in ("code", "name"):
-        table[column] = table[column].astype(str).map(_no_formula)
-    buffer = io.StringIO()
-    table.to_csv(buffer, index=False)
-    return buffer.getvalue()
-
-
-def _no_formula(text: str) -> str:
-    # OWASP CSV injection: a leading = + - @ (or tab/CR) makes Excel evaluate the cell.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_safe_csv(pd.concat(frames, ignore_index=True))

@@ -90,6 +90,12 @@ class HarmTable:
     asb_weight_override: float | None = None
     document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
+    @property
+    def total_unit(self) -> str:
+        """The unit of a sum of weights: "GBP per crime (2015/16 prices)" sums to "GBP (2015/16
+        prices)", "days of imprisonment per crime" to "days of imprisonment"."""
+        return summed_unit(self.unit)
+
     def weight(self, slug: str) -> float:
         """The weight of one category slug; HarmTableError when the table has none for it."""
         if slug in self.weights:
@@ -422,3 +428,8 @@ def _as_string_array(categories: pa.Array | pa.ChunkedArray | np.ndarray | list)
             f"categories must be strings (police.uk category slugs), got {categories.type}"
         )
     return categories.cast(pa.string())
+
+
+def summed_unit(unit: str) -> str:
+    """The unit of a sum of per-crime weights in ``unit`` (drops "per crime")."""
+    return unit.replace(" per crime", "")

@@ -16,6 +16,7 @@ import pandas as pd
 from boundaries.sets import BoundarySet
 from pipelines.analysis.window import choose_window
 from pipelines.harm import load_table
+from pipelines.harm.table import summed_unit
 from pipelines.planning.allocation import CLI_NAMES, AllocationError, OptionNames, allocate
 from pipelines.planning.measures import MEASURES, area_measures
 from pipelines.store import CrimeStore
@@ -139,7 +140,7 @@ def _definition(measure: str, weights: str, unit: str) -> str:
         return "crimes in the area over the window (anti-social behaviour included)"
     if measure == "rate":
         return "crimes per 1,000 residents over the window; an area without residents has no need"
-    total_unit = unit.replace(" per crime", "")  # a sum of per-crime weights
+    total_unit = summed_unit(unit)
     return f"the sum of the {weights} harm weights of the area's crimes, in {total_unit}"
 
 
