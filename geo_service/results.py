@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 from boundaries.store import BoundaryStore
 from pipelines.analysis.study import StudyRequest, StudyResult, run_study
 from pipelines.store import CrimeStore
+from pipelines.store.atomic import file_version
 
 
 def data_version(store: CrimeStore, boundaries: BoundaryStore, set_name: str) -> str:
@@ -23,17 +23,9 @@ def data_version(store: CrimeStore, boundaries: BoundaryStore, set_name: str) ->
     paths = sorted(store.crimes_dir.glob("*/*.parquet")) if store.crimes_dir.is_dir() else []
     paths.append(boundaries.path(set_name))
     for path in paths:
-        stat = _stat(path)
+        stat = file_version(path)
         digest.update(f"{path.relative_to(store.root)}:{stat}\n".encode())
     return digest.hexdigest()[:16]
-
-
-def _stat(path: Path) -> str:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return "absent"
-    return f"{info.st_size}:{info.st_mtime_ns}"
 
 
 class StudyCache:

@@ -16,7 +16,6 @@ change the classes at all; for LISA they move only Monte Carlo noise); the match
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -45,7 +44,7 @@ from pipelines.planning.backtest import (
     run_backtest,
 )
 from pipelines.store import CrimeStore
-from pipelines.store.atomic import atomic_write, remove_stale_temporaries
+from pipelines.store.atomic import atomic_write, file_version, remove_stale_temporaries
 
 RECORD_FORMAT = "hotspots-backtests/1"
 RECORD_DIR = "backtests"
@@ -186,15 +185,10 @@ def records_path(data_dir: Path, set_name: str) -> Path:
 
 
 def record_fingerprint(data_dir: Path, set_name: str) -> str:
-    """A short hash of the record file's bytes ("absent" without one): part of the cache key of
-    any response that reports a recorded backtest, so a new record is never hidden by a cache."""
-    try:
-        content = records_path(data_dir, set_name).read_bytes()
-    except FileNotFoundError:
-        return "absent"
-    except OSError as error:  # unreadable: reported when read; the key need only differ
-        return f"unreadable-{type(error).__name__}"
-    return hashlib.sha256(content).hexdigest()[:16]
+    """The record file's version (size and modification time; "absent" without one): part of the
+    cache key of any response that reports a recorded backtest, so a new record is never hidden
+    by a cache. A stat, not a read: it is checked on every hotspot request."""
+    return file_version(records_path(data_dir, set_name))
 
 
 def read_records(data_dir: Path, set_name: str) -> BacktestRecords:

@@ -45,6 +45,16 @@ def atomic_write(path: Path, mode: int = _FILE_MODE) -> Iterator[Path]:
     _fsync_dir(path.parent)
 
 
+def file_version(path: Path) -> str:
+    """Size and modification time of ``path`` ("absent" without it): cheap enough to check on
+    every request, and changed by every :func:`atomic_write` (each rename is a new file)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return "absent"
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
 def remove_stale_temporaries(path: Path) -> None:
     """Remove temporaries a killed writer of ``path`` left behind (one writer per file)."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
