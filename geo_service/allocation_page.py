@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo_service.pages import template_environment
-from pipelines.analysis.study import ATTRIBUTION
+from pipelines.attribution import ATTRIBUTION
 
 BAR_WIDTH = 100  # SVG units of the longest bar
 

@@ -24,9 +24,8 @@ from geo_service.routers import (
     weights,
 )
 from geo_service.settings import Settings
+from pipelines.attribution import ATTRIBUTION
 from pipelines.store import CrimeStore
-
-ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

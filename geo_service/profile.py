@@ -33,7 +33,8 @@ from geo_service.query_params import built_in_weights
 from geo_service.results import StudyCache, data_version
 from pipelines.analysis.classes import CLASS_LABELS
 from pipelines.analysis.ranking import rank_cells
-from pipelines.analysis.study import ATTRIBUTION, StudyRequest
+from pipelines.analysis.study import StudyRequest
+from pipelines.attribution import ATTRIBUTION
 from pipelines.categories import CATEGORY_NAMES
 from pipelines.harm import HarmTable, load_table
 from pipelines.months import months_between, parse_month, shift_month

@@ -25,6 +25,7 @@ from folium.template import Template
 
 from geo_service.maps.assets import MAP_CSS, MAP_JS
 from pipelines.analysis.classes import CLASS_LABELS
+from pipelines.attribution import ATTRIBUTION
 
 # 5 decimal places of a degree is about 1.1 m on the ground: far finer than a res-10 hexagon's
 # 66 m edge or the 20 m generalisation of ONS boundaries, and a sixth of the bytes of full floats.
@@ -260,9 +261,7 @@ class OglAttribution(MacroElement):
     def __init__(self) -> None:
         super().__init__()
         self._name = "OglAttribution"
-        self.text = (
-            "Contains public sector information licensed under the Open Government Licence v3.0."
-        )
+        self.text = ATTRIBUTION
 
 
 class PropertyStyledGeoJson(Layer):

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.store import BoundaryStore
 from geo_service.backtest_page import render_backtest_html
 from geo_service.backtest_report import version_with_backtests
@@ -48,8 +49,9 @@ from geo_service.query_params import (
 )
 from geo_service.routers.hotspots import check_areas
 from geo_service.synthetic import boundary_set_is_synthetic, mark_provenance
-from pipelines.analysis.study import ATTRIBUTION, STUDY_RESOLUTIONS, StudyRequest
+from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError
+from pipelines.attribution import ATTRIBUTION
 from pipelines.harm import list_tables
 from pipelines.months import parse_month, shift_month
 from pipelines.planning.backtest_record import (

@@ -43,8 +43,7 @@ from geo_service.query_params import (
     optional_force,
     range_schema,
 )
-from pipelines.analysis.study import STUDY_RESOLUTIONS
-from pipelines.planning.compare import Comparison, compare_schemes
+from pipelines.planning.compare import Comparison, check_comparison, compare_schemes
 from pipelines.store import CrimeStore
 
 router = APIRouter(tags=["planning"], dependencies=[Depends(require_read_access)])
@@ -186,26 +185,13 @@ def compare_query(
 ) -> CompareQuery:
     """The checked query; ValueError (400) with what to change, before any data is read."""
     names = set_names(boundaries)
-    if len(names) < 2:
-        raise ValueError(
-            "give at least two boundary sets to compare, comma-separated, e.g. "
-            "boundaries=barnet-wards-2019,barnet-clusters (GET /v1/boundaries lists them)"
-        )
     if len(names) > MAX_MAPS:
         raise ValueError(f"compare at most {MAX_MAPS} boundary sets at once, got {len(names)}")
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise ValueError(f"boundary set {twice[0]!r} is named twice; compare two different schemes")
+    check_comparison(list(names), res, k, alpha)
     for name in names:
         check_name(name)  # a malformed name is a 400 before it reaches the file system
     window = month_range(first, last)
     built_in_weights(weights)
-    if res not in STUDY_RESOLUTIONS:
-        raise ValueError(f"res must be an H3 resolution from 7 to 10, got {res}")
-    if not 1 <= k <= 3:
-        raise ValueError(f"k must be 1, 2 or 3 neighbour rings, got {k}")
-    if not 1e-6 <= alpha <= 0.5:
-        raise ValueError(f"alpha must be between 0.000001 and 0.5, got {alpha}")
     force = optional_force(force)
     return CompareQuery(names, window[0], window[1], force, weights, res, k, alpha)
 

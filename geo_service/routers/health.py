@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 
 from geo_service.dependencies import BoundaryStoreDep, CacheDep, StoreDep, get_settings
 from geo_service.models import CacheStatus, ForceHeld, Health, StoreStatus
-from pipelines.analysis.study import ATTRIBUTION
+from pipelines.attribution import ATTRIBUTION
 
 router = APIRouter(tags=["service"])
 

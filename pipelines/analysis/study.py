@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.sets import BoundarySet
 from pipelines.analysis.emerging import emerging_hotspots
 from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, gistar
@@ -31,6 +32,7 @@ from pipelines.analysis.neighbours import kring_weights
 from pipelines.analysis.sparse_guard import DataVerdict, check_enough_data
 from pipelines.analysis.streets import top_streets
 from pipelines.analysis.window import StudyWindow, choose_window
+from pipelines.attribution import ATTRIBUTION
 from pipelines.categories import canonical_category
 from pipelines.harm import HarmTable, load_table
 from pipelines.months import shift_month
@@ -38,8 +40,6 @@ from pipelines.schema import BASE_H3_RESOLUTION
 from pipelines.store import CrimeStore
 
 METHODS = ("gistar", "lisa")
-STUDY_RESOLUTIONS = (7, 8, 9, 10)
-ATTRIBUTION = "Contains public sector information licensed under the Open Government Licence v3.0."
 _COLUMNS = ["longitude", "latitude", "h3_cell", "category", "location", "month"]
 
 

@@ -10,6 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from shapely.geometry.base import BaseGeometry
 
+from pipelines.attribution import ATTRIBUTION
 from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
 from pipelines.forces import ForceError, check_force
 from pipelines.ingest import api as api_ingest
@@ -163,7 +164,6 @@ def _print_report(report: ApiIngestReport, root: Path) -> None:
     console.print(
         f"{len(report.months)} month(s), {report.requests:,} requests "
         f"({report.posts:,} POST, {report.retries:,} retried, "
-        f"{report.rate_limited:,} rate-limited)."
-        " Contains public sector information licensed under the Open Government Licence v3.0.",
+        f"{report.rate_limited:,} rate-limited). {ATTRIBUTION}",
         highlight=False,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from pipelines.attribution import ATTRIBUTION
 from pipelines.cli.analyse_cmd import analyse
 from pipelines.cli.boundaries_cmd import boundaries_app
 from pipelines.cli.coverage_cmd import coverage
@@ -23,7 +24,7 @@ from pipelines.cli.serve_cmd import serve
 app = typer.Typer(
     name="hotspots",
     help="Load police.uk crime into a local store and turn it into hotspot evidence.\n\n"
-    "Contains public sector information licensed under the Open Government Licence v3.0.",
+    + ATTRIBUTION,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )

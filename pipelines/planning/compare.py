@@ -24,12 +24,13 @@ import pandas as pd
 import pyarrow as pa
 
 from boundaries.assign import OUTSIDE, AreaIndex, assign_points, assign_table
+from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.sets import BoundarySet
 from pipelines.analysis.gistar import GiStarResult, gistar
 from pipelines.analysis.grid import build_grid, locate_crimes, sum_by_cell
 from pipelines.analysis.neighbours import kring_weights
-from pipelines.analysis.study import ATTRIBUTION
 from pipelines.analysis.window import choose_window
+from pipelines.attribution import ATTRIBUTION
 from pipelines.harm import load_table
 from pipelines.planning.concentration import areas_holding_half, gini, share_in_top
 from pipelines.store import CrimeStore
@@ -98,14 +99,7 @@ def compare_schemes(
     k: int = 1,
     alpha: float = 0.05,
 ) -> Comparison:
-    if len(sets) < 2:
-        raise CompareError("give at least two boundary sets to compare")
-    if len({s.name for s in sets}) != len(sets):
-        raise CompareError("the same boundary set is named twice; compare different schemes")
-    reserved = [s.name for s in sets if s.name in _RESERVED_NAMES]
-    if reserved:
-        raise CompareError(f"a boundary set named {reserved[0]!r} cannot be compared; rename it")
-    _check_settings(resolution, k, alpha)
+    check_comparison([s.name for s in sets], resolution, k, alpha)
     table = load_table(weights)
     window = choose_window(store, force, first, last)
     reference = sets[0]
@@ -227,9 +221,24 @@ def _hot_list(
     return sorted(rows, key=lambda row: (-row["harm"], row["h3"]))
 
 
-def _check_settings(resolution: int, k: int, alpha: float) -> None:
-    if not 7 <= resolution <= 10:
-        raise CompareError(f"the H3 resolution must be 7 to 10, got {resolution}")
+def check_comparison(names: list[str], resolution: int, k: int, alpha: float) -> None:
+    """What can be checked before any data is read; CompareError says what to change."""
+    if len(names) < 2:
+        raise CompareError(
+            "give at least two boundary sets to compare, comma-separated, e.g. "
+            "barnet-wards-2019,barnet-clusters (`hotspots boundaries list` or GET /v1/boundaries "
+            "lists them)"
+        )
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise CompareError(
+            f"boundary set {twice[0]!r} is named twice; compare two different schemes"
+        )
+    reserved = [name for name in names if name in _RESERVED_NAMES]
+    if reserved:
+        raise CompareError(f"a boundary set named {reserved[0]!r} cannot be compared; rename it")
+    if resolution not in STUDY_RESOLUTIONS:
+        raise CompareError(f"res must be an H3 resolution from 7 to 10, got {resolution}")
     if not 1 <= k <= 3:
         raise CompareError(f"k must be 1, 2 or 3 neighbour rings, got {k}")
     if not 1e-6 <= alpha <= 0.5:
