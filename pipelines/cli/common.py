@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipelines.store import CrimeStore, resolve_data_dir
 
@@ -38,3 +39,13 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit non-zero (2 for bad input, 1 for partial failure)."""
     error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def progress_bar(
+    description: str = "[progress.description]{task.description}", detail: bool = False
+) -> Progress:
+    """The commands' progress bar: description, bar, done of total, [a detail field], time."""
+    columns = [TextColumn(description), BarColumn(), MofNCompleteColumn()]
+    if detail:
+        columns.append(TextColumn("{task.fields[detail]}"))
+    return Progress(*columns, TimeElapsedColumn(), console=console, transient=True)

@@ -6,12 +6,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from shapely.geometry.base import BaseGeometry
 
 from pipelines.attribution import ATTRIBUTION
-from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from pipelines.cli.common import (
+    DataDirOption,
+    FromOption,
+    ToOption,
+    console,
+    fail,
+    open_store,
+    progress_bar,
+)
 from pipelines.forces import ForceError, check_force
 from pipelines.ingest import api as api_ingest
 from pipelines.ingest.api import ApiIngestError, ApiIngestReport, NoMonthsError, ProgressUpdate
@@ -92,15 +99,7 @@ def ingest_api(
         fail("$HOTSPOTS_API_ATTEMPTS must be a whole number and $HOTSPOTS_API_BACKOFF a number")
     store = open_store(data_dir)
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[detail]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with progress_bar(detail=True) as bar:
         task = bar.add_task(f"Fetching {force} months", total=None, detail="")
 
         def show(update: ProgressUpdate) -> None:

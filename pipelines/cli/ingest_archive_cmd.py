@@ -6,10 +6,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from pipelines.cli.common import (
+    DataDirOption,
+    FromOption,
+    ToOption,
+    console,
+    fail,
+    open_store,
+    progress_bar,
+)
 from pipelines.ingest.archive import ArchiveIngestReport, FileOutcome, ingest_archive
 from pipelines.ingest.archive_layout import ArchiveError, list_archive
 from pipelines.months import MonthError, check_range
@@ -46,14 +53,7 @@ def ingest_archive_command(
     except (MonthError, ArchiveError) as error:
         fail(str(error))
     store = open_store(data_dir)
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with progress_bar() as bar:
         task = bar.add_task("Ingesting files", total=total)
 
         def advance(outcome: FileOutcome) -> None:

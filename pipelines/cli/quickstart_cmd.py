@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import shapely
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from shapely.geometry.base import BaseGeometry
 
@@ -26,7 +25,7 @@ from boundaries.ons_fetch import DEFAULT_BASE_URL as ONS_BASE_URL
 from boundaries.ons_fetch import DEFAULT_VINTAGE, WARD_SERVICES, fetch_wards
 from boundaries.sets import BoundarySet, prepare_areas, read_boundary_file
 from boundaries.store import BoundaryStore
-from pipelines.cli.common import DataDirOption, console, error_console, fail
+from pipelines.cli.common import DataDirOption, console, error_console, fail, progress_bar
 from pipelines.forces import ForceError, check_force
 from pipelines.harm import list_tables
 from pipelines.ingest.api import ApiIngestError, ingest_api
@@ -225,14 +224,7 @@ def serve_and_report(
     app = create_app(Settings(data_dir=root, api_keys_file=keys_file(root)))
     step = "[bold]2/2[/]" if synthetic else "[bold]3/4[/]"
     console.print(f"{step} Precomputing the default hot spot studies", highlight=False)
-    with Progress(
-        TextColumn("    {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
+    with progress_bar("    {task.description}") as bar:
         task = bar.add_task("studies", total=None)
         report = precompute(
             app,
