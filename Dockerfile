@@ -19,6 +19,7 @@ WORKDIR /src
 # h3, scipy), so the slim image needs no compiler.
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip setuptools wheel
 COPY pyproject.toml README.md ./
+COPY cli ./cli
 COPY pipelines ./pipelines
 COPY boundaries ./boundaries
 COPY geo_service ./geo_service

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from boundaries.sets import load_boundary_file
 from boundaries.store import BoundaryStore
+from cli.main import app
 from pipelines.analysis.ranking import RankingError, rank_cells
 from pipelines.analysis.study import StudyError, StudyRequest, run_study
 from pipelines.analysis.window import WindowError, choose_window
-from pipelines.cli.main import app
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
 from tests.service_town import EAST, WEST, ward_polygons, write_archive

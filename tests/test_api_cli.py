@@ -13,7 +13,7 @@ import pytest
 from shapely.geometry import LineString, Point
 from typer.testing import CliRunner
 
-from pipelines.cli.main import app
+from cli.main import app
 from pipelines.ingest.api_area import parse_poly
 from pipelines.store import CrimeStore
 from tests.api_fixtures import TINY_POLY, tiny_crimes

@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
+from cli.main import app
 from pipelines.categories import canonical_category
-from pipelines.cli.main import app
 
 runner = CliRunner()
 DEVON = "devon-and-cornwall"

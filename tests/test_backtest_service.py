@@ -17,10 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from boundaries.store import BoundaryStore
+from cli.main import app as cli
 from geo_service.backtest_page import reading
 from geo_service.settings import Settings
 from pipelines.analysis.study import StudyRequest
-from pipelines.cli.main import app as cli
 from pipelines.ingest.archive import ingest_archive
 from pipelines.planning.backtest import (
     BacktestError,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli.main import app
+from cli.main import app
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.fake_ons_arcgis import FakeOnsArcgis
 from tests.test_boundaries_core import STEP, X0, Y0, grid, write

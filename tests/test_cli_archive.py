@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from pipelines.cli.main import app
+from cli.main import app
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 
 runner = CliRunner()

@@ -22,7 +22,7 @@ import shapely
 from shapely.geometry import Point, box
 from typer.testing import CliRunner
 
-from pipelines.cli.main import app
+from cli.main import app
 from pipelines.ingest.api import ApiIngestError, ingest_api
 from pipelines.ingest.api_area import parse_poly, read_boundary
 from pipelines.ingest.api_client import RetryPolicy

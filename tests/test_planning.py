@@ -187,7 +187,7 @@ def test_compare_wards_with_a_cluster_scheme(town) -> None:  # noqa: F811
 def _invoke(*args: str):
     from typer.testing import CliRunner
 
-    from pipelines.cli.main import app
+    from cli.main import app
 
     return CliRunner().invoke(app, list(args))
 

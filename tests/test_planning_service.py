@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84
 from boundaries.sets import load_boundary_file
 from boundaries.store import BoundaryStore
+from cli.main import app as cli
 from geo_service.settings import Settings
-from pipelines.cli.main import app as cli
 from pipelines.planning.allocation import allocate
 from pipelines.planning.displacement import Counts, weighted_displacement_quotient
 from pipelines.store import CrimeStore

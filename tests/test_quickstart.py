@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from boundaries.sets import load_boundary_file
 from boundaries.store import BoundaryStore
+from cli.main import app as cli
 from geo_service.app import create_app
 from geo_service.precompute import PRECOMPUTE_ENV, default_request, precompute
 from geo_service.results import StudyCache
@@ -33,7 +34,6 @@ from geo_service.synthetic import (
     provenance_is_synthetic,
 )
 from pipelines.analysis.study import StudyRequest, run_study
-from pipelines.cli.main import app as cli
 from pipelines.demo_city import (
     CLUSTERS_SET,
     DEMO_FORCE,

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 
 from boundaries.sets import load_boundary_file
 from boundaries.store import BoundaryStore
+from cli.main import app as cli
 from geo_service.dependencies import hash_key
 from geo_service.models import (
     AreaList,
@@ -34,7 +35,6 @@ from geo_service.models import (
 )
 from geo_service.precompute import PRECOMPUTE_ENV
 from geo_service.settings import Settings
-from pipelines.cli.main import app as cli
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
 from tests.live_server import error_message, free_port, live_client, live_server
@@ -492,7 +492,7 @@ def test_keyed_read_access(town: tuple[Path, Path]) -> None:
 
 def test_hotspots_serve_command_starts_the_service(town: tuple[Path, Path]) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "pipelines.cli.main", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "cli.main", "serve", "--port", str(port)]
     command += ["--data-dir", str(town[0]), "--read-access", "open"]
     server = subprocess.Popen(  # the real command line, in its own process
         command,

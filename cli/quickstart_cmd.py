@@ -25,7 +25,7 @@ from boundaries.ons_fetch import DEFAULT_BASE_URL as ONS_BASE_URL
 from boundaries.ons_fetch import DEFAULT_VINTAGE, WARD_SERVICES, fetch_wards
 from boundaries.sets import BoundarySet, prepare_areas, read_boundary_file
 from boundaries.store import BoundaryStore
-from pipelines.cli.common import DataDirOption, console, error_console, fail, progress_bar
+from cli.common import DataDirOption, console, error_console, fail, progress_bar
 from pipelines.forces import ForceError, check_force
 from pipelines.harm import list_tables
 from pipelines.ingest.api import ApiIngestError, ingest_api
@@ -215,10 +215,10 @@ def serve_and_report(
     # The web stack is only loaded by the commands that serve.
     import uvicorn
 
+    from cli.keys_cmd import keys_file
     from geo_service.app import create_app
     from geo_service.precompute import precompute
     from geo_service.settings import Settings
-    from pipelines.cli.keys_cmd import keys_file
 
     # Same settings as `hotspots serve` would use for this store (keys file included).
     app = create_app(Settings(data_dir=root, api_keys_file=keys_file(root)))

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import DataDirOption, console, error_console, fail
-from pipelines.cli.keys_cmd import keys_file
+from cli.common import DataDirOption, console, error_console, fail
+from cli.keys_cmd import keys_file
 from pipelines.store import resolve_data_dir
 
 _TILE_URL = re.compile(r"^https?://\S*\{z\}\S*\{x\}\S*\{y\}\S*$")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
 from pipelines.months import MonthError, check_range
 from pipelines.store.coverage import coverage_rows
 from pipelines.store.crime_store import StoreError

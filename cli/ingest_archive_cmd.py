@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pipelines.cli.common import (
+from cli.common import (
     DataDirOption,
     FromOption,
     ToOption,

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import typer
 
-from pipelines.attribution import ATTRIBUTION
-from pipelines.cli.analyse_cmd import analyse
-from pipelines.cli.boundaries_cmd import boundaries_app
-from pipelines.cli.coverage_cmd import coverage
-from pipelines.cli.export_cmd import export
-from pipelines.cli.ingest_api_cmd import ingest_api
-from pipelines.cli.ingest_archive_cmd import ingest_archive_command
-from pipelines.cli.keys_cmd import keys_app
-from pipelines.cli.planning_cmd import (
+from cli.analyse_cmd import analyse
+from cli.boundaries_cmd import boundaries_app
+from cli.coverage_cmd import coverage
+from cli.export_cmd import export
+from cli.ingest_api_cmd import ingest_api
+from cli.ingest_archive_cmd import ingest_archive_command
+from cli.keys_cmd import keys_app
+from cli.planning_cmd import (
     allocate_command,
     backtest_command,
     compare_command,
     displacement_command,
 )
-from pipelines.cli.quickstart_cmd import demo, quickstart
-from pipelines.cli.serve_cmd import serve
+from cli.quickstart_cmd import demo, quickstart
+from cli.serve_cmd import serve
+from pipelines.attribution import ATTRIBUTION
 
 app = typer.Typer(
     name="hotspots",

@@ -9,8 +9,7 @@ import typer
 from rich.table import Table
 from shapely.geometry.base import BaseGeometry
 
-from pipelines.attribution import ATTRIBUTION
-from pipelines.cli.common import (
+from cli.common import (
     DataDirOption,
     FromOption,
     ToOption,
@@ -19,6 +18,7 @@ from pipelines.cli.common import (
     open_store,
     progress_bar,
 )
+from pipelines.attribution import ATTRIBUTION
 from pipelines.forces import ForceError, check_force
 from pipelines.ingest import api as api_ingest
 from pipelines.ingest.api import ApiIngestError, ApiIngestReport, NoMonthsError, ProgressUpdate

@@ -23,7 +23,7 @@ from boundaries.ons_fetch import DEFAULT_BASE_URL, DEFAULT_VINTAGE, WARD_SERVICE
 from boundaries.population import population_for_set, read_population, with_population
 from boundaries.sets import BoundarySet, load_boundary_file
 from boundaries.store import BoundaryStore
-from pipelines.cli.common import (
+from cli.common import (
     DataDirOption,
     FromOption,
     ToOption,

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
+from cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
 from pipelines.analysis.study import StudyRequest
-from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
 from pipelines.months import check_range, parse_month
 from pipelines.planning.allocation_request import AllocationRequest, allocate_by_need
 from pipelines.planning.backtest_record import BacktestRequest, backtest_and_record

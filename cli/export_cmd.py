@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
 from pipelines.export import FORMATS, ExportError, export_crimes, format_for
 from pipelines.forces import ForceError, check_force
 from pipelines.months import MonthError, check_range

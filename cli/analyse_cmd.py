@@ -11,11 +11,11 @@ from rich.table import Table
 
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
+from cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
 from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
 from pipelines.analysis.output import output_format, write_result
 from pipelines.analysis.ranking import RANK_BY, rank_cells
 from pipelines.analysis.study import StudyRequest, StudyResult, run_study
-from pipelines.cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
 from pipelines.months import MonthError, check_range
 
 

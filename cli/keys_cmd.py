@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from pipelines.cli.common import DataDirOption, console, fail
+from cli.common import DataDirOption, console, fail
 from pipelines.store import resolve_data_dir
 from pipelines.store.atomic import atomic_write
 
