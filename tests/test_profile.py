@@ -23,30 +23,27 @@ from boundaries.population import PopulationEstimate, population_for_set, read_p
 from boundaries.population import with_population as add_population
 from boundaries.sets import BoundarySet, load_boundary_file
 from boundaries.store import BoundaryStore
-from geo_service.profile import (
-    NO_OUTCOME,
-    POPULATION_NOT_LOADED,
-    HotspotSection,
-    ProfileInputs,
-    build_profile,
-    category_rows,
-    change,
-    gather_profile,
-    harm_summary,
-    month_status,
-    monthly_trend,
-    nice_ceiling,
-    outcome_breakdown,
-    profile_windows,
-    render_profile_html,
-    sibling_rank,
-    trend_chart,
-)
+from geo_service.profile import gather_profile, nice_ceiling, render_profile_html, trend_chart
 from geo_service.results import StudyCache
 from geo_service.settings import Settings
 from pipelines.harm import load_table
 from pipelines.ingest.archive import ingest_archive
 from pipelines.months import months_between
+from pipelines.profile.model import HotspotSection
+from pipelines.profile.numbers import (
+    NO_OUTCOME,
+    POPULATION_NOT_LOADED,
+    ProfileInputs,
+    build_profile,
+    category_rows,
+    change,
+    harm_summary,
+    month_status,
+    monthly_trend,
+    outcome_breakdown,
+    profile_windows,
+    sibling_rank,
+)
 from pipelines.store import CrimeStore
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.browser import offline_context, require_chromium
