@@ -1,0 +1,268 @@
+"""Benchmark: force-scale studies against the script a capable analyst writes, in the same run.
+
+Data (real, read in place from ../shared/data):
+- London: the Metropolitan Police 2017 API crimes (771,121 rows), laid out in a temporary folder
+  as a police.uk archive (``YYYY-MM/YYYY-MM-metropolitan-street.csv``, force ``metropolitan``),
+  and the 704 London wards of 2022 (``boundaries/wards_2022/E12000007.geojson``).
+- A Devon-and-Cornwall-sized region: the 2020 Devon and Cornwall archive months and one custom
+  area of 8,648 km² (a square in British National Grid centred on the force's median crime point).
+
+Baseline (the analyst's script, timed in this process after imports): pandas ``read_csv`` ->
+geopandas points -> ``sjoin`` to the areas -> ``h3.latlng_to_cell`` at the study resolution ->
+the areas' ``h3.geo_to_cells`` cover plus the crime cells, zero-filled -> libpysal weights of
+the H3 1-ring -> ``esda.G_Local(star=True, transform="B", permutations=999)``.
+
+Ours: ``hotspots analyse`` in a new process each time (wall time, process start included):
+nothing cached (a fresh cache folder), then again with the cover cached, then one ward in a new
+process afterwards.
+
+    python -m benchmarks.london_pipeline [--skip-region] [--resolution 9]
+
+Targets (issue 12): whole London res 9 >= 3x the baseline with nothing cached and >= 20x with
+the cover cached; one ward afterwards <= 1 s; the 8,648 km² region >= 5x the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import geopandas as gpd
+import h3
+import numpy as np
+import orjson
+import pandas as pd
+import shapely
+from shapely.geometry import box, mapping
+
+from pipelines.categories import CATEGORY_NAMES
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared/data"
+MET_API = SHARED / "police_uk/api/metropolitan"
+LONDON_WARDS = SHARED / "boundaries/wards_2022/E12000007.geojson"
+DEVON_ARCHIVE = SHARED / "police_uk/archive/devon-and-cornwall"
+REGION_KM2 = 8_648.0
+HOTSPOTS = Path(sys.executable).with_name("hotspots")
+ARCHIVE_HEADER = [
+    "Crime ID",
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Longitude",
+    "Latitude",
+    "Location",
+    "LSOA code",
+    "LSOA name",
+    "Crime type",
+    "Last outcome category",
+    "Context",
+]
+MET_NAME = "Metropolitan Police Service"
+
+
+def build_met_archive(destination: Path) -> int:
+    """Write the Met API months as police.uk archive street CSVs; returns the rows written.
+
+    The API gives no LSOA, so those columns stay empty (as the archive leaves them for crimes
+    without one)."""
+    rows = 0
+    for source in sorted(MET_API.glob("*.json.gz")):
+        crimes = orjson.loads(gzip.decompress(source.read_bytes()))
+        month = source.name.split(".")[0]
+        folder = destination / month
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{month}-metropolitan-street.csv", "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(ARCHIVE_HEADER)
+            for crime in crimes:
+                location = crime.get("location") or {}
+                outcome = crime.get("outcome_status") or {}
+                writer.writerow(
+                    [
+                        crime.get("persistent_id") or "",
+                        crime.get("month") or month,
+                        MET_NAME,
+                        MET_NAME,
+                        location.get("longitude") or "",
+                        location.get("latitude") or "",
+                        (location.get("street") or {}).get("name") or "",
+                        "",
+                        "",
+                        CATEGORY_NAMES[crime["category"]],
+                        outcome.get("category") or "",
+                        crime.get("context") or "",
+                    ]
+                )
+        rows += len(crimes)
+    return rows
+
+
+def region_square(archive: Path, months: list[str]) -> gpd.GeoDataFrame:
+    """One 8,648 km² square (British National Grid) centred on the force's median crime point."""
+    frame = pd.concat(
+        pd.read_csv(path, usecols=["Longitude", "Latitude"])
+        for path in _street_files(archive, months)
+    ).dropna()
+    points = gpd.GeoSeries(
+        gpd.points_from_xy(frame["Longitude"], frame["Latitude"]), crs=4326
+    ).to_crs(27700)
+    x, y = float(np.median(points.x)), float(np.median(points.y))
+    half = (REGION_KM2**0.5) * 1000 / 2
+    square = gpd.GeoSeries([box(x - half, y - half, x + half, y + half)], crs=27700)
+    return gpd.GeoDataFrame(
+        {"code": ["REGION8648"], "name": ["Devon-and-Cornwall-sized square"]},
+        geometry=square.to_crs(4326),
+    )
+
+
+def _street_files(archive: Path, months: list[str] | None = None) -> list[Path]:
+    files = sorted(archive.glob("*/*-street.csv"))
+    return [f for f in files if months is None or f.parent.name in months]
+
+
+# -- the analyst's script ------------------------------------------------------------------------
+
+
+def baseline(
+    csv_files: list[Path], areas: gpd.GeoDataFrame, resolution: int
+) -> tuple[float, int, int]:
+    """The whole script, timed; returns (seconds, cells, cells with p_sim < 0.05 and z > 0)."""
+    import esda
+    import libpysal
+
+    start = time.perf_counter()
+    crimes = pd.concat(
+        (pd.read_csv(path, usecols=["Longitude", "Latitude", "Crime type"]) for path in csv_files),
+        ignore_index=True,
+    ).dropna(subset=["Longitude", "Latitude"])
+    points = gpd.GeoDataFrame(
+        crimes, geometry=gpd.points_from_xy(crimes["Longitude"], crimes["Latitude"]), crs=4326
+    )
+    inside = gpd.sjoin(points, areas[["geometry"]], predicate="within", how="inner")
+    inside = inside[~inside.index.duplicated()]
+    crime_cells = [
+        h3.latlng_to_cell(lat, lng, resolution)
+        for lat, lng in zip(inside["Latitude"], inside["Longitude"], strict=True)
+    ]
+    counts = pd.Series(crime_cells).value_counts()
+    cover: set[str] = set()
+    for geometry in areas.geometry:
+        for part in shapely.get_parts(geometry):
+            cover.update(h3.geo_to_cells(mapping(part), resolution))
+    cells = sorted(cover | set(counts.index))
+    y = counts.reindex(cells, fill_value=0).to_numpy(dtype=float)
+    position = {cell: i for i, cell in enumerate(cells)}
+    neighbours = {
+        i: [position[n] for n in h3.grid_disk(cell, 1) if n != cell and n in position]
+        for i, cell in enumerate(cells)
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # islands (cells with no neighbour in the set)
+        weights = libpysal.weights.W(neighbours, id_order=list(range(len(cells))))
+        g = esda.G_Local(y, weights, star=True, transform="B", permutations=999, seed=0)
+    elapsed = time.perf_counter() - start
+    hot = int(((g.p_sim < 0.05) & (g.Zs > 0)).sum())
+    return elapsed, len(cells), hot
+
+
+# -- ours ------------------------------------------------------------------------------------------
+
+
+def hotspots(args: list[str], data_dir: Path, cache_dir: Path) -> float:
+    """Wall seconds of one ``hotspots`` command in a new process (start-up included)."""
+    env = {**os.environ, "HOTSPOTS_DATA_DIR": str(data_dir), "HOTSPOTS_CACHE_DIR": str(cache_dir)}
+    start = time.perf_counter()
+    done = subprocess.run(
+        [str(HOTSPOTS), *args], env=env, capture_output=True, text=True, check=False
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"hotspots {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return elapsed
+
+
+def _analyse(name: str, out: Path, resolution: int, area: str | None = None) -> list[str]:
+    args = ["analyse", "--boundaries", name, "--res", str(resolution), "-o", str(out)]
+    args += ["--no-adjust"]  # the same question as the baseline's, never a changed one
+    return args + (["--area", area] if area else [])
+
+
+def _row(label: str, ours: float, base: float | None, target: str) -> None:
+    ratio = f"{base / ours:6.2f}x" if base else "      "
+    base_text = f"{base:8.2f} s" if base else "          "
+    print(f"{label:<46} {ours:8.2f} s  {base_text}  {ratio}  {target}")
+
+
+def london(work: Path, resolution: int) -> None:
+    archive, data, cache = work / "met-archive", work / "london-data", work / "london-cache"
+    start = time.perf_counter()
+    rows = build_met_archive(archive)
+    print(f"London archive: {rows:,} rows written in {time.perf_counter() - start:.1f} s")
+    ingest = hotspots(["ingest", "archive", str(archive)], data, cache)
+    print(f"ingest (new process):  {ingest:.2f} s  ({rows / ingest:,.0f} rows/s)")
+    load_args = ["boundaries", "load", str(LONDON_WARDS), "--name", "london-wards-2022"]
+    hotspots([*load_args, "--scheme", "ward", "--vintage", "2022"], data, cache)
+
+    wards = gpd.read_file(LONDON_WARDS)
+    base, cells, hot = baseline(_street_files(archive), wards, resolution)
+    print(f"baseline: {cells:,} cells, {hot:,} with p_sim < 0.05 and z > 0")
+    out = work / "london.json"
+    cold = hotspots(_analyse("london-wards-2022", out, resolution), data, cache)
+    warm = hotspots(_analyse("london-wards-2022", out, resolution), data, cache)
+    ward = hotspots(_analyse("london-wards-2022", out, resolution, "E05013714"), data, cache)
+    print(f"\n{'workload (res ' + str(resolution) + ')':<46} {'ours':>10}  {'baseline':>10}  ratio")
+    _row("all London, nothing cached", cold, base, "target >= 3x")
+    _row("all London, cover cached", warm, base, "target >= 20x")
+    _row("one London ward, new process afterwards", ward, None, "target <= 1 s")
+
+
+def region(work: Path, resolution: int) -> None:
+    data, cache = work / "region-data", work / "region-cache"
+    months = [f"2020-{m:02d}" for m in range(1, 13)]
+    archive_args = ["ingest", "archive", str(DEVON_ARCHIVE), "--from", "2020-01", "--to", "2020-12"]
+    hotspots(archive_args, data, cache)
+    square = region_square(DEVON_ARCHIVE, months)
+    km2 = float(square.to_crs(27700).area.iloc[0]) / 1e6
+    square_file = work / "region.geojson"
+    square_file.write_text(square.to_json())
+    load = ["boundaries", "load", str(square_file), "--name", "region-8648", "--scheme", "lad"]
+    hotspots(
+        [*load, "--vintage", "2020", "--code-field", "code", "--name-field", "name"], data, cache
+    )
+    base, cells, hot = baseline(_street_files(DEVON_ARCHIVE, months), square, resolution)
+    print(
+        f"\nregion {km2:,.0f} km², Devon and Cornwall 2020: baseline {cells:,} cells, {hot:,} hot"
+    )
+    cold = hotspots(_analyse("region-8648", work / "region.json", resolution), data, cache)
+    _row(f"{km2:,.0f} km² region, nothing cached", cold, base, "target >= 5x")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--resolution", type=int, default=9)
+    parser.add_argument("--skip-region", action="store_true")
+    parser.add_argument("--skip-london", action="store_true")
+    args = parser.parse_args(argv)
+    if not MET_API.is_dir() or not LONDON_WARDS.exists():
+        print(f"shared data not found under {SHARED}", file=sys.stderr)
+        return 2
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores; other work shares them)")
+    with tempfile.TemporaryDirectory(prefix="london-bench-") as folder:
+        if not args.skip_london:
+            london(Path(folder), args.resolution)
+        if not args.skip_region:
+            region(Path(folder), args.resolution)
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
