@@ -16,7 +16,7 @@ import geopandas as gpd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from boundaries.errors import BoundaryError
+from boundaries.errors import BoundaryError, BoundarySetExists, UnknownBoundarySet
 from boundaries.quality import QualityReport
 from boundaries.sets import BoundarySet, check_name
 from pipelines.store.atomic import atomic_write, remove_stale_temporaries
@@ -38,7 +38,7 @@ class BoundaryStore:
         """Write the set atomically; refuse to overwrite another set unless ``replace``."""
         path = self.path(boundary_set.name)
         if path.exists() and not replace:
-            raise BoundaryError(
+            raise BoundarySetExists(
                 f"a boundary set named {boundary_set.name!r} already exists; "
                 "choose another --name or pass --replace"
             )
@@ -93,7 +93,7 @@ class BoundaryStore:
         path = self.path(name)
         if not path.exists():
             known = ", ".join(self.names()) or "none yet"
-            raise BoundaryError(
+            raise UnknownBoundarySet(
                 f"no boundary set named {name!r} (sets: {known}); "
                 "load one with `hotspots boundaries load`"
             )

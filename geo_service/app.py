@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from boundaries.store import BoundaryStore
 from geo_service.errors import install_error_handlers
 from geo_service.maps.assets import mount_static
+from geo_service.models import ERRORS
 from geo_service.precompute import precompute_lifespan
 from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
@@ -24,6 +25,7 @@ from geo_service.routers import (
     weights,
 )
 from geo_service.settings import Settings
+from geo_service.unknown_params import reject_unknown_query_parameters
 from pipelines.attribution import ATTRIBUTION
 from pipelines.store import CrimeStore
 
@@ -36,6 +38,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Hotspots of harmful crime, area profiles and maps from police.uk open data. "
         + ATTRIBUTION,
         lifespan=precompute_lifespan,  # warms the study cache in the background at start-up
+        # A misspelled parameter is a 422 naming it, on every route, not silently ignored.
+        dependencies=[Depends(reject_unknown_query_parameters)],
+        responses={422: ERRORS[422]},  # so every route documents that answer
     )
     app.state.settings = settings
     app.state.store = CrimeStore(settings.data_dir)

@@ -1,52 +1,76 @@
-"""Errors as JSON with a message that says what to fix; never a traceback, never a 500 for input."""
+"""Errors as JSON with a message that says what to fix; the status follows from the exception's
+type (``pipelines/errors.py`` names the kinds), never from its words.
+
+    InputError (and FastAPI's own request checks)  -> 422
+    NotFoundError                                  -> 404
+    ConflictError                                  -> 409
+    UnavailableError (a broken store)              -> 503
+    HTTPException (auth, body limit)               -> its own status
+    anything else: a bug                           -> 500 "internal error", traceback in the log
+
+One status for one fault, wherever it is found: a month the service cannot read is a 422 on a
+map page, a hotspot list or a comparison alike. Every answer goes through ``error_response``.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from boundaries.errors import BoundaryError
-from pipelines.harm import HarmTableError
+from pipelines.errors import ConflictError, InputError, NotFoundError, UnavailableError
 
+logger = logging.getLogger(__name__)
 
-class NotFound(Exception):
-    """A named thing (boundary set, area) that does not exist: 404."""
+# The service's name for a missing thing; routers raise it (or any NotFoundError).
+NotFound = NotFoundError
+
+STATUS_BY_TYPE: dict[type[Exception], int] = {
+    InputError: 422,
+    NotFoundError: 404,
+    ConflictError: 409,
+    UnavailableError: 503,
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         problems = [
             f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
             for e in error.errors()
         ]
-        return _error(422, "; ".join(problems) or "invalid request")
+        return error_response(request, 422, "; ".join(problems) or "invalid request")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return _error(error.status_code, str(error.detail), getattr(error, "headers", None))
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        headers = getattr(error, "headers", None)
+        return error_response(request, error.status_code, str(error.detail), headers)
 
-    @app.exception_handler(NotFound)
-    async def not_found(_: Request, error: NotFound) -> JSONResponse:
-        return _error(404, str(error))
+    for kind, status in STATUS_BY_TYPE.items():
+        app.add_exception_handler(kind, _answer_with(status))
 
-    @app.exception_handler(BoundaryError)
-    async def boundary_error(_: Request, error: BoundaryError) -> JSONResponse:
-        status = 404 if str(error).startswith("no boundary set named") else 400
-        return _error(status, str(error))
-
-    @app.exception_handler(HarmTableError)
-    async def harm_error(_: Request, error: HarmTableError) -> JSONResponse:
-        return _error(400, str(error))
-
-    @app.exception_handler(ValueError)
-    async def value_error(_: Request, error: ValueError) -> JSONResponse:
-        # Pipelines raise ValueError subclasses (StudyError, MonthError, WindowError...) for input
-        # that cannot be answered as asked; their messages say what to change.
-        return _error(400, str(error))
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, error: Exception) -> Response:
+        # Starlette re-raises after this answer, so the server logs the traceback; the client
+        # gets no internals (paths, library messages).
+        logger.error("internal error on %s %s: %r", request.method, request.url.path, error)
+        return error_response(request, 500, "internal error; the server log has the details")
 
 
-def _error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+def _answer_with(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:
+    async def answer(request: Request, error: Exception) -> Response:
+        return error_response(request, status, str(error), getattr(error, "headers", None))
+
+    return answer
+
+
+def error_response(
+    request: Request, status: int, message: str, headers: dict | None = None
+) -> Response:
+    """The one place an error becomes a response: ``{"error": message}`` with ``status``."""
     return JSONResponse({"error": message}, status_code=status, headers=headers)

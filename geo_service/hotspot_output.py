@@ -32,8 +32,9 @@ def cell_records(cells: pd.DataFrame) -> list[dict]:
     return [plain(row) for row in cells.to_dict(orient="records")]
 
 
-def feature_collection(records: list[dict], provenance: dict) -> dict:
-    """Cells as hexagon polygons (GeoJSON, longitude first), provenance at the top."""
+def feature_collection(records: list[dict], provenance: dict, note: str | None = None) -> dict:
+    """Cells as hexagon polygons (GeoJSON, longitude first), provenance (and the note saying why
+    a ranked list is short) at the top."""
     features = []
     for record in records:
         ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(record["h3"])]
@@ -45,7 +46,8 @@ def feature_collection(records: list[dict], provenance: dict) -> dict:
                 "properties": record,
             }
         )
-    return {"type": "FeatureCollection", "provenance": provenance, "features": features}
+    collection = {"type": "FeatureCollection", "provenance": provenance, "features": features}
+    return {**collection, "note": note} if note else collection
 
 
 def csv_text(cells: pd.DataFrame) -> str:

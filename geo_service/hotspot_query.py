@@ -34,6 +34,7 @@ from geo_service.query_params import (
     split_values,
 )
 from pipelines.analysis.study import StudyRequest
+from pipelines.errors import InputError
 
 RankBy = Literal["z", "value"]
 Format = Literal["json", "geojson", "csv"]
@@ -81,11 +82,11 @@ def hotspot_query(
     ] = None,
     format: Annotated[Format, Query(description="json, geojson or csv.")] = "json",
 ) -> HotspotQuery:
-    """The parsed query; raises ValueError (400) with the parameter's name when it is wrong."""
+    """The parsed query; raises InputError (422) with the parameter's name when it is wrong."""
     window = month_range(first, last)
     built_in_weights(weights)
     if top is None and (per_area or rank_by or min_separation_m is not None):
-        raise ValueError("per_area, rank_by and min_separation_m rank a list: add top=N")
+        raise InputError("per_area, rank_by and min_separation_m rank a list: add top=N")
     study = StudyRequest(
         boundaries=boundaries,
         areas=split_values(area),

@@ -20,11 +20,15 @@ class ErrorResponse(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in (
-        (400, "A request that cannot be answered as asked"),
         (401, "No API key (X-API-Key) where one is needed"),
         (403, "An API key that is not valid"),
         (404, "An unknown boundary set, area or force"),
-        (422, "A parameter or body of the wrong type or out of range"),
+        (
+            422,
+            "A request that cannot be answered as asked: a parameter or body of the wrong type "
+            "or out of range, an unknown name, or a query parameter the route does not take",
+        ),
+        (503, "The store cannot be read or written now; the message says what an operator must do"),
     )
 }
 
@@ -197,6 +201,15 @@ class HotspotCell(BaseModel):
 
 class Hotspots(BaseModel):
     provenance: Provenance
+    note: str | None = Field(
+        default=None,
+        description="Why a ranked list holds fewer rows than top asked for (absent when it "
+        "does not).",
+        examples=[
+            "top=10 asked, 5 returned: only 5 of the region's 180 cells are significant "
+            "hot spots at alpha 0.05 with fdr_bh control, and the list holds no others"
+        ],
+    )
     cells: list[HotspotCell]
 
 
@@ -209,6 +222,15 @@ class CellFeature(BaseModel):
 class HotspotFeatures(BaseModel):
     type: Literal["FeatureCollection"]
     provenance: Provenance
+    note: str | None = Field(
+        default=None,
+        description="Why a ranked list holds fewer rows than top asked for (absent when it "
+        "does not).",
+        examples=[
+            "top=10 asked, 5 returned: only 5 of the region's 180 cells are significant "
+            "hot spots at alpha 0.05 with fdr_bh control, and the list holds no others"
+        ],
+    )
     features: list[CellFeature]
 
 

@@ -1,5 +1,5 @@
 """Query parameters the endpoints share: one declaration each (name, default, description and
-documented schema), and the checks that turn a wrong value into a 400 naming the parameter.
+documented schema), and the checks that turn a wrong value into a 422 naming the parameter.
 
 Months, force slugs and weights are documented in the schema (so clients and fuzzers see the
 shape) but checked here, so that a wrong value gets a message in words rather than a regular
@@ -15,6 +15,7 @@ from fastapi import Query
 
 from pipelines.analysis.multiple_testing import METHODS as CORRECTIONS
 from pipelines.categories import canonical_category
+from pipelines.errors import InputError
 from pipelines.forces import FORCE_SLUG_PATTERN, check_force
 from pipelines.harm import list_tables
 from pipelines.months import parse_month
@@ -90,17 +91,17 @@ def month_range(first: str | None, last: str | None) -> tuple[str | None, str | 
     start = parse_month(first, option="from") if first else None
     end = parse_month(last, option="to") if last else None
     if start and end and start > end:
-        raise ValueError(f"from={start} is after to={end}; give the earlier month first")
+        raise InputError(f"from={start} is after to={end}; give the earlier month first")
     return start, end
 
 
 def parse_categories(values: list[str] | None) -> tuple[str, ...]:
-    """Category names or slugs as sorted, unique police.uk slugs; ValueError for an unknown one."""
+    """Category names or slugs as sorted, unique police.uk slugs; InputError for an unknown one."""
     slugs = []
     for name in split_values(values):
         slug = canonical_category(name)
         if slug is None:
-            raise ValueError(
+            raise InputError(
                 f"unknown crime category {name!r}; use police.uk slugs such as burglary, "
                 "violent-crime, anti-social-behaviour"
             )
@@ -110,9 +111,9 @@ def parse_categories(values: list[str] | None) -> tuple[str, ...]:
 
 def built_in_weights(name: str, choose: str = "one") -> str:
     """``name`` when it is a built-in harm table; a file path in a URL would let a request read
-    files on the server, so anything else is a ValueError listing the tables."""
+    files on the server, so anything else is an InputError listing the tables."""
     if name not in list_tables():
-        raise ValueError(
+        raise InputError(
             f"unknown weights {name!r}; use {choose} of {', '.join(list_tables())} "
             "(GET /v1/weights describes each)"
         )

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 
+from pipelines.errors import InputError
+
 FORCE_SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _FORCE_SLUG = re.compile(FORCE_SLUG_PATTERN)
 
 
-class ForceError(ValueError):
+class ForceError(InputError):
     """A force name that is not a police.uk slug."""
 
 

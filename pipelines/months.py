@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from pipelines.errors import InputError
+
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
-class MonthError(ValueError):
+class MonthError(InputError):
     """A month argument that is not YYYY-MM, or a range that runs backwards."""
 
 

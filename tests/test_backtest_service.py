@@ -379,7 +379,7 @@ def test_an_unreadable_record_is_a_warning_not_an_error(fresh_town: Path) -> Non
         assert listed.status_code == 200 and listed.json()["runs"] == []
         assert "run the backtest again" in listed.json()["warning"]
         page = client.get("/v1/backtest/last", params={"boundaries": WARDS, "format": "html"})
-        assert page.status_code == 400 and "no backtest is recorded" in page.json()["error"]
+        assert page.status_code == 404 and "no backtest is recorded" in page.json()["error"]
 
         # A new run keeps the unreadable file aside and starts a good record.
         response = client.get("/v1/backtest", params=ASK)
@@ -591,22 +591,22 @@ def test_the_page_renders_in_chromium(api: httpx.Client, recorded: dict) -> None
     [
         ({"boundaries": "nowhere"}, 404, "no boundary set named"),
         ({"area": "E05999999"}, 404, "not in boundary set"),
-        ({"to": "2019-12"}, 400, "at 2019-09 or earlier"),
-        ({"to": "2019-12"}, 400, "missing 2020-01, 2020-02, 2020-03"),
-        ({"to": "2018-12", "train_months": 12}, 400, "no crimes stored for 2018-01..2018-12"),
-        ({"categories": "bicycle-theft"}, 400, "resolution 9 with count"),
+        ({"to": "2019-12"}, 422, "at 2019-09 or earlier"),
+        ({"to": "2019-12"}, 422, "missing 2020-01, 2020-02, 2020-03"),
+        ({"to": "2018-12", "train_months": 12}, 422, "no crimes stored for 2018-01..2018-12"),
+        ({"categories": "bicycle-theft"}, 422, "resolution 9 with count"),
         ({"test_months": 0}, 422, "test_months"),
         ({"test_months": 13}, 422, "test_months"),
         ({"train_months": 37}, 422, "train_months"),
         ({"train_months": 0}, 422, "train_months"),
-        ({"res": "6"}, 400, "res must be H3 resolutions among 7, 8, 9, 10"),
-        ({"res": "11"}, 400, "res must be H3 resolutions"),
-        ({"res": "nine"}, 400, "res must be H3 resolutions"),
-        ({"res": "7,8,9,10"}, 400, "at most 3"),
-        ({"weights": "harm.csv"}, 400, "unknown weights 'harm.csv'"),
-        ({"weights": "count,cchi,home-office-2018"}, 400, "at most 2"),
-        ({"to": "2019-13"}, 400, "to must be a month written YYYY-MM"),
-        ({"categories": "unicorns"}, 400, "unknown crime category"),
+        ({"res": "6"}, 422, "res must be H3 resolutions among 7, 8, 9, 10"),
+        ({"res": "11"}, 422, "res must be H3 resolutions"),
+        ({"res": "nine"}, 422, "res must be H3 resolutions"),
+        ({"res": "7,8,9,10"}, 422, "at most 3"),
+        ({"weights": "harm.csv"}, 422, "unknown weights 'harm.csv'"),
+        ({"weights": "count,cchi,home-office-2018"}, 422, "at most 2"),
+        ({"to": "2019-13"}, 422, "to must be a month written YYYY-MM"),
+        ({"categories": "unicorns"}, 422, "unknown crime category"),
         ({"format": "pdf"}, 422, "format"),
         ({"alpha": 2}, 422, "alpha"),
     ],

@@ -355,12 +355,12 @@ def test_endpoints_serve_pages_and_assets(town: Path) -> None:
     ("path", "params", "status", "message"),
     [
         ("hotspots", {"boundaries": "nowhere"}, 404, "no boundary set named"),
-        ("hotspots", {"boundaries": "town-wards-2019", "weights": "/etc/passwd"}, 400, "weights"),
-        ("hotspots", {"boundaries": "town-wards-2019", "res": 12}, 400, "resolution"),
+        ("hotspots", {"boundaries": "town-wards-2019", "weights": "/etc/passwd"}, 422, "weights"),
+        ("hotspots", {"boundaries": "town-wards-2019", "res": 12}, 422, "resolution"),
         ("hotspots", {"boundaries": "town-wards-2019", "from": "2019-1"}, 422, "from"),
-        ("hotspots", {"boundaries": "town-wards-2019", "categories": "dragons"}, 400, "category"),
-        ("areas", {"boundaries": "town-wards-2019", "metric": "harm"}, 400, "harm table"),
-        ("areas", {"boundaries": "town-wards-2019", "metric": "x"}, 400, "metric must be"),
+        ("hotspots", {"boundaries": "town-wards-2019", "categories": "dragons"}, 422, "category"),
+        ("areas", {"boundaries": "town-wards-2019", "metric": "harm"}, 422, "harm table"),
+        ("areas", {"boundaries": "town-wards-2019", "metric": "x"}, 422, "metric must be"),
     ],
 )
 def test_bad_map_requests_say_what_to_fix(

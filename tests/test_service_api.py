@@ -291,17 +291,17 @@ def test_cluster_set_from_a_mapping(api: httpx.Client) -> None:
     [
         ({"boundaries": "no-such-set"}, 404, "no boundary set named 'no-such-set'"),
         ({"boundaries": WARDS, "area": "E05999999"}, 404, "E05999999 not in boundary set"),
-        ({"boundaries": WARDS, "from": "2019-13"}, 400, "YYYY-MM"),
-        ({"boundaries": WARDS, "from": "2019-06", "to": "2019-01"}, 400, "earlier month first"),
+        ({"boundaries": WARDS, "from": "2019-13"}, 422, "YYYY-MM"),
+        ({"boundaries": WARDS, "from": "2019-06", "to": "2019-01"}, 422, "earlier month first"),
         ({"boundaries": WARDS, "res": 12}, 422, "res"),
-        ({"boundaries": WARDS, "weights": "made-up"}, 400, "unknown weights 'made-up'"),
-        ({"boundaries": WARDS, "weights": "/etc/passwd"}, 400, "unknown weights"),
-        ({"boundaries": WARDS, "categories": "dragons"}, 400, "unknown crime category"),
-        ({"boundaries": WARDS, "force": "../../etc"}, 400, "police.uk force slug"),
+        ({"boundaries": WARDS, "weights": "made-up"}, 422, "unknown weights 'made-up'"),
+        ({"boundaries": WARDS, "weights": "/etc/passwd"}, 422, "unknown weights"),
+        ({"boundaries": WARDS, "categories": "dragons"}, 422, "unknown crime category"),
+        ({"boundaries": WARDS, "force": "../../etc"}, 422, "police.uk force slug"),
         ({"boundaries": WARDS, "method": "kriging"}, 422, "method"),
-        ({"boundaries": WARDS, "per_area": "true"}, 400, "add top=N"),
+        ({"boundaries": WARDS, "per_area": "true"}, 422, "add top=N"),
         ({"boundaries": WARDS, "permutations": 10**6}, 422, "permutations"),
-        ({"boundaries": "Bad Name!"}, 400, "lower-case"),
+        ({"boundaries": "Bad Name!"}, 422, "lower-case"),
         ({}, 422, "boundaries"),
     ],
 )
@@ -359,7 +359,7 @@ def test_writes_need_a_valid_key(api: httpx.Client) -> None:
 )
 def test_invalid_geojson_is_refused(api: httpx.Client, geojson: dict, words: str) -> None:
     body = {"name": "broken", "scheme": "custom", "geojson": geojson}
-    assert words in error_message(api.post("/v1/boundaries", json=body, headers=_key()), 400)
+    assert words in error_message(api.post("/v1/boundaries", json=body, headers=_key()), 422)
 
 
 def test_too_many_vertices_is_refused(town: tuple[Path, Path]) -> None:
@@ -377,7 +377,7 @@ def test_too_many_vertices_is_refused(town: tuple[Path, Path]) -> None:
     }
     with live_server(Settings(data_dir=town[0])) as base:
         response = httpx.post(f"{base}/v1/boundaries", json=body, headers=_key(), timeout=60)
-    message = error_message(response, 400)
+    message = error_message(response, 422)
     assert "25,001 vertices" in message and "limit of 20,000" in message
 
 
@@ -420,7 +420,7 @@ def test_bad_bodies_are_422_not_500(api: httpx.Client) -> None:
         api.post("/v1/boundaries", json=no_scheme, headers=_key()), 422
     )
     unknown_ward = {"name": "x-set", "scheme": "cluster", "wards": WARDS, "mapping": {"E0": "A"}}
-    assert "E0" in error_message(api.post("/v1/boundaries", json=unknown_ward, headers=_key()), 400)
+    assert "E0" in error_message(api.post("/v1/boundaries", json=unknown_ward, headers=_key()), 422)
 
 
 # -- the cache -----------------------------------------------------------------------------------

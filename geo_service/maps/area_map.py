@@ -27,6 +27,7 @@ from geo_service.maps.styling import (
     round_geometries,
 )
 from pipelines.analysis.window import StudyWindow, choose_window
+from pipelines.errors import InputError
 from pipelines.harm import HarmTable, load_table
 from pipelines.planning.measures import area_counts
 from pipelines.store import CrimeStore
@@ -78,7 +79,7 @@ def area_metrics(
 def check_metric(metric: str, boundary_set: BoundarySet, weights: str | None) -> None:
     """Refuse, saying what to change, a metric the set or the weights cannot answer."""
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     if metric == "rate" and "population" not in boundary_set.areas:
         raise BoundaryError(
             f"boundary set {boundary_set.name!r} has no population, so no rate per 1,000; attach "
@@ -86,7 +87,7 @@ def check_metric(metric: str, boundary_set: BoundarySet, weights: str | None) ->
             "use metric=count"
         )
     if metric in HARM_METRICS and weights is None:
-        raise ValueError(
+        raise InputError(
             f"metric={metric} needs a harm table: add weights=cchi or weights=home-office-2018 "
             "(weights=count makes harm the number of crimes)"
         )
@@ -106,7 +107,7 @@ def area_layer(
 ) -> tuple[PropertyStyledGeoJson, Legend, Classes]:
     """The filled areas and their classed legend."""
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     table = metrics.table
     values = table[METRIC_COLUMNS[metric]].to_numpy(dtype=np.float64)
     classes = quantile_classes(values)

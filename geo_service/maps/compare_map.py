@@ -40,6 +40,7 @@ from geo_service.maps.styling import (
     tile_source,
 )
 from geo_service.pages import template_environment
+from pipelines.errors import InputError
 from pipelines.harm.table import summed_unit
 from pipelines.planning.compare import Comparison, SchemeSummary
 
@@ -69,7 +70,7 @@ MAX_MAPS = 4
 def check_compare_metric(metric: str, sets: Sequence[BoundarySet]) -> None:
     """Refuse, saying what to change, a metric a scheme cannot answer."""
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     if metric == "rate":
         missing = [s.name for s in sets if "population" not in s.areas]
         if missing:
@@ -131,7 +132,7 @@ def compare_page_html(
     """The whole page: maps side by side, measures, per-area ranks, rank moves, provenance."""
     check_compare_metric(metric, sets)
     if len(sets) > MAX_MAPS:
-        raise ValueError(f"the page shows at most {MAX_MAPS} schemes side by side")
+        raise InputError(f"the page shows at most {MAX_MAPS} schemes side by side")
     provenance = comparison.provenance
     weights = provenance["weights"]
     label = metric_label(metric, weights)

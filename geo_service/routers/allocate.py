@@ -116,7 +116,7 @@ def allocate_query(
     force: Force = None,
     format: Annotated[Format, Query(description="json, csv or html (a printable page).")] = "json",
 ) -> AllocateQuery:
-    """The parsed query; ValueError (400) naming the parameter when it is wrong."""
+    """The parsed query; InputError (422) naming the parameter when it is wrong."""
     window = month_range(first, last)
     built_in_weights(weights)
     request = AllocationRequest(

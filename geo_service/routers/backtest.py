@@ -52,6 +52,7 @@ from geo_service.synthetic import boundary_set_is_synthetic, mark_provenance
 from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError
 from pipelines.attribution import ATTRIBUTION
+from pipelines.errors import InputError, NotFoundError
 from pipelines.harm import list_tables
 from pipelines.months import parse_month, shift_month
 from pipelines.planning.backtest_record import (
@@ -184,7 +185,7 @@ def backtest_query(
     correction: CorrectionParam = "fdr_bh",
     format: Annotated[Literal["json", "html"], Query(description="json or html.")] = "json",
 ) -> BacktestQuery:
-    """The parsed query; ValueError (400) naming the parameter when it is wrong."""
+    """The parsed query; InputError (422) naming the parameter when it is wrong."""
     resolutions = _resolutions(res)
     selections = _selections(weights)
     force = optional_force(force)
@@ -220,10 +221,10 @@ def _resolutions(values: list[str] | None) -> tuple[int, ...]:
     resolutions = []
     for part in parts:
         if not part.isdigit() or int(part) not in STUDY_RESOLUTIONS:
-            raise ValueError(f"res must be H3 resolutions among {allowed}, got {part!r}")
+            raise InputError(f"res must be H3 resolutions among {allowed}, got {part!r}")
         resolutions.append(int(part))
     if len(set(resolutions)) > MAX_RESOLUTIONS:
-        raise ValueError(
+        raise InputError(
             f"res lists {len(set(resolutions))} resolutions; a backtest compares at most "
             f"{MAX_RESOLUTIONS} (each is a study), so split them over two requests"
         )
@@ -235,7 +236,7 @@ def _selections(values: list[str] | None) -> tuple[str, ...]:
     for name in selections:
         built_in_weights(name, choose="one or two")
     if len(selections) > MAX_SELECTIONS:
-        raise ValueError(
+        raise InputError(
             f"weights lists {len(selections)} selections; a backtest compares at most "
             f"{MAX_SELECTIONS}, so split them over two requests"
         )
@@ -324,7 +325,7 @@ def last_backtests(
     records = read_records(store.root, boundaries)
     if format == "html":
         if not records.runs:
-            raise ValueError(
+            raise NotFoundError(
                 f"no backtest is recorded for {boundaries!r}"
                 + (f" ({records.warning})" if records.warning else "")
                 + f"; run one with GET /v1/backtest?boundaries={boundaries}&to=YYYY-MM"

@@ -35,8 +35,8 @@ writes = APIRouter(route_class=KeyedLimitedBodyRoute, dependencies=[Depends(requ
 SetName = Annotated[str, Path(description="Boundary set name, e.g. torbay-wards-2019.")]
 WRITE_ERRORS = {
     **ERRORS,
-    409: {"model": ERRORS[400]["model"], "description": "A set of that name exists"},
-    413: {"model": ERRORS[400]["model"], "description": "The body is too large"},
+    409: {"model": ERRORS[422]["model"], "description": "A set of that name exists"},
+    413: {"model": ERRORS[422]["model"], "description": "The body is too large"},
 }
 
 

@@ -43,6 +43,7 @@ from geo_service.query_params import (
     optional_force,
     range_schema,
 )
+from pipelines.errors import InputError
 from pipelines.planning.compare import Comparison, check_comparison, compare_schemes
 from pipelines.store import CrimeStore
 
@@ -183,13 +184,13 @@ def compare_query(
         ),
     ] = 0.05,
 ) -> CompareQuery:
-    """The checked query; ValueError (400) with what to change, before any data is read."""
+    """The checked query; InputError (422) with what to change, before any data is read."""
     names = set_names(boundaries)
     if len(names) > MAX_MAPS:
-        raise ValueError(f"compare at most {MAX_MAPS} boundary sets at once, got {len(names)}")
+        raise InputError(f"compare at most {MAX_MAPS} boundary sets at once, got {len(names)}")
     check_comparison(list(names), res, k, alpha)
     for name in names:
-        check_name(name)  # a malformed name is a 400 before it reaches the file system
+        check_name(name)  # a malformed name is a 422 before it reaches the file system
     window = month_range(first, last)
     built_in_weights(weights)
     force = optional_force(force)
@@ -290,7 +291,7 @@ def compare_map(
     """One choropleth per scheme, the significant hot cells over each, maps that pan and zoom
     together, and the measures, per-area ranks, rank moves and provenance beneath."""
     if metric not in METRICS:
-        raise ValueError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
     version = current_version(request, *query.sets)
 
     def build() -> Response:

@@ -32,7 +32,7 @@ from geo_service.hotspot_output import cell_records, csv_text, feature_collectio
 from geo_service.hotspot_query import HotspotQuery, hotspot_query
 from geo_service.models import ERRORS, Hotspots, Provenance
 from geo_service.results import StudyCache
-from pipelines.analysis.ranking import rank_cells
+from pipelines.analysis.ranking import rank_cells, shortfall_note
 from pipelines.analysis.study import StudyRequest
 from pipelines.store import CrimeStore
 
@@ -88,23 +88,33 @@ def _hotspots_response(
 ) -> Response:
     cells, provenance = _study(query, cache, boundary_store, store)
     headers = {"X-Data-Version": provenance["data_version"]}
+    note = None
     if query.top is not None:
-        cells = rank_cells(
+        ranked = rank_cells(
             cells,
             by=query.rank_by,
             top=query.top,
             per_area=query.per_area,
             min_separation_m=query.min_separation_m,
         )
+        significance = (
+            f"at alpha {provenance['alpha']} with {provenance['multiple_testing']} control"
+        )
+        note = shortfall_note(
+            cells, ranked, query.top, query.per_area, query.min_separation_m, significance
+        )
+        cells = ranked
+    if note:
+        headers["X-Hotspots-Note"] = note  # CSV has no place for it in the body
     if query.format == "csv":
         link = same_query_url(request, "hotspot_provenance")
         return csv_response(csv_text(cells), "hotspots.csv", link, headers)
     records = cell_records(cells)
     if query.format == "geojson":
-        body = feature_collection(records, provenance)
+        body = feature_collection(records, provenance, note)
         return JSONResponse(body, media_type="application/geo+json", headers=headers)
     # Validated against the documented model once, when built; repeats are served as bytes.
-    model = Hotspots.model_validate({"provenance": provenance, "cells": records})
+    model = Hotspots.model_validate({"provenance": provenance, "note": note, "cells": records})
     return JSONResponse(model.model_dump(mode="json", by_alias=True), headers=headers)
 
 

@@ -17,10 +17,11 @@ import pyarrow as pa
 from boundaries.assign import AreaIndex, assign_table
 from boundaries.h3_cover import CellCover, cover_areas
 from boundaries.sets import BoundarySet
+from pipelines.errors import InputError
 from pipelines.index.h3_cells import parent_cells
 
 
-class GridError(ValueError):
+class GridError(InputError):
     """A study region that cannot be gridded as asked."""
 
 

@@ -9,12 +9,13 @@ from pathlib import Path
 import h3
 import pandas as pd
 
+from pipelines.errors import InputError
 from pipelines.store.atomic import atomic_write
 
 FORMATS = ("csv", "geojson", "json")
 
 
-class OutputError(ValueError):
+class OutputError(InputError):
     """An output that cannot be written as asked."""
 
 

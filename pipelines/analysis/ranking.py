@@ -10,10 +10,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipelines.errors import InputError
+
 RANK_BY = ("z", "value")
 
 
-class RankingError(ValueError):
+class RankingError(InputError):
     """A ranking that cannot be made as asked."""
 
 
@@ -81,3 +83,58 @@ def _haversine_m(lat: float, lng: float, lats: np.ndarray, lngs: np.ndarray) -> 
     earth_radius_m = 6_371_008.8
     a = np.sin((lats - lat) / 2) ** 2 + np.cos(lat) * np.cos(lats) * np.sin((lngs - lng) / 2) ** 2
     return 2 * earth_radius_m * np.arcsin(np.sqrt(a))
+
+
+def shortfall_note(
+    cells: pd.DataFrame,
+    ranked: pd.DataFrame,
+    top: int,
+    per_area: bool = False,
+    min_separation_m: float | None = None,
+    significance: str = "",
+) -> str | None:
+    """Why ``ranked`` (from ``rank_cells(cells, top=top, ...)``) holds fewer rows than asked,
+    in words for the answer; None when nothing is missing.
+
+    A list only ever holds significant hot spots, so a short list means the region has fewer of
+    them than ``top`` (``significance`` names the test, e.g. "at alpha 0.05 after fdr_bh"), or
+    that the patrol spacing left some out.
+    """
+    significant = cells[cells["hotspot"].astype(bool)]
+    test = f" {significance}" if significance else ""
+    if per_area:
+        areas = sorted(cells["area_code"].unique())
+        listed = ranked.groupby("area_code").size() if len(ranked) else pd.Series(dtype=int)
+        short = {code: int(listed.get(code, 0)) for code in areas if listed.get(code, 0) < top}
+        if not short:
+            return None
+        shown = ", ".join(f"{code} {n}" for code, n in list(short.items())[:10])
+        more = f" and {len(short) - 10} more" if len(short) > 10 else ""
+        return (
+            f"top={top} per area: {len(short)} of {len(areas)} areas "
+            f"{'has' if len(short) == 1 else 'have'} fewer significant hot spots{test} than "
+            f"that ({shown}{more}){_spacing(min_separation_m)}"
+        )
+    if len(ranked) >= top:
+        return None
+    if len(significant) < top:
+        note = (
+            f"top={top} asked, {len(ranked)} returned: only {len(significant)} of the region's "
+            f"{len(cells)} cells are significant hot spots{test}, and the list holds no others"
+        )
+        left_out = len(significant) - len(ranked)
+    else:
+        note = f"top={top} asked, {len(ranked)} returned"
+        left_out = top - len(ranked)
+    if left_out > 0 and min_separation_m:
+        note += (
+            f"; {left_out} more significant hot spot{'s lie' if left_out > 1 else ' lies'} "
+            f"within min_separation_m={min_separation_m:g} m of a higher-ranked one"
+        )
+    return note
+
+
+def _spacing(min_separation_m: float | None) -> str:
+    if not min_separation_m:
+        return ""
+    return f"; min_separation_m={min_separation_m:g} m may leave out hot spots near a better one"

@@ -34,6 +34,7 @@ from pipelines.analysis.streets import top_streets
 from pipelines.analysis.window import StudyWindow, choose_window
 from pipelines.attribution import ATTRIBUTION
 from pipelines.categories import canonical_category
+from pipelines.errors import InputError
 from pipelines.harm import HarmTable, load_table
 from pipelines.months import shift_month
 from pipelines.schema import BASE_H3_RESOLUTION
@@ -43,7 +44,7 @@ METHODS = ("gistar", "lisa")
 _COLUMNS = ["longitude", "latitude", "h3_cell", "category", "location", "month"]
 
 
-class StudyError(ValueError):
+class StudyError(InputError):
     """A study that cannot be run as asked; the message says what to change."""
 
 

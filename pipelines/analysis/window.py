@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipelines.errors import InputError
 from pipelines.months import months_between
 from pipelines.store import CrimeStore
 
 DEFAULT_WINDOW_MONTHS = 12
 
 
-class WindowError(ValueError):
+class WindowError(InputError):
     """No months to study (empty store, or a window outside what is stored)."""
 
 

@@ -29,12 +29,13 @@ from typing import Any
 import pyarrow.parquet as pq
 import yaml
 
+from pipelines.errors import InputError
 from pipelines.harm.table import RETIRED, RETIRED_SUCCESSORS, TABLES_DIR, list_tables
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
-class DerivationError(ValueError):
+class DerivationError(InputError):
     """The offence mix cannot give a weight as the table asks (a gap or clash in the mapping)."""
 
 

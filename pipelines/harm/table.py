@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 import yaml
 
 from pipelines.categories import CATEGORY_NAMES, canonical_category
+from pipelines.errors import InputError
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 ASB = "anti-social-behaviour"
@@ -66,7 +67,7 @@ _YAML_KEYS = frozenset(
 )
 
 
-class HarmTableError(ValueError):
+class HarmTableError(InputError):
     """A harm table that cannot be used; the one-line message names the file and the problem."""
 
 

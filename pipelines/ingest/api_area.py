@@ -17,6 +17,8 @@ import shapely
 from shapely.geometry import Polygon, box
 from shapely.geometry.base import BaseGeometry
 
+from pipelines.errors import InputError
+
 # About 0.2 m: enough to absorb rounding coordinates to 6 decimals (<= 0.06 m), far below the
 # spacing of police.uk snap points, so a widened ring never picks up a neighbour's street.
 _RING_MARGIN = 2e-6
@@ -29,7 +31,7 @@ MIN_SPLIT_SIDE = 1e-3
 MAX_SPLIT_DEPTH = 8
 
 
-class AreaError(ValueError):
+class AreaError(InputError):
     """An area argument that cannot be turned into a polygon (one-line message for the CLI)."""
 
 

@@ -14,12 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipelines.errors import InputError
+
 # A force's patrol hours for a year are well under this. The bound keeps every exact share exact
 # in float64 and turns a mistyped number into a message rather than a meaningless table.
 MAX_UNITS = 1_000_000
 
 
-class AllocationError(ValueError):
+class AllocationError(InputError):
     """An allocation that cannot be made as asked (the message says what to change)."""
 
 

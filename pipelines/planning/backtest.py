@@ -30,6 +30,7 @@ from pipelines.analysis.study import (
     run_study,
 )
 from pipelines.categories import canonical_category
+from pipelines.errors import InputError
 from pipelines.harm import POLICE_GENERATED
 from pipelines.months import months_between, shift_month
 from pipelines.store import CrimeStore
@@ -53,7 +54,7 @@ _PER_STUDY = ("cells", "neighbourhood_sizes", "cells_refined", "cold_spots_suppr
 StudyRunner = Callable[[StudyRequest], StudyResult]
 
 
-class BacktestError(ValueError):
+class BacktestError(InputError):
     """A backtest that cannot be run as asked."""
 
 

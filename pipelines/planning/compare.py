@@ -31,6 +31,7 @@ from pipelines.analysis.grid import build_grid, locate_crimes, sum_by_cell
 from pipelines.analysis.neighbours import kring_weights
 from pipelines.analysis.window import choose_window
 from pipelines.attribution import ATTRIBUTION
+from pipelines.errors import InputError
 from pipelines.harm import load_table
 from pipelines.planning.concentration import areas_holding_half, gini, share_in_top
 from pipelines.store import CrimeStore
@@ -41,7 +42,7 @@ CORRECTION = "fdr_bh"
 _RESERVED_NAMES = ("code", "name")
 
 
-class CompareError(ValueError):
+class CompareError(InputError):
     """Schemes that cannot be compared as asked."""
 
 

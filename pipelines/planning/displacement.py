@@ -20,10 +20,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from pipelines.errors import InputError
+
 NEAR_ZERO = 0.05  # |WDQ| below this reads as "no displacement or diffusion"
 
 
-class DisplacementError(ValueError):
+class DisplacementError(InputError):
     """Counts that cannot give a WDQ (a zero control, a missing period)."""
 
 

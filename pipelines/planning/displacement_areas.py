@@ -26,6 +26,7 @@ from boundaries.errors import BoundaryError
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84
 from boundaries.store import BoundaryStore
 from pipelines.categories import canonical_category
+from pipelines.errors import InputError, NotFoundError
 from pipelines.planning.displacement import Counts, DisplacementError
 
 TARGET, BUFFER, CONTROL = "target", "buffer", "control"
@@ -46,11 +47,11 @@ EDGE_RULE = (
 )
 
 
-class AreaSpecError(ValueError):
-    """A place that is not written SET:CODE (HTTP 400)."""
+class AreaSpecError(InputError):
+    """A place that is not written SET:CODE (HTTP 422)."""
 
 
-class UnknownAreaError(BoundaryError):
+class UnknownAreaError(NotFoundError, BoundaryError):
     """SET:CODE naming an area its (existing) set does not have (HTTP 404)."""
 
 

@@ -16,6 +16,7 @@ from boundaries.assign import AreaIndex, assign_table
 from boundaries.sets import BoundarySet
 from boundaries.store import BoundaryStore
 from pipelines.analysis.study import StudyRequest, StudyResult
+from pipelines.errors import NotFoundError
 from pipelines.harm import load_table
 from pipelines.months import parse_month
 from pipelines.profile.model import AreaProfile, HotspotSection
@@ -37,7 +38,7 @@ _COLUMNS = ["month", "force", "category", "last_outcome", "longitude", "latitude
 StudyRunner = Callable[[StudyRequest], StudyResult]
 
 
-class ProfileNotFound(LookupError):
+class ProfileNotFound(NotFoundError):
     """The area or force asked for does not exist; the message names what does (HTTP 404)."""
 
 

@@ -23,6 +23,7 @@ from boundaries.sets import BoundarySet
 from pipelines.analysis.classes import CLASS_LABELS
 from pipelines.analysis.ranking import rank_cells
 from pipelines.categories import CATEGORY_NAMES
+from pipelines.errors import InputError
 from pipelines.harm import HarmTable
 from pipelines.months import months_between, shift_month
 from pipelines.profile.model import (
@@ -55,8 +56,8 @@ NO_OUTCOME = "No outcome recorded"
 POPULATION_NOT_LOADED = "population not loaded"
 
 
-class ProfileError(ValueError):
-    """A profile that cannot be made as asked (bad month, weights, window): HTTP 400."""
+class ProfileError(InputError):
+    """A profile that cannot be made as asked (bad month, weights, window): HTTP 422."""
 
 
 # -- windows -----------------------------------------------------------------------------------
