@@ -50,7 +50,7 @@ def coverage(
         )
         return
     table = Table(title=f"Coverage of {store.root}")
-    for column in ("force", "month", "source", "read", "stored", "no loc", "rejected"):
+    for column in ("force", "month", "source", "read", "stored", "no loc", "rejected", "revised"):
         table.add_column(
             column,
             justify="left" if column in ("force", "month", "source") else "right",
@@ -58,7 +58,7 @@ def coverage(
         )
     for row in rows:
         if row["status"] == "missing":
-            table.add_row(row["force"], row["month"], "[red]missing[/]", "", "", "", "")
+            table.add_row(row["force"], row["month"], "[red]missing[/]", "", "", "", "", "")
             continue
         rejected = ", ".join(f"{reason} {n:,}" for reason, n in row["rejected"].items()) or "0"
         table.add_row(
@@ -69,8 +69,15 @@ def coverage(
             f"{row['stored']:,}",
             f"{row['no_location']:,}",
             rejected,
+            _revisions(row.get("revisions") or []),
         )
     console.print(table)
+    if any(row.get("revisions") for row in rows):
+        console.print(
+            "revised: republications loaded by `hotspots update`, latest last: rows added (+), "
+            "removed (-) and changed (~, same crime ID); --json has the dates and fields.",
+            highlight=False,
+        )
     missing = [row for row in rows if row["status"] == "missing"]
     if missing:
         console.print(
@@ -78,3 +85,7 @@ def coverage(
             + ", ".join(f"{row['force']} {row['month']}" for row in missing),
             highlight=False,
         )
+
+
+def _revisions(revisions: list[dict]) -> str:
+    return "; ".join(f"+{r['added']:,} -{r['removed']:,} ~{r['changed']:,}" for r in revisions)

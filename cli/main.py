@@ -19,6 +19,7 @@ from cli.planning_cmd import (
 )
 from cli.quickstart_cmd import demo, quickstart
 from cli.serve_cmd import serve
+from cli.update_cmd import update
 from pipelines.attribution import ATTRIBUTION
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ app.add_typer(ingest_app, name="ingest")
 
 ingest_app.command("archive")(ingest_archive_command)
 ingest_app.command("api")(ingest_api)
+app.command("update")(update)
 app.command("coverage")(coverage)
 app.command("export")(export)
 app.add_typer(boundaries_app, name="boundaries")

@@ -264,6 +264,11 @@ class CoverageMonth(BaseModel):
     rejected: dict[str, int]
     warnings: dict[str, int]
     provenance: list[dict[str, Any]]
+    revisions: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Each republication `hotspots update` loaded: when, rows before and after, "
+        "rows added, removed and changed (by crime ID; changed_fields names what changed).",
+    )
 
 
 class ForceCoverage(BaseModel):

@@ -166,6 +166,16 @@ class FakePoliceApi:
         with self._lock:
             self._failures.extend(_Failure(status, retry_after, endpoint) for _ in range(count))
 
+    def publish(
+        self, month: str, crimes: list[dict], no_location: list[dict] | None = None
+    ) -> None:
+        """Publish a new month, or republish a revised one, as police.uk does each month."""
+        with self._lock:
+            self._months[month] = _Month.of(crimes)
+            self._available = sorted({*self._available, month})
+            if no_location is not None:
+                self.no_location[month] = no_location
+
     def preload(self, months: Iterable[str]) -> None:
         """Load months up front, so loading does not happen while a test measures the rate."""
         for month in months:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from pipelines.ingest.api_client import (
     RetryPolicy,
 )
 from pipelines.ingest.api_rows import parse_crimes
+from pipelines.ingest.sources import record_api_area
 from pipelines.months import in_range
 from pipelines.schema import SOURCE_API, SOURCE_ARCHIVE
 from pipelines.store import CrimeStore, PartitionCoverage
@@ -68,7 +69,7 @@ class MonthResult:
     kept: int  # rows of the existing partition left as they were
     stored: int  # rows in the partition now
     rejected: dict[str, int]
-    path: Path
+    path: Path | None  # None until the month is written
 
 
 @dataclass
@@ -154,7 +155,7 @@ async def ingest_api_async(
 
             async def one_month(month: str) -> None:
                 async with gate:
-                    fetched = await _fetch_month(client, force, area, month, tracker)
+                    fetched = await fetch_month(client, force, area, month, tracker)
                     result = _store_month(store, force, area, month, fetched, report)
                     report.months.append(result)
                     tracker.month_done()
@@ -168,9 +169,12 @@ async def ingest_api_async(
                 raise error from exc  # a bug, not an API answer: keep its traceback
             report.months.sort(key=lambda m: m.month)
             _copy_stats(report, client)
+            if report.months:
+                record_api_area(store.root, force, area, base_url)
             raise ApiIngestError(str(error), report) from error
     report.months.sort(key=lambda m: m.month)
     _copy_stats(report, client)
+    record_api_area(store.root, force, area, base_url)  # so `hotspots update` can ask again
     _log_run(store, report)
     return report
 
@@ -220,7 +224,9 @@ class _Tracker:
 
 
 @dataclass
-class _Fetched:
+class FetchedMonth:
+    """What police.uk answered for one area and month, before it is parsed."""
+
     street: dict[int, dict] = field(default_factory=dict)  # API id -> crime, de-duplicated
     unidentified: list[dict] = field(default_factory=list)  # objects without an id (rejected later)
     no_location: list[dict] = field(default_factory=list)
@@ -229,10 +235,17 @@ class _Fetched:
     depth: int = 0
 
 
-async def _fetch_month(
-    client: PoliceApiClient, force: str, area: BaseGeometry, month: str, tracker: _Tracker
-) -> _Fetched:
-    fetched = _Fetched()
+async def fetch_month(
+    client: PoliceApiClient,
+    force: str,
+    area: BaseGeometry,
+    month: str,
+    tracker: _Tracker | None = None,
+) -> FetchedMonth:
+    """Every crime police.uk holds for the area in ``month`` (splitting parts over the cap), and
+    the force's crimes with no location; ApiError when police.uk cannot answer."""
+    tracker = tracker or _Tracker(1, None)
+    fetched = FetchedMonth()
 
     async def fetch_part(part: RequestPart) -> None:
         fetched.depth = max(fetched.depth, part.depth)
@@ -305,9 +318,45 @@ def _store_month(
     force: str,
     area: BaseGeometry,
     month: str,
-    fetched: _Fetched,
+    fetched: FetchedMonth,
     report: ApiIngestReport,
 ) -> MonthResult:
+    built = build_month(
+        force,
+        area,
+        month,
+        fetched,
+        report.base_url,
+        report.area,
+        store.read_partition(force, month),
+        store.coverage_of(force, month),
+    )
+    path = store.write_partition(built.table, built.coverage)
+    return replace(built.result, path=path)
+
+
+@dataclass
+class BuiltMonth:
+    """A force-month partition as it will be stored, before it is written."""
+
+    table: pa.Table
+    coverage: PartitionCoverage
+    result: MonthResult
+
+
+def build_month(
+    force: str,
+    area: BaseGeometry,
+    month: str,
+    fetched: FetchedMonth,
+    base_url: str,
+    area_record: dict,
+    existing: pa.Table | None,
+    previous: PartitionCoverage | None,
+) -> BuiltMonth:
+    """The partition after the area's fresh rows replace ``existing`` rows inside it (rows outside
+    are kept; the force-wide no-location answer replaces the no-location rows). Writes nothing:
+    ``hotspots update`` builds every month first and swaps them in only when all succeeded."""
     crimes = [fetched.street[key] for key in sorted(fetched.street)] + fetched.unidentified
     street = parse_crimes(crimes, force, month)
     inside = _covered(area, street.table)
@@ -317,7 +366,6 @@ def _store_month(
     if (outside := int((~inside).sum())) > 0:
         area_rejected[OUTSIDE_AREA] += outside
 
-    existing = store.read_partition(force, month)
     kept = _rows_outside(area, existing) if existing is not None else None
     parts = [t for t in (kept, fresh_street, no_loc.table) if t is not None]
     table = pa.concat_tables(parts)
@@ -325,9 +373,9 @@ def _store_month(
 
     area_entry = {
         "kind": KIND_AREA,
-        "base_url": report.base_url,
+        "base_url": base_url,
         "month": month,
-        "area": report.area,
+        "area": area_record,
         "requests": fetched.requests - 1,  # the no-location request has its own entry
         "splits": fetched.splits,
         "max_depth": fetched.depth,
@@ -337,7 +385,7 @@ def _store_month(
     }
     no_loc_entry = {
         "kind": KIND_NO_LOCATION,
-        "base_url": report.base_url,
+        "base_url": base_url,
         "month": month,
         "requests": 1,
         "source_rows": len(fetched.no_location),
@@ -345,11 +393,9 @@ def _store_month(
         "by_category": _category_counts(no_loc.table),
         "rejected": no_loc.rejected,
     }
-    previous = store.coverage_of(force, month)
     coverage = _coverage(force, month, table, previous, area_entry, no_loc_entry)
-    path = store.write_partition(table, coverage)
     rejected = Counter(area_rejected) + Counter(no_loc.rejected)
-    return MonthResult(
+    result = MonthResult(
         month=month,
         requests=fetched.requests,
         splits=fetched.splits,
@@ -360,8 +406,9 @@ def _store_month(
         kept=kept.num_rows if kept is not None else 0,
         stored=table.num_rows,
         rejected=dict(sorted(rejected.items())),
-        path=path,
+        path=None,
     )
+    return BuiltMonth(table, coverage, result)
 
 
 def _category_counts(table: pa.Table) -> dict[str, int]:

@@ -7,6 +7,7 @@ interrupted run leaves every partition either as it was or fully replaced.
 
 from __future__ import annotations
 
+import zipfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ import pyarrow as pa
 from pipelines.index.h3_cells import cells_for_points
 from pipelines.ingest.archive_csv import CsvFileError, ParsedFile, parse_street_csv
 from pipelines.ingest.archive_layout import StreetFile, is_other_archive_file, list_archive
+from pipelines.ingest.sources import record_archive
 from pipelines.schema import CRIME_SCHEMA, SOURCE_ARCHIVE
 from pipelines.store import CrimeStore, PartitionCoverage
 
@@ -77,21 +79,34 @@ def ingest_archive(
         for start in range(0, len(listing.street_files), _BATCH_FILES):
             batch = listing.street_files[start : start + _BATCH_FILES]
             outcomes.extend(_ingest_batch(store, batch, pool, progress))
+    stored_forces = sorted({o.force for o in outcomes if o.coverage is not None})
+    if stored_forces:  # so `hotspots update` can read the same archive again
+        record_archive(store.root, stored_forces, path)
     return ArchiveIngestReport(files=outcomes, ignored=ignored)
 
 
-def _ingest_batch(
-    store: CrimeStore,
-    batch: list[StreetFile],
-    pool: ThreadPoolExecutor,
-    progress: Progress | None,
-) -> list[FileOutcome]:
-    parsed = list(pool.map(_parse, batch))
-    good = [(file, result) for file, result in parsed if isinstance(result, ParsedFile)]
-    tables = _with_h3_cells([result.rows for _, result in good])
+@dataclass
+class BuiltFile:
+    """One street file as the partition it becomes, or the reason it cannot be read."""
 
-    def write(item: tuple[StreetFile, ParsedFile, pa.Table]) -> FileOutcome:
-        file, result, table = item
+    file: StreetFile
+    table: pa.Table | None = None
+    coverage: PartitionCoverage | None = None
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def build_partitions(files: list[StreetFile], pool: ThreadPoolExecutor) -> list[BuiltFile]:
+    """Parse and index ``files`` (one batch) into partitions without writing them."""
+    parsed = list(pool.map(_parse, files))
+    good = [(file, result) for file, result in parsed if isinstance(result, ParsedFile)]
+    tables = iter(_with_h3_cells([result.rows for _, result in good]))
+    built = []
+    for file, result in parsed:
+        if not isinstance(result, ParsedFile):
+            built.append(BuiltFile(file, error=result))
+            continue
+        table = next(tables)
         coverage = PartitionCoverage(
             force=file.force,
             month=file.month,
@@ -103,16 +118,28 @@ def _ingest_batch(
             warnings=result.warnings,
             provenance=[{"kind": SOURCE_ARCHIVE, "file": file.name, "sha256": result.sha256}],
         )
-        store.write_partition(table, coverage)
-        return FileOutcome(file.force, file.month, file.name, coverage, result.samples)
+        built.append(BuiltFile(file, table, coverage, result.samples))
+    return built
 
-    written = iter(pool.map(write, [(f, r, t) for (f, r), t in zip(good, tables, strict=True)]))
+
+def _ingest_batch(
+    store: CrimeStore,
+    batch: list[StreetFile],
+    pool: ThreadPoolExecutor,
+    progress: Progress | None,
+) -> list[FileOutcome]:
+    built = build_partitions(batch, pool)
+
+    def write(item: BuiltFile) -> None:
+        if item.table is not None and item.coverage is not None:
+            store.write_partition(item.table, item.coverage)
+
+    list(pool.map(write, built))
     outcomes = []
-    for file, result in parsed:
-        outcome = (
-            next(written)
-            if isinstance(result, ParsedFile)
-            else FileOutcome(file.force, file.month, file.name, error=result)
+    for item in built:
+        file = item.file
+        outcome = FileOutcome(
+            file.force, file.month, file.name, item.coverage, item.samples, item.error
         )
         if progress:
             progress(outcome)
@@ -125,7 +152,7 @@ def _parse(file: StreetFile) -> tuple[StreetFile, ParsedFile | str]:
         return file, parse_street_csv(file.read(), file.force, file.month)
     except CsvFileError as error:
         return file, str(error)
-    except OSError as error:
+    except (OSError, zipfile.BadZipFile) as error:  # a damaged zip member fails its CRC check
         return file, f"cannot read the file: {error}"
 
 

@@ -50,6 +50,11 @@ def list_archive(
         entries = _folder_entries(path)
     elif zipfile.is_zipfile(path):
         entries = _zip_entries(path)
+    elif _starts_like_zip(path):
+        raise ArchiveError(
+            f"{path} starts like a zip archive but its end is missing: the download was cut "
+            "short or the file is damaged; download it again"
+        )
     else:
         raise ArchiveError(
             f"{path} is neither a folder nor a zip archive; give the unzipped folder or the .zip "
@@ -90,6 +95,11 @@ def list_archive(
         forces=sorted({f.force for f in selected}),
         months=sorted({f.month for f in selected}),
     )
+
+
+def _starts_like_zip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
 
 
 def _reject_duplicates(files: list[StreetFile]) -> None:

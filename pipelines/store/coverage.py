@@ -25,6 +25,9 @@ class PartitionCoverage:
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> rows not stored
     warnings: dict[str, int] = field(default_factory=dict)  # kept rows worth knowing about
     provenance: list[dict] = field(default_factory=list)  # files or API requests behind the rows
+    # One entry per republication `hotspots update` swapped in: when, and rows added, removed and
+    # changed (pipelines/ingest/revisions.py); empty for a month as first loaded.
+    revisions: list[dict] = field(default_factory=list)
 
     @property
     def rejected_total(self) -> int:
@@ -62,6 +65,7 @@ def coverage_rows(records: list[PartitionCoverage]) -> list[dict]:
                     "rejected": {},
                     "warnings": {},
                     "provenance": [],
+                    "revisions": [],
                 }
             )
     return sorted(rows, key=lambda row: (row["force"], row["month"]))

@@ -1,0 +1,258 @@
+"""``hotspots update`` against the fake police.uk on 127.0.0.1, with a service running throughout.
+
+Torbay's real 2020 crimes (from the shared Devon and Cornwall archive, served as API objects)
+are ingested for January to June through the API route; then the fake publishes July and
+republishes April with crimes added, removed and re-categorised. The update must load exactly
+those two months, say so, and the running service's default views must move to the new data
+without a restart while a pinned window's answer stays as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import pyarrow.compute as pc
+import pytest
+from typer.testing import CliRunner
+
+from boundaries.sets import load_boundary_file
+from boundaries.store import BoundaryStore
+from cli.main import app
+from geo_service.settings import Settings
+from pipelines.store import CrimeStore
+from tests.fake_police_api import FakePoliceApi, crime_object, crimes_from_archive
+from tests.live_server import live_client
+
+runner = CliRunner()
+FORCE = "devon-and-cornwall"
+WARDS = "torbay-wards-2019"
+LOADED = ["2020-01", "2020-02", "2020-03", "2020-04", "2020-05", "2020-06"]
+NEW_MONTH, REVISED_MONTH = "2020-07", "2020-04"
+REMOVED, RECATEGORISED, ADDED = 30, 20, 15
+PINNED = {"boundaries": WARDS, "from": "2020-01", "to": "2020-03", "top": "10"}
+DEFAULT = {"boundaries": WARDS, "top": "10"}
+FAST_RETRIES = {"HOTSPOTS_API_ATTEMPTS": "2", "HOTSPOTS_API_BACKOFF": "0.01"}
+
+
+@dataclass
+class Scenario:
+    data_dir: Path
+    fake: FakePoliceApi
+    client: httpx.Client
+    before: dict
+    update_output: str
+    report: dict
+
+
+def _cli(*args: str) -> object:
+    return runner.invoke(app, list(args), env=FAST_RETRIES)
+
+
+def _revise(crimes: list[dict], stored_ids: list[int]) -> list[dict]:
+    """April republished: REMOVED stored crimes gone, RECATEGORISED others moved to another
+    category, ADDED new crimes at stored points."""
+    removed = set(stored_ids[:REMOVED])
+    recategorised = set(stored_ids[REMOVED : REMOVED + RECATEGORISED])
+    revised = []
+    for crime in crimes:
+        if crime["id"] in removed:
+            continue
+        if crime["id"] in recategorised:
+            arson = "criminal-damage-arson"
+            crime = {**crime, "category": arson if crime["category"] != arson else "burglary"}
+        revised.append(crime)
+    by_id = {c["id"]: c for c in crimes}
+    for n, source_id in enumerate(stored_ids[-ADDED:]):
+        point = by_id[source_id]["location"]
+        revised.append(
+            crime_object(
+                990_000_000 + n,
+                float(point["latitude"]),
+                float(point["longitude"]),
+                REVISED_MONTH,
+                "shoplifting",
+                persistent_id=f"new-{n:04d}",
+            )
+        )
+    return revised
+
+
+@pytest.fixture(scope="module")
+def scenario(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    wards_file = shared_data / "boundaries" / "wards_2019" / "E06000027.geojson"
+    bbox = tuple(gpd.read_file(wards_file).total_bounds)
+    street, no_location = crimes_from_archive(
+        shared_data / "police_uk" / "archive" / FORCE, FORCE, [*LOADED, NEW_MONTH], bbox
+    )
+    data_dir = tmp_path_factory.mktemp("update-api") / "store"
+    BoundaryStore(data_dir).save(load_boundary_file(wards_file, WARDS, "ward", vintage="2019"))
+    first = {m: street[m] for m in LOADED}
+    with FakePoliceApi(crimes=first, no_location=no_location, forces=(FORCE,)) as fake:
+        ingest = _cli(
+            "ingest", "api", "--force", FORCE, "--boundary", str(wards_file),
+            "--base-url", fake.base_url, "--data-dir", str(data_dir),
+        )  # fmt: skip
+        assert ingest.exit_code == 0, ingest.output
+        settings = Settings(data_dir=data_dir)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("HOTSPOTS_PRECOMPUTE", "0")
+            with live_client(settings) as client:
+                before = _observe(client)
+                stored = CrimeStore(data_dir).read_partition(FORCE, REVISED_MONTH)
+                located = stored.filter(pc.is_valid(stored["latitude"]))
+                ids = sorted(located["api_id"].to_pylist())
+                fake.publish(REVISED_MONTH, _revise(street[REVISED_MONTH], ids))
+                fake.publish(NEW_MONTH, street[NEW_MONTH])
+                result = _cli("update", "--base-url", fake.base_url, "--data-dir", str(data_dir))
+                assert result.exit_code == 0, result.output
+                again = _cli(
+                    "update", "--json", "--base-url", fake.base_url, "--data-dir", str(data_dir)
+                )
+                assert again.exit_code == 0, again.output
+                yield Scenario(
+                    data_dir, fake, client, before, result.output, json.loads(again.stdout)
+                )
+
+
+def _observe(client: httpx.Client) -> dict:
+    default = client.get("/v1/hotspots", params=DEFAULT)
+    pinned = client.get("/v1/hotspots", params=PINNED)
+    areas = client.get(f"/v1/boundaries/{WARDS}/areas").json()
+    code = areas["areas"][0]["code"] if isinstance(areas, dict) else areas[0]["code"]
+    profile = client.get(f"/v1/boundaries/{WARDS}/areas/{code}/profile")
+    coverage = client.get("/v1/coverage", params={"force": FORCE})
+    for response in (default, pinned, profile, coverage):
+        assert response.status_code == 200, response.text
+    return {
+        "default": default.json(),
+        "pinned": pinned.json(),
+        "profile": profile.json(),
+        "coverage": coverage.json(),
+    }
+
+
+def test_update_loads_exactly_the_new_and_the_revised_month(scenario: Scenario) -> None:
+    output = " ".join(scenario.update_output.split())
+    assert "1 month(s) added, 1 revised, 5 unchanged" in output
+    assert NEW_MONTH in output and REVISED_MONTH in output
+    store = CrimeStore(scenario.data_dir)
+    assert [m for _, m in store.partitions(FORCE)] == [*LOADED, NEW_MONTH]
+
+
+def test_report_counts_rows_added_removed_and_recategorised(scenario: Scenario) -> None:
+    revision = CrimeStore(scenario.data_dir).coverage_of(FORCE, REVISED_MONTH).revisions
+    assert len(revision) == 1
+    entry = revision[0]
+    assert (entry["added"], entry["removed"], entry["changed"]) == (ADDED, REMOVED, RECATEGORISED)
+    assert entry["changed_fields"] == {"category": RECATEGORISED}
+    assert entry["rows_after"] == entry["rows_before"] + ADDED - REMOVED
+
+
+def test_second_update_changes_nothing(scenario: Scenario) -> None:
+    statuses = {m["month"]: m["status"] for m in scenario.report["months"]}
+    assert set(statuses.values()) == {"unchanged"}
+    assert sorted(statuses) == [*LOADED, NEW_MONTH]
+    revisions = CrimeStore(scenario.data_dir).coverage_of(FORCE, REVISED_MONTH).revisions
+    assert len(revisions) == 1  # an unchanged month gains no revision entry
+
+
+def test_running_service_moves_its_default_views_without_a_restart(scenario: Scenario) -> None:
+    after = _observe(scenario.client)
+    before = scenario.before
+    assert before["default"]["provenance"]["window"]["last"] == "2020-06"
+    assert after["default"]["provenance"]["window"]["last"] == NEW_MONTH
+    assert (
+        after["default"]["provenance"]["data_version"]
+        != before["default"]["provenance"]["data_version"]
+    )
+    assert before["profile"]["window"]["last"] == "2020-06"
+    assert after["profile"]["window"]["last"] == NEW_MONTH
+
+
+def test_pinned_window_keeps_its_answer(scenario: Scenario) -> None:
+    after = _observe(scenario.client)
+    assert after["pinned"]["cells"] == scenario.before["pinned"]["cells"]
+    assert (
+        after["pinned"]["provenance"]["window"] == scenario.before["pinned"]["provenance"]["window"]
+    )
+
+
+def test_coverage_shows_the_new_month_and_the_revision(scenario: Scenario) -> None:
+    after = _observe(scenario.client)
+    (force,) = after["coverage"]["forces"]
+    months = {m["month"]: m for m in force["months"]}
+    assert force["last"] == NEW_MONTH and NEW_MONTH in months
+    assert months[REVISED_MONTH]["revisions"][0]["removed"] == REMOVED
+    assert months["2020-05"]["revisions"] == []
+    (before_force,) = scenario.before["coverage"]["forces"]
+    assert before_force["last"] == "2020-06"
+
+
+def test_dry_run_lists_changes_and_writes_nothing(
+    scenario: Scenario, tmp_path: Path, shared_data: Path
+) -> None:
+    scenario.fake.publish("2020-08", [])
+    store = CrimeStore(scenario.data_dir)
+    before = {m: store.partition_path(FORCE, m).stat().st_mtime_ns for _, m in store.partitions()}
+    result = _cli(
+        "update", "--dry-run", "--json", "--base-url", scenario.fake.base_url,
+        "--data-dir", str(scenario.data_dir),
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["dry_run"] is True
+    assert [m["month"] for m in report["months"] if m["status"] == "added"] == ["2020-08"]
+    after = {m: store.partition_path(FORCE, m).stat().st_mtime_ns for _, m in store.partitions()}
+    assert after == before
+
+
+# -- bad input leaves the store as it was --------------------------------------------------------
+
+
+def _snapshot(data_dir: Path) -> dict[str, int]:
+    crimes = data_dir / "crimes"
+    return {str(p.relative_to(crimes)): p.stat().st_mtime_ns for p in crimes.rglob("*.parquet")}
+
+
+def _one_line_error(result: object) -> str:
+    stderr = result.stderr  # type: ignore[attr-defined]
+    assert result.exit_code != 0, result.output  # type: ignore[attr-defined]
+    assert stderr.startswith("error:"), stderr
+    assert "Traceback" not in stderr + result.output  # type: ignore[attr-defined]
+    return " ".join(stderr.split())
+
+
+def test_unreachable_api_is_a_clear_error_and_changes_nothing(scenario: Scenario) -> None:
+    before = _snapshot(scenario.data_dir)
+    with FakePoliceApi(crimes={}, forces=(FORCE,)) as gone:
+        dead_url = gone.base_url  # a port nothing listens on once the fake stops
+    result = _cli("update", "--base-url", dead_url, "--data-dir", str(scenario.data_dir))
+    message = _one_line_error(result)
+    assert "could not answer" in message and "nothing was changed" in message
+    assert _snapshot(scenario.data_dir) == before
+
+
+def test_force_unknown_to_the_api_is_a_clear_error_and_changes_nothing(
+    scenario: Scenario,
+) -> None:
+    before = _snapshot(scenario.data_dir)
+    months = {m: [] for m in [*LOADED, NEW_MONTH]}
+    with FakePoliceApi(crimes=months, forces=("metropolitan",)) as other:
+        result = _cli("update", "--base-url", other.base_url, "--data-dir", str(scenario.data_dir))
+    message = _one_line_error(result)
+    assert f"does not know force '{FORCE}'" in message
+    assert _snapshot(scenario.data_dir) == before
+
+
+def test_force_not_in_the_store_is_refused(scenario: Scenario) -> None:
+    result = _cli(
+        "update", "--force", "kent", "--base-url", scenario.fake.base_url,
+        "--data-dir", str(scenario.data_dir),
+    )  # fmt: skip
+    message = _one_line_error(result)
+    assert "holds no force 'kent'" in message and FORCE in message
