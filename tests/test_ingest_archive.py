@@ -200,3 +200,44 @@ def _mkdir(path: Path) -> Path:
     path.mkdir()
     (path / "notes.txt").write_text(HEADER)
     return path
+
+
+def _stored_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted((root / "crimes").rglob("*.parquet"))
+    }
+
+
+def test_worker_processes_store_the_same_bytes_as_one_process(
+    archive: ArchiveBuilder, tmp_path: Path
+) -> None:
+    """Files prepared in spawned worker processes (a zip too, whose readers must cross to them)
+    are stored exactly as when prepared in this process, and reported in file order."""
+    for month in ("2023-01", "2023-02", "2023-03"):
+        archive.write(
+            "city-of-london",
+            month,
+            [crime_line(month, crime_id=f"{month}-{i}", longitude=f"-0.09{i}") for i in range(9)],
+        )
+    archive.write("city-of-london", "2023-04", ["1,2,3"], header="id,when,what")
+    zip_path = tmp_path / "download.zip"
+    with zipfile.ZipFile(zip_path, "w") as bundle:
+        for csv_path in archive.root.rglob("*.csv"):
+            bundle.write(csv_path, csv_path.relative_to(archive.root).as_posix())
+
+    stored = {}
+    for name, source, workers in (
+        ("one", archive.root, 1),
+        ("folder", archive.root, 2),
+        ("zip", zip_path, 2),
+    ):
+        store = CrimeStore(tmp_path / name)
+        report = ingest_archive(store, source, workers=workers)
+        assert [f.month for f in report.files] == ["2023-01", "2023-02", "2023-03", "2023-04"]
+        assert [f.month for f in report.failed] == ["2023-04"]
+        assert report.stored == 27
+        stored[name] = _stored_bytes(store.root)
+    assert len(stored["one"]) == 3
+    assert stored["folder"] == stored["one"]
+    assert stored["zip"] == stored["one"]

@@ -1,15 +1,20 @@
 """Archive ingest: find files, parse them, index points to H3, swap each force-month in.
 
-Files are parsed two at a time (Arrow releases the GIL), points of a whole batch are indexed in
-one pass (snap points repeat across months), and each force-month is written atomically, so an
-interrupted run leaves every partition either as it was or fully replaced.
+Each file is prepared (read, parsed, its points indexed to H3) on its own, in worker processes
+when there is enough to do, so an ingest uses every core: parsing and indexing hold the GIL for
+part of their time, so threads alone used one core of two. The parent writes the prepared
+partitions in order, each atomically, so an interrupted run leaves every partition either as it
+was or fully replaced, and a repeated ingest writes the same bytes.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import zipfile
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,15 +22,18 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.index.h3_cells import cells_for_points
-from pipelines.ingest.archive_csv import CsvFileError, ParsedFile, parse_street_csv
+from pipelines.ingest.archive_csv import CsvFileError, parse_street_csv
 from pipelines.ingest.archive_layout import StreetFile, is_other_archive_file, list_archive
 from pipelines.ingest.sources import record_archive
 from pipelines.schema import CRIME_SCHEMA, SOURCE_ARCHIVE
 from pipelines.store import CrimeStore, PartitionCoverage
 
-# Files parsed and indexed together; bounds memory to a few months of a large force at once.
-_BATCH_FILES = 24
-_WORKERS = 2
+# Below this many bytes of CSV, starting worker processes (each imports Arrow and h3, about a
+# second) costs more than it saves: the files are prepared in this process instead.
+_PROCESSES_FROM_BYTES = 64_000_000
+# Prepared files waiting to be written, per worker: bounds memory to a few force-months.
+_IN_FLIGHT_PER_WORKER = 2
+WORKERS_ENV = "HOTSPOTS_INGEST_WORKERS"
 
 
 @dataclass
@@ -59,32 +67,6 @@ class ArchiveIngestReport:
 Progress = Callable[[FileOutcome], None]
 
 
-def ingest_archive(
-    store: CrimeStore,
-    path: Path,
-    force: str | None = None,
-    first: str | None = None,
-    last: str | None = None,
-    progress: Progress | None = None,
-) -> ArchiveIngestReport:
-    """Load every street-level file of ``path`` (folder or zip) in the force and months asked.
-
-    Raises ArchiveError when the path holds nothing to ingest; a bad file is reported in the
-    result and the rest are still stored.
-    """
-    listing = list_archive(path, force, first, last)
-    ignored = [name for name in listing.ignored if not is_other_archive_file(name)]
-    outcomes: list[FileOutcome] = []
-    with ThreadPoolExecutor(_WORKERS) as pool:
-        for start in range(0, len(listing.street_files), _BATCH_FILES):
-            batch = listing.street_files[start : start + _BATCH_FILES]
-            outcomes.extend(_ingest_batch(store, batch, pool, progress))
-    stored_forces = sorted({o.force for o in outcomes if o.coverage is not None})
-    if stored_forces:  # so `hotspots update` can read the same archive again
-        record_archive(store.root, stored_forces, path)
-    return ArchiveIngestReport(files=outcomes, ignored=ignored)
-
-
 @dataclass
 class BuiltFile:
     """One street file as the partition it becomes, or the reason it cannot be read."""
@@ -96,82 +78,120 @@ class BuiltFile:
     error: str | None = None
 
 
-def build_partitions(files: list[StreetFile], pool: ThreadPoolExecutor) -> list[BuiltFile]:
-    """Parse and index ``files`` (one batch) into partitions without writing them."""
-    parsed = list(pool.map(_parse, files))
-    good = [(file, result) for file, result in parsed if isinstance(result, ParsedFile)]
-    tables = iter(_with_h3_cells([result.rows for _, result in good]))
-    built = []
-    for file, result in parsed:
-        if not isinstance(result, ParsedFile):
-            built.append(BuiltFile(file, error=result))
-            continue
-        table = next(tables)
-        coverage = PartitionCoverage(
-            force=file.force,
-            month=file.month,
-            source=SOURCE_ARCHIVE,
-            source_rows=result.source_rows,
-            stored=table.num_rows,
-            no_location=result.no_location,
-            rejected=result.rejected,
-            warnings=result.warnings,
-            provenance=[{"kind": SOURCE_ARCHIVE, "file": file.name, "sha256": result.sha256}],
-        )
-        built.append(BuiltFile(file, table, coverage, result.samples))
-    return built
-
-
-def _ingest_batch(
+def ingest_archive(
     store: CrimeStore,
-    batch: list[StreetFile],
-    pool: ThreadPoolExecutor,
-    progress: Progress | None,
-) -> list[FileOutcome]:
-    built = build_partitions(batch, pool)
+    path: Path,
+    force: str | None = None,
+    first: str | None = None,
+    last: str | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> ArchiveIngestReport:
+    """Load every street-level file of ``path`` (folder or zip) in the force and months asked.
 
-    def write(item: BuiltFile) -> None:
-        if item.table is not None and item.coverage is not None:
-            store.write_partition(item.table, item.coverage)
+    ``workers``: processes that prepare files (default: every core this process may use, or
+    $HOTSPOTS_INGEST_WORKERS; small archives are prepared in this process). Raises ArchiveError
+    when the path holds nothing to ingest; a bad file is reported in the result and the rest are
+    still stored.
+    """
+    listing = list_archive(path, force, first, last)
+    ignored = [name for name in listing.ignored if not is_other_archive_file(name)]
+    files = listing.street_files
+    count = _worker_count(workers, files)
+    outcomes: list[FileOutcome] = []
+    with _preparers(count) as pool, ThreadPoolExecutor(1) as writer:
+        # Writing (Parquet encoding, fsync) overlaps the preparation of the next files.
+        pending: deque[Future[FileOutcome]] = deque()
+        for built in _ordered(pool, files, count * _IN_FLIGHT_PER_WORKER):
+            pending.append(writer.submit(_write, store, built))
+            while pending and (pending[0].done() or len(pending) > 1):
+                outcomes.append(_report(pending.popleft().result(), progress))
+        while pending:
+            outcomes.append(_report(pending.popleft().result(), progress))
+    stored_forces = sorted({o.force for o in outcomes if o.coverage is not None})
+    if stored_forces:  # so `hotspots update` can read the same archive again
+        record_archive(store.root, stored_forces, path)
+    return ArchiveIngestReport(files=outcomes, ignored=ignored)
 
-    list(pool.map(write, built))
-    outcomes = []
-    for item in built:
-        file = item.file
-        outcome = FileOutcome(
-            file.force, file.month, file.name, item.coverage, item.samples, item.error
-        )
-        if progress:
-            progress(outcome)
-        outcomes.append(outcome)
-    return outcomes
+
+def build_partitions(files: list[StreetFile], pool: Executor) -> list[BuiltFile]:
+    """Parse and index ``files`` into partitions, in ``pool``, without writing them."""
+    return list(pool.map(prepare_file, files))
 
 
-def _parse(file: StreetFile) -> tuple[StreetFile, ParsedFile | str]:
+def _worker_count(asked: int | None, files: list[StreetFile]) -> int:
+    if asked is None:
+        from_env = os.environ.get(WORKERS_ENV)
+        asked = int(from_env) if from_env else len(os.sched_getaffinity(0))
+        if sum(file.size for file in files) < _PROCESSES_FROM_BYTES:
+            asked = 1
+    return max(1, min(asked, len(files)))
+
+
+def _preparers(count: int) -> Executor:
+    if count == 1:
+        return ThreadPoolExecutor(1)
+    # spawn, not fork: the caller may run threads (a progress bar, a web server) that a forked
+    # child would inherit half-way through.
+    return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _ordered(pool: Executor, files: list[StreetFile], in_flight: int) -> Iterator[BuiltFile]:
+    """Prepare ``files`` in the pool, yielding results in file order, at most ``in_flight``
+    prepared and unconsumed at once (Executor.map would queue every result in memory)."""
+    queue: deque[Future[BuiltFile]] = deque()
+    remaining = iter(files)
+    for file in remaining:
+        queue.append(pool.submit(prepare_file, file))
+        if len(queue) >= in_flight:
+            break
+    while queue:
+        built = queue.popleft().result()
+        following = next(remaining, None)
+        if following is not None:
+            queue.append(pool.submit(prepare_file, following))
+        yield built
+
+
+def prepare_file(file: StreetFile) -> BuiltFile:
+    """Read, parse and index one file (in a worker process when there are several)."""
     try:
-        return file, parse_street_csv(file.read(), file.force, file.month)
+        parsed = parse_street_csv(file.read(), file.force, file.month)
     except CsvFileError as error:
-        return file, str(error)
+        return BuiltFile(file, error=str(error))
     except (OSError, zipfile.BadZipFile) as error:  # a damaged zip member fails its CRC check
-        return file, f"cannot read the file: {error}"
+        return BuiltFile(file, error=f"cannot read the file: {error}")
+    table = _with_h3_cells(parsed.rows)
+    coverage = PartitionCoverage(
+        force=file.force,
+        month=file.month,
+        source=SOURCE_ARCHIVE,
+        source_rows=parsed.source_rows,
+        stored=table.num_rows,
+        no_location=parsed.no_location,
+        rejected=parsed.rejected,
+        warnings=parsed.warnings,
+        provenance=[{"kind": SOURCE_ARCHIVE, "file": file.name, "sha256": parsed.sha256}],
+    )
+    return BuiltFile(file, table, coverage, parsed.samples)
 
 
-def _with_h3_cells(tables: list[pa.Table]) -> list[pa.Table]:
-    """Add h3_cell to each table, indexing the distinct points of all tables in one pass."""
-    if not tables:
-        return []
-    latitude = np.concatenate([_floats(t["latitude"]) for t in tables])
-    longitude = np.concatenate([_floats(t["longitude"]) for t in tables])
-    cells = cells_for_points(latitude, longitude)
-    result = []
-    offset = 0
-    for table in tables:
-        result.append(
-            table.append_column("h3_cell", cells.slice(offset, table.num_rows)).cast(CRIME_SCHEMA)
-        )
-        offset += table.num_rows
-    return result
+def _write(store: CrimeStore, built: BuiltFile) -> FileOutcome:
+    file = built.file
+    if built.table is not None and built.coverage is not None:
+        store.write_partition(built.table, built.coverage)
+    return FileOutcome(
+        file.force, file.month, file.name, built.coverage, built.samples, built.error
+    )
 
 
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
-    return column.to_numpy().astype(np.float64, copy=False)
+def _report(outcome: FileOutcome, progress: Progress | None) -> FileOutcome:
+    if progress:
+        progress(outcome)
+    return outcome
+
+
+def _with_h3_cells(rows: pa.Table) -> pa.Table:
+    latitude = rows["latitude"].to_numpy().astype(np.float64, copy=False)
+    longitude = rows["longitude"].to_numpy().astype(np.float64, copy=False)
+    return rows.append_column("h3_cell", cells_for_points(latitude, longitude)).cast(CRIME_SCHEMA)

@@ -6,6 +6,7 @@ which this product does not use). Force and month come from the file name.
 
 from __future__ import annotations
 
+import functools
 import re
 import zipfile
 from collections.abc import Callable
@@ -29,7 +30,8 @@ class StreetFile:
     force: str
     month: str
     name: str  # path inside the archive, for messages and provenance
-    read: Callable[[], bytes]
+    read: Callable[[], bytes]  # picklable: worker processes read the files they prepare
+    size: int = 0  # bytes, uncompressed
 
 
 @dataclass
@@ -63,11 +65,11 @@ def list_archive(
 
     found: list[StreetFile] = []
     ignored: list[str] = []
-    for name, reader in entries:
+    for name, reader, size in entries:
         base = name.rsplit("/", 1)[-1]
         match = _STREET_FILE.match(base)
         if match:
-            found.append(StreetFile(match["force"], match["month"], name, reader))
+            found.append(StreetFile(match["force"], match["month"], name, reader, size))
         elif base.lower().endswith(".csv"):
             ignored.append(name)
     if not found:
@@ -114,29 +116,33 @@ def _reject_duplicates(files: list[StreetFile]) -> None:
         seen[key] = file.name
 
 
-def _folder_entries(folder: Path) -> list[tuple[str, Callable[[], bytes]]]:
+_Entry = tuple[str, Callable[[], bytes], int]
+
+
+def _folder_entries(folder: Path) -> list[_Entry]:
     return [
-        (csv_path.relative_to(folder).as_posix(), csv_path.read_bytes)
+        (csv_path.relative_to(folder).as_posix(), csv_path.read_bytes, csv_path.stat().st_size)
         for csv_path in sorted(folder.rglob("*.csv"))
         if csv_path.is_file()
     ]
 
 
-def _zip_entries(zip_path: Path) -> list[tuple[str, Callable[[], bytes]]]:
+def _zip_entries(zip_path: Path) -> list[_Entry]:
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
+            members = [i for i in archive.infolist() if not i.filename.endswith("/")]
     except zipfile.BadZipFile as error:
         raise ArchiveError(f"{zip_path} is a damaged zip archive: {error}") from error
+    return [
+        (info.filename, functools.partial(_read_member, zip_path, info.filename), info.file_size)
+        for info in sorted(members, key=lambda i: i.filename)
+        if info.filename.lower().endswith(".csv")
+    ]
 
-    def reader(member: str) -> Callable[[], bytes]:
-        def read() -> bytes:
-            with zipfile.ZipFile(zip_path) as archive:
-                return archive.read(member)
 
-        return read
-
-    return [(name, reader(name)) for name in sorted(names) if name.lower().endswith(".csv")]
+def _read_member(zip_path: Path, member: str) -> bytes:
+    with zipfile.ZipFile(zip_path) as archive:
+        return archive.read(member)
 
 
 def is_other_archive_file(name: str) -> bool:

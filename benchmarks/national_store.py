@@ -1,0 +1,223 @@
+"""Benchmark: a national-sized store (REPLICATED data) - ingest speed and a ward study's cost.
+
+police.uk data for all of England and Wales is not in ../shared/data, so this builds a stand-in
+of the same size, clearly labelled: the 24 real Devon and Cornwall archive months (269,489 rows)
+copied into 60 forces - the real ``devon-and-cornwall`` plus 59 copies named
+``replicated-01`` .. ``replicated-59`` whose points are shifted by whole multiples of the force's
+extent, so no two copies overlap - about 16.2 M rows, as a police.uk archive in a temporary
+folder. The numbers it prints are about volume, not about any real force's crime.
+
+Measured, each in a new process (wall time, process start included):
+- ``hotspots ingest archive`` of the whole replicated archive: rows/s and the peak resident
+  memory of the command and its worker processes together (sampled every 20 ms);
+- ``hotspots analyse`` of one Torbay ward (2019 wards) without ``--force``: wall time and peak
+  memory.
+Baseline for ingest (named, same run): the analyst's pandas script of benchmarks.ingest_archive
+(read_csv, h3.latlng_to_cell row by row, to_parquet) on the real 24 months, scaled by rows.
+
+    python -m benchmarks.national_store [--copies 60]
+
+Targets (issue 12): ingest >= 1,000,000 rows/s on 2 cores with RSS <= 1 GB; the ward study
+without --force <= 0.5 s and <= 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import psutil
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from benchmarks.ingest_archive import run_baseline
+from pipelines.ingest.archive_csv import HEADER
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared/data"
+DEVON_ARCHIVE = SHARED / "police_uk/archive/devon-and-cornwall"
+TORBAY_WARDS = SHARED / "boundaries/wards_2019/E06000027.geojson"
+TORBAY_WARD = "E05012254"  # Barton with Watcombe
+HOTSPOTS = Path(sys.executable).with_name("hotspots")
+# Devon and Cornwall spans about 3.6 degrees of longitude and 1.4 of latitude: copies are laid
+# on a 10-column grid of such tiles, so none overlaps another.
+TILE_MICRODEGREES = (3_600_000, 1_400_000)
+COLUMNS = 10
+
+
+def replica_name(copy: int) -> str:
+    return "devon-and-cornwall" if copy == 0 else f"replicated-{copy:02d}"
+
+
+def _shifted(column: pa.ChunkedArray, shift: int) -> pa.ChunkedArray:
+    """Decimal text of a coordinate column moved by ``shift`` micro-degrees (6 decimals kept)."""
+    empty = pc.equal(pc.utf8_trim_whitespace(column), "")
+    value = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), column), pa.float64())
+    micro = pc.add(pc.cast(pc.round(pc.multiply(value, 1e6)), pa.int64()), shift)
+    magnitude = pc.abs(micro)
+    whole = pc.cast(pc.divide(magnitude, 1_000_000), pa.string())
+    fraction = pc.utf8_lpad(
+        pc.cast(
+            pc.subtract(magnitude, pc.multiply(pc.divide(magnitude, 1_000_000), 1_000_000)),
+            pa.string(),
+        ),
+        width=6,
+        padding="0",
+    )
+    sign = pc.if_else(pc.less(micro, 0), "-", "")
+    text = pc.binary_join_element_wise(sign, whole, ".", fraction, "")
+    return pc.fill_null(text, "")
+
+
+def _write_copy(copy: int, destination: Path) -> int:
+    column, row = copy % COLUMNS, copy // COLUMNS
+    shift_lng, shift_lat = column * TILE_MICRODEGREES[0], row * TILE_MICRODEGREES[1]
+    force = replica_name(copy)
+    options = pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(HEADER, pa.string()), strings_can_be_null=False
+    )
+    rows = 0
+    for source in sorted(DEVON_ARCHIVE.glob("*/*-street.csv")):
+        table = pa_csv.read_csv(source, convert_options=options)
+        table = table.set_column(
+            HEADER.index("Longitude"), "Longitude", _shifted(table["Longitude"], shift_lng)
+        )
+        table = table.set_column(
+            HEADER.index("Latitude"), "Latitude", _shifted(table["Latitude"], shift_lat)
+        )
+        month = source.parent.name
+        folder = destination / month
+        folder.mkdir(parents=True, exist_ok=True)
+        pa_csv.write_csv(table, folder / f"{month}-{force}-street.csv")
+        rows += table.num_rows
+    return rows
+
+
+def build_archive(destination: Path, copies: int) -> int:
+    with ProcessPoolExecutor(2) as pool:
+        return sum(pool.map(_write_copy, range(copies), [destination] * copies))
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak memory in MB) of one command and its worker processes.
+
+    Memory is the sum of the processes' proportional set sizes (PSS: a page shared by several
+    of them, such as a library's code, counted once in all), sampled every 50 ms. CPU seconds
+    (user + system of the command and every worker) do not depend on what else the machine
+    runs, so they give a rate that a loaded machine cannot distort."""
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        [str(HOTSPOTS), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        root = psutil.Process(process.pid)
+        while not done.is_set():
+            try:
+                members = [root, *root.children(recursive=True)]
+                peak = max(peak, sum(p.memory_full_info().pss for p in members))
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    elapsed = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"hotspots {' '.join(args)} failed:\n{stdout.decode()}{stderr.decode()}")
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return elapsed, cpu, peak / 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--copies", type=int, default=60, help="forces in the replicated store")
+    parser.add_argument("--skip-baseline", action="store_true")
+    args = parser.parse_args(argv)
+    if not DEVON_ARCHIVE.is_dir():
+        print(f"archive folder {DEVON_ARCHIVE} not found", file=sys.stderr)
+        return 2
+    print(
+        "REPLICATED DATA: 24 real Devon and Cornwall months copied into "
+        f"{args.copies} forces with shifted coordinates (a volume test, not real crime)."
+    )
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores shared with other work)")
+    with tempfile.TemporaryDirectory(prefix="national-bench-") as folder:
+        work = Path(folder)
+        start = time.perf_counter()
+        rows = build_archive(work / "archive", args.copies)
+        print(f"replicated archive: {rows:,} rows in {time.perf_counter() - start:.0f} s")
+        env = {
+            **os.environ,
+            "HOTSPOTS_DATA_DIR": str(work / "data"),
+            "HOTSPOTS_CACHE_DIR": str(work / "cache"),
+        }
+        seconds, cpu, peak = run_measured(["ingest", "archive", str(work / "archive")], env)
+        rate = rows / seconds
+        print(
+            f"ingest: {seconds:.1f} s wall, {rate:,.0f} rows/s; {cpu:.1f} CPU s, so "
+            f"{rows / (cpu / 2):,.0f} rows/s on 2 free cores; peak memory {peak:,.0f} MB "
+            f"(targets >= 1,000,000 rows/s, <= 1,000 MB)"
+        )
+        if not args.skip_baseline:
+            base_seconds, base_rows = run_baseline(DEVON_ARCHIVE)
+            base_rate = base_rows / base_seconds
+            print(
+                f"baseline pandas ingest (real 24 months): {base_rate:,.0f} rows/s; "
+                f"ratio {rate / base_rate:.1f}x"
+            )
+        run_measured(
+            [
+                "boundaries",
+                "load",
+                str(TORBAY_WARDS),
+                "--name",
+                "torbay-wards-2019",
+                "--scheme",
+                "ward",
+                "--vintage",
+                "2019",
+            ],
+            env,
+        )
+        study = [
+            "analyse",
+            "--boundaries",
+            "torbay-wards-2019",
+            "--area",
+            TORBAY_WARD,
+            "--from",
+            "2020-01",
+            "--to",
+            "2020-12",
+            "-o",
+            str(work / "ward.json"),
+        ]
+        for label in ("first", "again"):
+            wall, cpu, peak = run_measured(study, env)
+            print(
+                f"ward study without --force, {label}: {wall:.2f} s wall, {cpu:.2f} CPU s, "
+                f"peak memory {peak:,.0f} MB (targets <= 0.5 s, <= 500 MB)"
+            )
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
