@@ -45,6 +45,7 @@ bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.compare_schemes
 	$(BIN)/python -m benchmarks.map_render
 	$(BIN)/python -m benchmarks.service_latency
+	$(BIN)/python -m benchmarks.cli_startup
 	$(BIN)/python -m benchmarks.london_pipeline
 
 chromium:  ## Debian's Chromium for the browser tests (needs root; they skip, saying so, without it)

@@ -1,54 +1,95 @@
-"""Entry point of the ``hotspots`` command."""
+"""Entry point of the ``hotspots`` command.
+
+Commands are listed here by name, module and one-line help, and imported only when they run
+(cli/lazy_group.py says why): keep each help line the same as the first line of the command's
+own docstring or Typer help; tests/test_cli_lazy.py checks them.
+"""
 
 from __future__ import annotations
 
 import typer
 
-from cli.analyse_cmd import analyse
-from cli.boundaries_cmd import boundaries_app
-from cli.coverage_cmd import coverage
-from cli.export_cmd import export
-from cli.ingest_api_cmd import ingest_api
-from cli.ingest_archive_cmd import ingest_archive_command
-from cli.keys_cmd import keys_app
-from cli.planning_cmd import (
-    allocate_command,
-    backtest_command,
-    compare_command,
-    displacement_command,
-)
-from cli.quickstart_cmd import demo, quickstart
-from cli.serve_cmd import serve
-from cli.update_cmd import update
+from cli.lazy_group import LazyCommand, LazyGroup
 from pipelines.attribution import ATTRIBUTION
+
+COMMANDS = {
+    "update": LazyCommand(
+        "cli.update_cmd:update",
+        "Fetch the months police.uk added and re-load the months it republished.",
+    ),
+    "coverage": LazyCommand(
+        "cli.coverage_cmd:coverage",
+        "Rows stored, rows with no location, rows rejected by reason, missing months and sources.",
+    ),
+    "export": LazyCommand(
+        "cli.export_cmd:export",
+        "Write the stored canonical rows of a force and months to a file other tools can read.",
+    ),
+    "analyse": LazyCommand(
+        "cli.analyse_cmd:analyse",
+        "Find statistically significant hot spots of crime or harm in a region.",
+    ),
+    "serve": LazyCommand(
+        "cli.serve_cmd:serve",
+        "Serve the API on http://HOST:PORT (documentation at /docs). Writes need a key made with "
+        "`hotspots keys add`.",
+    ),
+    "quickstart": LazyCommand(
+        "cli.quickstart_cmd:quickstart",
+        "Load a local authority's wards and crimes, precompute its hot spots and serve them.",
+    ),
+    "demo": LazyCommand(
+        "cli.quickstart_cmd:demo",
+        "Serve a generated demo city (synthetic wards, clusters and crimes) with no network.",
+    ),
+    "allocate": LazyCommand(
+        "cli.planning_cmd:allocate_command",
+        "Share N units across a scheme's areas by need (largest remainder), beside the equal "
+        "share.",
+    ),
+    "compare": LazyCommand(
+        "cli.planning_cmd:compare_command",
+        "Compare boundary schemes on the same crimes, cells, months and harm weights.",
+    ),
+    "displacement": LazyCommand(
+        "cli.planning_cmd:displacement_command",
+        "Weighted Displacement Quotient: did the crime move into the buffer around the target?",
+    ),
+    "backtest": LazyCommand(
+        "cli.planning_cmd:backtest_command",
+        "Score last period's hotspots on the following months: hit rate and PAI per setting.",
+    ),
+    "ingest": LazyCommand(
+        "cli.ingest_cmd:ingest_app", "Load police.uk street-level crime into the store."
+    ),
+    "boundaries": LazyCommand(
+        "cli.boundaries_cmd:boundaries_app",
+        "Boundary sets (wards, ward clusters, custom areas, LSOAs) and crimes counted into them.",
+    ),
+    "keys": LazyCommand("cli.keys_cmd:keys_app", "API keys for the web service."),
+}
+
+
+class HotspotsGroup(LazyGroup):
+    lazy_commands = COMMANDS
+
 
 app = typer.Typer(
     name="hotspots",
     help="Load police.uk crime into a local store and turn it into hotspot evidence.\n\n"
     + ATTRIBUTION,
+    cls=HotspotsGroup,
+    # Plain help for the command list: Rich's help formatter costs ~0.1 s of imports, most of
+    # what is left of the start-up; each command's own --help keeps Rich's panels.
+    rich_markup_mode=None,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-ingest_app = typer.Typer(
-    help="Load police.uk street-level crime into the store.", no_args_is_help=True
-)
-app.add_typer(ingest_app, name="ingest")
 
-ingest_app.command("archive")(ingest_archive_command)
-ingest_app.command("api")(ingest_api)
-app.command("update")(update)
-app.command("coverage")(coverage)
-app.command("export")(export)
-app.add_typer(boundaries_app, name="boundaries")
-app.command("analyse")(analyse)
-app.command("serve")(serve)
-app.command("quickstart")(quickstart)
-app.command("demo")(demo)
-app.add_typer(keys_app, name="keys")
-app.command("allocate")(allocate_command)
-app.command("compare")(compare_command)
-app.command("displacement")(displacement_command)
-app.command("backtest")(backtest_command)
+
+@app.callback()
+def hotspots() -> None:
+    """Load police.uk crime into a local store and turn it into hotspot evidence."""
 
 
 if __name__ == "__main__":
