@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 
 from boundaries.store import BoundaryStore
 from geo_service.errors import install_error_handlers
+from geo_service.freshness import FreshnessMiddleware
 from geo_service.maps.assets import mount_static
 from geo_service.models import ERRORS
 from geo_service.precompute import precompute_lifespan
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.responses = ResponseCache(entries=2 * settings.cache_entries)
     install_error_handlers(app)
+    app.add_middleware(FreshnessMiddleware)  # X-Data-Freshness on every answer, a line on pages
     app.include_router(health.router)
     routers = (boundaries, hotspots, profiles, maps, weights, coverage)
     planning = (compare, allocate, displacement, backtest)

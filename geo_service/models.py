@@ -62,6 +62,21 @@ class CacheStatus(BaseModel):
     misses: int = Field(description="Hotspot requests that ran a study.")
 
 
+class DataFreshness(BaseModel):
+    """How fresh the stored crimes are, from the store and the last `hotspots update` check
+    (the service never asks police.uk itself)."""
+
+    line: str = Field(description='"data to 2020-12, checked 2026-12-01, updated 2026-11-28"')
+    data_to: str | None = Field(description="Newest month stored, YYYY-MM.")
+    data_age_days: int | None = Field(description="Days from the end of the newest month to today.")
+    checked: str | None = Field(description="Date of the last update check; null: never.")
+    updated: str | None = Field(description="Date the stored data last changed.")
+    newer_months_available: dict[str, str] = Field(
+        description="Force -> newest month police.uk offered at the last check, not yet loaded."
+    )
+    warnings: list[str]
+
+
 class Health(BaseModel):
     status: Literal["ok", "empty"] = Field(description="'empty' until crimes are loaded.")
     version: str = Field(description="Version of the crime-hotspots software.")
@@ -70,6 +85,7 @@ class Health(BaseModel):
     store: StoreStatus
     boundary_sets: list[str]
     cache: CacheStatus
+    freshness: DataFreshness
     attribution: str
 
 
@@ -170,6 +186,11 @@ class Provenance(BaseModel):
         description="The newest recorded backtest (GET /v1/backtest) with these settings: pai, "
         "hit_rate, hits, test_crimes, area_share, train, test, run_at, data_version, stale and "
         "the run's best setting; null when none is recorded (backtest_hint says how to run one).",
+    )
+    freshness: dict[str, Any] | None = Field(
+        default=None,
+        description="How fresh the store is (as GET /health reports it): line, data_to, "
+        "checked, updated, newer_months_available, warnings.",
     )
 
 

@@ -9,6 +9,7 @@ without a restart while a pinned window's answer stays as it was.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,6 +194,23 @@ def test_coverage_shows_the_new_month_and_the_revision(scenario: Scenario) -> No
     assert before_force["last"] == "2020-06"
 
 
+def test_freshness_on_answers_pages_and_health(scenario: Scenario) -> None:
+    client = scenario.client
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    line = f"data to {NEW_MONTH}, checked {today}, updated {today}"
+    hotspots = client.get("/v1/hotspots", params=DEFAULT)
+    assert hotspots.json()["provenance"]["freshness"]["line"] == line
+    assert hotspots.headers["X-Data-Freshness"] == line
+    code = client.get(f"/v1/boundaries/{WARDS}/areas").json()["areas"][0]["code"]
+    page = client.get(f"/v1/boundaries/{WARDS}/areas/{code}/profile.html")
+    assert page.status_code == 200
+    assert f"Crime data: {line}" in page.text
+    assert int(page.headers["content-length"]) == len(page.content)
+    health = client.get("/health").json()["freshness"]
+    assert health["line"] == line and health["warnings"] == []
+    assert health["data_age_days"] == (dt.date.today() - dt.date(2020, 7, 31)).days
+
+
 def test_dry_run_lists_changes_and_writes_nothing(
     scenario: Scenario, tmp_path: Path, shared_data: Path
 ) -> None:
@@ -209,6 +227,17 @@ def test_dry_run_lists_changes_and_writes_nothing(
     assert [m["month"] for m in report["months"] if m["status"] == "added"] == ["2020-08"]
     after = {m: store.partition_path(FORCE, m).stat().st_mtime_ns for _, m in store.partitions()}
     assert after == before
+
+
+def test_health_warns_of_a_month_police_uk_offers_without_asking_it(scenario: Scenario) -> None:
+    """After the dry run found 2020-08, /health warns from the record, never calling police.uk."""
+    asked = len(scenario.fake.requests())
+    health = scenario.client.get("/health").json()["freshness"]
+    assert health["newer_months_available"] == {FORCE: "2020-08"}
+    assert any("2020-08" in w and "hotspots update" in w for w in health["warnings"])
+    assert len(scenario.fake.requests()) == asked
+    page = scenario.client.get(f"/v1/boundaries/{WARDS}/areas")
+    assert page.headers["X-Data-Freshness"].startswith(f"data to {NEW_MONTH}")
 
 
 # -- bad input leaves the store as it was --------------------------------------------------------

@@ -8,8 +8,9 @@ from importlib.metadata import PackageNotFoundError, version
 from fastapi import APIRouter, Request
 
 from geo_service.dependencies import BoundaryStoreDep, CacheDep, StoreDep, get_settings
-from geo_service.models import CacheStatus, ForceHeld, Health, StoreStatus
+from geo_service.models import CacheStatus, DataFreshness, ForceHeld, Health, StoreStatus
 from pipelines.attribution import ATTRIBUTION
+from pipelines.freshness import store_freshness
 
 router = APIRouter(tags=["service"])
 
@@ -41,6 +42,7 @@ def health(
         cache=CacheStatus(
             entries=len(cache), capacity=cache.entries, hits=cache.hits, misses=cache.misses
         ),
+        freshness=DataFreshness(**store_freshness(store).as_dict()),
         attribution=ATTRIBUTION,
     )
 

@@ -34,7 +34,10 @@ from geo_service.models import ERRORS, Hotspots, Provenance
 from geo_service.results import StudyCache
 from pipelines.analysis.ranking import rank_cells, shortfall_note
 from pipelines.analysis.study import StudyRequest
+from pipelines.freshness import store_freshness
 from pipelines.store import CrimeStore
+from pipelines.store.atomic import file_version
+from pipelines.update_record import record_path
 
 router = APIRouter(tags=["hotspots"], dependencies=[Depends(require_read_access)])
 
@@ -74,6 +77,8 @@ def hotspots(
     version = version_with_backtests(
         current_version(request, query.study.boundaries), store.root, query.study.boundaries
     )
+    # The provenance states when police.uk was last checked, which changes with no new data.
+    version += ":" + file_version(record_path(store.root))
     return responses.respond(
         request, version, lambda: _hotspots_response(query, request, cache, boundary_store, store)
     )
@@ -147,7 +152,10 @@ def _study(
     backtest = backtest_provenance(
         store.root, query.study, result.provenance["resolution"], version
     )
-    return result.cells, plain({**result.provenance, "data_version": version, **backtest})
+    freshness = {"freshness": store_freshness(store).as_dict()}
+    return result.cells, plain(
+        {**result.provenance, "data_version": version, **backtest, **freshness}
+    )
 
 
 def check_areas(boundary_store: BoundaryStore, study: StudyRequest) -> None:
