@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipelines.store import CrimeStore, resolve_data_dir
@@ -37,7 +38,8 @@ def open_store(data_dir: Path | None) -> CrimeStore:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit non-zero (2 for bad input, 1 for partial failure)."""
-    error_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: a message quotes the user's input, which must print as typed, not as rich markup.
+    error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -12,15 +12,18 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import Query
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
 
 from pipelines.analysis.multiple_testing import METHODS as CORRECTIONS
 from pipelines.categories import canonical_category
 from pipelines.errors import InputError
 from pipelines.forces import FORCE_SLUG_PATTERN, check_force
 from pipelines.harm import list_tables
-from pipelines.months import parse_month
+from pipelines.months import Month, MonthError
 
-MONTH_SCHEMA = {"json_schema_extra": {"pattern": r"^\d{4}-(0[1-9]|1[0-2])$"}}
+# [0-9], not \d: the checked type (pipelines.months.Month) accepts ASCII digits only.
+MONTH_SCHEMA = {"json_schema_extra": {"pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}}
 # Only named tables over HTTP: a custom table is a file path, which a URL must never name.
 WEIGHTS_SCHEMA = {"json_schema_extra": {"enum": list_tables()}}
 
@@ -35,17 +38,30 @@ Correction = Literal[CORRECTIONS]  # type: ignore[valid-type]
 
 # -- the declarations --------------------------------------------------------------------------
 
+
+def _query_month(text: str) -> Month:
+    """A month query parameter, checked by FastAPI before the route runs: a wrong one is a 422
+    whose message names the parameter (``to: 9999-12 is after this month ...``)."""
+    try:
+        return Month.parse(text, option=None)
+    except MonthError as error:
+        raise PydanticCustomError("month", "{reason}", {"reason": str(error)}) from None
+
+
+# A YYYY-MM query parameter; the route receives a pipelines.months.Month.
+MonthQuery = Annotated[str, AfterValidator(_query_month)]
+
 Region = Annotated[str, Query(description="Boundary set that defines the region.", min_length=1)]
 Areas = Annotated[
     list[str] | None,
     Query(description="Area code(s) of the set: repeat, or separate with commas."),
 ]
 First = Annotated[
-    str | None,
+    MonthQuery | None,
     Query(alias="from", description="First month, YYYY-MM (inclusive).", **MONTH_SCHEMA),
 ]
 Last = Annotated[
-    str | None,
+    MonthQuery | None,
     Query(alias="to", description="Last month, YYYY-MM (inclusive).", **MONTH_SCHEMA),
 ]
 Force = Annotated[
@@ -86,12 +102,13 @@ def split_values(values: list[str] | None) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def month_range(first: str | None, last: str | None) -> tuple[str | None, str | None]:
-    """``from`` and ``to`` as canonical months (either may be absent), in order."""
-    start = parse_month(first, option="from") if first else None
-    end = parse_month(last, option="to") if last else None
+def month_range(first: str | None, last: str | None) -> tuple[Month | None, Month | None]:
+    """``from`` and ``to`` (checked months, either may be absent), in order; MonthError (422)
+    when they run backwards."""
+    start = Month.parse(first, option="from") if first else None
+    end = Month.parse(last, option="to") if last else None
     if start and end and start > end:
-        raise InputError(f"from={start} is after to={end}; give the earlier month first")
+        raise MonthError(f"from={start} is after to={end}; give the earlier month first")
     return start, end
 
 

@@ -270,7 +270,7 @@ def test_analyse_writes_every_cell_with_provenance(town, data_dir: Path, tmp_pat
     [
         (["--weights", "nonsense"], "nonsense"),
         (["--res", "12"], "resolution must be one of"),
-        (["--from", "2030-01", "--to", "2030-02"], "no crimes stored"),
+        (["--from", "2025-01", "--to", "2025-02"], "no crimes stored"),
         (["--area", "E05999999"], "E05999999"),
         (["--from", "2019-13"], "YYYY-MM"),
         (["--format", "xlsx"], "--format must be one of"),

@@ -165,16 +165,16 @@ def test_month_range_with_nothing_published_is_an_error(fake: FakePoliceApi, tmp
         "--poly",
         TINY_POLY,
         "--from",
-        "2030-01",
+        "2025-01",
         "--to",
-        "2030-06",
+        "2025-06",
         "--base-url",
         fake.base_url,
         "--data-dir",
         str(tmp_path),
     )
     stderr = _one_line_error(result)
-    assert "no month from 2030-01 to 2030-06" in stderr and "2024-01 to 2024-03" in stderr
+    assert "no month from 2025-01 to 2025-06" in stderr and "2024-01 to 2024-03" in stderr
     assert result.exit_code == 2
 
 

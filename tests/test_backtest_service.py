@@ -605,7 +605,7 @@ def test_the_page_renders_in_chromium(api: httpx.Client, recorded: dict) -> None
         ({"res": "7,8,9,10"}, 422, "at most 3"),
         ({"weights": "harm.csv"}, 422, "unknown weights 'harm.csv'"),
         ({"weights": "count,cchi,home-office-2018"}, 422, "at most 2"),
-        ({"to": "2019-13"}, 422, "to must be a month written YYYY-MM"),
+        ({"to": "2019-13"}, 422, "to: must be a month written YYYY-MM"),
         ({"categories": "unicorns"}, 422, "unknown crime category"),
         ({"format": "pdf"}, 422, "format"),
         ({"alpha": 2}, 422, "alpha"),

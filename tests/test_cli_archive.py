@@ -73,7 +73,7 @@ def test_console_script_ingests_and_reports(archive: ArchiveBuilder, data_dir: P
         ),
         (["export", "--force", "devon-and-cornwall", "-o", "{tmp}/no/x.csv"], "does not exist"),
         (
-            ["export", "--force", "devon-and-cornwall", "-o", "{tmp}/x.csv", "--from", "2030-01"],
+            ["export", "--force", "devon-and-cornwall", "-o", "{tmp}/x.csv", "--from", "2025-01"],
             "stored months run 2019-01..2019-01",
         ),
         (["coverage", "--force", "kent"], "holds no force 'kent'"),

@@ -32,6 +32,7 @@ from geo_service.query_params import (
     WEIGHTS_SCHEMA,
     First,
     Force,
+    MonthQuery,
     built_in_weights,
     month_range,
     optional_force,
@@ -106,7 +107,7 @@ def allocate_query(
     ] = "home-office-2018",
     first: First = None,
     last: Annotated[
-        str | None,
+        MonthQuery | None,
         Query(
             alias="to",
             description="Last month, YYYY-MM (inclusive); default: the latest 12 stored.",

@@ -38,6 +38,7 @@ from geo_service.query_params import (
     ExcludePoliceGenerated,
     Force,
     MethodParam,
+    MonthQuery,
     Neighbours,
     Permutations,
     Region,
@@ -54,7 +55,7 @@ from pipelines.analysis.window import WindowError
 from pipelines.attribution import ATTRIBUTION
 from pipelines.errors import InputError, NotFoundError
 from pipelines.harm import list_tables
-from pipelines.months import parse_month, shift_month
+from pipelines.months import shift_month
 from pipelines.planning.backtest_record import (
     RECORD_DIR,
     BacktestRequest,
@@ -149,7 +150,7 @@ def backtest_query(
     boundaries: Region,
     area: Areas = None,
     last: Annotated[
-        str | None,
+        MonthQuery | None,
         Query(
             alias="to",
             description="Last month of the training window, YYYY-MM. Default: the latest month "
@@ -206,7 +207,7 @@ def backtest_query(
     )
     asked = BacktestRequest.ending(
         base,
-        parse_month(last, option="to"),
+        last,
         train_months,
         test_months=test_months,
         resolutions=resolutions,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from geo_service.dependencies import StoreDep, require_read_access
 from geo_service.errors import NotFound
 from geo_service.models import ERRORS, Coverage, CoverageMonth, ForceCoverage
-from geo_service.query_params import MONTH_SCHEMA, month_range
+from geo_service.query_params import First, Last, month_range
 from pipelines.store.coverage import coverage_rows
 from pipelines.store.crime_store import StoreError
 
@@ -22,12 +22,8 @@ router = APIRouter(tags=["coverage"], dependencies=[Depends(require_read_access)
 def coverage(
     store: StoreDep,
     force: Annotated[str | None, Query(description="Only this force (slug).")] = None,
-    first: Annotated[
-        str | None, Query(alias="from", description="First month, YYYY-MM.", **MONTH_SCHEMA)
-    ] = None,
-    last: Annotated[
-        str | None, Query(alias="to", description="Last month, YYYY-MM.", **MONTH_SCHEMA)
-    ] = None,
+    first: First = None,
+    last: Last = None,
 ) -> Coverage:
     """What the store holds and what it left out, so a gap can never pass unseen."""
     first, last = month_range(first, last)

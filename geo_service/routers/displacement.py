@@ -41,7 +41,7 @@ from pipelines.planning.displacement_check import (
 
 router = APIRouter(tags=["planning"], dependencies=[Depends(require_read_access)])
 
-PERIOD = {"json_schema_extra": {"pattern": r"^\d{4}-\d{2}:\d{4}-\d{2}$"}}
+PERIOD = {"json_schema_extra": {"pattern": r"^[0-9]{4}-[0-9]{2}:[0-9]{4}-[0-9]{2}$"}}
 
 
 class Counts(BaseModel):

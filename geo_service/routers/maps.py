@@ -21,14 +21,18 @@ from geo_service.maps.area_map import METRICS, area_map_html, area_metrics, chec
 from geo_service.maps.hotspot_map import hotspot_map_html
 from geo_service.maps.outlines import member_wards, region_outlines
 from geo_service.pages import map_response
-from geo_service.query_params import Categories, built_in_weights, parse_categories, split_values
+from geo_service.query_params import (
+    Categories,
+    First,
+    Last,
+    built_in_weights,
+    month_range,
+    parse_categories,
+    split_values,
+)
 from pipelines.analysis.study import StudyRequest
 
 router = APIRouter(prefix="/maps", tags=["maps"], dependencies=[Depends(require_read_access)])
-
-MONTH = r"^\d{4}-\d{2}$"
-First = Annotated[str | None, Query(alias="from", pattern=MONTH, description="YYYY-MM")]
-Last = Annotated[str | None, Query(alias="to", pattern=MONTH, description="YYYY-MM, inclusive")]
 
 
 @router.get("/hotspots", response_class=HTMLResponse, summary="Hot spot map of a region (HTML)")
@@ -49,6 +53,7 @@ def hotspot_map(
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
 ) -> HTMLResponse:
     codes = split_values(area)
+    first, last = month_range(first, last)
     study = StudyRequest(
         boundaries=boundaries,
         areas=codes,
@@ -83,6 +88,7 @@ def area_map(
     last: Last = None,
     weights: Annotated[str | None, Query(description="harm table, for harm metrics")] = None,
 ) -> HTMLResponse:
+    first, last = month_range(first, last)
 
     def build() -> HTMLResponse:
         boundary_set = boundary_store.read(boundaries)

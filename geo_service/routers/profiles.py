@@ -19,14 +19,16 @@ from geo_service.dependencies import (
 from geo_service.models import ERRORS
 from geo_service.pages import html_response
 from geo_service.profile import DEFAULT_WEIGHTS, AreaProfile, gather_profile, render_profile_html
+from geo_service.query_params import MONTH_SCHEMA, MonthQuery
 
 router = APIRouter(tags=["profiles"], dependencies=[Depends(require_read_access)])
 
 To = Annotated[
-    str | None,
+    MonthQuery | None,
     Query(
+        **MONTH_SCHEMA,
         description="Last month of the profile, YYYY-MM (default: the latest month stored for "
-        "the forces with crimes in the boundary set)."
+        "the forces with crimes in the boundary set).",
     ),
 ]
 Weights = Annotated[

@@ -16,7 +16,7 @@ from pathlib import Path
 from pipelines.months import in_range
 
 _STREET_FILE = re.compile(
-    r"^(?P<month>\d{4}-(?:0[1-9]|1[0-2]))-(?P<force>[a-z0-9-]+?)-street\.csv$"
+    r"^(?P<month>[0-9]{4}-(?:0[1-9]|1[0-2]))-(?P<force>[a-z0-9-]+?)-street\.csv$"
 )
 _OTHER_ARCHIVE_FILE = re.compile(r"-(outcomes|stop-and-search)\.csv$")
 
