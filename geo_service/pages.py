@@ -1,7 +1,8 @@
 """HTML pages: the one Jinja set-up every page template is rendered with, and the responses that
 carry a page with its Content-Security-Policy and, for synthetic data, a banner.
 
-Map pages load Leaflet from this service (``maps.styling.content_security_policy``); printable
+Map pages load Leaflet from this service and run only their own inline scripts, named by hash
+(``maps.styling.content_security_policy``, ``geo_service.csp``); printable
 pages (profile, allocation, backtest) are self-contained and get ``PRINT_PAGE_POLICY``: no script
 runs and nothing is fetched, so a page saved to a shared drive shows the same thing offline.
 Printable pages extend ``templates/print_page.html``, which holds their shared A4 look.
@@ -16,6 +17,7 @@ import jinja2
 from fastapi.responses import HTMLResponse
 
 from boundaries.store import BoundaryStore
+from geo_service.csp import script_hashes
 from geo_service.maps.styling import content_security_policy
 from geo_service.synthetic import add_banner, boundary_set_is_synthetic
 
@@ -51,13 +53,15 @@ def html_response(
     html: str,
     boundary_store: BoundaryStore,
     set_names: Iterable[str],
-    policy: str = PRINT_PAGE_POLICY,
+    policy: str | Callable[[str], str] = PRINT_PAGE_POLICY,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """The page, with the synthetic-data banner when any of ``set_names`` is synthetic."""
+    """The page, with the synthetic-data banner when any of ``set_names`` is synthetic, and its
+    Content-Security-Policy (``policy``, or ``policy(page)`` for a policy made from the page)."""
     if any(boundary_set_is_synthetic(boundary_store, name) for name in set_names):
         html = add_banner(html)
-    return HTMLResponse(html, headers={**(headers or {}), "Content-Security-Policy": policy})
+    header = policy(html) if callable(policy) else policy
+    return HTMLResponse(html, headers={**(headers or {}), "Content-Security-Policy": header})
 
 
 def map_response(
@@ -68,6 +72,10 @@ def map_response(
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """A Leaflet page: the browser itself refuses anything not served here (and the tile host of
-    the ``tiles`` setting, when one is configured)."""
-    policy = content_security_policy(tiles)
+    the ``tiles`` setting, when one is configured), and runs no inline script but the page's own.
+    """
+
+    def policy(page: str) -> str:
+        return content_security_policy(tiles, script_hashes(page))
+
     return html_response(html, boundary_store, set_names, policy, headers)

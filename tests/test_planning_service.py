@@ -235,7 +235,7 @@ ALLOCATE_ERRORS = [
     ({"units": 10**9}, 422, "units"),
     ({"units": 5, "measure": "vibes"}, 422, "measure"),
     ({"units": 5, "weights": "/etc/passwd"}, 422, "unknown weights"),
-    ({"units": 5, "from": "2019-13"}, 422, "from must be a month"),
+    ({"units": 5, "from": "2019-13"}, 422, "from: must be a month"),
     ({"units": 5, "from": "2019-06", "to": "2019-01"}, 422, "from=2019-06 is after to=2019-01"),
     (
         {"units": 5, "from": "2023-01", "to": "2023-03"},

@@ -225,13 +225,19 @@ def tile_origin(tiles: str) -> str:
     return f"{scheme}//{host.replace('{s}', '*')}"
 
 
-def content_security_policy(tiles: str) -> str:
+def content_security_policy(tiles: str, script_hashes: Iterable[str] = ()) -> str:
     """The header that has the browser itself refuse anything the page would fetch from
-    elsewhere than this service (and the basemap's tile server, when one is configured)."""
+    elsewhere than this service (and the basemap's tile server, when one is configured).
+
+    Scripts: the service's own files and the page's inline scripts named by their SHA-256
+    (``script_hashes``, from geo_service.csp); no 'unsafe-inline', and no event handler
+    attributes at all, so text that escaped escaping still cannot run."""
     images = "'self' data:" + ("" if tiles == "none" else f" {tile_origin(tiles)}")
+    scripts = " ".join(["'self'", *(f"'{digest}'" for digest in script_hashes)])
     return (
-        "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-        f"style-src 'self' 'unsafe-inline'; img-src {images}; base-uri 'none'"
+        f"default-src 'self'; script-src {scripts}; script-src-attr 'none'; "
+        f"style-src 'self' 'unsafe-inline'; img-src {images}; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'"
     )
 
 
@@ -410,7 +416,20 @@ def map_page(
     return finish(fmap)
 
 
+class TextLayerControl(folium.LayerControl):
+    """folium's layer control with each layer's name escaped: Leaflet writes the names into the
+    control with innerHTML, so an area called ``<img onerror=...>`` would otherwise be markup."""
+
+    def render(self, **kwargs: object) -> None:
+        self.reset()
+        for item in self._parent._children.values():
+            if isinstance(item, Layer) and item.control:
+                named = self.overlays if item.overlay else self.base_layers
+                named[html.escape(item.layer_name)] = item.get_name()
+        MacroElement.render(self, **kwargs)
+
+
 def finish(fmap: folium.Map) -> str:
     """Add the layer control (every overlay can be switched off) and render the whole page."""
-    folium.LayerControl(collapsed=False).add_to(fmap)
+    TextLayerControl(collapsed=False).add_to(fmap)
     return fmap.get_root().render()
