@@ -25,7 +25,7 @@ from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84, repair
 from boundaries.quality import QualityReport, check_tiling
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
-_VINTAGE = re.compile(r"^\d{4}(-\d{2}){0,2}$")
+_VINTAGE = re.compile(r"^[0-9]{4}(-[0-9]{2}){0,2}$")
 _SHOWN = 8  # codes named in an error message before "and N more"
 
 
