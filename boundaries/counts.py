@@ -65,6 +65,7 @@ def count_crimes(
     last: str | None = None,
 ) -> AreaCounts:
     """Count the stored crimes of a force (or all) and month range into the set's areas."""
+    store = store.snapshot()  # one store version for every read of this answer
     table = store.read(force, first, last, columns=["longitude", "latitude"])
     assignment = assign_table(AreaIndex.of(boundary_set), table)
     return counts_from_assignment(boundary_set, assignment)

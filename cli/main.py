@@ -73,6 +73,22 @@ COMMANDS = {
 class HotspotsGroup(LazyGroup):
     lazy_commands = COMMANDS
 
+    def invoke(self, ctx: typer.Context) -> object:
+        """A store fault (read-only or full disk, a damaged partition, a partition another
+        ingest holds) ends any command with one line on stderr, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except Exception as error:
+            # Imported here: the store pulls in pyarrow, and `hotspots --help` must stay fast.
+            from pipelines.errors import UnavailableError
+            from pipelines.store.errors import StoreError
+
+            if not isinstance(error, StoreError | UnavailableError):
+                raise
+            from cli.common import fail
+
+            fail(str(error), code=1)
+
 
 app = typer.Typer(
     name="hotspots",

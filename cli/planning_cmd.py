@@ -231,9 +231,10 @@ def backtest_command(
             resolutions=tuple(int(part) for part in parts),
             selections=tuple(s.strip() for s in selections.split(",") if s.strip()),
         )
-        version = data_version(store, boundary_store, boundaries)
+        snapshot = store.snapshot()  # the run and its recorded version read one store version
+        version = data_version(snapshot, boundary_store, boundaries)
         entry, warning = backtest_and_record(
-            store.root, boundary_set, store, asked, version, source="cli"
+            store.root, boundary_set, snapshot, asked, version, source="cli"
         )
     except (ValueError, BoundaryError) as error:
         fail(str(error))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import Depends, FastAPI
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from boundaries.store import BoundaryStore
 from geo_service.errors import install_error_handlers
@@ -28,7 +29,7 @@ from geo_service.routers import (
 from geo_service.settings import Settings
 from geo_service.unknown_params import reject_unknown_query_parameters
 from pipelines.attribution import ATTRIBUTION
-from pipelines.store import CrimeStore
+from pipelines.store import CrimeStore, pinned_reads
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -57,5 +58,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     planning = (compare, allocate, displacement, backtest)
     for module in routers + planning:
         app.include_router(module.router, prefix="/v1")
+    app.add_middleware(PinStoreVersion)
     mount_static(app)  # Leaflet for the map pages, served here: council networks block CDNs
     return app
+
+
+class PinStoreVersion:
+    """Every request reads one store version: the first read pins the manifest, and the study,
+    its window, its coverage and the data version it reports all come from that one."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with pinned_reads():
+            await self.app(scope, receive, send)

@@ -44,16 +44,10 @@ ResponsesDep = Annotated[ResponseCache, Depends(get_response_cache)]
 
 
 def current_version(request: Request, *set_names: str) -> str:
-    """The data version a response about the boundary set(s) ``set_names`` is computed on: the
-    crimes and the set's file, or for several sets one fingerprint of each set's version."""
+    """The data version a response about the boundary set(s) ``set_names`` is computed on (the
+    request's pinned store version and the sets' files; see results.data_version)."""
     state = request.app.state
-    versions = [data_version(state.store, state.boundary_store, name) for name in set_names]
-    if len(set(versions)) == 1:
-        return versions[0]
-    joined = "\n".join(
-        f"{name}={version}" for name, version in zip(set_names, versions, strict=True)
-    )
-    return hashlib.sha256(joined.encode()).hexdigest()[:16]
+    return data_version(state.store, state.boundary_store, *set_names)
 
 
 def hash_key(key: str) -> str:

@@ -1,7 +1,7 @@
 """Study results computed once per (question, data version) and kept in memory.
 
-The data version changes whenever a crime partition or the boundary set's file is rewritten
-(ingest, boundary load), so a cached answer is never served for data it was not computed on.
+The data version changes with every new store version (ingest) or boundary set file, so a
+cached answer is never served for data it was not computed on.
 """
 
 from __future__ import annotations
@@ -12,20 +12,19 @@ from collections import OrderedDict
 
 from boundaries.store import BoundaryStore
 from pipelines.analysis.study import StudyRequest, StudyResult, run_study
-from pipelines.store import CrimeStore
+from pipelines.store import CrimeStore, Snapshot
 from pipelines.store.atomic import file_version
 
 
-def data_version(store: CrimeStore, boundaries: BoundaryStore, set_name: str) -> str:
-    """A short fingerprint of every crime partition and the boundary set's file (name, size,
-    modification time): cheap to compute on each request, and changed by every atomic rewrite."""
+def data_version(store: CrimeStore | Snapshot, boundaries: BoundaryStore, *set_names: str) -> str:
+    """The version an answer about the boundary set(s) is computed on: the store manifest's
+    version (which names exactly the crime files read), a dot, and 8 hex digits fingerprinting
+    the sets' files. Inside a request the store's snapshot is pinned, so this is the version of
+    the very files the answer read."""
     digest = hashlib.sha256()
-    paths = sorted(store.crimes_dir.glob("*/*.parquet")) if store.crimes_dir.is_dir() else []
-    paths.append(boundaries.path(set_name))
-    for path in paths:
-        stat = file_version(path)
-        digest.update(f"{path.relative_to(store.root)}:{stat}\n".encode())
-    return digest.hexdigest()[:16]
+    for name in set_names:
+        digest.update(f"{name}:{file_version(boundaries.path(name))}\n".encode())
+    return f"{store.snapshot().version}.{digest.hexdigest()[:8]}"
 
 
 class StudyCache:
@@ -47,7 +46,8 @@ class StudyCache:
 
     def get(self, request: StudyRequest) -> tuple[StudyResult, str]:
         """The result for ``request`` on the current data, and that data's version."""
-        version = data_version(self.store, self.boundaries, request.boundaries)
+        snapshot = self.store.snapshot()  # the study and its version read one store version
+        version = data_version(snapshot, self.boundaries, request.boundaries)
         key = (request, version)
         with self._lock:
             if key in self._results:
@@ -61,7 +61,7 @@ class StudyCache:
                     self.hits += 1
                     return self._results[key], version
             try:
-                result = run_study(self.store, self.boundaries.read(request.boundaries), request)
+                result = run_study(snapshot, self.boundaries.read(request.boundaries), request)
             finally:
                 # Also when the study fails (bad input), so failed keys do not pile up locks.
                 with self._lock:

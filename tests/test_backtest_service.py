@@ -38,7 +38,7 @@ from pipelines.planning.backtest_record import (
     record_run,
     records_path,
 )
-from pipelines.store import CrimeStore
+from pipelines.store import CrimeStore, StoreWriteError
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.browser import offline_context, require_chromium
 from tests.live_server import live_client, live_server
@@ -496,7 +496,7 @@ def test_a_failed_write_leaves_the_old_record_whole(
 
     # Fails after the new record is written beside the old one, before the rename.
     monkeypatch.setattr("pipelines.store.atomic.os.fsync", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreWriteError, match="the disk is full"):
         record_run(fresh_town, result, "v2", "test", 9)
     monkeypatch.undo()
     assert path.read_bytes() == content

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from pipelines.store import CrimeStore
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 
 runner = CliRunner()
@@ -36,7 +37,7 @@ def test_console_script_ingests_and_reports(archive: ArchiveBuilder, data_dir: P
     )
     assert ingest.returncode == 0, ingest.stderr
     assert "2 rows read, 2 stored, 0 rejected" in ingest.stdout
-    assert (data_dir / "crimes" / "devon-and-cornwall" / "2019-01.parquet").exists()
+    assert ("devon-and-cornwall", "2019-01") in CrimeStore(data_dir).partitions()
 
     coverage = _run("coverage", "--json", "--data-dir", str(data_dir))
     rows = json.loads(coverage.stdout)
@@ -110,8 +111,7 @@ def test_bad_file_is_reported_and_exit_code_says_so(
     assert result.exit_code == 1
     assert "wrong header" in result.stdout
     assert "1 file(s) could not be read" in result.stderr
-    assert (data_dir / "crimes" / "devon-and-cornwall" / "2019-01.parquet").exists()
-    assert not (data_dir / "crimes" / "devon-and-cornwall" / "2019-02.parquet").exists()
+    assert CrimeStore(data_dir).partitions() == [("devon-and-cornwall", "2019-01")]
 
 
 def test_help_describes_every_command() -> None:

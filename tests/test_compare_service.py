@@ -105,7 +105,9 @@ def test_json_is_compare_schemes_plus_the_data_version(town: Path, base: str) ->
     body = response.json()
     SchemeComparison.model_validate(body)  # the documented shape
     version = body["provenance"].pop("data_version")
-    assert re.fullmatch(r"[0-9a-f]{16}", version) and response.headers["x-data-version"] == version
+    # The store manifest's version, a dot, and the sets' fingerprint.
+    assert re.fullmatch(r"[0-9a-f]{16}\.[0-9a-f]{8}", version)
+    assert response.headers["x-data-version"] == version
     assert body == _direct(town, [WARDS, CLUSTERS], weights="cchi")
 
     wards, cluster = body["schemes"]

@@ -155,12 +155,11 @@ def test_second_borough_adds_to_the_first_and_reingest_is_byte_identical(
     barnet = read_boundary(WARDS_2019 / f"{BARNET}.geojson")
     hounslow = read_boundary(WARDS_2019 / f"{HOUNSLOW}.geojson")
     store = CrimeStore(tmp_path / "store")
-    path = store.partition_path("metropolitan", month)
 
     def run(area: shapely.Geometry) -> bytes:
         met_api.reset()
         ingest_api(store, "metropolitan", area, month, month, met_api.base_url, retry=FAST)
-        return path.read_bytes()
+        return store.partition_path("metropolitan", month).read_bytes()
 
     first = run(barnet)
     assert run(barnet) == first

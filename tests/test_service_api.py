@@ -446,9 +446,19 @@ def test_identical_requests_share_one_study_until_the_data_changes(tmp_path: Pat
         api.get("/v1/hotspots", params={**params, "categories": "shoplifting,burglary"})
         assert cache()["misses"] == 2 and cache()["hits"] == 1
 
-        ingest_archive(CrimeStore(data_dir), archive)  # rewrites every partition
+        ingest_archive(CrimeStore(data_dir), archive)  # the same files: the same version
+        assert api.get("/v1/hotspots", params=params, timeout=60).json() == first
+        assert cache()["misses"] == 2
+
+        # A month rewritten (same rows, another coverage note) is a new store version.
+        store = CrimeStore(data_dir)
+        force, month = store.partitions()[-1]
+        coverage = store.coverage_of(force, month)
+        coverage.warnings = {**coverage.warnings, "rewritten_by_test": 1}
+        store.write_partition(store.read_partition(force, month), coverage)
         third = api.get("/v1/hotspots", params=params, timeout=60).json()
         assert cache()["misses"] == 3
+        assert third["provenance"]["data_version"].startswith(store.version() + ".")
         assert third["provenance"]["data_version"] != first["provenance"]["data_version"]
         assert third["cells"] == first["cells"]  # same rows, so the same answer
 

@@ -89,6 +89,7 @@ class _Prepared:
 
 def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyRequest) -> StudyResult:
     """Run the study; raises StudyError (or the pieces' ValueErrors) with a message to act on."""
+    store = store.snapshot()  # one store version for every read of this answer
     _check_request(request)
     categories = _canonical(request.categories)
     table = load_table(request.weights, exclude_police_generated=request.exclude_police_generated)

@@ -45,6 +45,7 @@ def choose_window(
     default_months: int = DEFAULT_WINDOW_MONTHS,
 ) -> StudyWindow:
     """The window asked for, or the latest ``default_months`` stored months; errors say why not."""
+    store = store.snapshot()  # one store version for every read of this answer
     stored_all = store.partitions(force)
     if not stored_all:
         where = f"force {force!r}" if force else "any force"

@@ -321,17 +321,20 @@ def _store_month(
     fetched: FetchedMonth,
     report: ApiIngestReport,
 ) -> MonthResult:
-    built = build_month(
-        force,
-        area,
-        month,
-        fetched,
-        report.base_url,
-        report.area,
-        store.read_partition(force, month),
-        store.coverage_of(force, month),
-    )
-    path = store.write_partition(built.table, built.coverage)
+    # The month is rebuilt from its stored rows: its lock is held from that read to the
+    # publish, so a concurrent ingest of the same month cannot slip rows in between and lose them.
+    with store.writer() as writer:
+        built = build_month(
+            force,
+            area,
+            month,
+            fetched,
+            report.base_url,
+            report.area,
+            writer.current(force, month),
+            writer.current_coverage(force, month),
+        )
+        path = writer.write(built.table, built.coverage)
     return replace(built.result, path=path)
 
 

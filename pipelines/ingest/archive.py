@@ -26,7 +26,7 @@ from pipelines.ingest.archive_csv import CsvFileError, parse_street_csv
 from pipelines.ingest.archive_layout import StreetFile, is_other_archive_file, list_archive
 from pipelines.ingest.sources import record_archive
 from pipelines.schema import CRIME_SCHEMA, SOURCE_ARCHIVE
-from pipelines.store import CrimeStore, PartitionCoverage
+from pipelines.store import CrimeStore, PartitionCoverage, StoreWriter
 
 # Below this many bytes of CSV, starting worker processes (each imports Arrow and h3, about a
 # second) costs more than it saves: the files are prepared in this process instead.
@@ -34,6 +34,9 @@ _PROCESSES_FROM_BYTES = 64_000_000
 # Prepared files waiting to be written, per worker: bounds memory to a few force-months.
 _IN_FLIGHT_PER_WORKER = 2
 WORKERS_ENV = "HOTSPOTS_INGEST_WORKERS"
+# Partitions published per new store version (one manifest swap): a small archive is one
+# version; a national one publishes as it goes, holding at most this many partition locks.
+_PUBLISH_EVERY = 64
 
 
 @dataclass
@@ -99,13 +102,19 @@ def ingest_archive(
     files = listing.street_files
     count = _worker_count(workers, files)
     outcomes: list[FileOutcome] = []
-    with _preparers(count) as pool, ThreadPoolExecutor(1) as writer:
+    with (
+        _preparers(count) as pool,
+        ThreadPoolExecutor(1) as writer,
+        store.writer() as partitions,
+    ):
         # Writing (Parquet encoding, fsync) overlaps the preparation of the next files.
         pending: deque[Future[FileOutcome]] = deque()
         for built in _ordered(pool, files, count * _IN_FLIGHT_PER_WORKER):
-            pending.append(writer.submit(_write, store, built))
+            pending.append(writer.submit(_write, partitions, built))
             while pending and (pending[0].done() or len(pending) > 1):
                 outcomes.append(_report(pending.popleft().result(), progress))
+                if partitions.staged >= _PUBLISH_EVERY:
+                    partitions.commit()
         while pending:
             outcomes.append(_report(pending.popleft().result(), progress))
     stored_forces = sorted({o.force for o in outcomes if o.coverage is not None})
@@ -176,10 +185,10 @@ def prepare_file(file: StreetFile) -> BuiltFile:
     return BuiltFile(file, table, coverage, parsed.samples)
 
 
-def _write(store: CrimeStore, built: BuiltFile) -> FileOutcome:
+def _write(partitions: StoreWriter, built: BuiltFile) -> FileOutcome:
     file = built.file
     if built.table is not None and built.coverage is not None:
-        store.write_partition(built.table, built.coverage)
+        partitions.write(built.table, built.coverage)
     return FileOutcome(
         file.force, file.month, file.name, built.coverage, built.samples, built.error
     )

@@ -457,26 +457,28 @@ def _refuse_large_removals(staged: list[_Staged], max_share: float) -> None:
 def _swap_in(
     store: CrimeStore, staged: list[_Staged], moment: dt.datetime, notify: Progress
 ) -> None:
-    """Write each changed month atomically; a revised month's record gains its revision."""
-    for item in staged:
-        if item.table is None or item.coverage is None:
-            continue
-        change = item.change
-        coverage = item.coverage
-        if change.status == REVISED:
-            revision = {
-                "at": moment.isoformat(timespec="seconds"),
-                "source": change.source,
-                "rows_before": change.changes.rows_before,
-                "rows_after": change.changes.rows_after,
-                "added": change.changes.added,
-                "removed": change.changes.removed,
-                "changed": change.changes.changed,
-                "changed_fields": change.changes.changed_fields,
-            }
-            coverage = replace(coverage, revisions=[*coverage.revisions, revision])
-        notify(f"{change.force} {change.month}: {change.status}")
-        store.write_partition(item.table, coverage)
+    """Write the changed months and publish them as one new store version; a revised month's
+    record gains its revision."""
+    with store.writer() as writer:
+        for item in staged:
+            if item.table is None or item.coverage is None:
+                continue
+            change = item.change
+            coverage = item.coverage
+            if change.status == REVISED:
+                revision = {
+                    "at": moment.isoformat(timespec="seconds"),
+                    "source": change.source,
+                    "rows_before": change.changes.rows_before,
+                    "rows_after": change.changes.rows_after,
+                    "added": change.changes.added,
+                    "removed": change.changes.removed,
+                    "changed": change.changes.changed,
+                    "changed_fields": change.changes.changed_fields,
+                }
+                coverage = replace(coverage, revisions=[*coverage.revisions, revision])
+            notify(f"{change.force} {change.month}: {change.status}")
+            writer.write(item.table, coverage)
 
 
 def _record_check(store: CrimeStore, report: UpdateReport, moment: dt.datetime) -> None:

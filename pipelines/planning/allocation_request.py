@@ -88,6 +88,7 @@ def allocate_by_need(
 ) -> NeedAllocation:
     """The allocation ``request`` asks for; AllocationError (a ValueError) names what to change,
     in the asker's own spelling of the options (``names``)."""
+    store = store.snapshot()  # one store version for every read of this answer
     if request.measure not in MEASURES:
         raise AllocationError(
             f"{names.measure} must be one of {', '.join(MEASURES)}, got {request.measure!r}"

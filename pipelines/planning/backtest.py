@@ -126,6 +126,7 @@ def run_backtest(
 ) -> BacktestRun:
     """:func:`backtest` with its provenance. ``study`` runs each training study (default
     ``run_study``; the service passes its study cache so repeated backtests cost no new study)."""
+    store = store.snapshot()  # one store version for every read of this answer
     if test_months < 1:
         raise BacktestError(f"the test period must be at least 1 month, got {test_months}")
     if base.last is None:

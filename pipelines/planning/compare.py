@@ -100,6 +100,7 @@ def compare_schemes(
     k: int = 1,
     alpha: float = 0.05,
 ) -> Comparison:
+    store = store.snapshot()  # one store version for every read of this answer
     check_comparison([s.name for s in sets], resolution, k, alpha)
     table = load_table(weights)
     window = choose_window(store, force, first, last)

@@ -197,6 +197,7 @@ def displacement_check(
     force: str | None = None,
 ) -> DisplacementCheck:
     """Count the crimes of each period in the target, buffer and control, and weigh them."""
+    store = store.snapshot()  # one store version for every read of this answer
     slugs = category_slugs(categories)
     areas = displacement_areas(target.geometry, control.geometry, buffer_m)
     coverages, counts = [], []

@@ -37,6 +37,7 @@ def area_counts(
     """Count and weigh the months' crimes into the set's areas (the exact point-in-polygon rule
     of ``boundaries.assign``), and divide by population and land area. Population and rate are
     NaN without a population column, as a rate is for an area with no residents (not infinite)."""
+    store = store.snapshot()  # one store version for every read of this answer
     crimes = store.read(force, first, last, columns=["longitude", "latitude", "category"])
     assignment = assign_table(AreaIndex.of(boundary_set), crimes)
     harm = table.weights_for(crimes["category"])
@@ -72,6 +73,7 @@ def area_measures(
 ) -> pd.DataFrame:
     """code, name, crimes, harm[, population, rate] per area, crimes placed by point in polygon;
     population and rate only when the set has residents attached."""
+    store = store.snapshot()  # one store version for every read of this answer
     frame = area_counts(store, boundary_set, table, first, last, force).table
     columns = ["code", "name", "crimes", "harm"]
     if "population" in boundary_set.areas:

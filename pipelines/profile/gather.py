@@ -114,6 +114,7 @@ def gather_profile(
     data_version
         The fingerprint of the data the numbers are computed on, carried into the profile.
     """
+    store = store.snapshot()  # one store version for every read of this answer
     last = parse_month(to, option="to") if to else None
     table = load_table(weights)
     boundary_set = boundaries.read(set_name)

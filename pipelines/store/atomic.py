@@ -1,16 +1,22 @@
-"""Atomic file replacement: write beside the target, flush, rename over it.
+"""Atomic file writes: write beside the target, flush, rename into place.
 
-Every file the project writes for keeps (crime partitions, boundary sets, exports) goes through
-here, so a reader or a killed writer only ever sees the old file or the new one.
+Every file the project writes for keeps (crime partitions, the store manifest, boundary sets,
+backtest records) goes through here, so a reader or a killed writer only ever sees the old file
+or the new one. This is also the lowest write layer, so disk faults (read-only folder, disk full)
+become :class:`StoreWriteError` with a plain message here, once, for every writer above.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from pipelines.store.errors import StoreWriteError
 
 
 def _process_umask() -> int:
@@ -23,25 +29,84 @@ def _process_umask() -> int:
 # must stay readable by the service's account, so kept files get the usual umask-based mode.
 _FILE_MODE = 0o666 & ~_process_umask()
 
+_DISK_FAULTS = {
+    errno.EROFS: "the data folder is read-only",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EACCES: "this account may not write to the data folder",
+    errno.EPERM: "this account may not write to the data folder",
+}
+
+
+def disk_fault(error: OSError, what: str) -> StoreWriteError | None:
+    """``error`` in words when it is a fault of the disk rather than of the program, else None.
+    ``what`` names the file without the server's path (e.g. ``boundaries/wards.parquet``)."""
+    reason = _DISK_FAULTS.get(error.errno or 0)
+    if reason is None:
+        return None
+    return StoreWriteError(f"cannot write {what}: {reason}")
+
+
+@contextmanager
+def disk_faults_in_words(what: str) -> Iterator[None]:
+    """Re-raise disk faults inside the block as :class:`StoreWriteError` naming ``what``."""
+    try:
+        yield
+    except OSError as error:
+        fault = disk_fault(error, what)
+        if fault is None:
+            raise
+        raise fault from error
+
 
 @contextmanager
 def atomic_write(path: Path, mode: int = _FILE_MODE) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; when the block succeeds, fsync it, give it
     ``mode`` and rename it over ``path`` (atomic on POSIX and Windows). When the block fails,
     remove it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp_name)
-    try:
-        yield tmp_path
-        with open(tmp_path, "rb") as written:
-            os.fsync(written.fileno())
-        os.chmod(tmp_path, mode)
-        os.replace(tmp_path, path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
+    with disk_faults_in_words(f"{path.parent.name}/{path.name}"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp_name)
+        try:
+            yield tmp_path
+            _publish(tmp_path, path, mode)
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+
+
+def write_content_addressed(
+    directory: Path, stem: str, suffix: str, write: Callable[[Path], None]
+) -> Path:
+    """Write a new file with ``write(tmp)`` and move it to ``<stem>.<hash><suffix>``, the hash
+    being the first 16 hex digits of its SHA-256. The same bytes always get the same name, and a
+    different content never overwrites a file a reader may have open."""
+    with disk_faults_in_words(f"{directory.name}/{stem}{suffix}"):
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}{suffix}.", suffix=".tmp", dir=directory)
+        os.close(fd)
+        tmp_path = Path(tmp_name)
+        try:
+            write(tmp_path)
+            digest = hashlib.sha256()
+            with open(tmp_path, "rb") as written:
+                for block in iter(lambda: written.read(1 << 20), b""):
+                    digest.update(block)
+            path = directory / f"{stem}.{digest.hexdigest()[:16]}{suffix}"
+            _publish(tmp_path, path, _FILE_MODE)
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+    return path
+
+
+def _publish(tmp_path: Path, path: Path, mode: int) -> None:
+    with open(tmp_path, "rb") as written:
+        os.fsync(written.fileno())
+    os.chmod(tmp_path, mode)
+    os.replace(tmp_path, path)
     _fsync_dir(path.parent)
 
 
@@ -56,7 +121,8 @@ def file_version(path: Path) -> str:
 
 
 def remove_stale_temporaries(path: Path) -> None:
-    """Remove temporaries a killed writer of ``path`` left behind (one writer per file)."""
+    """Remove temporaries a killed writer of ``path`` left behind. Only call this while holding
+    the lock that makes this process the one writer of ``path``."""
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
 

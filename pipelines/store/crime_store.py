@@ -1,28 +1,63 @@
-"""Files and atomic swaps: one Parquet file per force and month under ``<data dir>/crimes``.
+"""The crime store: Parquet files per force and month under ``<data dir>/crimes``, and the
+manifest that says which of them make up the current version.
 
-Layout: ``crimes/<force>/<YYYY-MM>.parquet``. DuckDB, pandas and QGIS read the files directly
-(``read_parquet('data/crimes/*/*.parquet')``). A partition is replaced atomically
-(``pipelines.store.atomic``), so a reader or a killed writer only ever sees the old file or the
-new one, never half of either.
+Layout::
+
+    crimes/manifest.json                        the current version (pipelines.store.manifest)
+    crimes/<force>/<YYYY-MM>.<hash>.parquet     partition files, never overwritten
+    .locks/                                     file locks of writers (pipelines.store.locks)
+
+Readers pin one version with :meth:`CrimeStore.snapshot` and read only through it. Writers
+stage new partition files with :meth:`CrimeStore.writer` (holding each force-month's lock) and
+publish them together by swapping the manifest. Files the manifest stops naming are deleted
+after ``grace_seconds``, long enough for any study that pinned an older version to finish.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from filelock import FileLock
 
 from pipelines.forces import check_force
-from pipelines.months import in_range, is_month
 from pipelines.schema import BASE_H3_RESOLUTION, CRIME_SCHEMA
-from pipelines.store.atomic import atomic_write, remove_stale_temporaries
+from pipelines.store.atomic import atomic_write, remove_stale_temporaries, write_content_addressed
 from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
+from pipelines.store.errors import CorruptPartition, StoreError
+from pipelines.store.locks import acquire_partition, lock_timeout_from_env, manifest_lock
+from pipelines.store.manifest import MANIFEST_NAME, Manifest, PartitionEntry, load_manifest
+from pipelines.store.snapshot import Snapshot, damaged_files
 
 DATA_DIR_ENV = "HOTSPOTS_DATA_DIR"
 _H3_KEY = b"hotspots.h3_resolution"
+# Longer than any study or export runs, so a reader's pinned files outlive it.
+DEFAULT_GRACE_SECONDS = 3600.0
+
+
+# Snapshots pinned by the current request (or other unit of work): store root -> snapshot. A
+# context variable, so it follows a request into the thread pool that runs its handler.
+_pins: ContextVar[dict[Path, Snapshot] | None] = ContextVar("hotspots_store_pins", default=None)
+_pins_lock = threading.Lock()
+
+
+@contextmanager
+def pinned_reads() -> Iterator[None]:
+    """Within the block, :meth:`CrimeStore.snapshot` pins one version per store on first use
+    and returns it every time after, however deep the code that asks."""
+    token = _pins.set({})
+    try:
+        yield
+    finally:
+        _pins.reset(token)
 
 
 def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -32,88 +67,87 @@ def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
     return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
 
-class StoreError(Exception):
-    """A store that cannot be used as asked (wrong schema, unreadable partition)."""
-
-
 class CrimeStore:
-    def __init__(self, root: str | os.PathLike) -> None:
+    """The store at ``root``. Reading methods read the newest version; a caller that reads more
+    than once for one answer pins a :meth:`snapshot` and reads through it."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        lock_timeout: float | None = None,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    ) -> None:
         self.root = Path(root)
         self.crimes_dir = self.root / "crimes"
+        self.lock_timeout = lock_timeout_from_env() if lock_timeout is None else lock_timeout
+        self.grace_seconds = grace_seconds
+        self._pinned: tuple[tuple[int, int, int], Manifest] | None = None
+        self._pinned_lock = threading.Lock()
 
-    def partition_path(self, force: str, month: str) -> Path:
-        return self.crimes_dir / check_force(force) / f"{month}.parquet"
+    # -- versions -------------------------------------------------------------------------------
 
-    # -- writing -------------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """Pin the current version: every read through the snapshot sees the same files.
 
-    def write_partition(self, table: pa.Table, coverage: PartitionCoverage) -> Path:
-        """Replace the force-month partition with ``table`` atomically (write, fsync, rename)."""
-        if table.schema.remove_metadata() != CRIME_SCHEMA:
-            raise StoreError(f"rows do not match the canonical schema:\n{table.schema}")
-        if coverage.stored != table.num_rows:
-            raise StoreError(
-                f"coverage says {coverage.stored} rows stored but the table has {table.num_rows}"
-            )
-        path = self.partition_path(coverage.force, coverage.month)
-        # One writer per partition at a time: concurrent ingests of one force-month are not
-        # supported, so anything left beside it is from a writer that was killed.
-        remove_stale_temporaries(path)
-        table = table.replace_schema_metadata(
-            {METADATA_KEY: coverage.to_json().encode(), _H3_KEY: str(BASE_H3_RESOLUTION).encode()}
-        )
-        with atomic_write(path) as tmp_path:
-            pq.write_table(table, tmp_path, compression="zstd")
-        return path
+        Inside :func:`pinned_reads` (the service wraps each request in it) every call returns
+        the same snapshot, so all reads of one answer and its data version agree."""
+        pins = _pins.get()
+        if pins is None:
+            return self.latest()
+        key = self.root.resolve()
+        with _pins_lock:
+            snapshot = pins.get(key)
+            if snapshot is None:
+                snapshot = pins[key] = self.latest()
+        return snapshot
 
-    # -- reading -------------------------------------------------------------------------------
+    def latest(self) -> Snapshot:
+        """The newest version, even inside :func:`pinned_reads` (what a writer builds on)."""
+        return Snapshot(self.root, self._current_manifest(), current=self.version)
+
+    def version(self) -> str:
+        """The newest data version (the manifest's version)."""
+        return self._current_manifest().version
+
+    def _current_manifest(self) -> Manifest:
+        # The manifest is replaced by rename, so (inode, size, mtime) changes with every swap:
+        # one stat per request instead of parsing the manifest every time.
+        try:
+            info = (self.crimes_dir / MANIFEST_NAME).stat()
+        except FileNotFoundError:
+            return load_manifest(self.crimes_dir)  # pre-manifest or empty store: list it
+        key = (info.st_ino, info.st_size, info.st_mtime_ns)
+        with self._pinned_lock:
+            if self._pinned is not None and self._pinned[0] == key:
+                return self._pinned[1]
+        manifest = load_manifest(self.crimes_dir)
+        with self._pinned_lock:
+            self._pinned = (key, manifest)
+        return manifest
+
+    # -- reading (the newest version) -----------------------------------------------------------
 
     def partitions(
         self, force: str | None = None, first: str | None = None, last: str | None = None
     ) -> list[tuple[str, str]]:
-        """(force, month) of every stored partition, sorted."""
-        if not self.crimes_dir.is_dir():
-            return []
-        found = []
-        force_dirs = (
-            [self.crimes_dir / check_force(force)] if force else sorted(self.crimes_dir.iterdir())
-        )
-        for force_dir in force_dirs:
-            if not force_dir.is_dir() or force_dir.name.startswith("."):
-                continue
-            for file in force_dir.glob("*.parquet"):
-                month = file.stem
-                if is_month(month) and in_range(month, first, last):
-                    found.append((force_dir.name, month))
-        return sorted(found)
+        return self.snapshot().partitions(force, first, last)
 
     def forces(self) -> list[str]:
-        return sorted({force for force, _ in self.partitions()})
+        return self.snapshot().forces()
+
+    def partition_path(self, force: str, month: str) -> Path | None:
+        return self.snapshot().partition_path(force, month)
 
     def coverage_of(self, force: str, month: str) -> PartitionCoverage | None:
-        path = self.partition_path(force, month)
-        if not path.exists():
-            return None
-        metadata = pq.read_schema(path).metadata or {}
-        if METADATA_KEY not in metadata:
-            raise StoreError(f"{path} has no coverage record; re-ingest {force} {month}")
-        return PartitionCoverage.from_json(metadata[METADATA_KEY])
+        return self.snapshot().coverage_of(force, month)
 
     def coverage(
         self, force: str | None = None, first: str | None = None, last: str | None = None
     ) -> list[PartitionCoverage]:
-        """Coverage records of stored partitions, read from file footers only (no row data)."""
-        records = []
-        for part_force, month in self.partitions(force, first, last):
-            record = self.coverage_of(part_force, month)
-            if record is not None:
-                records.append(record)
-        return records
+        return self.snapshot().coverage(force, first, last)
 
     def read_partition(self, force: str, month: str) -> pa.Table | None:
-        path = self.partition_path(force, month)
-        if not path.exists():
-            return None
-        return pq.read_table(path).replace_schema_metadata(None)
+        return self.snapshot().read_partition(force, month)
 
     def read(
         self,
@@ -122,17 +156,203 @@ class CrimeStore:
         last: str | None = None,
         columns: Iterable[str] | None = None,
     ) -> pa.Table:
-        """Stored crimes for a force (or all forces) and an inclusive month range."""
-        wanted = list(columns) if columns is not None else None
-        tables = []
-        for part_force, month in self.partitions(force, first, last):
-            path = self.partition_path(part_force, month)
-            tables.append(pq.read_table(path, columns=wanted).replace_schema_metadata(None))
-        if not tables:
-            schema = (
-                CRIME_SCHEMA
-                if wanted is None
-                else pa.schema([CRIME_SCHEMA.field(name) for name in wanted])
+        return self.snapshot().read(force, first, last, columns)
+
+    # -- health ---------------------------------------------------------------------------------
+
+    def problems(self) -> dict[str, str]:
+        """Damaged partition files of the current version (relative name -> what is wrong):
+        missing, a size other than written (truncated), or found unreadable by a read in this
+        process. Stats files only, so /health can afford it."""
+        snapshot = self.latest()
+        found: dict[str, str] = {}
+        for entry in snapshot.manifest.partitions.values():
+            name = f"crimes/{entry.file}"
+            try:
+                size = (self.crimes_dir / entry.file).stat().st_size
+            except FileNotFoundError:
+                found[name] = "missing"
+                continue
+            if size != entry.bytes:
+                found[name] = f"damaged ({size} bytes, {entry.bytes} written)"
+        named = set(snapshot.files())
+        for file, why in damaged_files().items():
+            if file in named:
+                found.setdefault(file, why)
+        return dict(sorted(found.items()))
+
+    # -- writing --------------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self) -> Iterator[StoreWriter]:
+        """Stage partitions and publish them as one new version when the block ends.
+
+        Each force-month written is locked against other writers (processes too) until then;
+        a block that fails publishes nothing."""
+        writer = StoreWriter(self)
+        try:
+            yield writer
+            writer.commit()
+        finally:
+            writer.release()
+
+    def write_partition(self, table: pa.Table, coverage: PartitionCoverage) -> Path:
+        """Replace one force-month with ``table`` and publish it (a one-partition writer)."""
+        with self.writer() as writer:
+            return writer.write(table, coverage)
+
+    def collect_garbage(self, now: float | None = None) -> list[str]:
+        """Delete partition files no manifest has named for ``grace_seconds``, and what killed
+        writers left behind that long; returns what was deleted (relative names)."""
+        with manifest_lock(self.root):
+            manifest = load_manifest(self.crimes_dir)
+            if manifest.listed:
+                return []  # nothing is retired before the first manifest exists
+            deleted, kept_retired = self._collect(manifest, time.time() if now is None else now)
+            if kept_retired != manifest.retired:
+                self._save(replace(manifest, retired=kept_retired))
+        return deleted
+
+    def _collect(self, manifest: Manifest, now: float) -> tuple[list[str], dict[str, float]]:
+        named = {entry.file for entry in manifest.partitions.values()}
+        cutoff = now - self.grace_seconds
+        deleted: list[str] = []
+        kept_retired: dict[str, float] = {}
+        for file, retired_at in manifest.retired.items():
+            if file in named:
+                continue  # the same bytes were written again: in use once more
+            path = self.crimes_dir / file
+            if not path.exists():
+                continue
+            # The file's own time too: a writer may have just written the same bytes again.
+            if retired_at < cutoff and path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                deleted.append(f"crimes/{file}")
+            else:
+                kept_retired[file] = retired_at
+        for force_dir in self.crimes_dir.iterdir() if self.crimes_dir.is_dir() else []:
+            if not force_dir.is_dir():
+                continue
+            for path in force_dir.iterdir():
+                relative = f"{force_dir.name}/{path.name}"
+                if relative in named or relative in kept_retired:
+                    continue
+                # Never committed: a killed writer's file, or a writer still staging (younger).
+                if path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+                    deleted.append(f"crimes/{relative}")
+        return deleted, kept_retired
+
+    def _save(self, manifest: Manifest) -> None:
+        with atomic_write(self.crimes_dir / MANIFEST_NAME) as tmp:
+            tmp.write_text(manifest.to_json(), encoding="utf-8")
+
+
+class StoreWriter:
+    """Partitions staged by one ingest; see :meth:`CrimeStore.writer`. Thread-safe: an archive
+    ingest writes from a pool of threads."""
+
+    def __init__(self, store: CrimeStore) -> None:
+        self.store = store
+        self._staged: dict[tuple[str, str], PartitionEntry] = {}
+        self._locks: dict[tuple[str, str], FileLock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, force: str, month: str) -> None:
+        """Hold ``force`` ``month`` against other writers until the writer ends (waits up to the
+        store's lock timeout, then raises PartitionLocked). Take it before reading a partition
+        that the new one is built from, so no other ingest's rows are lost in between."""
+        key = (check_force(force), month)
+        with self._guard:
+            if key in self._locks:
+                return
+        lock = acquire_partition(self.store.root, key[0], month, self.store.lock_timeout)
+        with self._guard:
+            self._locks[key] = lock
+
+    def current(self, force: str, month: str) -> pa.Table | None:
+        """The stored rows of ``force`` ``month`` (locked first), to build a new partition on."""
+        self.lock(force, month)
+        return self.store.latest().read_partition(force, month)
+
+    def current_coverage(self, force: str, month: str) -> PartitionCoverage | None:
+        self.lock(force, month)
+        return self.store.latest().coverage_of(force, month)
+
+    def write(self, table: pa.Table, coverage: PartitionCoverage) -> Path:
+        """Write ``table`` as the new file of its force-month; published at commit."""
+        if table.schema.remove_metadata() != CRIME_SCHEMA:
+            raise StoreError(f"rows do not match the canonical schema:\n{table.schema}")
+        if coverage.stored != table.num_rows:
+            raise StoreError(
+                f"coverage says {coverage.stored} rows stored but the table has {table.num_rows}"
             )
-            return schema.empty_table()
-        return pa.concat_tables(tables)
+        force, month = check_force(coverage.force), coverage.month
+        self.lock(force, month)
+        directory = self.store.crimes_dir / force
+        # We hold the force-month's lock: temporaries of it are a killed writer's.
+        remove_stale_temporaries(directory / f"{month}.parquet")
+        table = table.replace_schema_metadata(
+            {METADATA_KEY: coverage.to_json().encode(), _H3_KEY: str(BASE_H3_RESOLUTION).encode()}
+        )
+        path = write_content_addressed(
+            directory,
+            month,
+            ".parquet",
+            lambda tmp: pq.write_table(table, tmp, compression="zstd"),
+        )
+        entry = PartitionEntry(force, month, f"{force}/{path.name}", path.stat().st_size, coverage)
+        with self._guard:
+            self._staged[(force, month)] = entry
+        return path
+
+    @property
+    def staged(self) -> int:
+        """Partitions written and not yet published."""
+        with self._guard:
+            return len(self._staged)
+
+    def commit(self) -> str:
+        """Publish the partitions staged so far as a new manifest and release their locks (the
+        writer can go on writing); returns the new data version."""
+        store = self.store
+        with self._guard:
+            staged = dict(self._staged)
+        with manifest_lock(store.root):
+            current = load_manifest(store.crimes_dir)
+            if not staged:
+                return current.version
+            partitions = dict(current.partitions)
+            retired = dict(current.retired)
+            now = time.time()
+            for key, entry in staged.items():
+                if not (store.crimes_dir / entry.file).exists():
+                    raise CorruptPartition(f"crimes/{entry.file}", "missing before publishing")
+                old = partitions.get(key)
+                if old is not None and old.file != entry.file:
+                    retired[old.file] = now
+                retired.pop(entry.file, None)
+                partitions[key] = entry
+            if current.listed:  # first manifest of a pre-manifest store: record coverage
+                snapshot = Snapshot(store.root, current)
+                for key, entry in list(partitions.items()):
+                    if entry.coverage is None:
+                        partitions[key] = replace(entry, coverage=snapshot.coverage_of(*key))
+            manifest = Manifest(partitions, retired)
+            _, kept_retired = store._collect(manifest, now)
+            manifest = replace(manifest, retired=kept_retired)
+            store._save(manifest)
+        with self._guard:
+            published = [k for k, e in staged.items() if self._staged.get(k) is e]
+            for key in published:
+                del self._staged[key]
+            locks = [self._locks.pop(key) for key in published if key in self._locks]
+        for lock in locks:
+            lock.release()
+        return manifest.version
+
+    def release(self) -> None:
+        with self._guard:
+            locks, self._locks = list(self._locks.values()), {}
+        for lock in locks:
+            lock.release()

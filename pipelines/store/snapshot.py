@@ -1,0 +1,152 @@
+"""One pinned version of the crime store: every read of a study goes through one snapshot.
+
+A snapshot is a manifest held in memory. Its ``version`` is the data version the service reports
+and keys caches by, and it names exactly the files the snapshot reads, so an answer can never
+mix months of two versions: an ingest that finishes mid-study changes the next snapshot, not
+this one (the files this one names stay on disk for the store's grace period).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.forces import check_force
+from pipelines.months import in_range
+from pipelines.schema import CRIME_SCHEMA
+from pipelines.store.coverage import PartitionCoverage
+from pipelines.store.errors import CorruptPartition, SnapshotExpired
+from pipelines.store.manifest import Manifest, PartitionEntry, read_footer_coverage
+
+# Files found damaged by a read in this process ("crimes/<file>" -> reason), reported by
+# /health until a new manifest stops naming them.
+_damaged: dict[str, str] = {}
+_damaged_lock = threading.Lock()
+
+
+def damaged_files() -> dict[str, str]:
+    with _damaged_lock:
+        return dict(_damaged)
+
+
+def _note_damaged(error: CorruptPartition) -> CorruptPartition:
+    with _damaged_lock:
+        _damaged[error.file] = error.reason
+    return error
+
+
+class Snapshot:
+    """Read-only view of one manifest; the reading methods of :class:`CrimeStore` live here."""
+
+    def __init__(self, root: Path, manifest: Manifest, current: object = None) -> None:
+        self.root = root
+        self.crimes_dir = root / "crimes"
+        self.manifest = manifest
+        self.version = manifest.version
+        self._current = current  # callable -> the store's newest version (to tell expiry apart)
+
+    def snapshot(self) -> Snapshot:
+        """Itself: code that pins a snapshot at its top accepts a store or a snapshot."""
+        return self
+
+    # -- what it holds ----------------------------------------------------------------------
+
+    def files(self) -> list[str]:
+        """Every partition file of this version, relative to the data folder."""
+        return [f"crimes/{e.file}" for _, e in sorted(self.manifest.partitions.items())]
+
+    def partitions(
+        self, force: str | None = None, first: str | None = None, last: str | None = None
+    ) -> list[tuple[str, str]]:
+        """(force, month) of every partition in this version, sorted."""
+        wanted = check_force(force) if force else None
+        return sorted(
+            key
+            for key in self.manifest.partitions
+            if (wanted is None or key[0] == wanted) and in_range(key[1], first, last)
+        )
+
+    def forces(self) -> list[str]:
+        return sorted({force for force, _ in self.manifest.partitions})
+
+    def partition_path(self, force: str, month: str) -> Path | None:
+        """The file holding ``force`` ``month`` in this version, or None when it is not held."""
+        entry = self.manifest.partitions.get((check_force(force), month))
+        return self.crimes_dir / entry.file if entry else None
+
+    def coverage_of(self, force: str, month: str) -> PartitionCoverage | None:
+        entry = self.manifest.partitions.get((check_force(force), month))
+        if entry is None:
+            return None
+        if entry.coverage is not None:
+            return entry.coverage
+        try:
+            return read_footer_coverage(self.crimes_dir, entry)
+        except CorruptPartition as error:
+            raise _note_damaged(error) from None
+
+    def coverage(
+        self, force: str | None = None, first: str | None = None, last: str | None = None
+    ) -> list[PartitionCoverage]:
+        """Coverage records of this version's partitions (from the manifest: no file reads)."""
+        records = []
+        for part_force, month in self.partitions(force, first, last):
+            record = self.coverage_of(part_force, month)
+            if record is not None:
+                records.append(record)
+        return records
+
+    # -- rows -------------------------------------------------------------------------------
+
+    def read_partition(self, force: str, month: str) -> pa.Table | None:
+        entry = self.manifest.partitions.get((check_force(force), month))
+        return self._read_file(entry, None) if entry else None
+
+    def read(
+        self,
+        force: str | None = None,
+        first: str | None = None,
+        last: str | None = None,
+        columns: Iterable[str] | None = None,
+    ) -> pa.Table:
+        """Stored crimes for a force (or all forces) and an inclusive month range."""
+        wanted = list(columns) if columns is not None else None
+        tables = [
+            self._read_file(self.manifest.partitions[key], wanted)
+            for key in self.partitions(force, first, last)
+        ]
+        if not tables:
+            schema = (
+                CRIME_SCHEMA
+                if wanted is None
+                else pa.schema([CRIME_SCHEMA.field(name) for name in wanted])
+            )
+            return schema.empty_table()
+        return pa.concat_tables(tables)
+
+    def _read_file(self, entry: PartitionEntry, columns: list[str] | None) -> pa.Table:
+        path = self.crimes_dir / entry.file
+        name = f"crimes/{entry.file}"
+        try:
+            size = path.stat().st_size
+            if size != entry.bytes:
+                raise _note_damaged(
+                    CorruptPartition(name, f"damaged ({size} bytes, {entry.bytes} written)")
+                )
+            return pq.read_table(path, columns=columns).replace_schema_metadata(None)
+        except FileNotFoundError:
+            if self._current is not None and self._current() != self.version:
+                raise SnapshotExpired(
+                    f"the crime store changed while this was being answered (version "
+                    f"{self.version} was collected); ask again"
+                ) from None
+            raise _note_damaged(CorruptPartition(name, "missing")) from None
+        except (OSError, pa.ArrowException) as error:
+            # pyarrow's own message carries the absolute path: keep it out of the answer.
+            raise _note_damaged(
+                CorruptPartition(name, f"unreadable ({type(error).__name__})")
+            ) from None
