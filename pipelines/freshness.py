@@ -58,6 +58,7 @@ class Freshness:
 
 def store_freshness(store: CrimeStore, today: dt.date | None = None) -> Freshness:
     """Freshness of ``store`` from file names, file times and the update record (no data read)."""
+    store = store.snapshot()  # one store version for the whole answer
     held: dict[str, str] = {}
     changed_at: float | None = None
     for force, month in store.partitions():
