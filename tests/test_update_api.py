@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,30 @@ class Scenario:
     before: dict
     update_output: str
     report: dict
+    served: list[tuple[int, str | None]]  # answers given while the update ran
+
+
+@contextmanager
+def _requests_meanwhile(settings: Settings) -> Iterator[list[tuple[int, str | None]]]:
+    """Ask a second live server for the default list, over and over, while the block runs."""
+    served: list[tuple[int, str | None]] = []
+    done = threading.Event()
+    params = {**DEFAULT, "permutations": "0"}
+
+    def ask(client: httpx.Client) -> None:
+        while not done.is_set():
+            response = client.get("/v1/hotspots", params=params)
+            last = response.json()["provenance"]["window"]["last"] if response.is_success else None
+            served.append((response.status_code, last))
+
+    with live_client(settings) as client:
+        asking = threading.Thread(target=ask, args=(client,))
+        asking.start()
+        try:
+            yield served
+        finally:
+            done.set()
+            asking.join(60)
 
 
 def _cli(*args: str) -> object:
@@ -109,14 +135,17 @@ def scenario(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 ids = sorted(located["api_id"].to_pylist())
                 fake.publish(REVISED_MONTH, _revise(street[REVISED_MONTH], ids))
                 fake.publish(NEW_MONTH, street[NEW_MONTH])
-                result = _cli("update", "--base-url", fake.base_url, "--data-dir", str(data_dir))
+                with _requests_meanwhile(settings) as served:
+                    result = _cli(
+                        "update", "--base-url", fake.base_url, "--data-dir", str(data_dir)
+                    )
                 assert result.exit_code == 0, result.output
                 again = _cli(
                     "update", "--json", "--base-url", fake.base_url, "--data-dir", str(data_dir)
                 )
                 assert again.exit_code == 0, again.output
                 yield Scenario(
-                    data_dir, fake, client, before, result.output, json.loads(again.stdout)
+                    data_dir, fake, client, before, result.output, json.loads(again.stdout), served
                 )
 
 
@@ -173,6 +202,12 @@ def test_running_service_moves_its_default_views_without_a_restart(scenario: Sce
     )
     assert before["profile"]["window"]["last"] == "2020-06"
     assert after["profile"]["window"]["last"] == NEW_MONTH
+
+
+def test_service_answers_throughout_the_update(scenario: Scenario) -> None:
+    assert scenario.served, "no request was answered while the update ran"
+    assert {status for status, _ in scenario.served} == {200}
+    assert {last for _, last in scenario.served} <= {"2020-06", NEW_MONTH}
 
 
 def test_pinned_window_keeps_its_answer(scenario: Scenario) -> None:
