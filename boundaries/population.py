@@ -6,7 +6,10 @@ or as a plain ``code,population`` CSV (by LSOA or by ward). It reaches an area b
 that applies:
   1. direct - the file has a figure for every area's code (ward population for a ward set);
   2. members - a cluster set whose member wards all have a figure: the sum of its wards;
-  3. area-weighted - an LSOA set is given: each LSOA's population is shared among the areas it
+  3. lookup - an ONS LSOA-to-ward best-fit lookup is given: a ward's population is the sum of
+     the LSOAs the lookup puts in it (ONS assigns each LSOA wholly to the ward holding most of
+     its residents, so no LSOA is split or counted twice);
+  4. area-weighted - an LSOA set is given: each LSOA's population is shared among the areas it
      overlaps in proportion to the overlapping land area (EPSG:27700), i.e. residents are assumed
      spread evenly over their LSOA. An LSOA wholly inside an area counts in full.
 """
@@ -85,11 +88,16 @@ class PopulationEstimate:
 
 
 def population_for_set(
-    target: BoundarySet, population: pd.Series, lsoas: BoundarySet | None = None
+    target: BoundarySet,
+    population: pd.Series,
+    lsoas: BoundarySet | None = None,
+    lookup: pd.Series | None = None,
 ) -> PopulationEstimate:
     codes = target.areas["code"]
     if codes.isin(population.index).all():
         return PopulationEstimate(population.reindex(codes).astype(float), "direct")
+    if lookup is not None:
+        return _by_lookup(target, population, lookup)
     if "members" in target.areas:
         members = target.areas["members"].str.split(";")
         wards = sorted({w for group in members for w in group})
@@ -104,6 +112,34 @@ def population_for_set(
             "population by area"
         )
     return _area_weighted(target, population, lsoas)
+
+
+def _by_lookup(target: BoundarySet, population: pd.Series, lookup: pd.Series) -> PopulationEstimate:
+    """Each ward's population: the sum over the LSOAs the lookup assigns to it."""
+    codes = target.areas["code"]
+    in_set = lookup[lookup.isin(codes)]
+    if in_set.empty:
+        raise BoundaryError(
+            f"the lookup assigns no LSOA to any area of {target.name}; is it a lookup to the "
+            f"same ward vintage ({target.vintage})?"
+        )
+    known = in_set.index.isin(population.index)
+    notes = []
+    if not known.all():
+        missing = sorted(in_set.index[~known])
+        notes.append(
+            f"{len(missing)} LSOA(s) of the lookup have no population figure and count as 0: "
+            f"{', '.join(missing[:_SHOWN])}"
+        )
+    figures = population.reindex(in_set.index).fillna(0).to_numpy(dtype=float)
+    totals = pd.Series(figures, index=in_set.to_numpy()).groupby(level=0).sum()
+    empty = codes[~codes.isin(totals.index)].tolist()
+    if empty:
+        raise BoundaryError(
+            f"the lookup assigns no LSOA to {len(empty)} area(s) of {target.name} "
+            f"({', '.join(empty[:_SHOWN])}); is it for the same ward vintage?"
+        )
+    return PopulationEstimate(totals.reindex(codes).set_axis(codes.to_numpy()), "lookup", notes)
 
 
 def _area_weighted(

@@ -361,6 +361,14 @@ def population(
         str | None,
         typer.Option("--lsoas", help="Stored LSOA set, to share LSOA population by area."),
     ] = None,
+    lookup: Annotated[
+        Path | None,
+        typer.Option(
+            "--lookup",
+            help="ONS LSOA -> ward best-fit lookup CSV: a ward's population is its LSOAs' sum.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Attach resident population to a set's areas (for rates per 1,000 residents)."""
@@ -369,7 +377,8 @@ def population(
         target = store.read(name)
         lsoa_set = store.read(lsoas) if lsoas else None
         figures = read_population(population_file)
-        estimate = population_for_set(target, figures, lsoa_set)
+        ward_of_lsoa = read_lookup(lookup) if lookup else None
+        estimate = population_for_set(target, figures, lsoa_set, ward_of_lsoa)
         updated = with_population(target, estimate, str(population_file))
         store.save(updated, replace=True)
     except BoundaryError as error:

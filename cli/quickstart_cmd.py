@@ -50,7 +50,15 @@ MAX_MONTHS = 60  # police.uk keeps about 36 months online; archives go further b
 DEMO_SUBDIR = "demo-city"
 
 HostOption = Annotated[str, typer.Option("--host", help="Address to serve on.")]
-PortOption = Annotated[int, typer.Option("--port", help="Port to serve on.")]
+PortOption = Annotated[int, typer.Option("--port", help="Port to serve on.", min=1, max=65535)]
+TilesOption = Annotated[
+    str,
+    typer.Option(
+        "--tiles",
+        help="Map background: osm (OpenStreetMap), none (no network: area names drawn instead) "
+        "or a tile URL template with {z}, {x} and {y}.",
+    ),
+]
 WeightsOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -78,7 +86,12 @@ def quickstart(
             "--lad", help="Local authority code, e.g. E06000027 (Torbay).", show_default=False
         ),
     ],
-    months: Annotated[int, typer.Option("--months", help="Latest months of crime to load.")] = 12,
+    months: Annotated[
+        int,
+        typer.Option(
+            "--months", help="Latest months of crime to load (24: a year and the year before)."
+        ),
+    ] = 24,
     vintage: Annotated[
         str, typer.Option("--vintage", help=f"Ward boundaries of: {', '.join(WARD_SERVICES)}.")
     ] = DEFAULT_VINTAGE,
@@ -110,22 +123,45 @@ def quickstart(
             show_default=False,
         ),
     ] = None,
+    population: Annotated[
+        Path | None,
+        typer.Option(
+            "--population",
+            help="Census LSOA population table, for rates per 1,000 residents (with --lookup).",
+            show_default=False,
+        ),
+    ] = None,
+    lookup: Annotated[
+        Path | None,
+        typer.Option(
+            "--lookup",
+            help="ONS LSOA -> ward best-fit lookup CSV that puts --population's LSOAs in wards.",
+            show_default=False,
+        ),
+    ] = None,
     weights: WeightsOption = None,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    tiles: TilesOption = "osm",
     no_serve: NoServeOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Load a local authority's wards and crimes, precompute its hot spots and serve them.
+    """Load a local authority's wards, crimes and population, precompute its hot spots and serve.
 
     Wards come from the ONS Open Geography Portal (or --wards FILE); crimes for the latest
     --months months from the police.uk API for the wards dissolved into one area (or --archive).
-    Then every ward's default hot spot study is computed and the service starts on
-    http://HOST:PORT, printing the pages to open.
+    With --population and --lookup each ward gets its residents (for rates per 1,000). Then
+    every ward's default hot spot study is computed and the service starts on http://HOST:PORT,
+    printing the pages to open.
     """
     force, lad = force.strip(), lad.strip().upper()
     _check_inputs(force, lad, months, vintage, police_api, ons_api)
     tables = _check_weights(weights)
+    tiles = _check_tiles(tiles)
+    if (population is None) != (lookup is None):
+        fail("--population and --lookup go together: LSOA residents, and the LSOAs' wards")
+    if not no_serve:
+        _check_port_free(host, port)  # before minutes of loading, not after
     root = resolve_data_dir(data_dir)
     store, boundary_store = CrimeStore(root), BoundaryStore(root)
 
@@ -142,6 +178,14 @@ def quickstart(
         soft_wrap=True,
     )
 
+    if population is not None and lookup is not None:
+        _attach_population(boundary_store, ward_set, population, lookup)
+    else:
+        console.print(
+            "    No --population: profiles give counts, not rates per 1,000 residents.",
+            highlight=False,
+        )
+
     console.print(f"[bold]2/4[/] Crimes of {force}, latest {months} month(s)", highlight=False)
     if archive is not None:
         _load_archive(store, archive, force, months)
@@ -149,7 +193,9 @@ def quickstart(
         area = _dissolved(ward_set)
         _load_api(store, force, area, months, resolve_base_url(police_api))
 
-    serve_and_report(root, [ward_set.name], tables, host, port, no_serve, synthetic=False)
+    serve_and_report(
+        root, [ward_set.name], tables, host, port, no_serve, synthetic=False, tiles=tiles
+    )
 
 
 def demo(
@@ -157,6 +203,7 @@ def demo(
     weights: WeightsOption = None,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    tiles: TilesOption = "osm",
     no_serve: NoServeOption = False,
     data_dir: Annotated[
         Path | None,
@@ -175,6 +222,9 @@ def demo(
     from pipelines.demo_city import CLUSTERS_SET, DEMO_FORCE, WARDS_SET, build_demo
 
     tables = _check_weights(weights)
+    tiles = _check_tiles(tiles)
+    if not no_serve:
+        _check_port_free(host, port)
     root = Path(data_dir) if data_dir is not None else resolve_data_dir(None) / DEMO_SUBDIR
     store, boundary_store = CrimeStore(root), BoundaryStore(root)
     others = [f for f in store.forces() if f != DEMO_FORCE]
@@ -196,7 +246,9 @@ def demo(
         f"({CLUSTERS_SET}). [bold red]Synthetic: not a real place, not real crime.[/]",
         highlight=False,
     )
-    serve_and_report(root, [WARDS_SET, CLUSTERS_SET], tables, host, port, no_serve, synthetic=True)
+    serve_and_report(
+        root, [WARDS_SET, CLUSTERS_SET], tables, host, port, no_serve, synthetic=True, tiles=tiles
+    )
 
 
 # -- shared: precompute, summarise, serve -----------------------------------------------------
@@ -210,6 +262,7 @@ def serve_and_report(
     port: int,
     no_serve: bool,
     synthetic: bool,
+    tiles: str = "osm",
 ) -> None:
     """Warm the service's cache for the sets, print what was found, then serve (or stop)."""
     # The web stack is only loaded by the commands that serve.
@@ -221,7 +274,7 @@ def serve_and_report(
     from geo_service.settings import Settings
 
     # Same settings as `hotspots serve` would use for this store (keys file included).
-    app = create_app(Settings(data_dir=root, api_keys_file=keys_file(root)))
+    app = create_app(Settings(data_dir=root, api_keys_file=keys_file(root), tiles=tiles))
     step = "[bold]2/2[/]" if synthetic else "[bold]3/4[/]"
     console.print(f"{step} Precomputing the default hot spot studies", highlight=False)
     with progress_bar("    {task.description}") as bar:
@@ -248,7 +301,7 @@ def serve_and_report(
     urls = _urls(app, base, set_names[0])
     if no_serve:
         console.print(
-            f"Done (--no-serve). Serve it with: hotspots serve --data-dir {root}"
+            f"Done (--no-serve). Serve it with: hotspots serve --data-dir {root} --tiles {tiles}"
             + (" (the demo store)" if synthetic else ""),
             highlight=False,
         )
@@ -300,6 +353,7 @@ def _urls(app: FastAPI, base: str, set_name: str) -> list[tuple[str, str]]:
     boundary_set = app.state.cache.boundaries.read(set_name)
     code = str(boundary_set.areas["code"].iloc[0])
     candidates = [
+        ("Start page (find an area by name)", "/", "/"),
         ("API documentation", "/docs", "/docs"),
         (
             f"Top 10 hot spots of {boundary_set.areas['name'].iloc[0]}",
@@ -318,11 +372,51 @@ def _urls(app: FastAPI, base: str, set_name: str) -> list[tuple[str, str]]:
             f"/v1/boundaries/{set_name}/areas/{code}/profile",
         ),
     ]
-    paths = set(app.openapi()["paths"]) | {"/docs"}  # app.routes nests included routers
+    paths = set(app.openapi()["paths"]) | {"/docs", "/"}  # app.routes nests included routers
     return [(label, base + url) for label, path, url in candidates if path in paths]
 
 
 # -- quickstart steps ------------------------------------------------------------------------
+
+
+def _check_tiles(tiles: str) -> str:
+    from cli.serve_cmd import check_tiles
+
+    try:
+        return check_tiles(tiles)
+    except ValueError as error:
+        fail(str(error))
+
+
+def _check_port_free(host: str, port: int) -> None:
+    from cli.serve_cmd import check_port_free
+
+    try:
+        check_port_free(host, port)
+    except OSError as error:
+        fail(str(error))
+
+
+def _attach_population(
+    boundary_store: BoundaryStore, ward_set: BoundarySet, population: Path, lookup: Path
+) -> None:
+    from boundaries.lsoa_route import read_lookup
+    from boundaries.population import population_for_set, read_population, with_population
+
+    try:
+        figures = read_population(population)
+        estimate = population_for_set(ward_set, figures, lookup=read_lookup(lookup))
+        boundary_store.save(with_population(ward_set, estimate, str(population)), replace=True)
+    except BoundaryError as error:
+        fail(str(error))
+    console.print(
+        f"    {estimate.population.sum():,.0f} residents attached by the ONS LSOA-to-ward "
+        f"lookup ({population.name})",
+        highlight=False,
+        soft_wrap=True,
+    )
+    for note in estimate.notes:
+        error_console.print(f"[yellow]warning:[/] {note}", highlight=False)
 
 
 def _check_weights(weights: list[str] | None) -> tuple[str, ...]:

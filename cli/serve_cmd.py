@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 from typing import Annotated
 
 import typer
@@ -23,6 +25,23 @@ def check_tiles(tiles: str) -> str:
     )
 
 
+def check_port_free(host: str, port: int) -> None:
+    """OSError with a line that says what to do when ``host:port`` cannot be listened on (in use
+    by another server, or not an address of this machine)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        # As uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT after a restart is not "busy".
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise OSError(
+                    f"port {port} on {host} is already in use (another `hotspots serve`?): stop "
+                    f"that server or choose another --port, e.g. --port {port + 1}"
+                ) from None
+            raise OSError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+
 def serve(
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (0.0.0.0 for every interface).")
@@ -32,8 +51,13 @@ def serve(
     ),
     data_dir: DataDirOption = None,
     tiles: Annotated[
-        str, typer.Option("--tiles", help="Map background: none, osm or a tile URL template.")
-    ] = "none",
+        str,
+        typer.Option(
+            "--tiles",
+            help="Map background: osm (OpenStreetMap), none (no network: area names drawn "
+            "instead) or a tile URL template with {z}, {x} and {y}.",
+        ),
+    ] = "osm",
     read_access: Annotated[
         str,
         typer.Option("--read-access", help="open: anyone may read; keyed: reads need a key too."),
@@ -51,7 +75,8 @@ def serve(
         fail(f"--read-access must be one of {', '.join(READ_ACCESS)}, got {read_access!r}")
     try:
         check_tiles(tiles)
-    except ValueError as error:
+        check_port_free(host, port)  # at once, not after the app is built
+    except (ValueError, OSError) as error:
         fail(str(error))
     settings = Settings(
         data_dir=resolve_data_dir(data_dir),

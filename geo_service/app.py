@@ -24,6 +24,7 @@ from geo_service.routers import (
     hotspots,
     maps,
     profiles,
+    start,
     weights,
 )
 from geo_service.settings import Settings
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     planning = (compare, allocate, displacement, backtest)
     for module in routers + planning:
         app.include_router(module.router, prefix="/v1")
+    app.include_router(start.router)  # the pages a person starts from: /, /areas/...
     app.add_middleware(PinStoreVersion)
     mount_static(app)  # Leaflet for the map pages, served here: council networks block CDNs
     return app

@@ -19,8 +19,9 @@ class Settings:
     # only when read_access is "keyed".
     api_keys_file: Path | None = None
     read_access: str = "open"
-    # Basemap tiles: "none" (areas and hexagons on a blank background, works with no network),
-    # "osm", or a URL template like https://tiles.example/{z}/{x}/{y}.png.
+    # Basemap tiles: "none" (areas, their names and hexagons on a blank background: works with
+    # no network), "osm" (the default of `hotspots serve` and of $HOTSPOTS_TILES) or a URL
+    # template like https://tiles.example/{z}/{x}/{y}.png. "none" here so a test never fetches.
     tiles: str = "none"
     max_body_bytes: int = 20 * 1024 * 1024
     cache_entries: int = 256
@@ -39,5 +40,5 @@ class Settings:
             data_dir=resolve_data_dir(),
             api_keys_file=Path(keys) if keys else None,
             read_access=access,
-            tiles=os.environ.get("HOTSPOTS_TILES", "none"),
+            tiles=os.environ.get("HOTSPOTS_TILES", "osm"),
         )

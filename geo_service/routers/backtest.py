@@ -8,6 +8,7 @@ runs without computing anything. A backtest is up to 6 studies, so the lists are
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -48,7 +49,7 @@ from geo_service.query_params import (
     parse_categories,
     split_values,
 )
-from geo_service.routers.hotspots import check_areas
+from geo_service.routers.hotspots import resolved_study
 from geo_service.synthetic import boundary_set_is_synthetic, mark_provenance
 from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError
@@ -284,13 +285,14 @@ def backtest(
     version = version_with_backtests(current_version(request, set_name), store.root, set_name)
 
     def build() -> Response:
-        check_areas(boundary_store, query.backtest.base)
+        base = resolved_study(boundary_store, query.backtest.base)
+        backtest = dataclasses.replace(query.backtest, base=base)
         data_version = current_version(request, set_name)
         entry, warning = backtest_and_record(
             store.root,
             boundary_store.read(set_name),
             store,
-            query.backtest,
+            backtest,
             data_version,
             source="api",
             study=lambda study: cache.get(study)[0],  # shared with /v1/hotspots' studies

@@ -10,12 +10,13 @@ same settings scored (geo_service.backtest_report), or null with a hint how to r
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
-import pyarrow.parquet as pq
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from boundaries.area_names import resolve_areas
 from boundaries.store import BoundaryStore
 from geo_service.backtest_report import backtest_provenance, version_with_backtests
 from geo_service.dependencies import (
@@ -27,7 +28,6 @@ from geo_service.dependencies import (
     require_read_access,
 )
 from geo_service.downloads import csv_response, same_query_url
-from geo_service.errors import NotFound
 from geo_service.hotspot_output import cell_records, csv_text, feature_collection, plain
 from geo_service.hotspot_query import HotspotQuery, hotspot_query
 from geo_service.models import ERRORS, Hotspots, Provenance
@@ -146,29 +146,18 @@ def hotspot_provenance(
 def _study(
     query: HotspotQuery, cache: StudyCache, boundary_store: BoundaryStore, store: CrimeStore
 ) -> tuple:
-    check_areas(boundary_store, query.study)
-    result, version = cache.get(query.study)
+    study = resolved_study(boundary_store, query.study)
+    result, version = cache.get(study)
     # The resolution studied: the data guard may have changed the one asked for.
-    backtest = backtest_provenance(
-        store.root, query.study, result.provenance["resolution"], version
-    )
+    backtest = backtest_provenance(store.root, study, result.provenance["resolution"], version)
     freshness = {"freshness": store_freshness(store).as_dict()}
     return result.cells, plain(
         {**result.provenance, "data_version": version, **backtest, **freshness}
     )
 
 
-def check_areas(boundary_store: BoundaryStore, study: StudyRequest) -> None:
-    """404 for an unknown set (describe raises) or area code, before any study is run."""
+def resolved_study(boundary_store: BoundaryStore, study: StudyRequest) -> StudyRequest:
+    """The study with its areas as codes (each given by code or exact name), checked before any
+    study is run: 404 for an unknown set or area, naming the closest areas."""
     boundary_store.describe(study.boundaries)
-    if not study.areas:
-        return
-    # Only the code column: no geometry is read to check a code.
-    path = boundary_store.path(study.boundaries)
-    known = set(pq.read_table(path, columns=["code"]).column("code").to_pylist())
-    unknown = [code for code in study.areas if code not in known]
-    if unknown:
-        raise NotFound(
-            f"area code(s) {', '.join(unknown)} not in boundary set {study.boundaries!r}; "
-            f"GET /v1/boundaries/{study.boundaries}/areas lists its areas"
-        )
+    return replace(study, areas=resolve_areas(boundary_store, study.boundaries, study.areas))

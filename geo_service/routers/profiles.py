@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from boundaries.area_names import area_directory
 from geo_service.dependencies import (
     BoundaryStoreDep,
     CacheDep,
@@ -62,6 +63,8 @@ def area_profile(
     """Crime by category (last 12 months against the 12 before, rates, parent, rank), harm,
     monthly trend, top hot spots, outcomes and data notes for one area of a boundary set."""
 
+    code = area_directory(boundaries, set_name).resolve(code)  # a code or the area's name
+
     def build() -> Response:
         profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
         return JSONResponse(profile.model_dump(mode="json", by_alias=True))
@@ -88,6 +91,8 @@ def area_profile_page(
     force: Force = None,
 ) -> Response:
     """The same profile as a one-page, self-contained HTML document for print (A4)."""
+
+    code = area_directory(boundaries, set_name).resolve(code)
 
     def build() -> Response:
         profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)

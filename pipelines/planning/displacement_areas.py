@@ -21,16 +21,15 @@ import pyarrow.compute as pc
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from boundaries.area_names import UnknownAreaError, area_directory
 from boundaries.assign import AreaIndex, assign_table
-from boundaries.errors import BoundaryError
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84
 from boundaries.store import BoundaryStore
 from pipelines.categories import canonical_category
-from pipelines.errors import InputError, NotFoundError
+from pipelines.errors import InputError
 from pipelines.planning.displacement import Counts, DisplacementError
 
 TARGET, BUFFER, CONTROL = "target", "buffer", "control"
-_SHOWN_CODES = 10  # area codes named in a "no such area" message
 MIN_BUFFER_M = 1
 MAX_BUFFER_M = 5_000
 BUFFER_RULE = (
@@ -49,10 +48,6 @@ EDGE_RULE = (
 
 class AreaSpecError(InputError):
     """A place that is not written SET:CODE (HTTP 422)."""
-
-
-class UnknownAreaError(NotFoundError, BoundaryError):
-    """SET:CODE naming an area its (existing) set does not have (HTTP 404)."""
 
 
 @dataclass(frozen=True)
@@ -89,16 +84,12 @@ def stored_area(boundaries: BoundaryStore, spec: str, option: str) -> Place:
     """The area ``SET:CODE`` of a stored boundary set (BoundaryError when the set is unknown,
     UnknownAreaError when the code is)."""
     set_name, code = split_area_spec(spec, option)
+    try:  # the code, or the area's exact name in any case
+        code = area_directory(boundaries, set_name).resolve(code)
+    except UnknownAreaError as error:
+        raise UnknownAreaError(f"{option}: {error}") from None
     areas = boundaries.read(set_name).areas
     match = areas[areas["code"].astype(str) == code]
-    if match.empty:
-        codes = sorted(areas["code"].astype(str))
-        shown = ", ".join(codes[:_SHOWN_CODES])
-        more = f" and {len(codes) - _SHOWN_CODES} more" if len(codes) > _SHOWN_CODES else ""
-        raise UnknownAreaError(
-            f"boundary set {set_name!r} has no area {code!r} ({option}); its codes are "
-            f"{shown}{more}"
-        )
     if match.crs is not None and match.crs.to_epsg() != 4326:
         match = match.to_crs(WGS84)
     row = match.iloc[0]
