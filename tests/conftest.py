@@ -40,3 +40,14 @@ def archive(tmp_path: Path) -> ArchiveBuilder:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "store"
+
+
+@pytest.fixture(scope="session")
+def quickstart_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store as `make quickstart` builds it on ../shared/data (24 months, Torbay's wards and
+    their residents), built once for every test of the pages that reads it."""
+    from tests.quickstart_store import run_quickstart
+
+    data_dir = tmp_path_factory.mktemp("quickstart")
+    run_quickstart(shared_data, data_dir)
+    return data_dir

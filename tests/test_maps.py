@@ -236,8 +236,10 @@ def test_hotspot_legend_has_every_gi_class_with_its_cell_count(
     rows = re.findall(r'<i style="background:(#[0-9a-f]{6})"></i>([^<]+)</div>', legend)
     assert [colour for colour, _ in rows] == list(GI_COLOURS.values())
     for (_, text), klass in zip(rows, GI_COLOURS, strict=True):
-        assert re.search(rf"\({int(drawn.get(klass, 0)):,} cells", text), text
-    assert "Hot spot - 99% confidence" in rows[0][1]
+        assert re.search(rf": {int(drawn.get(klass, 0)):,} cells", text), text
+    # Plain words on the swatch; the analyst's name of the class is its tooltip.
+    assert "more harm here than chance would explain (99 % confidence)" in rows[0][1]
+    assert 'title="Hot spot - 99% confidence"' in legend
 
 
 def test_quantile_classes() -> None:

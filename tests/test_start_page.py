@@ -16,7 +16,7 @@ from cli.main import app as cli
 from geo_service.settings import Settings
 from tests.browser import offline_context, require_chromium
 from tests.live_server import error_message, live_server
-from tests.quickstart_store import SET, TORMOHUN, quickstart_args, run_quickstart
+from tests.quickstart_store import SET, TORMOHUN, quickstart_args
 
 runner = CliRunner()
 WARDS = AreaDirectory(
@@ -49,7 +49,7 @@ def test_an_unknown_name_lists_the_closest_names() -> None:
 
 def test_a_name_two_areas_share_asks_for_the_code() -> None:
     twins = AreaDirectory("s", ("A1", "A2"), ("Central", "central"))
-    with pytest.raises(UnknownAreaError, match="give the code instead .*A1, A2"):
+    with pytest.raises(UnknownAreaError, match=r"give the code instead .*A1, A2"):
         twins.resolve("Central")
 
 
@@ -59,13 +59,6 @@ def test_nothing_like_the_name_points_to_the_list_of_areas() -> None:
 
 
 # ------------------------------------------------------------- the pages, on a real quickstart
-
-
-@pytest.fixture(scope="module")
-def quickstart_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("quickstart")
-    run_quickstart(shared_data, data_dir)
-    return data_dir
 
 
 @pytest.fixture(scope="module")

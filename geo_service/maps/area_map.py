@@ -11,12 +11,15 @@ import shapely
 
 from boundaries.errors import BoundaryError
 from boundaries.sets import BoundarySet
+from geo_service.maps.map_text import elsewhere_words, window_words
 from geo_service.maps.outlines import Outline, layer_name, outline_layer
 from geo_service.maps.styling import (
     NO_DATA_COLOUR,
+    AreaLabels,
     Classes,
     Legend,
     LegendEntry,
+    MapTitle,
     PropertyStyledGeoJson,
     class_decimals,
     feature_collection,
@@ -167,16 +170,22 @@ def area_layer(
     if missing:
         entries.append(LegendEntry(NO_DATA_COLOUR, f"No data ({missing} areas)"))
     window = metrics.window
+    lead = [
+        f"{window_words(window.first, window.last)}. Darker areas have more; each colour holds "
+        "about as many areas. Click an area for its numbers."
+    ]
+    elsewhere = elsewhere_words(metrics.outside, window.forces)
+    if elsewhere:
+        lead.append(elsewhere)
     notes = [
         f"{window.first} to {window.last}; weights {metrics.weights.name} "
         f"{metrics.weights.version}.",
         "Quantile classes: about as many areas in each.",
-        f"{metrics.outside:,} crimes fell outside every area; {metrics.no_location:,} had no "
-        "location.",
+        f"{metrics.no_location:,} crimes in the window had no map location.",
     ]
     if window.missing:
         notes.append(f"Months with no data stored: {', '.join(window.missing)}.")
-    return layer, Legend(label, entries, notes), classes
+    return layer, Legend(label, entries, notes, lead), classes
 
 
 def area_map_html(
@@ -186,6 +195,8 @@ def area_map_html(
     tiles: str = "none",
     outlines: Sequence[Outline] = (),
     title: str = "",
+    crumbs_html: str = "",
+    links: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The choropleth page: the set's areas filled by ``metric``'s class, optional extra outlines
     (a cluster's wards), legend and layer control."""
@@ -193,4 +204,7 @@ def area_map_html(
     page_title = title or f"{METRICS[metric]}: {boundary_set.name}"
     layer, legend, _ = area_layer(boundary_set, metrics, metric)
     lines = [outline_layer(outline) for outline in outlines]
-    return map_page((west, south, east, north), tiles, page_title, [layer, *lines, legend])
+    names = AreaLabels(boundary_set.areas)
+    heading = MapTitle(page_title, crumbs_html, links)
+    parts = [layer, *lines, names, legend, heading]
+    return map_page((west, south, east, north), tiles, page_title, parts)

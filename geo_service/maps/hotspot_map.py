@@ -7,14 +7,23 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from geo_service.maps.map_text import (
+    backtest_words,
+    gi_class_words,
+    lisa_class_words,
+    measure_words,
+    window_words,
+)
 from geo_service.maps.outlines import Outline, outline_layer
 from geo_service.maps.styling import (
     GI_COLOURS,
     GI_LABELS,
     LISA_COLOURS,
     LISA_LABELS,
+    AreaLabels,
     Legend,
     LegendEntry,
+    MapTitle,
     PropertyStyledGeoJson,
     feature_collection,
     format_p,
@@ -63,16 +72,22 @@ def hexagon_features(cells: pd.DataFrame) -> str:
     return feature_collection(geometries, properties)
 
 
-def hotspot_layer(result: StudyResult) -> tuple[PropertyStyledGeoJson, Legend]:
-    """The hexagon layer and its legend, for a Gi* or a local Moran's I study."""
+def hotspot_layer(
+    result: StudyResult, backtest: dict | None = None
+) -> tuple[PropertyStyledGeoJson, Legend]:
+    """The hexagon layer and its legend, for a Gi* or a local Moran's I study: classes in plain
+    words (the technical name as each swatch's tooltip), the settings one click away."""
     provenance = result.provenance
     method = provenance["method"]
     cells = cells_to_draw(result.cells)
-    colours, labels = (GI_COLOURS, GI_LABELS) if method == "gistar" else (LISA_COLOURS, LISA_LABELS)
     weights = provenance["weights"]
-    harm_label = (
-        "Crimes (count weights)" if weights["name"] == "count" else f"Harm ({weights['name']})"
-    )
+    if method == "gistar":
+        colours, technical = GI_COLOURS, GI_LABELS
+        labels: dict = gi_class_words(weights["name"])
+    else:
+        colours, technical = LISA_COLOURS, LISA_LABELS
+        labels = lisa_class_words(weights["name"])
+    harm_label = "Crimes" if weights["name"] == "count" else measure_words(weights["name"])
     statistic = "Gi* z" if method == "gistar" else "Local Moran's I z"
     layer = PropertyStyledGeoJson(
         hexagon_features(cells),
@@ -82,13 +97,13 @@ def hotspot_layer(result: StudyResult) -> tuple[PropertyStyledGeoJson, Legend]:
         palette={str(k): v for k, v in colours.items()},
         popup_fields=[
             ("area", "Area"),
-            ("class", "Class", {str(k): v for k, v in labels.items()}),
-            ("count", "Crimes"),
-            ("harm", harm_label),
-            ("z", statistic),
-            ("p_adj", "Adjusted p"),
             ("streets", "Streets"),
-            ("h3", "H3 cell"),
+            ("class", "What the test says", {str(k): v for k, v in labels.items()}),
+            ("count", "Crimes"),
+            ("harm", harm_label.capitalize()),
+            ("z", f"{statistic} (technical)"),
+            ("p_adj", "Adjusted p (technical)"),
+            ("h3", "Map cell (H3)"),
         ],
         tooltip_fields=[("class", "", {str(k): v for k, v in labels.items()})],
     )
@@ -96,12 +111,20 @@ def hotspot_layer(result: StudyResult) -> tuple[PropertyStyledGeoJson, Legend]:
     entries = [
         LegendEntry(
             colours[key],
-            f"{labels[key]} ({int(drawn.get(str(key), 0)):,} cells"
-            + (" with crimes)" if key == NOT_SIGNIFICANT[method] else ")"),
+            f"{labels[key]}: {int(drawn.get(str(key), 0)):,} cells"
+            + (" with crimes" if key == NOT_SIGNIFICANT[method] else ""),
+            technical=technical[key],
         )
         for key in colours
     ]
     window = result.window
+    lead = [
+        f"Each hexagon is about {_CELL_WORDS.get(provenance['resolution'], 'a block')}; "
+        f"{window_words(window.first, window.last)}. Click one for its streets and numbers.",
+    ]
+    said = backtest_words(backtest)
+    if said:
+        lead.append(said)
     notes = [
         f"{window.first} to {window.last}; weights {weights['name']} {weights['version']}; "
         f"H3 resolution {provenance['resolution']}.",
@@ -113,14 +136,30 @@ def hotspot_layer(result: StudyResult) -> tuple[PropertyStyledGeoJson, Legend]:
     ]
     if window.missing:
         notes.append(f"Months with no data stored: {', '.join(window.missing)}.")
-    title = "Hot and cold spots" if method == "gistar" else "Local Moran's I"
-    return layer, Legend(title, entries, notes)
+    title = "Hot and cold spots" if method == "gistar" else "Clusters and outliers"
+    return layer, Legend(title, entries, notes, lead)
+
+
+# What an H3 cell is on the ground (edge to edge), for the legend.
+_CELL_WORDS = {
+    7: "2.5 km across",
+    8: "900 m across",
+    9: "350 m across (a few streets)",
+    10: "130 m across (a street)",
+}
 
 
 def hotspot_map_html(
-    result: StudyResult, outlines: Sequence[Outline], tiles: str = "none", title: str = ""
+    result: StudyResult,
+    outlines: Sequence[Outline],
+    tiles: str = "none",
+    title: str = "",
+    crumbs_html: str = "",
+    links: Sequence[tuple[str, str]] = (),
+    backtest: dict | None = None,
 ) -> str:
-    """The hotspot page: the study's cells that carry data, the outlines, legend, layer control."""
+    """The hotspot page: a title (what, where, when) with breadcrumbs and links, the study's
+    cells that carry data, the outlines, the area names, the legend and the layer control."""
     frames = [outline.areas.geometry for outline in outlines if len(outline.areas)]
     if frames:
         west, south, east, north = pd.concat(frames).total_bounds
@@ -128,6 +167,9 @@ def hotspot_map_html(
         west, east = result.cells["lng"].min(), result.cells["lng"].max()
         south, north = result.cells["lat"].min(), result.cells["lat"].max()
     page_title = title or f"Hot spots: {result.provenance['region']['boundary_set']}"
-    layer, legend = hotspot_layer(result)
+    layer, legend = hotspot_layer(result, backtest)
     lines = [outline_layer(outline) for outline in outlines]  # above the cells, not clickable
-    return map_page((west, south, east, north), tiles, page_title, [layer, *lines, legend])
+    names = [AreaLabels(outlines[-1].areas)] if outlines and len(outlines[-1].areas) else []
+    heading = MapTitle(page_title, crumbs_html, links)
+    parts = [layer, *lines, *names, legend, heading]
+    return map_page((west, south, east, north), tiles, page_title, parts)

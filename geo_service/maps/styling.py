@@ -248,6 +248,20 @@ PAGE_CSS = """
 .hotspots-legend p { margin: 4px 0 0; font-size: 12px; color: #444; }
 .hotspots-legend i { display: inline-block; width: 16px; height: 12px; margin-right: 6px;
   border: 1px solid #777; vertical-align: middle; }
+.hotspots-legend-lead { color: #222 !important; }
+.hotspots-legend details summary { cursor: pointer; font-size: 12px; margin-top: 4px;
+  color: #1f4e79; }
+.hotspots-title { position: absolute; top: 10px; left: 54px; right: 240px; z-index: 1000;
+  background: rgba(255,255,255,0.94); padding: 6px 12px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,0.3); font: 13px/1.4 sans-serif; max-width: 640px; }
+.hotspots-title h1 { font-size: 17px; margin: 0; }
+.hotspots-title nav { font-size: 12px; color: #444; }
+.hotspots-title nav a, .hotspots-title .links a { color: #1f4e79; }
+.hotspots-title .links { font-size: 12px; margin-top: 2px; }
+.hotspots-area-label { background: none; border: none; }
+.hotspots-area-label span { display: inline-block; transform: translate(-50%, -50%);
+  white-space: nowrap; font: bold 12px/1.2 sans-serif; color: #1b1b1b;
+  text-shadow: 0 0 3px #fff, 0 0 3px #fff, 0 0 2px #fff; pointer-events: none; }
 .hotspots-popup th { text-align: left; padding-right: 8px; font-weight: 600; vertical-align: top; }
 .hotspots-popup td { max-width: 220px; }
 """
@@ -268,6 +282,65 @@ class OglAttribution(MacroElement):
         super().__init__()
         self._name = "OglAttribution"
         self.text = ATTRIBUTION
+
+
+class AreaLabels(Layer):
+    """Area names drawn on the map at a point inside each area (a layer that can be switched
+    off), so a map reads without a basemap. Names go in as text, never as markup."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = (function () {
+            var group = L.layerGroup();
+            {{ this.labels|tojson }}.forEach(function (label) {
+                var text = document.createElement("span");
+                text.textContent = label[2];
+                L.marker([label[0], label[1]], {
+                    interactive: false,
+                    keyboard: false,
+                    icon: L.divIcon({className: "hotspots-area-label", html: text, iconSize: null})
+                }).addTo(group);
+            });
+            return group;
+        })();
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, frame: gpd.GeoDataFrame, name: str = "Area names") -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "AreaLabels"
+        frame = in_wgs84(frame)
+        points = shapely.point_on_surface(frame.geometry.values.to_numpy())
+        self.labels = [
+            [round(float(point.y), 5), round(float(point.x), 5), str(name)]
+            for point, name in zip(points, frame["name"], strict=True)
+        ]
+
+
+class MapTitle(MacroElement):
+    """The page's title over the map (what, where, when), its breadcrumbs and links."""
+
+    _template = Template(
+        """
+        {% macro html(this, kwargs) %}
+        <div class="hotspots-title" id="map-title">{{ this.markup|safe }}</div>
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, title: str, crumbs_html: str = "", links: Sequence[tuple[str, str]] = ()):
+        super().__init__()
+        self._name = "MapTitle"
+        anchors = " · ".join(
+            f'<a href="{html.escape(url)}">{html.escape(label)}</a>' for label, url in links
+        )
+        self.markup = (
+            crumbs_html
+            + f"<h1>{html.escape(title)}</h1>"
+            + (f'<div class="links">{anchors}</div>' if anchors else "")
+        )
 
 
 class PropertyStyledGeoJson(Layer):
@@ -356,6 +429,7 @@ class PropertyStyledGeoJson(Layer):
 class LegendEntry:
     colour: str
     label: str
+    technical: str = ""  # the analyst's name of the class, shown as the swatch's tooltip
 
 
 class Legend(MacroElement):
@@ -378,23 +452,40 @@ class Legend(MacroElement):
         """
     )
 
-    def __init__(self, title: str, entries: Sequence[LegendEntry], notes: Sequence[str]) -> None:
+    def __init__(
+        self,
+        title: str,
+        entries: Sequence[LegendEntry],
+        notes: Sequence[str],
+        lead: Sequence[str] = (),
+    ) -> None:
         super().__init__()
         self._name = "Legend"
         self.title = title
         self.entries = list(entries)
         self.notes = list(notes)
-        self.html = legend_html(title, entries, notes)
+        self.lead = list(lead)
+        self.html = legend_html(title, entries, notes, lead)
 
 
-def legend_html(title: str, entries: Sequence[LegendEntry], notes: Sequence[str]) -> str:
-    """The legend's markup, every text escaped."""
+def legend_html(
+    title: str, entries: Sequence[LegendEntry], notes: Sequence[str], lead: Sequence[str] = ()
+) -> str:
+    """The legend's markup, every text escaped. With ``lead`` (plain sentences, always shown)
+    the ``notes`` (settings an analyst checks) fold under "Technical settings", one click away."""
     rows = "".join(
-        f'<div class="hotspots-legend-class"><i style="background:{entry.colour}"></i>'
-        f"{html.escape(entry.label)}</div>"
+        '<div class="hotspots-legend-class"'
+        + (f' title="{html.escape(entry.technical)}"' if entry.technical else "")
+        + f'><i style="background:{entry.colour}"></i>{html.escape(entry.label)}</div>'
         for entry in entries
     )
     paragraphs = "".join(f"<p>{html.escape(note)}</p>" for note in notes)
+    if lead:
+        shown = "".join(f'<p class="hotspots-legend-lead">{html.escape(s)}</p>' for s in lead)
+        paragraphs = (
+            f'{shown}<details class="hotspots-legend-technical"><summary>Technical settings'
+            f"</summary>{paragraphs}</details>"
+        )
     return f"<h4>{html.escape(title)}</h4>{rows}{paragraphs}"
 
 

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from boundaries.area_names import area_directory
+from geo_service.backtest_report import backtest_provenance, version_with_backtests
 from geo_service.dependencies import (
     BoundaryStoreDep,
     CacheDep,
@@ -19,6 +21,7 @@ from geo_service.dependencies import (
 )
 from geo_service.maps.area_map import METRICS, area_map_html, area_metrics, check_metric
 from geo_service.maps.hotspot_map import hotspot_map_html
+from geo_service.maps.map_text import map_title, place_words, window_words
 from geo_service.maps.outlines import member_wards, region_outlines
 from geo_service.pages import map_response
 from geo_service.query_params import (
@@ -29,6 +32,14 @@ from geo_service.query_params import (
     month_range,
     parse_categories,
     split_values,
+)
+from geo_service.site import (
+    area_crumbs,
+    area_page_url,
+    breadcrumbs_html,
+    hotspot_list_url,
+    hotspot_map_url,
+    profile_url,
 )
 from pipelines.analysis.study import StudyRequest
 
@@ -41,9 +52,12 @@ def hotspot_map(
     responses: ResponsesDep,
     settings: SettingsDep,
     cache: CacheDep,
+    store: StoreDep,
     boundary_store: BoundaryStoreDep,
     boundaries: Annotated[str, Query(description="boundary set name")],
-    area: Annotated[list[str] | None, Query(description="area code(s); default: all")] = None,
+    area: Annotated[
+        list[str] | None, Query(description="area code(s) or exact name(s); default: all")
+    ] = None,
     res: Annotated[int, Query(description="H3 resolution, 7-10")] = 9,
     first: First = None,
     last: Last = None,
@@ -52,7 +66,8 @@ def hotspot_map(
     method: str = "gistar",
     alpha: Annotated[float, Query(gt=0, lt=1)] = 0.05,
 ) -> HTMLResponse:
-    codes = split_values(area)
+    directory = area_directory(boundary_store, boundaries)
+    codes = directory.resolve_all(split_values(area))
     first, last = month_range(first, last)
     study = StudyRequest(
         boundaries=boundaries,
@@ -67,12 +82,43 @@ def hotspot_map(
     )
 
     def build() -> HTMLResponse:
-        result, _ = cache.get(study)
-        outlines = region_outlines(boundary_store, boundary_store.read(boundaries), codes)
-        page = hotspot_map_html(result, outlines, settings.tiles)
+        result, version = cache.get(study)
+        boundary_set = boundary_store.read(boundaries)
+        outlines = region_outlines(boundary_store, boundary_set, codes)
+        names = [directory.name_of(code) for code in codes]
+        place = place_words(boundaries, names, boundary_set.scheme, len(directory.codes))
+        window = result.window
+        title = map_title(weights, place, window.first, window.last, method)
+        resolution = result.provenance["resolution"]
+        backtest = backtest_provenance(store.root, study, resolution, version)["backtest"]
+        if len(codes) == 1:
+            code = codes[0]
+            crumbs = area_crumbs(boundaries, code, names[0])
+            links = [
+                ("Area profile", profile_url(boundaries, code)),
+                ("Top 10 list (CSV)", hotspot_list_url(boundaries, code, "csv", weights)),
+                ("Whole set", hotspot_map_url(boundaries, None, weights)),
+            ]
+        else:
+            crumbs = area_crumbs(boundaries)
+            links = [
+                (name, area_page_url(boundaries, code))
+                for code, name in zip(codes, names, strict=True)
+            ]
+        page = hotspot_map_html(
+            result,
+            outlines,
+            settings.tiles,
+            title,
+            breadcrumbs_html(crumbs, "Hot spot map"),
+            links,
+            backtest,
+        )
         return map_response(page, settings.tiles, boundary_store, [boundaries])
 
-    return responses.respond(request, current_version(request, boundaries), build)
+    # The page reports the recorded backtest, so a new record must change the cache key too.
+    version = version_with_backtests(current_version(request, boundaries), store.root, boundaries)
+    return responses.respond(request, version, build)
 
 
 @router.get("/areas", response_class=HTMLResponse, summary="Choropleth of areas (HTML)")
@@ -97,7 +143,12 @@ def area_map(
         metrics = area_metrics(store, boundary_set, first, last, table)
         wards = member_wards(boundary_store, boundary_set)
         extra = [wards] if wards else []
-        page = area_map_html(boundary_set, metrics, metric, settings.tiles, extra)
+        window = metrics.window
+        title = (
+            f"{METRICS[metric]} by area of {boundaries}, {window_words(window.first, window.last)}"
+        )
+        crumbs = breadcrumbs_html(area_crumbs(boundaries), "Map of every area")
+        page = area_map_html(boundary_set, metrics, metric, settings.tiles, extra, title, crumbs)
         return map_response(page, settings.tiles, boundary_store, [boundaries])
 
     return responses.respond(request, current_version(request, boundaries), build)
