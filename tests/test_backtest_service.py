@@ -590,7 +590,7 @@ def test_the_page_renders_in_chromium(api: httpx.Client, recorded: dict) -> None
     ("params", "status", "message"),
     [
         ({"boundaries": "nowhere"}, 404, "no boundary set named"),
-        ({"area": "E05999999"}, 404, "not in boundary set"),
+        ({"area": "E05999999"}, 404, "no area with code or name 'E05999999'"),
         ({"to": "2019-12"}, 422, "at 2019-09 or earlier"),
         ({"to": "2019-12"}, 422, "missing 2020-01, 2020-02, 2020-03"),
         ({"to": "2018-12", "train_months": 12}, 422, "no crimes stored for 2018-01..2018-12"),

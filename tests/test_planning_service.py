@@ -359,7 +359,7 @@ def test_displacement_page_draws_the_three_places(api: httpx.Client) -> None:
 
 DISPLACEMENT_ERRORS = [
     ({"target": "nowhere:TARGET"}, 404, "no boundary set named 'nowhere'"),
-    ({"control": f"{PATCHES}:NOPE"}, 404, "has no area 'NOPE' (control)"),
+    ({"control": f"{PATCHES}:NOPE"}, 404, "control: no area with code or name 'NOPE'"),
     ({"target": PATCHES}, 422, "target must be SET:CODE"),
     ({"control": ":CONTROL"}, 422, "control must be SET:CODE"),
     ({"target": "/etc/passwd"}, 422, "target must be SET:CODE"),

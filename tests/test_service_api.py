@@ -290,7 +290,11 @@ def test_cluster_set_from_a_mapping(api: httpx.Client) -> None:
     ("params", "status", "words"),
     [
         ({"boundaries": "no-such-set"}, 404, "no boundary set named 'no-such-set'"),
-        ({"boundaries": WARDS, "area": "E05999999"}, 404, "E05999999 not in boundary set"),
+        (
+            {"boundaries": WARDS, "area": "E05999999"},
+            404,
+            "no area with code or name 'E05999999' in boundary set",
+        ),
         ({"boundaries": WARDS, "from": "2019-13"}, 422, "from: must be a month written YYYY-MM"),
         ({"boundaries": WARDS, "from": "2019-06", "to": "2019-01"}, 422, "earlier month first"),
         ({"boundaries": WARDS, "res": 12}, 422, "res"),
