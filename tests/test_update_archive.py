@@ -27,7 +27,10 @@ from boundaries.sets import load_boundary_file
 from boundaries.store import BoundaryStore
 from cli.main import app
 from geo_service.settings import Settings
+from pipelines.ingest.archive import ingest_archive
+from pipelines.ingest.update import UpdateError, update_store
 from pipelines.store import CrimeStore
+from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.live_server import live_client
 
 runner = CliRunner()
@@ -267,3 +270,25 @@ def test_dry_run_on_the_recorded_archive_writes_nothing(
         assert _snapshot(first_store) == before
     finally:
         shutil.rmtree(snapshots.first / NEW_MONTH)
+
+
+def test_an_ingest_during_the_update_is_never_lost(archive: ArchiveBuilder, tmp_path: Path) -> None:
+    """Another ingest replaces a month between the update's compare and its swap: the update
+    publishes nothing (it would drop that ingest's rows) and says to run it again."""
+    store = CrimeStore(tmp_path / "store")
+    archive.write("kent", "2020-01", [crime_line("2020-01", "a"), crime_line("2020-01", "b")])
+    ingest_archive(store, archive.root)
+    archive.write("kent", "2020-01", [crime_line("2020-01", "a")])  # republished: b removed
+    other = ArchiveBuilder(tmp_path / "other")
+    other.write("kent", "2020-01", [crime_line("2020-01", "c", category="Drugs")])
+
+    def meanwhile(message: str) -> None:
+        if "reading" in message:
+            ingest_archive(store, other.root)  # lands after the update read the month
+
+    with pytest.raises(UpdateError, match="changed while the update ran"):
+        update_store(
+            store, base_url="http://127.0.0.1:9/api", progress=meanwhile, max_removed_share=1.0
+        )
+    table = store.read_partition("kent", "2020-01")
+    assert table["crime_id"].to_pylist() == ["c"]  # the other ingest's month, untouched

@@ -42,7 +42,7 @@ from pipelines.ingest.archive_layout import ArchiveError, StreetFile, list_archi
 from pipelines.ingest.revisions import RowChanges, compare_months
 from pipelines.ingest.sources import ApiArea, Sources, SourcesError, read_sources
 from pipelines.schema import SOURCE_API, SOURCE_ARCHIVE
-from pipelines.store import CrimeStore, PartitionCoverage
+from pipelines.store import CrimeStore, PartitionCoverage, Snapshot
 from pipelines.update_record import ForceOffer, read_record, write_record
 
 ADDED, REVISED, UNCHANGED = "added", "revised", "unchanged"
@@ -98,6 +98,7 @@ class _Staged:
     change: MonthChange
     table: pa.Table | None = None  # None: unchanged, nothing to write
     coverage: PartitionCoverage | None = None
+    built_on: Path | None = None  # the stored file it was compared with (None: a new month)
 
 
 Progress = Callable[[str], None]
@@ -127,15 +128,17 @@ def update_store(
     moment = now or dt.datetime.now(dt.UTC)
     report = UpdateReport(checked_at=moment.isoformat(timespec="seconds"), dry_run=dry_run)
     notify = progress or (lambda _message: None)
+    # Every month is built from one pinned version; the swap checks nothing moved since.
+    base = store.latest()
     try:
-        staged = _check_all(store, report, base_url, archive, force, recheck_months, retry, notify)
+        staged = _check_all(base, report, base_url, archive, force, recheck_months, retry, notify)
         _refuse_large_removals(staged, max_removed_share)
+        report.months = sorted((s.change for s in staged), key=lambda m: (m.force, m.month))
+        if not dry_run:
+            _swap_in(store, staged, moment, notify)
     except UpdateError as error:
         _record_failure(store, moment, str(error))
         raise
-    report.months = sorted((s.change for s in staged), key=lambda m: (m.force, m.month))
-    if not dry_run:
-        _swap_in(store, staged, moment, notify)
     _record_check(store, report, moment)
     return report
 
@@ -144,7 +147,7 @@ def update_store(
 
 
 def _check_all(
-    store: CrimeStore,
+    store: Snapshot,
     report: UpdateReport,
     base_url: str,
     archive: Path | None,
@@ -203,7 +206,7 @@ def _check_all(
     return staged
 
 
-def _stored_months(store: CrimeStore, force: str) -> list[str]:
+def _stored_months(store: CrimeStore | Snapshot, force: str) -> list[str]:
     return [month for _, month in store.partitions(force)]
 
 
@@ -221,7 +224,7 @@ def _to_check(
 
 
 def _stage(
-    store: CrimeStore,
+    store: Snapshot,
     force: str,
     month: str,
     source: str,
@@ -239,14 +242,14 @@ def _stage(
     change = MonthChange(force, month, status, source, changes)
     if status == UNCHANGED:
         return _Staged(change)
-    return _Staged(change, table, coverage)
+    return _Staged(change, table, coverage, store.partition_path(force, month))
 
 
 # -- the API ------------------------------------------------------------------------------------
 
 
 async def _from_api(
-    store: CrimeStore,
+    store: Snapshot,
     report: UpdateReport,
     sources: Sources,
     forces: list[str],
@@ -300,7 +303,7 @@ async def _fetch_all(
 
 
 def _build_api_month(
-    store: CrimeStore,
+    store: Snapshot,
     force: str,
     month: str,
     areas: list[ApiArea],
@@ -341,7 +344,7 @@ def _api_message(group: BaseExceptionGroup, base_url: str) -> str:
 
 
 def _from_archive(
-    store: CrimeStore,
+    store: Snapshot,
     report: UpdateReport,
     path: Path,
     forces: list[str],
@@ -386,7 +389,7 @@ def _from_archive(
     return staged
 
 
-def _parse_archive_months(store: CrimeStore, files: list[StreetFile]) -> list[_Staged]:
+def _parse_archive_months(store: Snapshot, files: list[StreetFile]) -> list[_Staged]:
     staged = []
     with ThreadPoolExecutor(2) as pool:
         for start in range(0, len(files), _ARCHIVE_BATCH):
@@ -464,6 +467,14 @@ def _swap_in(
             if item.table is None or item.coverage is None:
                 continue
             change = item.change
+            writer.lock(change.force, change.month)
+            if store.latest().partition_path(change.force, change.month) != item.built_on:
+                # Another ingest replaced the month while this update compared it: writing
+                # now would lose that ingest's rows. Nothing is published; a re-run sees both.
+                raise UpdateError(
+                    f"{change.force} {change.month} changed while the update ran (another "
+                    "ingest?); nothing was changed: run `hotspots update` again"
+                )
             coverage = item.coverage
             if change.status == REVISED:
                 revision = {
