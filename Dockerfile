@@ -8,8 +8,16 @@
 #
 # Two stages: the build stage installs the project and its runtime dependencies (no dev tools)
 # into a virtual environment; the final image copies only that environment.
+#
+# Reproducible: every runtime package is installed at the version in constraints.txt (written by
+# tools/runtime_constraints.py from the environment the tests passed in), and pip and the build
+# backend are pinned below. The base image should be pinned by digest too
+# (python:3.11.7-slim@sha256:...); the digest could not be looked up where this file was
+# written (no access to a container registry), so pass the one you have verified:
+#   docker build --build-arg PYTHON_IMAGE=python:3.11.7-slim@sha256:<digest> -t crime-hotspots .
+# This Dockerfile has not been built here: that machine had no Docker daemon.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+ARG PYTHON_IMAGE=python:3.11.7-slim
 
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -17,14 +25,16 @@ ENV PIP_NO_CACHE_DIR=1 \
 WORKDIR /src
 # Every runtime dependency ships manylinux wheels (numpy, pyarrow, shapely, pyproj, pyogrio,
 # h3, scipy), so the slim image needs no compiler.
-RUN python -m venv /opt/venv && /opt/venv/bin/pip install --upgrade pip setuptools wheel
-COPY pyproject.toml README.md ./
+RUN python -m venv /opt/venv && /opt/venv/bin/pip install pip==26.3 setuptools==84.2.1 wheel==0.48.0
+COPY pyproject.toml README.md constraints.txt ./
 COPY cli ./cli
 COPY pipelines ./pipelines
 COPY boundaries ./boundaries
 COPY geo_service ./geo_service
-# A regular (not editable) install from pyproject: the package, its data files, no [dev] extras.
-RUN /opt/venv/bin/pip install .
+# A regular (not editable) install from pyproject: the package, its data files, no [dev] extras,
+# each dependency at its pinned version, built with the pinned setuptools above (no isolation,
+# which would fetch whichever setuptools is newest).
+RUN /opt/venv/bin/pip install --no-build-isolation -c constraints.txt .
 
 FROM ${PYTHON_IMAGE}
 ENV PATH=/opt/venv/bin:$PATH \

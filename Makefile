@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared/data
 
-.PHONY: setup test lint quickstart demo demo-city bench chromium clean
+.PHONY: setup test lint quickstart demo demo-city bench chromium constraints clean
 
 $(BIN)/hotspots: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,9 @@ bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.service_latency
 	$(BIN)/python -m benchmarks.cli_startup
 	$(BIN)/python -m benchmarks.london_pipeline
+
+constraints: setup  ## re-pin the Docker build (constraints.txt) to this environment's versions
+	$(BIN)/python tools/runtime_constraints.py
 
 chromium:  ## Debian's Chromium for the browser tests (needs root; they skip, saying so, without it)
 	command -v chromium >/dev/null || (apt-get update -qq && \

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import geopandas as gpd
 import httpx
+import mapclassify
 import numpy as np
 import pytest
 from shapely.geometry import box
@@ -243,15 +244,19 @@ def test_hotspot_legend_has_every_gi_class_with_its_cell_count(
 
 
 def test_quantile_classes() -> None:
+    """mapclassify's quantiles; a missing value is no class; every colour is used."""
     values = np.array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, np.nan])
     classes = quantile_classes(values, k=5)
-    assert classes.upper == (2, 4, 6, 8, 10) and classes.lower == 1
+    expected = mapclassify.Quantiles(values[:-1], k=5).bins
+    assert classes.upper == pytest.approx(tuple(expected)) and classes.lower == 1
+    assert classes.upper == pytest.approx((2.8, 4.6, 6.4, 8.2, 10))
     assert classes.classify(values).tolist() == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, -1]
-    assert classes.labels() == ["1 – 2", "2 – 4", "4 – 6", "6 – 8", "8 – 10"]
+    assert classes.labels(1) == ["1.0 – 2.8", "2.8 – 4.6", "4.6 – 6.4", "6.4 – 8.2", "8.2 – 10.0"]
     skewed = quantile_classes([0, 0, 0, 0, 0, 0, 0, 0, 5, 100], k=5)
-    assert skewed.upper == (0, 100)  # four tied quantiles merge: no empty class
+    assert skewed.upper == (0, 100)  # tied quantiles and the empty class merge: no unused colour
     assert skewed.classify([0, 5, 100]).tolist() == [0, 1, 1]
     assert len(set(skewed.colours)) == 2 and skewed.colours[-1] == "#bd0026"
+    assert quantile_classes([7.0]).upper == (7.0,)
 
 
 def test_area_map_classes_every_area_and_marks_no_data(town: Path) -> None:
