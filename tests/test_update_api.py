@@ -213,6 +213,9 @@ def test_service_answers_throughout_the_update(scenario: Scenario) -> None:
 def test_pinned_window_keeps_its_answer(scenario: Scenario) -> None:
     after = _observe(scenario.client)
     assert after["pinned"]["cells"] == scenario.before["pinned"]["cells"]
+    # The same data version: only months up to the pinned "to" count, and none of them changed.
+    pinned_version = scenario.before["pinned"]["provenance"]["data_version"]
+    assert after["pinned"]["provenance"]["data_version"] == pinned_version
     assert (
         after["pinned"]["provenance"]["window"] == scenario.before["pinned"]["provenance"]["window"]
     )

@@ -31,7 +31,7 @@ from geo_service.downloads import csv_response, same_query_url
 from geo_service.hotspot_output import cell_records, csv_text, feature_collection, plain
 from geo_service.hotspot_query import HotspotQuery, hotspot_query
 from geo_service.models import ERRORS, Hotspots, Provenance
-from geo_service.results import StudyCache
+from geo_service.results import StudyCache, data_version
 from pipelines.analysis.ranking import rank_cells, shortfall_note
 from pipelines.analysis.study import StudyRequest
 from pipelines.freshness import store_freshness
@@ -148,8 +148,10 @@ def _study(
 ) -> tuple:
     study = resolved_study(boundary_store, query.study)
     result, version = cache.get(study)
-    # The resolution studied: the data guard may have changed the one asked for.
-    backtest = backtest_provenance(store.root, study, result.provenance["resolution"], version)
+    # Backtests are recorded on the whole store's version (a pinned window's own version
+    # covers only its months); the resolution studied: the guard may have changed it.
+    whole = data_version(store, boundary_store, study.boundaries)
+    backtest = backtest_provenance(store.root, study, result.provenance["resolution"], whole)
     freshness = {"freshness": store_freshness(store).as_dict()}
     return result.cells, plain(
         {**result.provenance, "data_version": version, **backtest, **freshness}
