@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 from boundaries.errors import BoundaryError, BoundarySetExists, UnknownBoundarySet
 from boundaries.quality import QualityReport
 from boundaries.sets import BoundarySet, check_name
-from pipelines.store.atomic import atomic_write, remove_stale_temporaries
+from pipelines.store.atomic import atomic_write, disk_faults_in_words, remove_stale_temporaries
 
 METADATA_KEY = b"hotspots.boundary_set"
 
@@ -87,7 +87,9 @@ class BoundaryStore:
         )
 
     def delete(self, name: str) -> None:
-        self._existing(name).unlink()
+        path = self._existing(name)
+        with disk_faults_in_words(f"boundaries/{path.name}"):  # read-only store: said in words
+            path.unlink()
 
     def _existing(self, name: str) -> Path:
         path = self.path(name)

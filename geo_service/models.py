@@ -50,9 +50,19 @@ class ForceHeld(BaseModel):
     last: str
 
 
+class StoreProblem(BaseModel):
+    file: str = Field(description="The damaged file, relative to the data folder.")
+    problem: str = Field(description='What is wrong: "missing", "damaged (...)", "unreadable".')
+
+
 class StoreStatus(BaseModel):
     partitions: int = Field(description="Force-months stored.")
+    version: str = Field(description="The store manifest's version (the data version's prefix).")
     forces: list[ForceHeld]
+    problems: list[StoreProblem] = Field(
+        default_factory=list,
+        description="Damaged partition files; re-ingest the force and month to repair each.",
+    )
 
 
 class CacheStatus(BaseModel):
@@ -78,7 +88,10 @@ class DataFreshness(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "empty"] = Field(description="'empty' until crimes are loaded.")
+    status: Literal["ok", "empty", "degraded"] = Field(
+        description="'empty' until crimes are loaded; 'degraded' when a stored file is damaged "
+        "(store.problems names it) or the store cannot be read."
+    )
     version: str = Field(description="Version of the crime-hotspots software.")
     api_version: str
     read_access: str

@@ -4,27 +4,44 @@ a load balancer or a partner can check it without a key."""
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 
-from geo_service.dependencies import BoundaryStoreDep, CacheDep, StoreDep, get_settings
-from geo_service.models import CacheStatus, DataFreshness, ForceHeld, Health, StoreStatus
+from geo_service.dependencies import get_settings
+from geo_service.models import (
+    CacheStatus,
+    DataFreshness,
+    ForceHeld,
+    Health,
+    StoreProblem,
+    StoreStatus,
+)
+from geo_service.results import StudyCache
 from pipelines.attribution import ATTRIBUTION
 from pipelines.freshness import store_freshness
+from pipelines.store import Snapshot, StoreUnavailable
+from pipelines.store.manifest import Manifest
+
+# Seconds a check of the partition files' sizes is reused: /health is polled.
+_PROBLEMS_MAX_AGE = 5.0
 
 router = APIRouter(tags=["service"])
 
 
 @router.get("/health", response_model=Health)
-def health(
-    request: Request,
-    store: StoreDep,
-    boundary_store: BoundaryStoreDep,
-    cache: CacheDep,
-) -> Health:
-    """Store status (months held per force), boundary sets, cache use and software version.
-    Reads file names only, so it stays cheap enough to poll."""
-    partitions = store.partitions()
+async def health(request: Request) -> Health:
+    """Store status (months held per force, damaged files), boundary sets, cache use and
+    software version. Runs on the event loop itself, never in the thread pool that studies
+    wait in, and reads only the manifest and file sizes, so it answers during a flood."""
+    state = request.app.state
+    store, boundary_store, cache = state.store, state.boundary_store, state.cache
+    try:
+        snapshot = store.latest()
+        problems = store.problems(max_age=_PROBLEMS_MAX_AGE)
+    except StoreUnavailable as error:  # e.g. an unreadable manifest: still answer, in words
+        return _degraded(request, str(error))
+    partitions = snapshot.partitions()
     months: dict[str, list[str]] = {}
     for force, month in partitions:
         months.setdefault(force, []).append(month)
@@ -32,18 +49,53 @@ def health(
         ForceHeld(force=force, months=len(held), first=held[0], last=held[-1])
         for force, held in sorted(months.items())
     ]
+    status = "degraded" if problems else "ok" if partitions else "empty"
     return Health(
-        status="ok" if partitions else "empty",
+        status=status,
         version=software_version(),
         api_version=request.app.version,
         read_access=get_settings(request).read_access,
-        store=StoreStatus(partitions=len(partitions), forces=forces),
-        boundary_sets=boundary_store.names(),
-        cache=CacheStatus(
-            entries=len(cache), capacity=cache.entries, hits=cache.hits, misses=cache.misses
+        store=StoreStatus(
+            partitions=len(partitions),
+            version=snapshot.version,
+            forces=forces,
+            problems=[StoreProblem(file=f, problem=why) for f, why in problems.items()],
         ),
-        freshness=DataFreshness(**store_freshness(store).as_dict()),
+        boundary_sets=boundary_store.names(),
+        cache=cache_status(cache),
+        freshness=DataFreshness(**store_freshness(snapshot).as_dict()),
         attribution=ATTRIBUTION,
+    )
+
+
+def _degraded(request: Request, problem: str) -> Health:
+    state = request.app.state
+    return Health(
+        status="degraded",
+        version=software_version(),
+        api_version=request.app.version,
+        read_access=get_settings(request).read_access,
+        store=StoreStatus(
+            partitions=0,
+            version="unknown",
+            forces=[],
+            problems=[StoreProblem(file="crimes/manifest.json", problem=problem)],
+        ),
+        boundary_sets=state.boundary_store.names(),
+        cache=cache_status(state.cache),
+        freshness=DataFreshness(**_record_only_freshness(state.store.root)),
+        attribution=ATTRIBUTION,
+    )
+
+
+def _record_only_freshness(root: Path) -> dict:
+    """Freshness when no partition can be named: from the update record alone."""
+    return store_freshness(Snapshot(root, Manifest())).as_dict()
+
+
+def cache_status(cache: StudyCache) -> CacheStatus:
+    return CacheStatus(
+        entries=len(cache), capacity=cache.entries, hits=cache.hits, misses=cache.misses
     )
 
 

@@ -83,6 +83,7 @@ class CrimeStore:
         self.grace_seconds = grace_seconds
         self._pinned: tuple[tuple[int, int, int], Manifest] | None = None
         self._pinned_lock = threading.Lock()
+        self._checked: tuple[str, float, dict[str, str]] | None = None  # for problems()
 
     # -- versions -------------------------------------------------------------------------------
 
@@ -160,11 +161,26 @@ class CrimeStore:
 
     # -- health ---------------------------------------------------------------------------------
 
-    def problems(self) -> dict[str, str]:
+    def problems(self, max_age: float = 0.0) -> dict[str, str]:
         """Damaged partition files of the current version (relative name -> what is wrong):
         missing, a size other than written (truncated), or found unreadable by a read in this
-        process. Stats files only, so /health can afford it."""
+        process. Stats files only; with ``max_age`` a check of the same version at most that
+        many seconds old is reused (/health is polled)."""
         snapshot = self.latest()
+        now = time.monotonic()
+        checked = self._checked
+        if checked is not None and checked[0] == snapshot.version and now - checked[1] < max_age:
+            found = dict(checked[2])
+        else:
+            found = self._stat_partitions(snapshot)
+            self._checked = (snapshot.version, now, dict(found))
+        named = set(snapshot.files())
+        for file, why in damaged_files().items():
+            if file in named:
+                found.setdefault(file, why)
+        return dict(sorted(found.items()))
+
+    def _stat_partitions(self, snapshot: Snapshot) -> dict[str, str]:
         found: dict[str, str] = {}
         for entry in snapshot.manifest.partitions.values():
             name = f"crimes/{entry.file}"
@@ -175,11 +191,7 @@ class CrimeStore:
                 continue
             if size != entry.bytes:
                 found[name] = f"damaged ({size} bytes, {entry.bytes} written)"
-        named = set(snapshot.files())
-        for file, why in damaged_files().items():
-            if file in named:
-                found.setdefault(file, why)
-        return dict(sorted(found.items()))
+        return found
 
     # -- writing --------------------------------------------------------------------------------
 
