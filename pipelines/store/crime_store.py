@@ -175,7 +175,7 @@ class CrimeStore:
             found = self._stat_partitions(snapshot)
             self._checked = (snapshot.version, now, dict(found))
         named = set(snapshot.files())
-        for file, why in damaged_files().items():
+        for file, why in damaged_files(self.root).items():
             if file in named:
                 found.setdefault(file, why)
         return dict(sorted(found.items()))

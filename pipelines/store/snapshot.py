@@ -22,20 +22,39 @@ from pipelines.store.coverage import PartitionCoverage
 from pipelines.store.errors import CorruptPartition, SnapshotExpired
 from pipelines.store.manifest import Manifest, PartitionEntry, read_footer_coverage
 
-# Files found damaged by a read in this process ("crimes/<file>" -> reason), reported by
-# /health until a new manifest stops naming them.
-_damaged: dict[str, str] = {}
+# Files found damaged by a read in this process: absolute path -> (what is wrong, the file's
+# (size, mtime) then). /health reports them while the same file is still named and unchanged.
+_damaged: dict[str, tuple[str, tuple[int, int] | None]] = {}
 _damaged_lock = threading.Lock()
 
 
-def damaged_files() -> dict[str, str]:
+def damaged_files(root: Path) -> dict[str, str]:
+    """Files under ``root`` found damaged by reads (relative name -> problem), unless repaired."""
     with _damaged_lock:
-        return dict(_damaged)
+        noted = dict(_damaged)
+    found = {}
+    for path, (reason, stamp) in noted.items():
+        try:
+            relative = Path(path).relative_to(root)
+        except ValueError:
+            continue
+        if _stamp(Path(path)) == stamp:
+            found[str(relative)] = reason
+    return found
 
 
-def _note_damaged(error: CorruptPartition) -> CorruptPartition:
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_size, info.st_mtime_ns)
+
+
+def _note_damaged(root: Path, error: CorruptPartition) -> CorruptPartition:
+    path = root / error.file
     with _damaged_lock:
-        _damaged[error.file] = error.reason
+        _damaged[str(path)] = (error.reason, _stamp(path))
     return error
 
 
@@ -87,7 +106,7 @@ class Snapshot:
         try:
             return read_footer_coverage(self.crimes_dir, entry)
         except CorruptPartition as error:
-            raise _note_damaged(error) from None
+            raise _note_damaged(self.root, error) from None
 
     def coverage(
         self, force: str | None = None, first: str | None = None, last: str | None = None
@@ -135,7 +154,8 @@ class Snapshot:
             size = path.stat().st_size
             if size != entry.bytes:
                 raise _note_damaged(
-                    CorruptPartition(name, f"damaged ({size} bytes, {entry.bytes} written)")
+                    self.root,
+                    CorruptPartition(name, f"damaged ({size} bytes, {entry.bytes} written)"),
                 )
             return pq.read_table(path, columns=columns).replace_schema_metadata(None)
         except FileNotFoundError:
@@ -144,9 +164,9 @@ class Snapshot:
                     f"the crime store changed while this was being answered (version "
                     f"{self.version} was collected); ask again"
                 ) from None
-            raise _note_damaged(CorruptPartition(name, "missing")) from None
+            raise _note_damaged(self.root, CorruptPartition(name, "missing")) from None
         except (OSError, pa.ArrowException) as error:
             # pyarrow's own message carries the absolute path: keep it out of the answer.
             raise _note_damaged(
-                CorruptPartition(name, f"unreadable ({type(error).__name__})")
+                self.root, CorruptPartition(name, f"unreadable ({type(error).__name__})")
             ) from None
