@@ -41,6 +41,7 @@ demo: setup  ## load Devon and Cornwall crime and Torbay's wards into ./data; co
 bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.ingest_archive
 	$(BIN)/python -m benchmarks.assign_areas
+	$(BIN)/python -m benchmarks.h3_cover
 	$(BIN)/python -m benchmarks.gistar
 	$(BIN)/python -m benchmarks.compare_schemes
 	$(BIN)/python -m benchmarks.map_render

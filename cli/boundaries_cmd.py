@@ -331,7 +331,8 @@ def cover(
     output: FormatOption = "csv",
     data_dir: DataDirOption = None,
 ) -> None:
-    """Every H3 cell of the region (zero-crime cells included), each with its area."""
+    """Every H3 cell of the land-only region (zero-crime cells included): its area, land share
+    and land km² (cells enter when at least half inside the areas)."""
     output = _check_format(output, ("csv", "json"))
     try:
         boundary_set = _boundary_store(data_dir).read(name)
@@ -341,7 +342,15 @@ def cover(
         fail(str(error))
     frame = result.to_table().to_pandas()
     if output == "json":
-        print(json.dumps({"resolution": resolution, "cells": frame.to_dict(orient="records")}))
+        print(
+            json.dumps(
+                {
+                    "resolution": resolution,
+                    "region": result.provenance(),
+                    "cells": frame.to_dict(orient="records"),
+                }
+            )
+        )
         return
     _print_csv(frame)
 

@@ -59,8 +59,11 @@ def torbay_study(data_root: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     for resolution in (8, 9, 10):
         cells = cover_areas(wards, resolution).cells
         parents = parent_cells(crimes.column("h3_cell"), resolution).to_numpy()
-        position = np.searchsorted(cells, parents)
-        assert np.all(cells[np.minimum(position, len(cells) - 1)] == parents)
+        position = np.minimum(np.searchsorted(cells, parents), len(cells) - 1)
+        found = cells[position] == parents
+        # The rest sit in rim cells mostly at sea or next door (boundaries/h3_cover.py).
+        assert found.mean() > 0.97
+        position = position[found]
         study[resolution] = (cells, np.bincount(position, minlength=len(cells)).astype(float))
     return study
 

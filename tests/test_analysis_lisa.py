@@ -75,7 +75,7 @@ def test_statistic_quadrants_and_p_agree_with_esda_on_torbay(torbay, resolution:
     # esda compares floats, so a simulated sum equal to the observed one lands in either tail by
     # rounding; ours counts ties in both. Compare the cells where no simulation ties.
     untied = (tails.at_least + tails.at_most == permutations) & (z != 0)
-    assert untied.sum() >= 100
+    assert untied.sum() >= 80  # of Torbay's 629 land cells at resolution 9
     assert_within_monte_carlo(ours[untied], np.asarray(greater)[untied], permutations)
 
 

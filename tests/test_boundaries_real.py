@@ -86,15 +86,27 @@ def test_torbay_counts_equal_sjoin_and_lose_nothing(devon_store, torbay_wards) -
     assert (assignment.area[~located] == NO_LOCATION).all()
 
 
-def test_torbay_cover_holds_every_crime_cell(devon_store, torbay_wards) -> None:
+def test_torbay_cover_is_the_ward_land_and_holds_nearly_every_crime_cell(
+    devon_store, torbay_wards
+) -> None:
     crimes = devon_store.read(columns=["longitude", "latitude", "h3_cell"])
     inside = assign_table(torbay_wards, crimes).area >= 0
     cells = crimes.column("h3_cell").filter(pa.array(inside))
-    for resolution in (8, 10):
+    ward_km2 = torbay_wards.areas["area_m2"].sum() / 1e6  # 62.9 km² of ward land
+    for resolution in (8, 9, 10):
         cover = cover_areas(torbay_wards, resolution)
+        # The old cover (parents of every touching resolution-12 cell) was 95.5/75.5/68.0 km².
+        assert cover.cell_km2.sum() < ward_km2 * (1.04 if resolution < 10 else 1.01)
+        assert cover.areas_km2 == pytest.approx(ward_km2, rel=2e-3)
+        assert cover.land_km2.sum() == pytest.approx(ward_km2, rel=0.1 if resolution == 8 else 0.05)
         study = parent_cells(cells, resolution).to_numpy()
-        assert np.isin(study, cover.cells).all(), f"crime cells missing at res {resolution}"
-        assert len(cover.cells) > len(np.unique(study))  # zero-crime cells included
+        # Crimes left out of the cell statistics: those in rim cells mostly at sea or next door.
+        # Crimes left out of the cell statistics are those in rim cells mostly at sea or next
+        # door (measured 2.5 %, 0.44 %, 0.11 % of Torbay's 2019 crimes at 8, 9, 10).
+        in_region = np.isin(study, cover.cells).mean()
+        assert in_region > {8: 0.97, 9: 0.99, 10: 0.995}[resolution]
+        if resolution > 8:
+            assert len(cover.cells) > len(np.unique(study))  # zero-crime cells on land stay
         assert set(cover.codes) == set(torbay_wards.codes)
         assert len(np.unique(cover.cells)) == len(cover.cells)
 

@@ -22,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import shapely
+from shapely.geometry import Polygon
 
 from boundaries.clusters import build_clusters, read_mapping
 from boundaries.sets import BoundarySet, load_boundary_file
@@ -172,7 +173,9 @@ def _areas_for_half(x: np.ndarray) -> int:
 
 def _between_share(inside: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> float:
     """Eta squared of cell harm by area: each crime's cell is the parent of its base (res 12)
-    cell; an area's cells are those whose centre it holds (h3's own polygon fill)."""
+    cell; an area's cells are those whose centre it holds (h3's own polygon fill) and that lie at
+    least half inside Barnet (the land-only region, measured here one cell at a time)."""
+    barnet_land = polygons.to_crs("EPSG:3035").union_all()
     cells = [
         h3.cell_to_parent(h3.latlng_to_cell(lat, lng, BASE_H3_RESOLUTION), RESOLUTION)
         for lat, lng in zip(inside["lat"], inside["lng"], strict=True)
@@ -181,6 +184,10 @@ def _between_share(inside: gpd.GeoDataFrame, polygons: gpd.GeoDataFrame) -> floa
     values, groups = [], []
     for code, geometry in zip(polygons["code"], polygons.geometry, strict=True):
         for cell in h3.geo_to_cells(geometry.__geo_interface__, RESOLUTION):
+            ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(cell)]
+            shape = gpd.GeoSeries([Polygon(ring)], crs=4326).to_crs("EPSG:3035").iloc[0]
+            if shape.intersection(barnet_land).area < 0.5 * shape.area:
+                continue
             values.append(float(harm_of.get(cell, 0.0)))
             groups.append(code)
     frame = pd.DataFrame({"value": values, "area": groups})

@@ -2,8 +2,9 @@
 
 A crime belongs to the study when its point lies inside the region (exact point in polygon,
 ``boundaries.assign``); its cell is the parent of its stored base cell at the study resolution
-(``pipelines.index.h3_cells.parent_cells``). The region's H3 cover is built so that every such
-cell is in it (``boundaries.h3_cover``), so no crime inside the region is lost between the two.
+(``pipelines.index.h3_cells.parent_cells``). The region's cells are those at least half on land
+inside the areas (``boundaries.h3_cover``); a crime inside the areas whose cell is a rim cell below
+that share is left out of the cell statistics and counted (``below_land_share``), never silently.
 """
 
 from __future__ import annotations
@@ -17,12 +18,7 @@ import pyarrow as pa
 from boundaries.assign import AreaIndex, assign_table
 from boundaries.h3_cover import CellCover, cover_areas
 from boundaries.sets import BoundarySet
-from pipelines.errors import InputError
 from pipelines.index.h3_cells import parent_cells
-
-
-class GridError(InputError):
-    """A study region that cannot be gridded as asked."""
 
 
 @dataclass
@@ -47,7 +43,17 @@ class StudyGrid:
         return np.asarray(self.cover.codes, dtype=object)[self.cover.area]
 
     def cell_areas_km2(self) -> np.ndarray:
-        return np.array([h3.cell_area(h3.int_to_str(int(c)), unit="km^2") for c in self.cells])
+        """Each cell's area inside the region's areas (clipped at the coast and the edge)."""
+        return np.asarray(self.cover.land_km2)
+
+    def land_shares(self) -> np.ndarray:
+        """Each cell's share of its area inside the region's areas (0.5..1)."""
+        return np.asarray(self.cover.land_share)
+
+    @property
+    def land_km2(self) -> float:
+        """The region's own land area: the areas' area, the denominator of PAI."""
+        return self.cover.areas_km2
 
     def cell_centres(self) -> np.ndarray:
         """(lat, lng) of each cell centre."""
@@ -64,12 +70,15 @@ def build_grid(
 
 @dataclass
 class LocatedCrimes:
-    cell: np.ndarray  # int64 per crime: index into grid.cells, -1 when outside the region
+    cell: np.ndarray  # int64 per crime: index into grid.cells, -1 when not in a region cell
     outside_region: int  # located crimes outside the region
     no_location: int  # crimes without a map point
+    in_areas: np.ndarray  # bool per crime: its point is inside the region's areas
+    below_land_share: int = 0  # crimes inside the areas whose cell is less than half inside
 
     @property
     def inside(self) -> np.ndarray:
+        """Crimes in a region cell: those the cell statistics count."""
         return self.cell >= 0
 
 
@@ -83,12 +92,10 @@ def locate_crimes(grid: StudyGrid, boundary_set: BoundarySet, crimes: pa.Table) 
     # A cover always has cells (cover_areas refuses an empty region), so clipping is safe.
     position = np.minimum(np.searchsorted(grid.cells, parents), len(grid.cells) - 1)
     found = inside & (grid.cells[position] == parents)
-    lost = int((inside & ~found).sum())
-    if lost:
-        # The cover is built to contain every inside crime's cell; reaching here is a bug.
-        raise GridError(f"{lost} crimes inside the region fell outside its H3 cover")
+    # Inside the areas, but in a rim cell mostly at sea or over the boundary: not a region cell.
+    below = int((inside & ~found).sum())
     cell = np.where(found, position, -1).astype(np.int64)
-    return LocatedCrimes(cell, assignment.outside, assignment.no_location)
+    return LocatedCrimes(cell, assignment.outside, assignment.no_location, inside, below)
 
 
 def sum_by_cell(

@@ -275,6 +275,7 @@ def _cell_frame(
             "area_code": codes,
             "area_name": [names.get(code, "") for code in codes],
             "area_km2": grid.cell_areas_km2(),
+            "land_share": grid.land_shares(),
             "count": counts.astype(np.int64),
             "value": values,
         }
@@ -320,11 +321,12 @@ def _provenance(
             "scheme": boundary_set.scheme,
             "vintage": boundary_set.vintage,
             "areas": grid.codes,
-            "cells": len(grid),
+            **grid.cover.provenance(),
         },
         "crimes": {
             "in_region": int(located.inside.sum()),
             "outside_region": located.outside_region,
+            "in_cells_below_land_share": located.below_land_share,
             "no_location": located.no_location,
         },
         "data_guard": {**asdict(verdict), "adjustments": adjustments},

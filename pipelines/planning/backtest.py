@@ -7,6 +7,9 @@ crimes of the following test window are then counted in them:
     hit rate = n / N          (share of the test window's crimes inside the chosen hotspots)
     PAI      = (n / N) / (a / A)  (hit rate over the share of the region's area they cover)
 
+A is the areas' own land area and a the chosen cells' area inside the areas (boundaries/h3_cover:
+cells at sea or next door neither enter the region nor inflate A).
+
 A PAI of 1 is no better than chance; higher is better. Both are reported per resolution and per
 selection value (crime count or harm), so a partnership can see which settings predict best.
 """
@@ -172,7 +175,9 @@ def run_backtest(
                 raise BacktestError("the training and test grids differ; this is a bug")
             chosen = cells["hotspot"].to_numpy()
             hits = int(test_counts[chosen].sum())
-            total = int(test_counts.sum())
+            # N counts every test crime inside the areas, those in rim cells below the land
+            # share included; A is the areas' land area, a the chosen cells' clipped area.
+            total = int(test_counts.sum()) + located.below_land_share
             rows.append(
                 BacktestRow(
                     resolution=resolution,
@@ -181,11 +186,11 @@ def run_backtest(
                     test=f"{test_first}..{test_last}",
                     hotspot_cells=int(chosen.sum()),
                     region_cells=len(grid),
-                    area_share=float(areas[chosen].sum() / areas.sum()),
+                    area_share=float(areas[chosen].sum() / grid.land_km2),
                     test_crimes=total,
                     hits=hits,
                     hit_rate=hits / total if total else 0.0,
-                    pai=predictive_accuracy_index(hits, total, areas[chosen].sum(), areas.sum()),
+                    pai=predictive_accuracy_index(hits, total, areas[chosen].sum(), grid.land_km2),
                 )
             )
     assert trained is not None  # at least one resolution and selection, checked above

@@ -108,7 +108,9 @@ def compare_schemes(
     crimes = store.read(force, window.first, window.last, columns=_COLUMNS)
     grid = build_grid(reference, resolution)
     located = locate_crimes(grid, reference, crimes)
-    inside = located.inside
+    # Areas count every crime inside them (point in polygon), those in rim cells below the
+    # land share included; the cells' Gi* counts only the crimes in region cells.
+    inside = located.in_areas
     if not inside.any():
         raise CompareError(
             f"no crimes of {window.first}..{window.last} fall inside {reference.name!r}; "
