@@ -18,6 +18,8 @@ from pipelines.planning.concentration import areas_holding_half, gini, share_in_
 from pipelines.planning.displacement import (
     Counts,
     DisplacementError,
+    explain,
+    odds_ratio,
     weighted_displacement_quotient,
 )
 from pipelines.planning.displacement_areas import displacement_areas, period_counts
@@ -79,25 +81,124 @@ def test_concentration_measures() -> None:
 def test_wdq_worked_example() -> None:
     """Target 100 -> 60, buffer 50 -> 40, control 1,000 -> 1,000 crimes.
 
-    SM = 60/1000 - 100/1000 = -0.04; BDM = 40/1000 - 50/1000 = -0.01; WDQ = -0.01 / -0.04 = 0.25
-    (the buffer improved too: diffusion of benefit). Net effect = (100 - 60) + (50 - 40) = 50.
+    SM = 60/1000 - 100/1000 = -0.04; BDM = 40/1000 - 50/1000 = -0.01; WDQ = -0.01 / -0.04 = 0.25.
+    Net effect = (100 - 60) + (50 - 40) = 50. Target OR = (100/60)/(1000/1000) = 1.667,
+    sd ln OR = sqrt(1/100 + 1/60 + 2/1000) = 0.1693, CI exp(0.5108 ± 1.96 x 0.1693) = 1.20-2.32:
+    a significant fall. Buffer OR = 50/40 = 1.25, sd = sqrt(1/50 + 1/40 + 0.002) = 0.2168,
+    CI 0.82-1.91: the buffer's fall is not significant, so no diffusion is claimed.
     """
     result = weighted_displacement_quotient(Counts(100, 50, 1000), Counts(60, 40, 1000))
     assert result.success_measure == pytest.approx(-0.04)
     assert result.buffer_displacement_measure == pytest.approx(-0.01)
     assert result.wdq == pytest.approx(0.25)
     assert result.total_net_effect == pytest.approx(50)
-    assert result.reading == "diffusion of benefit"
+    target, buffer = result.target_odds_ratio, result.buffer_odds_ratio
+    assert (target.value, target.low, target.high) == pytest.approx((1.6667, 1.1960, 2.3226), 1e-4)
+    assert (buffer.value, buffer.low, buffer.high) == pytest.approx((1.25, 0.8173, 1.9117), 1e-4)
+    assert target.significant and not buffer.significant
+    assert result.reading == "success, with no significant displacement or diffusion of benefit"
+
+
+def test_odds_ratio_interval_equals_scipy() -> None:
+    from scipy.stats.contingency import odds_ratio as scipy_odds_ratio
+
+    for before, after, control_before, control_after in [
+        (2079, 2009, 246, 250),
+        (100, 60, 1000, 1000),
+        (7, 19, 40, 33),
+    ]:
+        ours = odds_ratio(before, after, control_before, control_after)
+        theirs = scipy_odds_ratio([[before, after], [control_before, control_after]], kind="sample")
+        interval = theirs.confidence_interval(confidence_level=0.95)
+        assert ours.value == pytest.approx(theirs.statistic, rel=1e-12)
+        assert (ours.low, ours.high) == pytest.approx((interval.low, interval.high), rel=1e-9)
+    zero = odds_ratio(0, 5, 10, 10)  # Haldane-Anscombe: 0.5 added to each count
+    assert zero.zero_corrected and zero.value == pytest.approx((0.5 * 10.5) / (5.5 * 10.5))
+
+
+def test_tormohun_against_furzeham_is_no_significant_change() -> None:
+    """Torbay 2019 (police.uk archive), target Tormohun, control Furzeham with Summercombe,
+    200 m buffer, 2019-01..06 against 2019-07..12 (counts from `hotspots displacement`).
+
+    Target OR = (2079 / 2009) / (246 / 250) = 1.052, CI 0.87-1.27: no evidence the target
+    changed relative to the control. It used to read as a success with crimes saved (the review
+    saw "diffusion of benefit, about 124 crimes fewer" with a wider buffer); now nothing is.
+    """
+    result = weighted_displacement_quotient(Counts(2079, 594, 246), Counts(2009, 603, 250))
+    target = result.target_odds_ratio
+    assert round(target.value, 3) == 1.052
+    assert (round(target.low, 2), round(target.high, 2)) == (0.87, 1.27)
+    assert not target.significant and target.direction == "no significant change"
+    assert result.reading == "no significant change in the target relative to the control"
+    words = explain(result)
+    assert "did not change significantly" in words and "no crimes saved are claimed" in words
+    assert "diffusion of benefit" not in words.replace("no displacement or diffusion of", "")
+    assert "fewer" not in words
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "reading", "wdq_range"),
+    [
+        # Control steady at 1,000. Target 400 -> 200 (OR 2.0, CI 1.7-2.4), buffer as below.
+        (Counts(400, 400, 1000), Counts(200, 300, 1000), "diffusion of benefit", (0, 1)),
+        (
+            Counts(400, 800, 1000),
+            Counts(200, 500, 1000),
+            "diffusion of benefit greater than the direct effect",
+            (1, 99),
+        ),
+        (
+            Counts(400, 400, 1000),
+            Counts(200, 500, 1000),
+            "displacement, less than the direct effect",
+            (-1, 0),
+        ),
+        (
+            Counts(400, 400, 1000),
+            Counts(200, 700, 1000),
+            "displacement greater than the direct effect",
+            (-99, -1),
+        ),
+        (
+            Counts(400, 400, 1000),
+            Counts(200, 410, 1000),
+            "success, with no significant displacement or diffusion of benefit",
+            (-1, 0),
+        ),
+        (
+            Counts(200, 400, 1000),
+            Counts(400, 200, 1000),
+            "no success: the target worsened relative to the control",
+            (-99, 99),
+        ),
+        (
+            Counts(400, 400, 1000),
+            Counts(390, 200, 1000),
+            "no significant change in the target relative to the control",
+            (-99, 99),
+        ),
+    ],
+)
+def test_every_bowers_and_johnson_class(
+    before: Counts, after: Counts, reading: str, wdq_range: tuple[float, float]
+) -> None:
+    result = weighted_displacement_quotient(before, after)
+    assert result.reading == reading
+    assert result.wdq is not None and wdq_range[0] < result.wdq < wdq_range[1]
 
 
 def test_wdq_readings() -> None:
     # Control doubles: expected target 200, buffer 100. Target 120 (success), buffer 140.
     # SM = 120/2000 - 100/1000 = -0.04; BDM = 140/2000 - 50/1000 = 0.02; WDQ = -0.5.
+    # Buffer OR = (50/140)/(1000/2000) = 0.714, CI 0.51-0.99: a significant rise.
     displaced = weighted_displacement_quotient(Counts(100, 50, 1000), Counts(120, 140, 2000))
-    assert displaced.wdq == pytest.approx(-0.5) and displaced.reading == "displacement"
+    assert displaced.wdq == pytest.approx(-0.5)
+    assert displaced.reading == "displacement, less than the direct effect"
+    assert displaced.buffer_odds_ratio.high < 1
     assert displaced.total_net_effect == pytest.approx((200 - 120) + (100 - 140))
+    # Target 100 -> 120 with a steady control: OR 0.833, CI 0.63-1.10, not significant.
     worse = weighted_displacement_quotient(Counts(100, 50, 1000), Counts(120, 60, 1000))
-    assert worse.reading == "no measurable effect"
+    assert worse.reading == "no significant change in the target relative to the control"
     with pytest.raises(DisplacementError, match="control area has no crime"):
         weighted_displacement_quotient(Counts(1, 1, 0), Counts(1, 1, 1))
 
@@ -319,10 +420,9 @@ def test_displacement_command_reports_the_wdq(town, data_dir, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
     assert body["before"]["target"] == 120 and body["after"]["target"] == 120
-    assert body["reading"] in {
-        "no measurable effect",
-        "diffusion of benefit",
-        "displacement",
-        "success, with no displacement or diffusion of benefit",
-        "displacement greater than the reduction in the target area",
-    }
+    expected = weighted_displacement_quotient(Counts(**body["before"]), Counts(**body["after"]))
+    assert body["reading"] == expected.reading
+    assert body["target_odds_ratio"]["value"] == pytest.approx(
+        expected.target_odds_ratio.value
+    )  # fmt: skip
+    assert "inference" in body["provenance"]

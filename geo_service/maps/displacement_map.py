@@ -79,6 +79,8 @@ def result_panel(body: dict) -> str:
     rows = [
         ("WDQ", _wdq_text(wdq, body["success_measure"])),
         ("Reading", body["reading"]),
+        ("Target vs control", _odds_text(body["target_odds_ratio"])),
+        ("Buffer vs control", _odds_text(body["buffer_odds_ratio"])),
         ("Success measure", f"{body['success_measure']:+.4f}"),
         ("Buffer displacement measure", f"{body['buffer_displacement_measure']:+.4f}"),
         ("Total net effect", f"{body['total_net_effect']:+,.1f} crimes"),
@@ -158,6 +160,11 @@ def displacement_map_html(check: DisplacementCheck, tiles: str = "none") -> str:
     parts += [Legend("Crimes before → after", entries, notes), Panel(result_panel(body))]
     title = f"Displacement check: {place_name(check, TARGET)}"
     return map_page(bounds, tiles, title, parts)
+
+
+def _odds_text(ratio: dict) -> str:
+    interval = f"{ratio['confidence']:.0%} CI {ratio['low']:.2f}-{ratio['high']:.2f}"
+    return f"{ratio['direction']} (odds ratio {ratio['value']:.3f}, {interval})"
 
 
 def _wdq_text(wdq: float | None, success: float) -> str:

@@ -57,12 +57,24 @@ class PlaceInfo(BaseModel):
     name: str | None
 
 
+class OddsRatio(BaseModel):
+    value: float  # (place before / after) / (control before / after): above 1, fell vs control
+    low: float
+    high: float
+    confidence: float
+    zero_corrected: bool  # 0.5 added to every count because one was zero
+    significant: bool  # the interval excludes 1
+    direction: str  # "fell", "rose" or "no significant change", relative to the control
+
+
 class Displacement(BaseModel):
     success_measure: float  # A1/C1 - A0/C0: negative, the target improved against the control
     buffer_displacement_measure: float  # B1/C1 - B0/C0
     wdq: float | None  # BDM / SM; None when SM is 0
     total_net_effect: float  # crimes saved (positive) in target and buffer, control-adjusted
-    reading: str
+    reading: str  # Bowers and Johnson (2003) class, only where the odds ratios support one
+    target_odds_ratio: OddsRatio
+    buffer_odds_ratio: OddsRatio
     explanation: str  # the result in plain words
     before: Counts
     after: Counts

@@ -9,20 +9,42 @@ and after (1) the intervention:
     buffer displacement        BDM = B1/C1 - B0/C0     (positive: the buffer worsened vs control)
     WDQ = BDM / SM
 
-Reading, when SM < 0 (the intervention worked): WDQ > 0 is a diffusion of benefit into the
-buffer, WDQ < 0 is displacement (and WDQ < -1 means the buffer lost more than the target
-gained); WDQ near 0 (|WDQ| < 0.05 here) is neither. When SM >= 0 the target did not improve
-relative to the control, so there is no measurable effect to displace and the WDQ is not read.
+Inference. The WDQ itself has no sampling distribution, so each reading rests on odds ratios of
+the counts with Woolf's 95 % confidence interval (the effect size of the displacement
+meta-analyses, Bowers, Johnson, Guerette, Summers and Poynton 2011, J. Exp. Criminol. 7, 347-374;
+Farrington and Welsh 2005):
+
+    target OR = (A0 / A1) / (C0 / C1)   buffer OR = (B0 / B1) / (C0 / C1)
+    var(ln OR) = 1/A0 + 1/A1 + 1/C0 + 1/C1 (B for A in the buffer's)   CI = exp(ln OR ± 1.96 sd)
+
+OR > 1: crime fell relative to the control. Counts are taken as Poisson; a zero count gets 0.5
+added to all four (Haldane-Anscombe). Over-dispersed counts would widen the interval (Farrington
+et al. 2007 inflate the variance by a dispersion factor D), so significance here is a lower bar.
+
+Reading (Bowers and Johnson 2003, Table 1), claimed only where the test supports it:
+- the target OR's interval includes 1: "no significant change in the target relative to the
+  control": no displacement or diffusion is read, and no crimes saved are claimed;
+- the target OR's interval lies below 1 (the target worsened relative to the control): "no
+  success in the target": nothing to displace;
+- the target improved significantly and the buffer OR's interval includes 1: "success, with no
+  significant displacement or diffusion of benefit";
+- the target improved and the buffer improved significantly (WDQ > 0): "diffusion of benefit"
+  (0 < WDQ <= 1) or "diffusion of benefit greater than the direct effect" (WDQ > 1);
+- the target improved and the buffer worsened significantly (WDQ < 0): "displacement, less than
+  the direct effect" (-1 <= WDQ < 0) or "displacement greater than the direct effect" (WDQ < -1).
 The total net effect, in crimes, is (A0 C1/C0 - A1) + (B0 C1/C0 - B1): positive is crime saved.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
+
+from scipy.stats import norm
 
 from pipelines.errors import InputError
 
-NEAR_ZERO = 0.05  # |WDQ| below this reads as "no displacement or diffusion"
+CONFIDENCE = 0.95
 
 
 class DisplacementError(InputError):
@@ -37,6 +59,43 @@ class Counts:
 
 
 @dataclass(frozen=True)
+class OddsRatio:
+    """(place before / after) over (control before / after); above 1: fell relative to it."""
+
+    value: float
+    low: float
+    high: float
+    confidence: float
+    zero_corrected: bool  # 0.5 added to every count because one was zero
+
+    @property
+    def significant(self) -> bool:
+        return self.low > 1 or self.high < 1
+
+    @property
+    def direction(self) -> str:
+        if not self.significant:
+            return "no significant change"
+        return "fell" if self.low > 1 else "rose"
+
+
+def odds_ratio(
+    before: float, after: float, control_before: float, control_after: float
+) -> OddsRatio:
+    """Odds ratio with Woolf's interval (the reference: scipy.stats.contingency.odds_ratio,
+    kind="sample", on the table [[before, after], [control_before, control_after]])."""
+    counts = [before, after, control_before, control_after]
+    corrected = min(counts) == 0
+    if corrected:
+        counts = [c + 0.5 for c in counts]
+    a0, a1, c0, c1 = counts
+    value = (a0 * c1) / (a1 * c0)
+    spread = norm.ppf(0.5 + CONFIDENCE / 2) * math.sqrt(sum(1 / c for c in counts))
+    log = math.log(value)
+    return OddsRatio(value, math.exp(log - spread), math.exp(log + spread), CONFIDENCE, corrected)
+
+
+@dataclass(frozen=True)
 class DisplacementResult:
     success_measure: float
     buffer_displacement_measure: float
@@ -45,9 +104,15 @@ class DisplacementResult:
     reading: str
     before: Counts
     after: Counts
+    target_odds_ratio: OddsRatio
+    buffer_odds_ratio: OddsRatio
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        body = asdict(self)
+        for name in ("target_odds_ratio", "buffer_odds_ratio"):
+            ratio = getattr(self, name)
+            body[name] |= {"significant": ratio.significant, "direction": ratio.direction}
+        return body
 
 
 def weighted_displacement_quotient(before: Counts, after: Counts) -> DisplacementResult:
@@ -65,50 +130,75 @@ def weighted_displacement_quotient(before: Counts, after: Counts) -> Displacemen
     wdq = buffer / success if success != 0 else None
     ratio = after.control / before.control
     net = (before.target * ratio - after.target) + (before.buffer * ratio - after.buffer)
+    target = odds_ratio(before.target, after.target, before.control, after.control)
+    buffer_or = odds_ratio(before.buffer, after.buffer, before.control, after.control)
     return DisplacementResult(
         success_measure=success,
         buffer_displacement_measure=buffer,
         wdq=wdq,
         total_net_effect=net,
-        reading=_reading(success, wdq),
+        reading=reading(target, buffer_or, wdq),
         before=before,
         after=after,
+        target_odds_ratio=target,
+        buffer_odds_ratio=buffer_or,
     )
 
 
-def _reading(success: float, wdq: float | None) -> str:
-    if success >= 0 or wdq is None:
-        return "no measurable effect"
-    if abs(wdq) < NEAR_ZERO:
-        return "success, with no displacement or diffusion of benefit"
-    if wdq > 0:
-        return "diffusion of benefit"
-    if wdq < -1:
-        return "displacement greater than the reduction in the target area"
-    return "displacement"
+NO_CHANGE = "no significant change in the target relative to the control"
+NO_SUCCESS = "no success: the target worsened relative to the control"
+NEITHER = "success, with no significant displacement or diffusion of benefit"
+DIFFUSION = "diffusion of benefit"
+DIFFUSION_GREATER = "diffusion of benefit greater than the direct effect"
+DISPLACEMENT = "displacement, less than the direct effect"
+DISPLACEMENT_GREATER = "displacement greater than the direct effect"
+
+
+def reading(target: OddsRatio, buffer: OddsRatio, wdq: float | None) -> str:
+    """The Bowers and Johnson (2003) class, where the odds ratios' intervals support one."""
+    if not target.significant:
+        return NO_CHANGE
+    if target.direction == "rose" or wdq is None:
+        return NO_SUCCESS
+    if not buffer.significant:
+        return NEITHER
+    if buffer.direction == "fell":  # the buffer improved too: WDQ > 0
+        return DIFFUSION_GREATER if wdq > 1 else DIFFUSION
+    return DISPLACEMENT_GREATER if wdq < -1 else DISPLACEMENT
+
+
+def _interval(ratio: OddsRatio) -> str:
+    return (
+        f"odds ratio {ratio.value:.3f}, {ratio.confidence:.0%} CI {ratio.low:.2f}-{ratio.high:.2f}"
+    )
 
 
 def explain(result: DisplacementResult) -> str:
-    """The result in plain words, for a page or a briefing note."""
-    success = result.success_measure
-    if success >= 0 or result.wdq is None:
+    """The result in plain words, for a page or a briefing note: nothing the tests do not back."""
+    target, buffer = result.target_odds_ratio, result.buffer_odds_ratio
+    if result.reading == NO_CHANGE:
         return (
-            f"Relative to the control area, crime in the target area did not fall (success "
-            f"measure {success:+.4f}), so there is no reduction that could have been displaced "
-            "and the WDQ is not read."
+            f"Relative to the control area, crime in the target area did not change "
+            f"significantly ({_interval(target)}; an interval including 1 is no evidence of "
+            "change), so no displacement or diffusion of benefit is read and no crimes saved "
+            "are claimed."
         )
-    bdm = result.buffer_displacement_measure
-    if bdm < 0:
-        buffer = f"crime in the buffer fell too (buffer displacement measure {bdm:+.4f})"
-    elif bdm > 0:
-        buffer = f"crime in the buffer rose (buffer displacement measure {bdm:+.4f})"
+    if result.reading == NO_SUCCESS:
+        return (
+            f"Relative to the control area, crime in the target area rose ({_interval(target)}), "
+            "so there is no reduction that could have been displaced and the WDQ is not read."
+        )
+    if buffer.significant:
+        moved = "fell too" if buffer.direction == "fell" else "rose"
+        in_buffer = f"crime in the buffer {moved} ({_interval(buffer)})"
     else:
-        buffer = "crime in the buffer did not change (buffer displacement measure 0)"
+        in_buffer = f"crime in the buffer did not change significantly ({_interval(buffer)})"
     net = result.total_net_effect
     saved = "fewer" if net >= 0 else "more"
+    wdq = "" if result.wdq is None else f"WDQ {result.wdq:+.2f}: "
     return (
-        f"Relative to the control area, crime in the target area fell (success measure "
-        f"{success:+.4f}) and {buffer}. WDQ {result.wdq:+.2f}: {result.reading}. Allowing for the "
-        f"control area's trend, the target and buffer together had about {abs(net):,.0f} "
-        f"crimes {saved} than expected (total net effect {net:+,.1f})."
+        f"Relative to the control area, crime in the target area fell ({_interval(target)}) "
+        f"and {in_buffer}. {wdq}{result.reading}. Allowing for the control area's trend, the "
+        f"target and buffer together had about {abs(net):,.0f} crimes {saved} than expected "
+        f"(total net effect {net:+,.1f})."
     )

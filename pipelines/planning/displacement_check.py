@@ -14,7 +14,6 @@ from typing import Any
 from pipelines.categories import canonical_category
 from pipelines.months import MonthError, months_between, parse_month
 from pipelines.planning.displacement import (
-    NEAR_ZERO,
     DisplacementError,
     DisplacementResult,
     explain,
@@ -37,10 +36,18 @@ METHOD = (
     "displacement measure BDM = B1/C1 - B0/C0, WDQ = BDM / SM, total net effect = "
     "(A0 C1/C0 - A1) + (B0 C1/C0 - B1) crimes"
 )
+INFERENCE = (
+    "odds ratios (before / after in the place over before / after in the control; above 1: "
+    "fell relative to the control) with Woolf's 95 % interval, var(ln OR) = sum of 1/count, "
+    "counts taken as Poisson, 0.5 added to every count when one is zero (Bowers et al. 2011)"
+)
 READING_RULE = (
-    f"SM >= 0: no measurable effect; otherwise |WDQ| < {NEAR_ZERO}: no displacement or "
-    "diffusion, WDQ > 0: diffusion of benefit, WDQ < 0: displacement, WDQ < -1: displacement "
-    "greater than the reduction in the target"
+    "Bowers and Johnson (2003) classes, read only where the odds ratios' 95 % intervals exclude "
+    "1: target interval includes 1: no significant change (nothing read, no crimes saved "
+    "claimed); target rose: no success; target fell and buffer interval includes 1: success "
+    "with no significant displacement or diffusion; buffer fell (WDQ > 0): diffusion of "
+    "benefit, greater than the direct effect when WDQ > 1; buffer rose (WDQ < 0): "
+    "displacement, greater than the direct effect when WDQ < -1"
 )
 _COLUMNS = ["longitude", "latitude", "category"]
 
@@ -170,6 +177,7 @@ class DisplacementCheck:
             "control": self.control.describe(),
             "provenance": {
                 "method": METHOD,
+                "inference": INFERENCE,
                 "reading_rule": READING_RULE,
                 "buffer": BUFFER_RULE.format(width=self.areas.buffer_m),
                 "control_rule": CONTROL_RULE,
