@@ -129,8 +129,8 @@ def test_cluster_custom_cover_population(seeded: Path, tmp_path: Path) -> None:
         "boundaries", "cover", "grid", "--resolution", "9", "--area", "E05000000", data_dir=seeded
     )
     rows = cover.stdout.splitlines()
-    assert rows[0] == "cell,cell_hex,area_code" and len(rows) > 5
-    assert all(r.endswith(",E05000000") for r in rows[1:])
+    assert rows[0] == "cell,cell_hex,area_code,land_share,land_km2" and len(rows) > 5
+    assert all(r.split(",")[2] == "E05000000" for r in rows[1:])
 
     population = tmp_path / "pop.csv"
     population.write_text(
