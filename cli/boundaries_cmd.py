@@ -34,6 +34,7 @@ from cli.common import (
 )
 from pipelines.forces import ForceError
 from pipelines.months import MonthError, check_range
+from pipelines.spreadsheet import spreadsheet_safe_csv
 from pipelines.store import resolve_data_dir
 
 boundaries_app = typer.Typer(
@@ -442,7 +443,7 @@ def routes(
 
 def _print_csv(frame: pd.DataFrame) -> None:
     buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    buffer.write(spreadsheet_safe_csv(frame, quoting=csv.QUOTE_MINIMAL, lineterminator="\n"))
     print(buffer.getvalue(), end="")
 
 

@@ -24,6 +24,7 @@ from pipelines.planning.displacement_check import (
     displacement_check,
     parse_period,
 )
+from pipelines.spreadsheet import spreadsheet_safe_csv
 from pipelines.store.atomic import atomic_write
 
 FormatOption = Annotated[
@@ -263,7 +264,7 @@ def _emit(
     if file_format == "json":
         _write_json({"provenance": provenance, "rows": _records(frame)}, output)
     elif file_format == "csv":
-        text = frame.to_csv(index=False)
+        text = spreadsheet_safe_csv(frame)
         if output:
             _write_text(output, text)
         else:

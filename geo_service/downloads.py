@@ -5,26 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-import pandas as pd
 from fastapi import Request, Response
 
-# OWASP CSV injection: a cell starting with = + - @ (or tab/CR) is run as a formula by Excel.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The one formula-quoting rule for every CSV, CLI included (pipelines/spreadsheet.py).
+from pipelines.spreadsheet import spreadsheet_safe_csv
 
-
-def spreadsheet_safe_csv(frame: pd.DataFrame) -> str:
-    """``frame`` as CSV, every text cell a spreadsheet would run as a formula quoted with a
-    leading apostrophe (area and street names come from files and users; numbers are untouched)."""
-    table = frame.copy()
-    for column in table.select_dtypes(include=["object", "string"]).columns:
-        table[column] = table[column].map(_no_formula)
-    return table.to_csv(index=False)
-
-
-def _no_formula(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+__all__ = ["csv_response", "same_query_url", "spreadsheet_safe_csv"]
 
 
 def csv_response(

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from pipelines.spreadsheet import spreadsheet_safe_table
 from pipelines.store.atomic import atomic_write
 
 FORMATS = ("csv", "parquet", "geojson")
@@ -46,7 +47,7 @@ def export_crimes(crimes: pa.Table, path: Path, file_format: str) -> int:
         if file_format == "parquet":
             pq.write_table(crimes, tmp_path, compression="zstd")
         elif file_format == "csv":
-            pa_csv.write_csv(_with_hex_cells(crimes), tmp_path)
+            pa_csv.write_csv(spreadsheet_safe_table(_with_hex_cells(crimes)), tmp_path)
         elif file_format == "geojson":
             _write_geojson(_with_hex_cells(crimes), tmp_path, layer=path.stem)
         else:

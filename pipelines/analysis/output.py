@@ -10,6 +10,7 @@ import h3
 import pandas as pd
 
 from pipelines.errors import InputError
+from pipelines.spreadsheet import spreadsheet_safe_frame
 from pipelines.store.atomic import atomic_write
 
 FORMATS = ("csv", "geojson", "json")
@@ -51,7 +52,7 @@ def write_result(cells: pd.DataFrame, provenance: dict, path: Path, file_format:
                     lambda v: "; ".join(v) if isinstance(v, list) else v
                 )
         with atomic_write(path) as tmp:
-            flat.to_csv(tmp, index=False)
+            spreadsheet_safe_frame(flat).to_csv(tmp, index=False)
         sidecar = path.with_name(path.name + ".provenance.json")
         _write_text(sidecar, _dumps(provenance))
         return [path, sidecar]
