@@ -1,8 +1,11 @@
 """Write stored crimes as CSV, Parquet or GeoJSON for other tools (QGIS, DuckDB, pandas).
 
-CSV and GeoJSON carry the H3 cell as its standard hexadecimal string; Parquet keeps the stored
-uint64. Files are written beside the target and renamed into place, so a failed export never
-leaves half a file where a good one was.
+Parquet is GeoParquet (1.0): the stored columns plus a point geometry (WKB, longitude/latitude
+on WGS 84, null for a crime with no location) described in the file's ``geo`` metadata, so
+QGIS (GDAL's Parquet driver), ``geopandas.read_parquet`` and DuckDB's spatial extension open it
+as points. CSV and GeoJSON carry the H3 cell as its standard hexadecimal string; Parquet keeps
+the stored uint64. Files are written beside the target and renamed into place, so a failed
+export never leaves half a file where a good one was.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from pathlib import Path
 
 import geopandas as gpd
 import h3
+import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from pipelines.spreadsheet import spreadsheet_safe_table
 from pipelines.store.atomic import atomic_write
@@ -45,7 +48,7 @@ def export_crimes(crimes: pa.Table, path: Path, file_format: str) -> int:
         raise ExportError(f"folder {path.parent} does not exist; create it or choose another -o")
     with atomic_write(path) as tmp_path:
         if file_format == "parquet":
-            pq.write_table(crimes, tmp_path, compression="zstd")
+            _write_geoparquet(crimes, tmp_path)
         elif file_format == "csv":
             pa_csv.write_csv(spreadsheet_safe_table(_with_hex_cells(crimes)), tmp_path)
         elif file_format == "geojson":
@@ -62,10 +65,30 @@ def _with_hex_cells(crimes: pa.Table) -> pa.Table:
     return crimes.set_column(index, "h3_cell", hex_cells)
 
 
-def _write_geojson(crimes: pa.Table, path: Path, layer: str) -> None:
-    frame = crimes.to_pandas()
+# pandas' nullable integers: a null (the H3 cell of a crime with no location) must not turn a
+# uint64 column into float64, which cannot hold an H3 id exactly.
+_NULLABLE_INTEGERS = {
+    pa.uint64(): pd.UInt64Dtype(),
+    pa.int64(): pd.Int64Dtype(),
+    pa.int32(): pd.Int32Dtype(),
+}
+
+
+def _points(crimes: pa.Table) -> gpd.GeoDataFrame:
+    """The crimes as points on WGS 84; rows with no location keep a null geometry rather than a
+    fake point at (NaN, NaN)."""
+    frame = crimes.to_pandas(types_mapper=_NULLABLE_INTEGERS.get)
     geometry = gpd.points_from_xy(frame["longitude"], frame["latitude"], crs="EPSG:4326")
-    # Rows with no location keep a null geometry rather than a fake point at (NaN, NaN).
     geometry[frame["longitude"].isna().to_numpy()] = None
-    points = gpd.GeoDataFrame(frame, geometry=geometry)
-    points.to_file(path, driver="GeoJSON", engine="pyogrio", layer=layer, COORDINATE_PRECISION=6)
+    return gpd.GeoDataFrame(frame, geometry=geometry)
+
+
+def _write_geoparquet(crimes: pa.Table, path: Path) -> None:
+    # Spec 1.0.0: the version GDAL (3.8+), QGIS and DuckDB all read.
+    _points(crimes).to_parquet(path, index=False, compression="zstd", schema_version="1.0.0")
+
+
+def _write_geojson(crimes: pa.Table, path: Path, layer: str) -> None:
+    _points(crimes).to_file(
+        path, driver="GeoJSON", engine="pyogrio", layer=layer, COORDINATE_PRECISION=6
+    )

@@ -144,6 +144,9 @@ def test_parquet_and_geojson_exports_are_readable(devon_store: Path, tmp_path: P
         str(devon_store),
     )
     assert pq.read_metadata(parquet).num_rows == 269_489
+    stored = gpd.read_parquet(parquet, columns=["longitude", "latitude", "geometry"])
+    assert stored.crs.to_epsg() == 4326
+    assert stored.geometry.notna().sum() == stored["longitude"].notna().sum()
     points = gpd.read_file(geojson)
     assert set(points["month"]) == {"2020-06"}
     located = points[points.geometry.notna()]
