@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from boundaries.store import BoundaryStore
+from geo_service.api_docs import install_api_docs
 from geo_service.errors import install_error_handlers
 from geo_service.freshness import FreshnessMiddleware
 from geo_service.maps.assets import mount_static
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # A misspelled parameter is a 422 naming it, on every route, not silently ignored.
         dependencies=[Depends(reject_unknown_query_parameters)],
         responses={422: ERRORS[422]},  # so every route documents that answer
+        docs_url=None,  # /docs and /redoc come from vendored files: install_api_docs below
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = CrimeStore(settings.data_dir)
@@ -61,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
     app.include_router(start.router)  # the pages a person starts from: /, /areas/...
     app.add_middleware(PinStoreVersion)
+    install_api_docs(app)
     mount_static(app)  # Leaflet for the map pages, served here: council networks block CDNs
     return app
 
