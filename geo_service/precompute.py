@@ -8,7 +8,9 @@ set (``areas=()``) is warmed too, for set-wide maps and lists, and each area's q
 window spelled out, which is how the area profile asks for its hot spots.
 
 It runs after ``hotspots quickstart`` ingests, and at service start-up in a background thread
-(see :func:`precompute_lifespan`); set ``HOTSPOTS_PRECOMPUTE=0`` to start cold.
+(see :func:`precompute_lifespan`), and again whenever the data version changes while the service
+runs (``hotspots update``; checked every ``HOTSPOTS_PRECOMPUTE_WATCH`` seconds, default 60, 0
+turns it off); set ``HOTSPOTS_PRECOMPUTE=0`` to start cold.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from pipelines.analysis.window import WindowError, choose_window
 DEFAULT_WEIGHTS: tuple[str, ...] = ("count", "home-office-2018")
 DEFAULT_RESOLUTION = 9
 PRECOMPUTE_ENV = "HOTSPOTS_PRECOMPUTE"
+# Seconds between checks for new data (an update or ingest) that re-warm the defaults; 0: never.
+WATCH_ENV = "HOTSPOTS_PRECOMPUTE_WATCH"
+DEFAULT_WATCH_SECONDS = 60.0
 _OFF = ("0", "false", "no", "off")
 # Seconds the service waits at shutdown for the study in progress before leaving it (daemon).
 _STOP_WAIT = 5.0
@@ -197,6 +202,56 @@ class BackgroundPrecompute:
         return self._thread.is_alive()
 
 
+class RewarmOnNewData:
+    """Warm the defaults again whenever the store's data version changes (``hotspots update``
+    or an ingest while the service runs): the default window moved, so the warmed answers are
+    for data no request will be asked on again. One stat of the manifest per check."""
+
+    def __init__(self, app: FastAPI, every: float) -> None:
+        self.app = app
+        self.every = every
+        self.rewarmed = 0
+        self._seen = self._version()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._watch, name="hotspots-precompute-watch", daemon=True
+        )
+
+    def start(self) -> RewarmOnNewData:
+        self._thread.start()
+        return self
+
+    def _version(self) -> str | None:
+        try:
+            return self.app.state.store.version()
+        except Exception:  # a store fault is /health's news; check again next time
+            return None
+
+    def _watch(self) -> None:
+        while not self._stop.wait(self.every):
+            version = self._version()
+            if version is None or version == self._seen:
+                continue
+            self._seen = version
+            current = getattr(self.app.state, "precompute", None)
+            if current is not None:
+                current.stop()
+            self.app.state.precompute = BackgroundPrecompute(self.app).start()
+            self.rewarmed += 1
+            log.info("new data version %s: warming the default studies again", version)
+
+    def stop(self, wait: float = _STOP_WAIT) -> None:
+        self._stop.set()
+        self._thread.join(wait)
+
+
+def watch_seconds() -> float:
+    try:
+        return max(0.0, float(os.environ.get(WATCH_ENV, DEFAULT_WATCH_SECONDS)))
+    except ValueError:
+        return DEFAULT_WATCH_SECONDS
+
+
 def enabled_at_startup() -> bool:
     return os.environ.get(PRECOMPUTE_ENV, "1").strip().lower() not in _OFF
 
@@ -208,10 +263,16 @@ async def precompute_lifespan(app: FastAPI) -> AsyncIterator[None]:
     The server answers at once; requests for a study not warmed yet compute it themselves (or
     wait for the warming thread if it is computing that very study: one computation per key).
     """
-    warming = BackgroundPrecompute(app).start() if enabled_at_startup() else None
-    app.state.precompute = warming
+    enabled = enabled_at_startup()
+    app.state.precompute = BackgroundPrecompute(app).start() if enabled else None
+    every = watch_seconds()
+    watcher = RewarmOnNewData(app, every).start() if enabled and every > 0 else None
+    app.state.precompute_watch = watcher
     try:
         yield
     finally:
+        if watcher is not None:
+            await asyncio.to_thread(watcher.stop)
+        warming = app.state.precompute
         if warming is not None:
             await asyncio.to_thread(warming.stop)

@@ -3,10 +3,17 @@ theirs (geo_service/results.py: the study cache keyed by the data a study can re
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+
 from boundaries.store import BoundaryStore
+from geo_service.app import create_app
+from geo_service.precompute import PRECOMPUTE_ENV, WATCH_ENV
 from geo_service.results import StudyCache
+from geo_service.settings import Settings
 from pipelines.analysis.study import StudyRequest
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
@@ -68,3 +75,29 @@ def test_pinned_window_recomputes_when_a_month_inside_it_is_revised(tmp_path: Pa
     assert version_again != version
     assert again.cells["count"].sum() != first.cells["count"].sum()
     assert len(cache) == 1
+
+
+def test_running_service_warms_the_moved_defaults_after_new_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update while the service runs: the defaults are warmed again on the new data, so the
+    first request after it is answered from the cache, on the moved window."""
+    data_dir, _ = build_town(tmp_path)
+    monkeypatch.setenv(PRECOMPUTE_ENV, "1")
+    monkeypatch.setenv(WATCH_ENV, "0.2")
+    service = create_app(Settings(data_dir=data_dir))
+    with TestClient(service) as client:
+        service.state.precompute.join(timeout=300)
+        _publish(ArchiveBuilder(tmp_path / "new"), CrimeStore(data_dir), "2020-01")
+        deadline = time.monotonic() + 300
+        while service.state.precompute_watch.rewarmed == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert service.state.precompute_watch.rewarmed == 1, "the new data was not noticed"
+        service.state.precompute.join(timeout=300)
+        assert service.state.precompute.report.failed == []
+        cache: StudyCache = service.state.cache
+        computed = cache.misses
+        answer = client.get("/v1/hotspots", params={"boundaries": WARDS, "top": 5})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["provenance"]["window"]["last"] == "2020-01"
+    assert cache.misses == computed  # warmed on the new data before it was asked for
