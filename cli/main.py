@@ -44,8 +44,7 @@ COMMANDS = {
     ),
     "allocate": LazyCommand(
         "cli.planning_cmd:allocate_command",
-        "Share N units across a scheme's areas by need (largest remainder), beside the equal "
-        "share.",
+        "Share N units across a scheme's areas by need (Webster rounding), beside the equal share.",
     ),
     "compare": LazyCommand(
         "cli.planning_cmd:compare_command",

@@ -48,6 +48,22 @@ def allocate_command(
     maximum: Annotated[
         int | None, typer.Option("--max", help="Maximum units per area.", show_default=False)
     ] = None,
+    floor_rule: Annotated[
+        str,
+        typer.Option(
+            "--floor-rule",
+            help="minimum: --min is a true minimum; added: --min is given to every area first "
+            "and the rest shared on top.",
+        ),
+    ] = "minimum",
+    rounding: Annotated[
+        str,
+        typer.Option(
+            "--rounding",
+            help="webster (Sainte-Laguë divisor method, no Alabama paradox) or "
+            "largest-remainder (Hamilton).",
+        ),
+    ] = "webster",
     measure: Annotated[str, typer.Option("--measure", help="harm, count or rate.")] = "harm",
     weights: WeightsOption = "home-office-2018",
     first: FromOption = None,
@@ -57,13 +73,23 @@ def allocate_command(
     output: OutputOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Share N units across a scheme's areas by need (largest remainder), beside the equal share."""
+    """Share N units across a scheme's areas by need (Webster rounding), beside the equal share."""
     store = open_store(data_dir)
     try:
         first, last = check_range(first, last)
         boundary_set = BoundaryStore(store.root).read(boundaries)
         request = AllocationRequest(
-            boundaries, units, minimum, maximum, measure, weights, first, last, force
+            boundaries,
+            units,
+            minimum,
+            maximum,
+            measure,
+            weights,
+            first,
+            last,
+            force,
+            rounding=rounding,
+            floor_rule=floor_rule,
         )
         allocation = allocate_by_need(store, boundary_set, request)
     except (ValueError, BoundaryError) as error:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import box
 
 from boundaries.assign import AreaIndex, assign_table
@@ -30,13 +32,111 @@ from tests.test_analysis_study import town  # noqa: F401  (the generated town fi
 
 
 def test_allocation_by_need_with_floor_and_cap() -> None:
-    # Floors take 4 units; the other 6 go 50:30:15:5 -> 3, 1.8, 0.9, 0.3 on top of the floors,
-    # so exact shares 4, 2.8, 1.9, 1.3; whole parts 4, 2, 1, 1 leave 2 units for the largest
-    # remainders (0.9 then 0.8).
+    # Largest remainder, min added on top: floors take 4 units; the other 6 go 50:30:15:5 -> 3,
+    # 1.8, 0.9, 0.3 on top, so exact shares 4, 2.8, 1.9, 1.3; whole parts 4, 2, 1, 1 leave 2
+    # units for the largest remainders (0.9 then 0.8).
+    hamilton = allocate(
+        ["a", "b", "c", "d"],
+        np.array([50, 30, 15, 5]),
+        10,
+        floor=1,
+        cap=4,
+        rounding="largest-remainder",
+        floor_rule="added",
+    )
+    assert hamilton.units.tolist() == [4, 3, 2, 1]
+    # Webster, min a minimum: quotas 5, 3, 1.5, 0.5; d is held at 1 and a at the cap 4, the
+    # other 5 go 30:15 -> 3.33, 1.67. From 1 each, units go by need / (units + 0.5): a (33.3),
+    # a or b at 20 -> b (fewer units), a (14.3), a (cap), b (12), c (10).
     result = allocate(["a", "b", "c", "d"], np.array([50, 30, 15, 5]), 10, floor=1, cap=4)
+    assert result.exact_share.tolist() == pytest.approx([4, 10 / 3, 5 / 3, 1])
     assert result.units.tolist() == [4, 3, 2, 1]
     assert result.units.sum() == 10
     assert result.equal_share.tolist() == [2.5] * 4
+
+
+def test_a_minimum_is_not_a_base_added_on_top() -> None:
+    """Needs 50, 30, 10, 6, 4 and 20 units, min 2.
+
+    As a minimum: quotas 10, 6, 2, 1.2, 0.8; the last two are held at 2, the other 16 go
+    50:30:10 -> 8.89, 5.33, 1.78; c falls below 2 and is held, the last 14 go 50:30 -> 8.75,
+    5.25. Webster: from 2 each, the 10 units go a, b, a, a, b, a, a, b, a, a -> 9, 5.
+    As a base added on top: 2 each (10 units), the other 10 go 5, 3, 1, 0.6, 0.4 -> exact 7, 5,
+    3, 2.6, 2.4; Webster from 2 each: 7, 5, 3, 3, 2.
+    """
+    codes, need = ["a", "b", "c", "d", "e"], np.array([50, 30, 10, 6, 4])
+    minimum = allocate(codes, need, 20, floor=2)
+    assert minimum.exact_share.tolist() == pytest.approx([8.75, 5.25, 2, 2, 2])
+    assert minimum.units.tolist() == [9, 5, 2, 2, 2]
+    added = allocate(codes, need, 20, floor=2, floor_rule="added")
+    assert added.exact_share.tolist() == pytest.approx([7, 5, 3, 2.6, 2.4])
+    assert added.units.tolist() == [7, 5, 3, 3, 2]
+    with pytest.raises(AllocationError, match="--rounding must be one of webster"):
+        allocate(codes, need, 20, rounding="hamilton")
+    with pytest.raises(AllocationError, match="--floor-rule must be one of minimum, added"):
+        allocate(codes, need, 20, floor_rule="base")
+
+
+# Torbay's 16 wards (2019 boundaries), crimes in 2019 by exact point in polygon, from the
+# police.uk Devon and Cornwall archive in ../shared/data (Collaton St Mary is the fifth).
+TORBAY_2019_CRIMES = {
+    "E05012254": 1122, "E05012255": 285, "E05012256": 398, "E05012257": 582,
+    "E05012258": 257, "E05012259": 740, "E05012260": 496, "E05012261": 518,
+    "E05012262": 759, "E05012263": 593, "E05012264": 2062, "E05012265": 1216,
+    "E05012266": 560, "E05012267": 634, "E05012268": 4088, "E05012269": 398,
+}  # fmt: skip
+COLLATON = "E05012258"
+
+
+def _paradoxes(codes: list[str], need: np.ndarray, top: int, **options: object) -> list[int]:
+    """Every N in 2..top where N units give some area fewer than N - 1 units did."""
+    previous, found = None, []
+    for total in range(options.get("floor", 0) * len(codes), top + 1):
+        units = allocate(codes, need, total, **options).units
+        if previous is not None and (units < previous).any():
+            found.append(total)
+        previous = units
+    return found
+
+
+def test_no_alabama_paradox_on_torbay_needs() -> None:
+    codes, need = list(TORBAY_2019_CRIMES), np.array(list(TORBAY_2019_CRIMES.values()), float)
+    assert _paradoxes(codes, need, 400) == []
+    assert _paradoxes(codes, need, 400, floor=2) == []
+    assert _paradoxes(codes, need, 400, floor=2, floor_rule="added") == []
+    assert _paradoxes(codes, need, 400, floor=1, cap=60) == []
+    for total in range(32, 401):  # minimums respected all the way
+        assert allocate(codes, need, total, floor=2).units.min() >= 2
+    # The largest remainder method shows it 29 times; 30 -> 31 takes Collaton St Mary to 0.
+    hamilton = _paradoxes(codes, need, 400, rounding="largest-remainder")
+    assert len(hamilton) == 29 and hamilton[0] == 31
+    before, after = (
+        allocate(codes, need, total, rounding="largest-remainder").units[codes.index(COLLATON)]
+        for total in (30, 31)
+    )
+    assert (before, after) == (1, 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    need=st.lists(
+        st.one_of(st.just(0.0), st.floats(0.01, 1e4, allow_nan=False)), min_size=2, max_size=25
+    ),
+    floor=st.integers(0, 2),
+    floor_rule=st.sampled_from(["minimum", "added"]),
+)
+def test_webster_is_house_monotone_on_any_needs(
+    need: list[float], floor: int, floor_rule: str
+) -> None:
+    codes = [f"E{i:03d}" for i in range(len(need))]
+    values = np.array(need)
+    previous = None
+    for total in range(floor * len(codes), floor * len(codes) + 60):
+        result = allocate(codes, values, total, floor=floor, floor_rule=floor_rule)
+        assert result.units.sum() == total and (result.units >= floor).all()
+        if previous is not None:
+            assert (result.units >= previous).all()
+        previous = result.units
 
 
 def test_a_capped_area_passes_its_excess_on() -> None:
@@ -62,10 +162,14 @@ def test_allocation_always_sums_and_respects_bounds(seed: int) -> None:
     cap = floor + int(rng.integers(1, 20))
     total = int(rng.integers(floor * n, cap * n + 1))
     measure = rng.gamma(0.7, 100, n) * (rng.random(n) > 0.2)
-    result = allocate([f"E{i:03d}" for i in range(n)], measure, total, floor=floor, cap=cap)
-    assert result.units.sum() == total
-    assert (result.units >= floor).all() and (result.units <= cap).all()
-    assert np.all(np.abs(result.units - result.exact_share) < 1)
+    codes = [f"E{i:03d}" for i in range(n)]
+    for rounding in ("webster", "largest-remainder"):
+        result = allocate(codes, measure, total, floor=floor, cap=cap, rounding=rounding)
+        assert result.units.sum() == total
+        assert (result.units >= floor).all() and (result.units <= cap).all()
+        # Hamilton keeps every area within one unit of its exact share; Webster nearly so.
+        bound = 1 if rounding == "largest-remainder" else 2
+        assert np.all(np.abs(result.units - result.exact_share) < bound)
 
 
 def test_concentration_measures() -> None:

@@ -133,12 +133,14 @@ def test_allocation_sums_to_the_units_within_the_bounds(
         [WEST, EAST], np.array(need), params["units"], params.get("min", 0), params.get("max")
     )
     assert units == direct.units.tolist()
+    assert direct.rounding == "webster" and direct.floor_rule == "minimum"
     provenance = body["provenance"]
     assert provenance["measure"] == measure and provenance["units"] == params["units"]
     assert provenance["weights"]["name"] == params.get("weights", "home-office-2018")
     assert provenance["weights"]["version"]
     assert provenance["window"]["first"] == "2019-01" and provenance["window"]["last"] == "2019-12"
-    assert "largest remainder" in provenance["method"]
+    assert "Webster" in provenance["method"] and "min is a minimum" in provenance["method"]
+    assert (provenance["rounding"], provenance["min_rule"]) == ("webster", "minimum")
     assert provenance["data_version"] == response.headers["X-Data-Version"]
 
 
@@ -220,7 +222,7 @@ def test_allocation_page_shows_the_table_in_chromium(api: httpx.Client) -> None:
         assert page.locator("#total-units").inner_text() == "9"
         assert page.locator("svg.bar").count() == 2
         text = page.inner_text("body")
-        assert "largest remainder" in text and "home-office-2018" in text
+        assert "Webster (Sainte-Laguë) divisor method" in text and "home-office-2018" in text
         assert "2019-01 to 2019-12" in text
     assert attempted == [] and errors == []
 

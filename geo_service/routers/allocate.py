@@ -95,6 +95,20 @@ def allocate_query(
         int | None,
         Query(alias="max", ge=0, le=MAX_UNITS, description="Maximum units per area (none)."),
     ] = None,
+    floor_rule: Annotated[
+        Literal["minimum", "added"],
+        Query(
+            description="minimum: min is a true minimum (default); added: every area gets min "
+            "first and the rest is shared on top."
+        ),
+    ] = "minimum",
+    rounding: Annotated[
+        Literal["webster", "largest-remainder"],
+        Query(
+            description="Whole units by the Webster / Sainte-Laguë divisor method (default; no "
+            "Alabama paradox) or the largest remainder (Hamilton) method."
+        ),
+    ] = "webster",
     measure: Annotated[
         Measure, Query(description="Need: harm (weights), count (crimes) or rate per 1,000.")
     ] = "harm",
@@ -121,7 +135,16 @@ def allocate_query(
     window = month_range(first, last)
     built_in_weights(weights)
     request = AllocationRequest(
-        boundaries, units, minimum, maximum, measure, weights, *window, optional_force(force)
+        boundaries,
+        units,
+        minimum,
+        maximum,
+        measure,
+        weights,
+        *window,
+        optional_force(force),
+        rounding=rounding,
+        floor_rule=floor_rule,
     )
     return AllocateQuery(request, format)
 
@@ -147,8 +170,9 @@ def allocate(
     boundaries: BoundaryStoreDep,
     responses: ResponsesDep,
 ) -> Response:
-    """Floors first, the rest in proportion to the measure with caps re-shared, whole units by
-    the largest remainder; every row shows its units beside the equal share (units / areas)."""
+    """Shares in proportion to the measure with min as a minimum (or a base added on top) and
+    caps re-shared, whole units by the Webster divisor method (or the largest remainder); every
+    row shows its units beside the equal share (units / areas)."""
     set_name = query.request.boundaries
     version = current_version(request, set_name)
 

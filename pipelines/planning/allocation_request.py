@@ -22,11 +22,34 @@ from pipelines.planning.measures import MEASURES, area_measures
 from pipelines.store import CrimeStore
 
 MEASURE_COLUMNS = {"harm": "harm", "count": "crimes", "rate": "rate"}
-METHOD = (
-    "floors first (every area gets the minimum), the rest shared in proportion to the measure "
-    "with any share above the maximum held at the maximum and its excess re-shared, then whole "
-    "units by the largest remainder (Hamilton) method, ties to the smaller area code"
-)
+FLOOR_RULE_TEXT = {
+    "minimum": (
+        "min is a minimum: an area whose proportional share is below it is held at it and the "
+        "others share the rest in proportion"
+    ),
+    "added": "min is a base added on top: every area gets it first, the rest shared in proportion",
+}
+ROUNDING_TEXT = {
+    "webster": (
+        "whole units by the Webster / Sainte-Laguë divisor method (each unit to the highest "
+        "need / (units + 0.5), ties to fewer units then the smaller code): one more unit never "
+        "takes a unit from an area (no Alabama paradox)"
+    ),
+    "largest-remainder": (
+        "whole units by the largest remainder (Hamilton) method, ties to the smaller area code: "
+        "within one unit of each exact share, but one more unit can take a unit from an area "
+        "(the Alabama paradox)"
+    ),
+}
+
+
+def method_text(floor_rule: str, rounding: str) -> str:
+    return (
+        f"{FLOOR_RULE_TEXT[floor_rule]}; a share above max is held at max and its excess "
+        f"re-shared; {ROUNDING_TEXT[rounding]}"
+    )
+
+
 PLACEMENT = (
     "crimes placed in areas by exact point in polygon; a point on an edge shared by two areas "
     "goes to the area on its north-east side"
@@ -45,6 +68,8 @@ class AllocationRequest:
     first: str | None = None
     last: str | None = None
     force: str | None = None
+    rounding: str = "webster"  # or "largest-remainder"
+    floor_rule: str = "minimum"  # or "added" (min as a base on top)
 
 
 @dataclass
@@ -108,7 +133,14 @@ def allocate_by_need(
     # An area with no rate (no residents recorded) has no measured need: it gets its floor.
     values = np.where(np.isfinite(raw), raw, 0.0)
     result = allocate(
-        frame["code"].tolist(), values, request.units, request.minimum, request.maximum, names
+        frame["code"].tolist(),
+        values,
+        request.units,
+        request.minimum,
+        request.maximum,
+        names,
+        rounding=request.rounding,
+        floor_rule=request.floor_rule,
     )
     frame["measure"] = values
     frame["exact_share"] = result.exact_share.round(SHOWN_DECIMALS)
@@ -121,13 +153,15 @@ def allocate_by_need(
         "areas": len(frame),
         "units": request.units,
         "min": request.minimum,
+        "min_rule": request.floor_rule,
         "max": request.maximum,
+        "rounding": request.rounding,
         "measure": request.measure,
         "measure_definition": _definition(request.measure, table.name, table.unit),
         "weights": table.provenance(),
         "window": window.provenance(),
         "force": request.force,
-        "method": METHOD,
+        "method": method_text(request.floor_rule, request.rounding),
         "placement": PLACEMENT,
         "equal_share": "units / areas, not rounded: the same for every area",
         "areas_without_need": codes[values == 0].tolist(),
