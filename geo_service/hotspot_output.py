@@ -7,12 +7,16 @@ from the CLI and a response from the API read the same.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import h3
+import orjson
 import pandas as pd
 
 from geo_service.downloads import spreadsheet_safe_csv
+
+_FEATURES_PER_CHUNK = 500
 
 
 def plain(value: Any) -> Any:
@@ -32,22 +36,31 @@ def cell_records(cells: pd.DataFrame) -> list[dict]:
     return [plain(row) for row in cells.to_dict(orient="records")]
 
 
-def feature_collection(records: list[dict], provenance: dict, note: str | None = None) -> dict:
-    """Cells as hexagon polygons (GeoJSON, longitude first), provenance (and the note saying why
-    a ranked list is short) at the top."""
-    features = []
-    for record in records:
-        ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(record["h3"])]
-        ring.append(ring[0])
-        features.append(
-            {
-                "type": "Feature",
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-                "properties": record,
-            }
-        )
-    collection = {"type": "FeatureCollection", "provenance": provenance, "features": features}
-    return {**collection, "note": note} if note else collection
+def _feature(record: dict) -> dict:
+    ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(record["h3"])]
+    ring.append(ring[0])
+    return {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": record,
+    }
+
+
+def stream_feature_collection(
+    records: list[dict], provenance: dict, page: dict, note: str | None = None
+) -> Iterator[bytes]:
+    """Cells as hexagon polygons (GeoJSON, longitude first) with provenance, page (and the note
+    saying why a ranked list is short) at the top, sent a few hundred features at a time so the
+    whole document is never held as one string."""
+    head = {"type": "FeatureCollection", "provenance": provenance, "page": page}
+    if note:
+        head["note"] = note
+    yield orjson.dumps(head)[:-1] + b',"features":['
+    for start in range(0, len(records), _FEATURES_PER_CHUNK):
+        chunk = records[start : start + _FEATURES_PER_CHUNK]
+        body = b",".join(orjson.dumps(_feature(record)) for record in chunk)
+        yield (b"," if start else b"") + body
+    yield b"]}"
 
 
 def csv_text(cells: pd.DataFrame) -> str:

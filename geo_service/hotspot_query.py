@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query
 
+from geo_service.paging import DEFAULT_LIMIT, MAX_LIMIT
 from geo_service.query_params import (
     Alpha,
     Areas,
@@ -48,6 +49,8 @@ class HotspotQuery:
     rank_by: str
     min_separation_m: float | None
     format: str
+    limit: int = DEFAULT_LIMIT
+    cursor: str | None = None
 
 
 def hotspot_query(
@@ -81,6 +84,18 @@ def hotspot_query(
         Query(ge=0, le=100_000, description="Metres between chosen cells (needs top)."),
     ] = None,
     format: Annotated[Format, Query(description="json, geojson or csv.")] = "json",
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=MAX_LIMIT,
+            description="Cells per page (json and geojson); page.next_cursor gives the next.",
+        ),
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=500, description="page.next_cursor of the previous page."),
+    ] = None,
 ) -> HotspotQuery:
     """The parsed query; raises InputError (422) with the parameter's name when it is wrong."""
     window = month_range(first, last)
@@ -104,4 +119,6 @@ def hotspot_query(
         alpha=alpha,
         correction=correction,
     )
-    return HotspotQuery(study, top, per_area, rank_by or "z", min_separation_m, format)
+    return HotspotQuery(
+        study, top, per_area, rank_by or "z", min_separation_m, format, limit, cursor
+    )

@@ -233,8 +233,19 @@ class HotspotCell(BaseModel):
     cumulative_value_share: float | None = None
 
 
+class PageInfo(BaseModel):
+    offset: int = Field(description="Position of the first cell of this page in the answer.")
+    limit: int = Field(description="Cells asked for (limit).")
+    returned: int = Field(description="Cells in this page.")
+    total: int = Field(description="Cells in the whole answer.")
+    next_cursor: str | None = Field(
+        description="Pass as cursor (same query otherwise) for the next page; null on the last."
+    )
+
+
 class Hotspots(BaseModel):
     provenance: Provenance
+    page: PageInfo
     note: str | None = Field(
         default=None,
         description="Why a ranked list holds fewer rows than top asked for (absent when it "
@@ -256,6 +267,7 @@ class CellFeature(BaseModel):
 class HotspotFeatures(BaseModel):
     type: Literal["FeatureCollection"]
     provenance: Provenance
+    page: PageInfo
     note: str | None = Field(
         default=None,
         description="Why a ranked list holds fewer rows than top asked for (absent when it "

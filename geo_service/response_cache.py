@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
 
 # Headers that belong to one transmission, not to the content.
 _TRANSIENT = {"content-length", "date", "server"}
@@ -41,6 +42,8 @@ class ResponseCache:
             body, status, media_type, headers = item
             return Response(body, status_code=status, media_type=media_type, headers=headers)
         response = build()
+        if isinstance(response, StreamingResponse):
+            return response  # streamed because it is large: never held whole, so not kept
         headers = {k: v for k, v in response.headers.items() if k.lower() not in _TRANSIENT}
         with self._lock:
             self.misses += 1

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from boundaries.area_names import resolve_areas
 from boundaries.store import BoundaryStore
@@ -28,9 +28,10 @@ from geo_service.dependencies import (
     require_read_access,
 )
 from geo_service.downloads import csv_response, same_query_url
-from geo_service.hotspot_output import cell_records, csv_text, feature_collection, plain
+from geo_service.hotspot_output import cell_records, csv_text, plain, stream_feature_collection
 from geo_service.hotspot_query import HotspotQuery, hotspot_query
 from geo_service.models import ERRORS, Hotspots, Provenance
+from geo_service.paging import page_of
 from geo_service.results import StudyCache, data_version
 from pipelines.analysis.ranking import rank_cells, shortfall_note
 from pipelines.analysis.study import StudyRequest
@@ -114,12 +115,20 @@ def _hotspots_response(
     if query.format == "csv":
         link = same_query_url(request, "hotspot_provenance")
         return csv_response(csv_text(cells), "hotspots.csv", link, headers)
-    records = cell_records(cells)
+    # JSON and GeoJSON come a page at a time (geo_service/paging.py).
+    page = page_of(query.limit, query.cursor, provenance["data_version"])
+    info = page.info(len(cells), provenance["data_version"])
+    records = cell_records(cells.iloc[page.offset : page.offset + page.limit])
     if query.format == "geojson":
-        body = feature_collection(records, provenance, note)
-        return JSONResponse(body, media_type="application/geo+json", headers=headers)
+        return StreamingResponse(
+            stream_feature_collection(records, provenance, info, note),
+            media_type="application/geo+json",
+            headers=headers,
+        )
     # Validated against the documented model once, when built; repeats are served as bytes.
-    model = Hotspots.model_validate({"provenance": provenance, "note": note, "cells": records})
+    model = Hotspots.model_validate(
+        {"provenance": provenance, "page": info, "note": note, "cells": records}
+    )
     return JSONResponse(model.model_dump(mode="json", by_alias=True), headers=headers)
 
 
