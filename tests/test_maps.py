@@ -419,3 +419,28 @@ def test_chromium_draws_both_maps_with_no_outside_request(town: Path) -> None:
     assert errors == []
     assert expected["hotspots"] > 3 and expected["areas"] == 2
     assert drawn == expected
+
+
+def test_a_map_over_its_cell_budget_keeps_significant_cells_and_says_what_it_left_out(
+    town: Path, study: StudyResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cells = study.cells
+    significant = cells[cells["class"] != 0]
+    ordinary = cells[(cells["class"] == 0) & (cells["count"] > 0)]
+    assert len(significant) > 0 and len(ordinary) > 4
+    budget = len(significant) + 3
+    drawn = cells_to_draw(cells, budget)
+    assert len(drawn) == budget
+    assert set(significant["h3"]) <= set(drawn["h3"])
+    kept = drawn[drawn["class"] == 0]
+    left = ordinary[~ordinary["h3"].isin(drawn["h3"])]
+    assert kept["count"].min() >= left["count"].max()  # the busiest ordinary cells stay
+
+    monkeypatch.setattr(
+        "geo_service.maps.hotspot_map.cells_to_draw",
+        lambda frame, budget=budget: cells_to_draw(frame, budget),
+    )
+    page = _hotspot_page(town, study)
+    hexagons = [f for f in _features(page) if "h3" in f["properties"]]
+    assert len(hexagons) == budget
+    assert f"{len(left):,} cells with crimes that are not significant" in page

@@ -35,11 +35,25 @@ from pipelines.analysis.study import StudyResult
 NOT_SIGNIFICANT: dict[str, int | str] = {"gistar": 0, "lisa": "ns"}  # class of ordinary cells
 
 
-def cells_to_draw(cells: pd.DataFrame) -> pd.DataFrame:
+# Cells a page draws at most (about 350 bytes of HTML each, so about 4 MB): a browser stays
+# responsive, and whole-London resolution-10 maps stay a download, not 12 MB.
+MAX_DRAWN_CELLS = 12_000
+
+
+def cells_to_draw(cells: pd.DataFrame, budget: int = MAX_DRAWN_CELLS) -> pd.DataFrame:
     """Only cells that carry data: at least one crime, or a significant class (a cold spot can
-    have none). The study's empty, ordinary cells are most of a region and say nothing."""
+    have none). The study's empty, ordinary cells are most of a region and say nothing. Beyond
+    ``budget`` cells, every significant cell is kept and the ordinary cells with the fewest
+    crimes are left out (the caller says how many)."""
     significant = ~cells["class"].astype(str).isin([str(v) for v in NOT_SIGNIFICANT.values()])
-    return cells[(cells["count"] > 0) | significant]
+    drawn = cells[(cells["count"] > 0) | significant]
+    if len(drawn) <= budget:
+        return drawn
+    is_significant = significant[drawn.index]
+    ordinary = drawn[~is_significant]
+    room = max(0, budget - int(is_significant.sum()))
+    kept = ordinary.sort_values("count", ascending=False, kind="stable").head(room)
+    return drawn[is_significant | drawn.index.isin(kept.index)]
 
 
 def hexagon_features(cells: pd.DataFrame) -> str:
@@ -132,6 +146,7 @@ def hotspot_layer(
         f"{provenance['alpha']:g}).",
         f"{len(cells):,} of {len(result.cells):,} cells drawn: cells with no crime that are not "
         "significant are left out.",
+        *_budget_note(result.cells, cells),
         *result.adjustments,
     ]
     if window.missing:
@@ -147,6 +162,17 @@ _CELL_WORDS = {
     9: "350 m across (a few streets)",
     10: "130 m across (a street)",
 }
+
+
+def _budget_note(cells: pd.DataFrame, drawn: pd.DataFrame) -> list[str]:
+    left_out = cells[(cells["count"] > 0) & ~cells.index.isin(drawn.index)]
+    if left_out.empty:
+        return []
+    return [
+        f"To keep the page small, {len(left_out):,} cells with crimes that are not significant "
+        f"(those with the fewest, {int(left_out['count'].max()):,} or fewer each) are not drawn "
+        "either; /v1/hotspots lists every cell."
+    ]
 
 
 def hotspot_map_html(
