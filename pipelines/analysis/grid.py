@@ -71,7 +71,7 @@ def build_grid(
 @dataclass
 class LocatedCrimes:
     cell: np.ndarray  # int64 per crime: index into grid.cells, -1 when not in a region cell
-    outside_region: int  # located crimes outside the region
+    outside_region: int | None  # located crimes outside the region (None: not counted)
     no_location: int  # crimes without a map point
     in_areas: np.ndarray  # bool per crime: its point is inside the region's areas
     below_land_share: int = 0  # crimes inside the areas whose cell is less than half inside

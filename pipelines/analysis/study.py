@@ -7,7 +7,7 @@ provenance that travels with the result.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
@@ -36,6 +36,7 @@ from pipelines.attribution import ATTRIBUTION
 from pipelines.categories import canonical_category
 from pipelines.errors import InputError
 from pipelines.harm import HarmTable, load_table
+from pipelines.index.h3_ranges import region_ranges
 from pipelines.months import shift_month
 from pipelines.schema import BASE_H3_RESOLUTION
 from pipelines.store import CrimeStore
@@ -186,10 +187,20 @@ def _prepare(
 ) -> _Prepared:
     window = choose_window(store, request.force, first, request.last)
     grid = build_grid(boundary_set, resolution, list(request.areas) or None)
-    crimes = store.read(request.force, window.first, window.last, columns=_COLUMNS)
+    # Only the rows whose cell can be in the region, from every force (pipelines/store/region).
+    # One ring more than the cover: rim cells left out for their land share still hold crimes
+    # inside the areas, which the provenance counts.
+    ranges = region_ranges(grid.cells, grid.resolution, rings=1)
+    crimes = store.snapshot().read_region(
+        ranges, _COLUMNS, request.force, window.first, window.last
+    )
     if categories:
         crimes = crimes.filter(pc.is_in(crimes["category"], value_set=pa.array(categories)))
     located = locate_crimes(grid, boundary_set, crimes)
+    # Rows outside the ranges were never read: what lies outside the region is counted from
+    # the coverage records (every located crime of the window), which have no categories.
+    outside = None if categories else window.located - int(located.in_areas.sum())
+    located = replace(located, outside_region=outside, no_location=window.no_location)
     return _Prepared(window, grid, crimes, located, resolution)
 
 

@@ -23,6 +23,7 @@ class StudyWindow:
     stored: list[str]  # months of the window the store holds for the force(s)
     missing: list[str]  # months of the window with no stored data: the counts are lower there
     no_location: int  # crimes in the window with no map point (cannot be in any cell)
+    located: int = 0  # crimes in the window with a map point, in the region or not
     forces: list[str] = field(default_factory=list)
 
     def provenance(self) -> dict:
@@ -80,5 +81,6 @@ def choose_window(
         stored=stored,
         missing=[m for m in months if m not in set(stored)],
         no_location=sum(record.no_location for record in records),
+        located=sum(record.stored - record.no_location for record in records),
         forces=sorted({record.force for record in records}),
     )

@@ -35,6 +35,7 @@ from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
 from pipelines.store.errors import CorruptPartition, StoreError
 from pipelines.store.locks import acquire_partition, lock_timeout_from_env, manifest_lock
 from pipelines.store.manifest import MANIFEST_NAME, Manifest, PartitionEntry, load_manifest
+from pipelines.store.region import ROW_GROUP_ROWS, region_ordered
 from pipelines.store.snapshot import Snapshot, damaged_files
 
 DATA_DIR_ENV = "HOTSPOTS_DATA_DIR"
@@ -311,7 +312,9 @@ class StoreWriter:
             directory,
             month,
             ".parquet",
-            lambda tmp: pq.write_table(table, tmp, compression="zstd"),
+            lambda tmp: pq.write_table(
+                region_ordered(table), tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS
+            ),
         )
         entry = PartitionEntry(force, month, f"{force}/{path.name}", path.stat().st_size, coverage)
         with self._guard:

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -21,6 +22,7 @@ from pipelines.schema import CRIME_SCHEMA
 from pipelines.store.coverage import PartitionCoverage
 from pipelines.store.errors import CorruptPartition, SnapshotExpired
 from pipelines.store.manifest import Manifest, PartitionEntry, read_footer_coverage
+from pipelines.store.region import read_file_in_ranges
 
 # Files found damaged by a read in this process: absolute path -> (what is wrong, the file's
 # (size, mtime) then). /health reports them while the same file is still named and unchanged.
@@ -147,7 +149,29 @@ class Snapshot:
             return schema.empty_table()
         return pa.concat_tables(tables)
 
-    def _read_file(self, entry: PartitionEntry, columns: list[str] | None) -> pa.Table:
+    def read_region(
+        self,
+        ranges: np.ndarray,
+        columns: Iterable[str],
+        force: str | None = None,
+        first: str | None = None,
+        last: str | None = None,
+    ) -> pa.Table:
+        """Stored crimes whose H3 cell lies in ``ranges`` (``pipelines.index.h3_ranges``), of
+        every force (or ``force``) and month in first..last: only the row groups that can hold
+        such rows are read (``pipelines.store.region``)."""
+        wanted = list(columns)
+        tables = [
+            self._read_file(self.manifest.partitions[key], wanted, ranges)
+            for key in self.partitions(force, first, last)
+        ]
+        if not tables:
+            return pa.schema([CRIME_SCHEMA.field(name) for name in wanted]).empty_table()
+        return pa.concat_tables(tables)
+
+    def _read_file(
+        self, entry: PartitionEntry, columns: list[str] | None, ranges: np.ndarray | None = None
+    ) -> pa.Table:
         path = self.crimes_dir / entry.file
         name = f"crimes/{entry.file}"
         try:
@@ -157,6 +181,8 @@ class Snapshot:
                     self.root,
                     CorruptPartition(name, f"damaged ({size} bytes, {entry.bytes} written)"),
                 )
+            if ranges is not None and columns is not None:
+                return read_file_in_ranges(path, ranges, columns)
             return pq.read_table(path, columns=columns).replace_schema_metadata(None)
         except FileNotFoundError:
             if self._current is not None and self._current() != self.version:

@@ -1,0 +1,116 @@
+"""Region-pruned reads: a study reads its region's rows from every force, and nothing else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import h3
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from boundaries.assign import AreaIndex, assign_table
+from boundaries.sets import load_boundary_file
+from pipelines.analysis.study import StudyRequest, run_study
+from pipelines.index.h3_cells import cells_for_points, parent_cells
+from pipelines.index.h3_ranges import descendant_ranges, in_ranges, region_ranges
+from pipelines.ingest.archive import ingest_archive
+from pipelines.store import CrimeStore
+from pipelines.store.region import ROW_GROUP_ROWS, _may_hold
+from tests.archive_fixtures import ArchiveBuilder, crime_line
+from tests.service_town import EAST, WEST, X0, Y0, ward_polygons
+
+MONTHS = ["2020-01", "2020-02", "2020-03"]
+FAR = (-1.50, 53.80)  # Leeds: another force's crimes, far from the town
+
+
+@pytest.mark.parametrize("resolution", [7, 9, 10])
+def test_ranges_hold_exactly_the_descendants_of_the_cells(resolution: int) -> None:
+    rng = np.random.default_rng(resolution)
+    base = cells_for_points(rng.uniform(50.0, 51.8, 20_000), rng.uniform(-5.0, 0.5, 20_000))
+    parents = parent_cells(base, resolution).to_numpy()
+    region = np.unique(parents[:500])
+    inside = in_ranges(descendant_ranges(region, resolution), base.to_numpy())
+    assert np.array_equal(inside, np.isin(parents, region))
+    # Coarser ranges (fewer of them) only ever add rows, never lose one.
+    coarse = region_ranges(region, resolution, max_ranges=8)
+    assert len(coarse) <= 8
+    assert (in_ranges(coarse, base.to_numpy()) >= inside).all()
+
+
+def _line(month: str, crime_id: str, lng: float, lat: float) -> str:
+    return crime_line(month, crime_id=crime_id, longitude=f"{lng:.6f}", latitude=f"{lat:.6f}")
+
+
+@pytest.fixture
+def two_forces_and_a_far_one(tmp_path: Path) -> tuple[CrimeStore, object]:
+    """The town's West ward holds crimes recorded by two forces (it is on their border); a
+    third force's crimes are far away, in enough rows to fill several row groups."""
+    archive = ArchiveBuilder(tmp_path / "archive")
+    rng = np.random.default_rng(5)
+    for month in MONTHS:
+        west = [
+            _line(month, f"a-{month}-{i}", X0 + 0.0005 + 0.001 * (i % 19), Y0 + 0.005)
+            for i in range(30)
+        ]
+        archive.write("devon-and-cornwall", month, west)
+        border = [
+            _line(month, f"b-{month}-{i}", X0 + 0.015, Y0 + 0.001 + 0.001 * i) for i in range(10)
+        ]
+        east = [_line(month, f"c-{month}-{i}", X0 + 0.03, Y0 + 0.01) for i in range(5)]
+        archive.write("dorset", month, border + east)
+        lng = FAR[0] + rng.uniform(0, 0.5, 3 * ROW_GROUP_ROWS)
+        lat = FAR[1] + rng.uniform(0, 0.3, 3 * ROW_GROUP_ROWS)
+        far = [
+            _line(month, f"w-{month}-{i}", x, y)
+            for i, (x, y) in enumerate(zip(lng, lat, strict=True))
+        ]
+        archive.write("west-yorkshire", month, far)
+    store = CrimeStore(tmp_path / "store")
+    assert not ingest_archive(store, archive.root).failed
+    frame = gpd.GeoDataFrame(
+        {"WD19CD": [WEST, EAST], "WD19NM": ["West", "East"]},
+        geometry=ward_polygons(),
+        crs="EPSG:4326",
+    )
+    path = tmp_path / "wards.geojson"
+    frame.to_file(path, engine="pyogrio")
+    return store, load_boundary_file(path, "town-wards-2020", "ward", vintage="2020")
+
+
+def test_a_border_ward_counts_crimes_recorded_by_either_force(two_forces_and_a_far_one) -> None:
+    store, wards = two_forces_and_a_far_one
+    request = StudyRequest("town-wards-2020", areas=(WEST,), permutations=99, adjust=False)
+    result = run_study(store, wards, request)
+
+    # Every crime of either force inside the ward, the same as reading every row and placing
+    # each point: 30 + 10 a month.
+    everything = store.read(columns=["longitude", "latitude", "h3_cell", "force"])
+    west = wards.areas[wards.areas["code"] == WEST]
+    placed = assign_table(AreaIndex.of(west), everything)
+    assert int((placed.area >= 0).sum()) == 3 * 40
+    crimes = result.provenance["crimes"]
+    assert int(result.cells["count"].sum()) == crimes["in_region"] == 3 * 40
+    # What lies outside is every other located crime of the window, far force included.
+    assert crimes["outside_region"] == everything.num_rows - 3 * 40
+    assert crimes["no_location"] == 0
+
+
+def test_the_far_force_is_skipped_row_group_by_row_group(two_forces_and_a_far_one) -> None:
+    store, _ = two_forces_and_a_far_one
+    path = store.partition_path("west-yorkshire", MONTHS[0])
+    metadata = pq.ParquetFile(path).metadata
+    assert metadata.num_row_groups == 3  # rows sorted by cell, 8,192 to a row group
+
+    cells = [h3.str_to_int(h3.latlng_to_cell(Y0 + 0.005, X0 + 0.005, 9))]
+    ranges = region_ranges(np.array(cells, dtype=np.uint64), 9)
+    rows = store.snapshot().read_region(ranges, ["force", "h3_cell"])
+    assert set(rows["force"].to_pylist()) == {"devon-and-cornwall"}
+    assert in_ranges(ranges, rows["h3_cell"].to_numpy()).all()
+    # Not read and filtered: the footer statistics rule out every one of its row groups.
+    h3_column = metadata.schema.to_arrow_schema().get_field_index("h3_cell")
+    statistics = [metadata.row_group(g).column(h3_column).statistics for g in range(3)]
+    assert not any(_may_hold(s, ranges) for s in statistics)
+    sorted_cells = pq.read_table(path, columns=["h3_cell"])["h3_cell"].to_numpy()
+    assert (np.diff(sorted_cells.astype(np.float64)) >= 0).all()
