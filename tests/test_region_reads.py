@@ -10,8 +10,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from boundaries.assign import AreaIndex, assign_table
 from boundaries.sets import load_boundary_file
+from pipelines.analysis.grid import build_grid, locate_crimes
 from pipelines.analysis.study import StudyRequest, run_study
 from pipelines.index.h3_cells import cells_for_points, parent_cells
 from pipelines.index.h3_ranges import descendant_ranges, in_ranges, region_ranges
@@ -84,14 +84,15 @@ def test_a_border_ward_counts_crimes_recorded_by_either_force(two_forces_and_a_f
     request = StudyRequest("town-wards-2020", areas=(WEST,), permutations=99, adjust=False)
     result = run_study(store, wards, request)
 
-    # Every crime of either force inside the ward, the same as reading every row and placing
-    # each point: 30 + 10 a month.
-    everything = store.read(columns=["longitude", "latitude", "h3_cell", "force"])
-    west = wards.areas[wards.areas["code"] == WEST]
-    placed = assign_table(AreaIndex.of(west), everything)
-    assert int((placed.area >= 0).sum()) == 3 * 40
+    # Every crime of either force inside the ward (30 + 10 a month), counted exactly as when
+    # every stored row is read and placed.
+    everything = store.read(columns=["longitude", "latitude", "h3_cell", "force", "category"])
+    full = locate_crimes(build_grid(wards, 9, [WEST]), wards, everything)
+    assert int(full.in_areas.sum()) == 3 * 40
     crimes = result.provenance["crimes"]
-    assert int(result.cells["count"].sum()) == crimes["in_region"] == 3 * 40
+    assert int(result.cells["count"].sum()) == crimes["in_region"] == int(full.inside.sum())
+    assert crimes["in_cells_below_land_share"] == full.below_land_share
+    assert crimes["in_region"] + crimes["in_cells_below_land_share"] == 3 * 40
     # What lies outside is every other located crime of the window, far force included.
     assert crimes["outside_region"] == everything.num_rows - 3 * 40
     assert crimes["no_location"] == 0
