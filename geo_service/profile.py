@@ -15,6 +15,7 @@ from geo_service.errors import NotFound
 from geo_service.pages import template_environment
 from geo_service.query_params import built_in_weights
 from geo_service.results import StudyCache, data_version
+from pipelines.analysis.rates import SUPPRESSED
 from pipelines.profile.gather import ProfileNotFound
 from pipelines.profile.gather import gather_profile as gather_from_stores
 from pipelines.profile.model import AreaProfile, TrendPoint
@@ -33,6 +34,7 @@ def gather_profile(
     to: str | None = None,
     weights: str = DEFAULT_WEIGHTS,
     force: str | None = None,
+    suppress_small: bool = False,
 ) -> AreaProfile:
     """The profile of area ``code``: built-in weights only (a path in a URL would read server
     files), hot spots from the service's study cache, a missing area or force a 404."""
@@ -48,6 +50,7 @@ def gather_profile(
             weights,
             force,
             data_version=data_version(store, boundaries, set_name),
+            suppress_small=suppress_small,
         )
     except ProfileNotFound as error:
         raise NotFound(str(error)) from error
@@ -80,6 +83,7 @@ class TrendChart:
     y_ticks: list[tuple[float, int]]  # (y, value)
     x_labels: list[tuple[float, str]]  # (x, "Jan 20")
     gaps: list[tuple[float, str]]  # (x, month) of months with no data
+    suppressed: list[tuple[float, str]]  # (x, month) of months whose count (1-4) is suppressed
     current_x: tuple[float, float]  # the last-12-months band, left and right edge
     description: str
 
@@ -115,9 +119,10 @@ def trend_chart(points: list[TrendPoint], width: int = 680, height: int = 220) -
     run: list[str] = []
     chart_points = []
     gaps = []
+    suppressed = []
     for i, point in enumerate(points):
         if point.count is None:
-            gaps.append((x_of(i), point.month))
+            (suppressed if point.suppressed else gaps).append((x_of(i), point.month))
             if len(run) > 1:
                 lines.append(" ".join(run))
             run = []
@@ -149,6 +154,7 @@ def trend_chart(points: list[TrendPoint], width: int = 680, height: int = 220) -
         y_ticks=ticks,
         x_labels=labels,
         gaps=gaps,
+        suppressed=suppressed,
         current_x=band,
         description=f"Crimes per month: {shown}.",
     )
@@ -156,7 +162,8 @@ def trend_chart(points: list[TrendPoint], width: int = 680, height: int = 220) -
 
 # -- the page ----------------------------------------------------------------------------------
 
-_ARROWS = {"up": "▲", "down": "▼", "same": "▶"}
+# Arrows only for a significant change (pipelines/analysis/rates.py); otherwise words.
+_ARROWS = {"up": "▲", "down": "▼"}
 
 
 def _percent(value: float | None, digits: int = 0) -> str:
@@ -174,7 +181,12 @@ def _harm(value: float | None, unit: str) -> str:
 
 
 _environment = template_environment(percent=_percent, harm=_harm)
-_environment.globals.update(arrows=_ARROWS, not_loaded=POPULATION_NOT_LOADED)
+_environment.globals.update(
+    arrows=_ARROWS,
+    not_loaded=POPULATION_NOT_LOADED,
+    suppressed_text=SUPPRESSED,
+    comparisons={"higher": "higher", "similar": "similar", "lower": "lower"},
+)
 
 
 def render_profile_html(profile: AreaProfile) -> str:

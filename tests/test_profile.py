@@ -8,6 +8,7 @@ or share shows up as a plain mismatch.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import binomtest, norm
 from shapely.geometry import box
 
 from boundaries.population import PopulationEstimate, population_for_set, read_population
@@ -29,7 +31,7 @@ from geo_service.settings import Settings
 from pipelines.harm import load_table
 from pipelines.ingest.archive import ingest_archive
 from pipelines.months import months_between
-from pipelines.profile.model import HotspotSection
+from pipelines.profile.model import AreaProfile, HotspotSection
 from pipelines.profile.numbers import (
     NO_OUTCOME,
     POPULATION_NOT_LOADED,
@@ -43,6 +45,7 @@ from pipelines.profile.numbers import (
     outcome_breakdown,
     profile_windows,
     sibling_rank,
+    suppress_small_counts,
 )
 from pipelines.store import CrimeStore
 from tests.archive_fixtures import ArchiveBuilder, crime_line
@@ -183,7 +186,13 @@ def test_category_counts_change_rates_and_ranks_match_hand_counts() -> None:
     burglary = _row(rows, "burglary")
     assert (burglary.count, burglary.count_previous) == (48, 11)
     assert burglary.change_pct == pytest.approx(336.4)  # (48 - 11) / 11
-    assert burglary.trend == "up"
+    # 48 against 11 over equal windows: exact test p = binomtest(48, 59, 1/2), far below 0.05.
+    assert burglary.trend == "up" and burglary.direction == "up"
+    assert burglary.change_p == pytest.approx(binomtest(48, 59, 0.5).pvalue, rel=1e-3)
+    # Exact Poisson 95 % interval of 48 is 35.39-63.64, per 2,000 residents: 17.70-31.82,
+    # wholly above the parent's 10.0: significantly higher.
+    assert (burglary.rate_low, burglary.rate_high) == pytest.approx((17.70, 31.82), abs=0.01)
+    assert burglary.compared_with_parent == "higher"
     assert burglary.rate_per_1000 == pytest.approx(24.0)  # 48 per 2,000 residents
     assert burglary.parent_count == 60  # 48 West + 12 East
     assert burglary.parent_rate_per_1000 == pytest.approx(10.0)  # 60 per 6,000
@@ -192,20 +201,30 @@ def test_category_counts_change_rates_and_ranks_match_hand_counts() -> None:
     shoplifting = _row(rows, "shoplifting")
     assert (shoplifting.count, shoplifting.count_previous) == (12, 22)
     assert shoplifting.change_pct == pytest.approx(-45.5)
-    assert shoplifting.trend == "down"
+    # 12 against 22: p = 0.12, so no arrow: a fall that could be chance.
+    assert shoplifting.direction == "down" and shoplifting.trend == "no-significant-change"
+    assert shoplifting.change_p == pytest.approx(binomtest(12, 34, 0.5).pvalue, rel=1e-3)
     assert shoplifting.rate_per_1000 == pytest.approx(6.0)
+    # 12 has the exact interval 6.20-20.96: 3.10-10.48 per 1,000 takes in the parent's 8.0.
+    assert (shoplifting.rate_low, shoplifting.rate_high) == pytest.approx((3.10, 10.48), abs=0.01)
+    assert shoplifting.compared_with_parent == "similar"
     assert shoplifting.parent_rate_per_1000 == pytest.approx(8.0)  # 48 per 6,000
     assert shoplifting.rank == 2  # East: 36 per 4,000 = 9.0 is higher
 
     robbery = _row(rows, "robbery")
     assert (robbery.count, robbery.count_previous, robbery.change_pct) == (6, 6, 0.0)
-    assert robbery.trend == "same"
+    assert robbery.direction == "same" and robbery.trend == "no-significant-change"
 
     asb = _row(rows, "anti-social-behaviour")
     assert (asb.count, asb.count_previous, asb.change_pct, asb.trend) == (24, 0, None, "up")
+    assert asb.change_p == pytest.approx(2 * 0.5**24, rel=1e-3)
 
     violence = _row(rows, "violent-crime")
-    assert (violence.count, violence.trend, violence.rank) == (0, "same", 1)  # tied at zero
+    assert (violence.count, violence.direction, violence.rank) == (0, "same", 1)  # tied at 0
+    assert violence.trend == "no-significant-change" and violence.change_p == 1.0
+    # 0 has the exact interval 0-3.69: 0-1.84 per 1,000, against a parent rate of 0: similar.
+    assert (violence.rate_low, violence.rate_high) == pytest.approx((0, 1.84), abs=0.01)
+    assert violence.compared_with_parent == "similar"
 
     assert (total.count, total.count_previous) == (90, 39)
     assert total.change_pct == pytest.approx(130.8)
@@ -253,7 +272,13 @@ def test_harm_total_rate_and_share_of_the_parent() -> None:
     assert harm.share_of_parent == pytest.approx(west / (west + east), abs=1e-4)
     assert harm.per_1000 == pytest.approx(west / 2, abs=0.01)
     assert harm.parent_per_1000 == pytest.approx((west + east) / 6, abs=0.01)
-    assert harm.trend == "up" and harm.rank == 1
+    assert harm.direction == "up" and harm.rank == 1
+    # Compound Poisson: var = sum of squared weights, z = (H1 - H0) / sqrt(S1 + S0).
+    now = 48 * burglary**2 + 12 * shoplifting**2 + 6 * robbery**2
+    before = 11 * burglary**2 + 22 * shoplifting**2 + 6 * robbery**2
+    z = (west - west_before) / math.sqrt(now + before)
+    assert harm.change_p == pytest.approx(2 * norm.sf(z), rel=1e-3, abs=1e-300)
+    assert harm.trend == ("up" if harm.change_p < 0.05 else "no-significant-change")
 
 
 def test_count_weights_make_harm_the_crime_count() -> None:
@@ -350,6 +375,70 @@ def test_build_profile_notes_and_page_from_tables() -> None:
     assert "Open Government Licence v3.0" in page
     assert "No hot spot list: not run" in page
     assert len(re.findall(r'<tr class="(?:category|total)"', page)) == 15
+
+
+def _town_profile(suppress_small: bool = False) -> AreaProfile:
+    wards = BoundarySet(
+        name=SET,
+        scheme="ward",
+        vintage="2019",
+        areas=gpd.GeoDataFrame(
+            {**town_areas().to_dict("list"), "area_m2": [6e6, 6e6]},
+            geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)],
+            crs="EPSG:4326",
+        ),
+    )
+    return build_profile(
+        ProfileInputs(
+            boundary_set=wards,
+            code=WEST,
+            windows=WINDOWS,
+            crimes=crime_frame(),
+            table=load_table("home-office-2018"),
+            stored={FORCE: set(MONTHS)},
+            no_location_current=12,
+            no_location_previous=11,
+            shared_edge_points=0,
+            hotspots=HotspotSection(available=False, reason="not run", weights="count"),
+            suppress_small=suppress_small,
+        )
+    )
+
+
+def test_changes_are_tested_over_the_months_stored() -> None:
+    # 2018-06 is not stored: the previous window has 11 months, so 90 in 12 months is compared
+    # with 39 in 11: p = binomtest(90, 129, 12/23).
+    profile = _town_profile()
+    assert profile.total.change_p == pytest.approx(binomtest(90, 129, 12 / 23).pvalue, rel=1e-3)
+    assert profile.total.trend == "up"
+    assert profile.statistics.confidence == 0.95 and profile.statistics.suppression is None
+    assert "exact conditional binomial" in profile.statistics.count_change_test
+
+
+def test_published_profiles_suppress_counts_of_one_to_four() -> None:
+    full = _town_profile()
+    published = _town_profile(suppress_small=True)
+    assert "<5" in published.statistics.suppression
+    small_months = {p.month for p in full.trend if p.count is not None and 1 <= p.count <= 4}
+    assert small_months  # the town has months of 3 and 4 crimes
+    for point in published.trend:
+        if point.month in small_months:
+            assert point.count is None and point.harm is None and point.suppressed
+        else:
+            assert not point.suppressed
+    # A category row of 3 crimes: its count, rate, interval, change and harm all go.
+    row = full.categories[0].model_copy(
+        update={"count": 3, "rate_per_1000": 1.5, "rate_low": 0.3, "rate_high": 4.4, "harm": 9.0}
+    )
+    hidden = suppress_small_counts(full.model_copy(update={"categories": [row]})).categories[0]
+    assert hidden.suppressed and hidden.count is None and hidden.harm is None
+    assert hidden.rate_per_1000 is hidden.rate_low is hidden.rate_high is hidden.change_pct is None
+    assert (published.total.count, published.total.suppressed) == (90, False)
+    page = render_profile_html(published)
+    assert "&lt;5" in page and "Counts of 1 to 4 are shown as" in page
+    dumped = published.model_dump(mode="json")
+    shown = [p["count"] for p in dumped["trend"]] + [r["count"] for r in dumped["categories"]]
+    assert not any(c is not None and 1 <= c <= 4 for c in shown)
 
 
 # -- through the stores and a real server ------------------------------------------------------
@@ -457,6 +546,23 @@ def test_json_endpoint(town_server: str) -> None:
     assert body["total"]["parent_rate_per_1000"] == pytest.approx(23.0)
     assert body["attribution"].endswith("Open Government Licence v3.0.")
     assert len(body["trend"]) == 24
+    assert burglary["compared_with_parent"] == "higher" and burglary["rate_low"] > 10
+    assert body["statistics"]["suppression"] is None
+
+
+def test_suppress_leaves_no_count_of_one_to_four_in_json_or_page(town_server: str) -> None:
+    url = f"{town_server}/v1/boundaries/{SET}/areas/{WEST}/profile"
+    body = httpx.get(url, params={"suppress": "true"}, timeout=60).json()
+    assert body["statistics"]["suppression"].startswith("counts of 1 to 4")
+    counts = [p["count"] for p in body["trend"]] + [r["count"] for r in body["categories"]]
+    counts += [r["count_previous"] for r in body["categories"]]
+    counts += [o["count"] for o in body["outcomes"]["items"]]
+    assert not any(c is not None and 1 <= c <= 4 for c in counts)
+    assert any(p["suppressed"] for p in body["trend"])
+    page = httpx.get(url + ".html", params={"suppress": "true"}, timeout=60).text
+    assert "&lt;5" in page
+    bad = httpx.get(url, params={"suppress": "maybe"}, timeout=60)
+    assert bad.status_code == 422 and "suppress" in bad.json()["error"]
 
 
 def test_json_endpoint_without_population_says_so(town_server: str) -> None:
@@ -528,8 +634,12 @@ def test_page_renders_in_chromium_without_leaving_loopback(town_server: str) -> 
         ]
         total = page.locator('#categories tr[data-category="all-crime"] td')
         assert total.nth(1).inner_text().strip() == "90"
-        assert total.nth(4).inner_text().strip() == "45.0"  # per 1,000
+        # 90 per 2,000 residents, exact 95 % interval 72.4-110.6 crimes: 36.2-55.3 per 1,000.
+        assert total.nth(4).inner_text().strip() == "45.0 (36.2–55.3)"  # per 1,000
         assert total.nth(5).inner_text().strip() == "23.0"  # parent per 1,000
+        assert total.nth(6).inner_text().strip() == "higher"  # interval above the parent
+        shoplifting = page.locator('#categories tr[data-category="shoplifting"] td')
+        assert shoplifting.nth(3).inner_text().strip() == "-46% n.s."  # 12 from 22, p = 0.12
 
         chart = page.locator("svg#trend-chart")
         chart_box = chart.bounding_box()

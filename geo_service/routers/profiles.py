@@ -39,6 +39,13 @@ Weights = Annotated[
 Force = Annotated[
     str | None, Query(description="Only this force's crimes (police.uk slug); default: all.")
 ]
+Suppress = Annotated[
+    bool,
+    Query(
+        description='For published outputs: counts of 1 to 4 shown as "<5" (null in JSON), '
+        "with the rates, changes and harm that would reveal them."
+    ),
+]
 
 
 # Plain `def` routes: the work is disk and CPU bound, so FastAPI runs them in its thread pool.
@@ -59,6 +66,7 @@ def area_profile(
     to: To = None,
     weights: Weights = DEFAULT_WEIGHTS,
     force: Force = None,
+    suppress: Suppress = False,
 ) -> Response:
     """Crime by category (last 12 months against the 12 before, rates, parent, rank), harm,
     monthly trend, top hot spots, outcomes and data notes for one area of a boundary set."""
@@ -66,7 +74,9 @@ def area_profile(
     code = area_directory(boundaries, set_name).resolve(code)  # a code or the area's name
 
     def build() -> Response:
-        profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+        profile = gather_profile(
+            store, boundaries, cache, set_name, code, to, weights, force, suppress
+        )
         return JSONResponse(profile.model_dump(mode="json", by_alias=True))
 
     return responses.respond(request, current_version(request, set_name), build)
@@ -89,13 +99,16 @@ def area_profile_page(
     to: To = None,
     weights: Weights = DEFAULT_WEIGHTS,
     force: Force = None,
+    suppress: Suppress = False,
 ) -> Response:
     """The same profile as a one-page, self-contained HTML document for print (A4)."""
 
     code = area_directory(boundaries, set_name).resolve(code)
 
     def build() -> Response:
-        profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+        profile = gather_profile(
+            store, boundaries, cache, set_name, code, to, weights, force, suppress
+        )
         return html_response(render_profile_html(profile), boundaries, [set_name])
 
     return responses.respond(request, current_version(request, set_name), build)

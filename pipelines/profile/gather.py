@@ -93,6 +93,7 @@ def gather_profile(
     weights: str = DEFAULT_WEIGHTS,
     force: str | None = None,
     data_version: str | None = None,
+    suppress_small: bool = False,
 ) -> AreaProfile:
     """Read the stores and build the profile of area ``code`` of boundary set ``set_name``.
 
@@ -113,6 +114,8 @@ def gather_profile(
         Only this force's crimes; default every force with crimes in the set.
     data_version
         The fingerprint of the data the numbers are computed on, carried into the profile.
+    suppress_small
+        For published outputs: counts of 1-4 shown as "<5", with what would reveal them.
     """
     store = store.snapshot()  # one store version for every read of this answer
     last = parse_month(to, option="to") if to else None
@@ -182,6 +185,7 @@ def gather_profile(
             shared_edge_points=assignment.shared_edge_points,
             hotspots=hotspots,
             data_version=data_version,
+            suppress_small=suppress_small,
         )
     )
 

@@ -8,7 +8,10 @@ from pydantic import BaseModel
 
 from pipelines.attribution import ATTRIBUTION
 
-Trend = Literal["up", "down", "same"]
+Direction = Literal["up", "down", "same"]  # the raw direction of a change
+# The tested change: up or down only when the test says so (pipelines.analysis.rates).
+Trend = Literal["up", "down", "no-significant-change"]
+Comparison = Literal["higher", "similar", "lower"]
 
 
 class MonthWindow(BaseModel):
@@ -46,24 +49,32 @@ class WeightsInfo(BaseModel):
 class CategoryRow(BaseModel):
     category: str  # police.uk slug, or "all-crime" for the total row
     name: str
-    count: int  # the last 12 months
-    count_previous: int | None  # the 12 months before; None when none of them is stored
+    count: int | None  # the last 12 months; None only when suppressed (1-4, shown "<5")
+    count_previous: int | None  # the 12 months before; None when none is stored, or suppressed
     change_pct: float | None  # None without a previous count above zero
-    trend: Trend | None
+    direction: Direction | None  # the raw direction of the change, tested or not
+    trend: Trend | None  # up or down only when the change test is significant at 5 %
+    change_p: float | None  # exact conditional test of the two Poisson counts
     rate_per_1000: float | None  # None when population is not loaded
-    parent_count: int
+    rate_low: float | None  # exact Poisson 95 % interval of the rate
+    rate_high: float | None
+    parent_count: int | None
     parent_rate_per_1000: float | None
+    compared_with_parent: Comparison | None  # the rate's interval against the parent's rate
     rank: int | None  # 1 = highest among the set's areas
     rank_of: int
     rank_by: Literal["rate", "count"]
-    harm: float
+    harm: float | None  # None when suppressed (a category's harm would reveal its count)
+    suppressed: bool = False  # the count is 1-4 and the profile was asked to suppress it
 
 
 class HarmSummary(BaseModel):
     total: float
     total_previous: float | None
     change_pct: float | None
-    trend: Trend | None
+    direction: Direction | None
+    trend: Trend | None  # up or down only when the compound Poisson z test is significant
+    change_p: float | None
     per_1000: float | None
     parent_total: float
     parent_per_1000: float | None
@@ -76,9 +87,10 @@ class HarmSummary(BaseModel):
 class TrendPoint(BaseModel):
     month: str
     window: Literal["current", "previous"]
-    count: int | None  # None: no force of the profile has this month stored
+    count: int | None  # None: no force of the profile has this month stored, or suppressed
     harm: float | None
     complete: bool  # every force of the profile has this month stored
+    suppressed: bool = False  # a count of 1-4 left out of a published profile
 
 
 class Hotspot(BaseModel):
@@ -86,8 +98,8 @@ class Hotspot(BaseModel):
     h3: str
     lat: float
     lng: float
-    crimes: int
-    harm: float
+    crimes: int | None  # None when suppressed (1-4)
+    harm: float | None
     z: float
     p_adjusted: float
     confidence: str
@@ -107,13 +119,14 @@ class HotspotSection(BaseModel):
 
 class OutcomeRow(BaseModel):
     outcome: str
-    count: int
-    share: float  # of the area's crimes (anti-social behaviour excluded)
+    count: int | None  # None when suppressed (1-4)
+    share: float | None  # of the area's crimes (anti-social behaviour excluded)
+    suppressed: bool = False
 
 
 class OutcomeSection(BaseModel):
-    crimes: int  # the area's crimes in the window, anti-social behaviour excluded
-    anti_social_behaviour: int  # ASB incidents: police.uk gives them no outcome
+    crimes: int | None  # the area's crimes in the window, anti-social behaviour excluded
+    anti_social_behaviour: int | None  # ASB incidents: police.uk gives them no outcome
     items: list[OutcomeRow]
 
 
@@ -126,6 +139,19 @@ class DataNotes(BaseModel):
     months_missing: dict[str, list[str]]  # force -> months of both windows not stored
     population: str
     messages: list[str]
+
+
+class StatisticsInfo(BaseModel):
+    """How every interval, comparison and arrow on the profile was decided."""
+
+    confidence: float
+    alpha: float
+    rate_interval: str
+    parent_comparison: str
+    count_change_test: str
+    harm_change_test: str
+    exposure: str
+    suppression: str | None  # the rule, when small counts are suppressed
 
 
 class AreaProfile(BaseModel):
@@ -141,5 +167,6 @@ class AreaProfile(BaseModel):
     hotspots: HotspotSection
     outcomes: OutcomeSection
     notes: DataNotes
+    statistics: StatisticsInfo
     attribution: str = ATTRIBUTION
     data_version: str | None = None

@@ -22,6 +22,19 @@ import pandas as pd
 from boundaries.sets import BoundarySet
 from pipelines.analysis.classes import CLASS_LABELS
 from pipelines.analysis.ranking import rank_cells
+from pipelines.analysis.rates import (
+    ALPHA,
+    CONFIDENCE,
+    SMALL_COUNT_MAX,
+    SUPPRESSED,
+    Change,
+    Rate,
+    compare_with_parent,
+    count_change,
+    is_small,
+    rate_with_interval,
+    weighted_change,
+)
 from pipelines.categories import CATEGORY_NAMES
 from pipelines.errors import InputError
 from pipelines.harm import HarmTable
@@ -30,7 +43,9 @@ from pipelines.profile.model import (
     AreaInfo,
     AreaProfile,
     CategoryRow,
+    Comparison,
     DataNotes,
+    Direction,
     HarmSummary,
     Hotspot,
     HotspotSection,
@@ -38,7 +53,7 @@ from pipelines.profile.model import (
     OutcomeRow,
     OutcomeSection,
     ParentInfo,
-    Trend,
+    StatisticsInfo,
     TrendPoint,
     WeightsInfo,
 )
@@ -136,11 +151,11 @@ def sibling_rank(values: pd.Series, code: str) -> tuple[int | None, int]:
     return int((known > known[code]).sum()) + 1, len(known)
 
 
-def change(current: float, previous: float | None) -> tuple[float | None, Trend | None]:
-    """Percentage change and its direction; no % from a previous value of zero."""
+def change(current: float, previous: float | None) -> tuple[float | None, Direction | None]:
+    """Percentage change and its raw direction (untested); no % from a previous value of 0."""
     if previous is None:
         return None, None
-    trend: Trend = "up" if current > previous else "down" if current < previous else "same"
+    trend: Direction = "up" if current > previous else "down" if current < previous else "same"
     if previous <= 0:
         return None, trend
     return round((current - previous) * 100.0 / previous, 1), trend
@@ -172,15 +187,17 @@ def _compare(
     rank, rank_of = sibling_rank(rates if ranked_by_rate else current, code)
     value = float(current[code])
     previous_value = None if previous is None else float(previous[code])
-    change_pct, trend = change(value, previous_value)
+    change_pct, direction = change(value, previous_value)
     parent_total = float(current.sum())
     return {
         "value": value,
         "previous": previous_value,
         "change_pct": change_pct,
-        "trend": trend,
+        "direction": direction,
+        "area_population": area_pop if ranked_by_rate else None,
         "rate": _round(per_1000(value, area_pop), 2),
         "parent_total": parent_total,
+        "parent_rate_exact": per_1000(parent_total, parent_population(population)),
         "parent_rate": _round(per_1000(parent_total, parent_population(population)), 2),
         "rank": rank,
         "rank_of": rank_of,
@@ -192,17 +209,38 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
 
+def tested_count_change(
+    count: int, previous: float | None, exposure: tuple[float, float]
+) -> Change | None:
+    """The exact test of a change, or None without a stored previous window."""
+    if previous is None or min(exposure) <= 0:
+        return None
+    return count_change(count, int(previous), exposure[0], exposure[1])
+
+
+def rate_and_comparison(
+    count: int, population: float | None, parent_rate: float | None
+) -> tuple[Rate | None, Comparison | None]:
+    """The rate per 1,000 with its exact interval, and Fingertips' comparison with the parent."""
+    if population is None or not np.isfinite(population) or population <= 0:
+        return None, None
+    rate = rate_with_interval(count, population)
+    return rate, None if parent_rate is None else compare_with_parent(rate, parent_rate)
+
+
 def category_rows(
     crimes: pd.DataFrame,
     areas: pd.DataFrame,
     code: str,
     windows: ProfileWindows,
     previous_has_data: bool = True,
+    exposure: tuple[float, float] = (PROFILE_MONTHS, PROFILE_MONTHS),
 ) -> tuple[list[CategoryRow], CategoryRow]:
     """One row per police.uk category, and the all-crime row.
 
     ``crimes``: the set's located crimes with month, category, area_code and harm columns.
     ``areas``: code[, population] for every area of the set.
+    ``exposure``: months stored in the current and the previous window, for the change test.
     """
     codes = pd.Index(areas["code"])
     population = _population(areas)
@@ -219,16 +257,26 @@ def category_rows(
             population,
             code,
         )
+        count = int(parts["value"])
+        tested = tested_count_change(count, parts["previous"], exposure)
+        rate, comparison = rate_and_comparison(
+            count, parts["area_population"], parts["parent_rate_exact"]
+        )
         return CategoryRow(
             category=slug,
             name=name,
-            count=int(parts["value"]),
+            count=count,
             count_previous=None if parts["previous"] is None else int(parts["previous"]),
             change_pct=parts["change_pct"],
-            trend=parts["trend"],
+            direction=parts["direction"],
+            trend=None if tested is None else tested.direction,
+            change_p=None if tested is None else float(f"{tested.p:.4g}"),
             rate_per_1000=parts["rate"],
+            rate_low=None if rate is None else round(rate.low, 2),
+            rate_high=None if rate is None else round(rate.high, 2),
             parent_count=int(parts["parent_total"]),
             parent_rate_per_1000=parts["parent_rate"],
+            compared_with_parent=comparison,
             rank=parts["rank"],
             rank_of=parts["rank_of"],
             rank_by=parts["rank_by"],
@@ -253,22 +301,32 @@ def harm_summary(
     code: str,
     windows: ProfileWindows,
     previous_has_data: bool = True,
+    exposure: tuple[float, float] = (PROFILE_MONTHS, PROFILE_MONTHS),
 ) -> HarmSummary:
-    """Harm total, per 1,000 residents, its change, and the area's share of the set's harm."""
+    """Harm total, per 1,000 residents, its change (tested), and the share of the set's harm."""
     codes = pd.Index(areas["code"])
-    current = _by_area(crimes[crimes["month"].isin(windows.current)], codes, "harm")
-    previous = (
-        _by_area(crimes[crimes["month"].isin(windows.previous)], codes, "harm")
-        if previous_has_data
-        else None
-    )
+    in_current = crimes[crimes["month"].isin(windows.current)]
+    in_previous = crimes[crimes["month"].isin(windows.previous)]
+    current = _by_area(in_current, codes, "harm")
+    previous = _by_area(in_previous, codes, "harm") if previous_has_data else None
     parts = _compare(current, previous, _population(areas), code)
     parent_total = parts["parent_total"]
+    tested = None
+    if previous is not None:
+        squares = [
+            float((frame.loc[frame["area_code"] == code, "harm"] ** 2).sum())
+            for frame in (in_current, in_previous)
+        ]
+        tested = weighted_change(
+            parts["value"], parts["previous"], squares[0], squares[1], *exposure
+        )
     return HarmSummary(
         total=round(parts["value"], 2),
         total_previous=_round(parts["previous"], 2),
         change_pct=parts["change_pct"],
-        trend=parts["trend"],
+        direction=parts["direction"],
+        trend=None if tested is None else tested.direction,
+        change_p=None if tested is None else float(f"{tested.p:.4g}"),
         per_1000=parts["rate"],
         parent_total=round(parent_total, 2),
         parent_per_1000=parts["parent_rate"],
@@ -371,6 +429,7 @@ class ProfileInputs:
     shared_edge_points: int
     hotspots: HotspotSection
     data_version: str | None = None
+    suppress_small: bool = False  # published outputs: counts of 1-4 shown as "<5"
 
 
 def parent_definition(boundary_set: BoundarySet) -> str:
@@ -410,8 +469,13 @@ def build_profile(inputs: ProfileInputs) -> AreaProfile:
     missing, status = month_status(inputs.stored, months)
     current_window = _window(windows.current, status)
     previous_window = _window(windows.previous, status)
-    rows, total = category_rows(crimes, areas, code, windows, previous_window.has_data)
-    harm = harm_summary(crimes, areas, code, windows, previous_window.has_data)
+    # Months stored in each window: the exposure each change is tested over.
+    exposure = (
+        float(sum(status[m][0] for m in windows.current)),
+        float(sum(status[m][0] for m in windows.previous)),
+    )
+    rows, total = category_rows(crimes, areas, code, windows, previous_window.has_data, exposure)
+    harm = harm_summary(crimes, areas, code, windows, previous_window.has_data, exposure)
     mine = crimes[(crimes["area_code"] == code) & crimes["month"].isin(windows.current)]
     map_points = len(mine[["longitude", "latitude"]].drop_duplicates())
     area_population = None if population is None else float(population[code])
@@ -459,10 +523,75 @@ def build_profile(inputs: ProfileInputs) -> AreaProfile:
         hotspots=inputs.hotspots,
         outcomes=outcome_breakdown(crimes, code, windows),
         notes=notes,
+        statistics=statistics_info(inputs.suppress_small),
         data_version=inputs.data_version,
     )
     profile.notes.messages = data_messages(profile)
-    return profile
+    return suppress_small_counts(profile) if inputs.suppress_small else profile
+
+
+def statistics_info(suppress_small: bool = False) -> StatisticsInfo:
+    """The rules behind every interval, comparison and arrow (pipelines/analysis/rates.py)."""
+    return StatisticsInfo(
+        confidence=CONFIDENCE,
+        alpha=ALPHA,
+        rate_interval=(
+            "exact Poisson (Garwood) 95 % interval of the count, per 1,000 residents; PHE "
+            "Fingertips uses Byar's approximation of it"
+        ),
+        parent_comparison=(
+            "higher / lower when the area's 95 % interval lies wholly above / below the parent's "
+            "rate, similar otherwise (PHE Fingertips); the parent includes the area"
+        ),
+        count_change_test=(
+            "exact conditional binomial test of two Poisson counts, two-sided; an arrow only "
+            "when p < 0.05"
+        ),
+        harm_change_test=(
+            "compound Poisson z test of the harm sums (variance = sum of squared weights), "
+            "two-sided; an arrow only when p < 0.05"
+        ),
+        exposure="the months stored in each window (a missing month shortens its window)",
+        suppression=(
+            f"counts of 1 to {SMALL_COUNT_MAX} shown as {SUPPRESSED!r}, with the rate, interval, "
+            "change and harm that would reveal them"
+            if suppress_small
+            else None
+        ),
+    )
+
+
+def suppress_small_counts(profile: AreaProfile) -> AreaProfile:
+    """The profile for publication: every count of 1-4 (and what would reveal it) left out."""
+    published = profile.model_copy(deep=True)
+    for row in [*published.categories, published.total]:
+        if is_small(row.count) or is_small(row.count_previous):
+            row.suppressed = True
+            if is_small(row.count):
+                row.count = None
+                row.rate_per_1000 = row.rate_low = row.rate_high = None
+                row.harm = None
+            if is_small(row.count_previous):
+                row.count_previous = None
+            row.change_pct = None
+        if is_small(row.parent_count):
+            row.parent_count = None
+            row.parent_rate_per_1000 = None
+    for point in published.trend:
+        if is_small(point.count):
+            point.count, point.harm, point.suppressed = None, None, True
+    for outcome in published.outcomes.items:
+        if is_small(outcome.count):
+            outcome.count, outcome.share, outcome.suppressed = None, None, True
+    for spot in published.hotspots.items:
+        if is_small(spot.crimes):
+            spot.crimes, spot.harm = None, None
+    outcomes = published.outcomes
+    if is_small(outcomes.anti_social_behaviour):
+        outcomes.anti_social_behaviour = None
+    if is_small(outcomes.crimes):
+        outcomes.crimes = None
+    return published
 
 
 def data_messages(profile: AreaProfile) -> list[str]:
