@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -46,6 +44,7 @@ from boundaries.assign import OUTSIDE, AreaIndex, assign_points
 from boundaries.errors import BoundaryError
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84
 from boundaries.sets import BoundarySet
+from pipelines.cache import active_cache
 
 STUDY_RESOLUTIONS = (7, 8, 9, 10)
 MIN_LAND_SHARE = 0.5
@@ -131,25 +130,16 @@ def cover_areas(
     areas = areas.reset_index(drop=True)
     if areas.empty:
         raise BoundaryError(f"{boundary_set.name} has no areas to cover")
+    # Covers go to the on-disk cache (pipelines.cache), keyed by the areas' codes and geometry
+    # and the resolution: the answer depends on nothing else, so every study, comparison and
+    # backtest on the same areas, in every process and after a restart, shares one.
     key = (_fingerprint(areas), resolution)
-    with _COVERS_LOCK:
-        cached = _COVERS.get(key)
-        if cached is not None:
-            _COVERS.move_to_end(key)
-            return cached
-    cover = compute_cover(areas, resolution, progress)
-    with _COVERS_LOCK:
-        _COVERS[key] = cover
-        while len(_COVERS) > _COVERS_KEPT:
-            _COVERS.popitem(last=False)
-    return cover
-
-
-# Covers by (areas' codes and geometry, resolution): the answer depends on nothing else, so every
-# study, comparison and backtest on the same areas and resolution shares one.
-_COVERS: OrderedDict[tuple[str, int], CellCover] = OrderedDict()
-_COVERS_LOCK = threading.Lock()
-_COVERS_KEPT = 64
+    cache = active_cache()
+    cover = cache.get("cover", key)
+    if cover is None:
+        cover = compute_cover(areas, resolution, progress)
+        cache.set("cover", key, cover)
+    return _frozen(cover)  # unpickled arrays are writeable again
 
 
 def _fingerprint(areas: object) -> str:
@@ -184,6 +174,10 @@ def compute_cover(
         cells_below_share=int((~keep).sum()),
         areas_km2=float(shapely.area(region)) / 1e6,
     )
+    return _frozen(cover)
+
+
+def _frozen(cover: CellCover) -> CellCover:
     for shared in (cover.cells, cover.area, cover.land_share, cover.cell_km2):
         shared.setflags(write=False)  # covers are shared between callers: never changed in place
     return cover

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from pipelines.cache import cache_dir_for, open_cache, use_cache
 from pipelines.store import CrimeStore, resolve_data_dir
 
 # Reports go to stdout; errors to stderr, one line, no traceback.
@@ -33,7 +34,10 @@ ToOption = Annotated[
 
 
 def open_store(data_dir: Path | None) -> CrimeStore:
-    return CrimeStore(resolve_data_dir(data_dir))
+    """The store, and its on-disk cache made the one covers use (shared with the service)."""
+    root = resolve_data_dir(data_dir)
+    use_cache(open_cache(cache_dir_for(root)))
+    return CrimeStore(root)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -6,6 +6,7 @@ from fastapi import Depends, FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from boundaries.store import BoundaryStore
+from geo_service.admission import Admission
 from geo_service.api_docs import install_api_docs
 from geo_service.errors import install_error_handlers
 from geo_service.freshness import FreshnessMiddleware
@@ -31,6 +32,7 @@ from geo_service.routers import (
 from geo_service.settings import Settings
 from geo_service.unknown_params import reject_unknown_query_parameters
 from pipelines.attribution import ATTRIBUTION
+from pipelines.cache import open_cache, use_cache
 from pipelines.store import CrimeStore, pinned_reads
 
 
@@ -51,10 +53,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = CrimeStore(settings.data_dir)
     app.state.boundary_store = BoundaryStore(settings.data_dir)
-    app.state.cache = StudyCache(
-        app.state.store, app.state.boundary_store, entries=settings.cache_entries
+    # One on-disk cache for studies, responses and covers, shared with the CLI and workers.
+    app.state.disk_cache = use_cache(open_cache(settings.cache_dir, settings.cache_bytes))
+    app.state.admission = Admission(
+        settings.study_workers, settings.study_queue, settings.request_deadline
     )
-    app.state.responses = ResponseCache(entries=2 * settings.cache_entries)
+    app.state.cache = StudyCache(
+        app.state.store, app.state.boundary_store, app.state.disk_cache, app.state.admission
+    )
+    app.state.responses = ResponseCache(app.state.disk_cache, app.state.admission)
     install_error_handlers(app)
     app.add_middleware(FreshnessMiddleware)  # X-Data-Freshness on every answer, a line on pages
     app.include_router(health.router)

@@ -66,10 +66,23 @@ class StoreStatus(BaseModel):
 
 
 class CacheStatus(BaseModel):
-    entries: int
-    capacity: int
-    hits: int = Field(description="Hotspot requests answered from memory.")
-    misses: int = Field(description="Hotspot requests that ran a study.")
+    """The on-disk cache of covers, studies and responses (shared by every process using it)."""
+
+    entries: int = Field(description="Entries in the cache (covers, studies and responses).")
+    capacity: int = Field(description="Bytes the cache may hold; least recently used go first.")
+    bytes: int = Field(description="Bytes the cache holds now.")
+    hits: int = Field(description="Hotspot studies this process answered from the cache.")
+    misses: int = Field(description="Hotspot studies this process computed.")
+
+
+class AdmissionStatus(BaseModel):
+    """Admission control of heavy work (studies, pages and comparisons built from them)."""
+
+    workers: int = Field(description="Heavy computations at once.")
+    queue: int = Field(description="More that may wait; beyond that a 503 with Retry-After.")
+    in_progress: int = Field(description="Running and waiting now.")
+    refused: int = Field(description="Requests refused as over the limit since the start.")
+    deadline_seconds: float = Field(description="Longest a request waits for its answer.")
 
 
 class DataFreshness(BaseModel):
@@ -98,6 +111,7 @@ class Health(BaseModel):
     store: StoreStatus
     boundary_sets: list[str]
     cache: CacheStatus
+    admission: AdmissionStatus
     freshness: DataFreshness
     attribution: str
 

@@ -133,13 +133,7 @@ def precompute(
     requests = default_requests(
         cache, set_names, weights, resolution, report.skipped, explicit_window
     )
-    if len(requests) > cache.entries:
-        # Warming more than the cache holds would evict the first answers with the last ones.
-        report.skipped.append(
-            f"{len(requests) - cache.entries} of {len(requests)} studies: the cache holds "
-            f"{cache.entries} results"
-        )
-        requests = requests[: cache.entries]
+    # The cache is on disk and bounded in bytes, not entries: every default study is warmed.
     report.requests = len(requests)
     for done, request in enumerate(requests, start=1):
         if stop is not None and stop.is_set():

@@ -1,17 +1,20 @@
-"""Study results computed once per (question, data version) and kept in memory.
+"""Study results computed once per (question, data version), kept in the on-disk cache.
 
-The data version changes with every new store version (ingest) or boundary set file, so a
-cached answer is never served for data it was not computed on.
+The key is the validated ``StudyRequest`` and the data version (the store manifest's version and
+the boundary set's fingerprint), so a cached answer is never served for data it was not
+computed on, and every process sharing the cache folder (CLI, server workers) shares results.
+A study not in the cache runs through admission control (a bounded pool with a deadline).
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 
 from boundaries.store import BoundaryStore
+from geo_service.admission import Admission
 from pipelines.analysis.study import StudyRequest, StudyResult, run_study
+from pipelines.cache import DiskCache, cache_dir_for, open_cache
 from pipelines.store import CrimeStore, Snapshot
 from pipelines.store.atomic import file_version
 
@@ -48,56 +51,71 @@ def months_version(snapshot: Snapshot, up_to: str) -> str:
 
 
 class StudyCache:
-    """LRU of study results; one computation per key even when requests arrive together."""
+    """Studies from the disk cache; one computation per key in this process even when
+    requests arrive together."""
 
-    def __init__(self, store: CrimeStore, boundaries: BoundaryStore, entries: int = 256) -> None:
+    def __init__(
+        self,
+        store: CrimeStore,
+        boundaries: BoundaryStore,
+        disk: DiskCache | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self.store = store
         self.boundaries = boundaries
-        self.entries = entries
-        self._results: OrderedDict[tuple, StudyResult] = OrderedDict()
+        # Default: the store's own cache folder, the one the service and the CLI share.
+        self.disk = disk or open_cache(cache_dir_for(store.root))
+        self.admission = admission
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
-        # The version each request was last computed on: a newer one makes the older answer
-        # unreachable (the store only moves forward), so it is dropped at once, not left to LRU.
-        self._latest: dict[StudyRequest, str] = {}
-        # Served-from-memory vs computed counts: /health reports them, tests assert on them.
+        # Answered-from-cache vs computed counts of this process: /health reports them.
         self.hits = 0
         self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._results)
 
     def get(self, request: StudyRequest) -> tuple[StudyResult, str]:
         """The result for ``request`` on the current data, and that data's version."""
         snapshot = self.store.snapshot()  # the study and its version read one store version
         version = data_version(snapshot, self.boundaries, request.boundaries, up_to=request.last)
         key = (request, version)
+        result = self.disk.get("study", key)
+        if result is not None:
+            self._count(hit=True)
+            return result, version
         with self._lock:
-            if key in self._results:
-                self._results.move_to_end(key)
-                self.hits += 1
-                return self._results[key], version
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # a second caller for the same key waits for the first one's answer
-            with self._lock:
-                if key in self._results:
-                    self.hits += 1
-                    return self._results[key], version
             try:
-                result = run_study(snapshot, self.boundaries.read(request.boundaries), request)
+                result = self.disk.get("study", key)
+                if result is not None:
+                    self._count(hit=True)
+                    return result, version
+
+                def compute() -> StudyResult:
+                    boundary_set = self.boundaries.read(request.boundaries)
+                    return run_study(snapshot, boundary_set, request)
+
+                result = self.admission.run(compute) if self.admission else compute()
+                self.disk.set("study", key, result)
+                self._count(hit=False)
+                # The store only moves forward: an answer on older data of the same question
+                # can no longer be asked for, so it goes at once rather than waiting for LRU.
+                older = self.disk.get("study-latest", (request,))
+                if older is not None and older != version:
+                    self.disk.delete("study", (request, older))
+                self.disk.set("study-latest", (request,), version)
             finally:
                 # Also when the study fails (bad input), so failed keys do not pile up locks.
                 with self._lock:
                     self._key_locks.pop(key, None)
-            with self._lock:
-                self.misses += 1
-                self._results[key] = result
-                older = self._latest.get(request)
-                if older is not None and older != version:
-                    self._results.pop((request, older), None)
-                self._latest[request] = version
-                while len(self._results) > self.entries:
-                    (evicted, evicted_version), _ = self._results.popitem(last=False)
-                    if self._latest.get(evicted) == evicted_version:
-                        del self._latest[evicted]
         return result, version
+
+    def __len__(self) -> int:
+        """Studies held in the cache (counts keys: for tests and reports, not for requests)."""
+        return self.disk.count("study")
+
+    def _count(self, hit: bool) -> None:
+        with self._lock:
+            if hit:
+                self.hits += 1
+            else:
+                self.misses += 1

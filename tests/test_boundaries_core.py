@@ -22,6 +22,7 @@ from boundaries.h3_cover import MIN_LAND_SHARE, cover_areas, land_shares
 from boundaries.population import population_for_set, read_population
 from boundaries.sets import load_boundary_file, prepare_areas
 from boundaries.store import BoundaryStore
+from pipelines.cache import open_cache, use_cache
 from pipelines.index.h3_cells import cells_for_points, parent_cells
 
 X0, Y0, STEP = -3.56, 50.44, 0.01  # grid origin (lon, lat) and cell size in degrees
@@ -355,7 +356,12 @@ def test_cover_is_shared_for_the_same_areas_and_redone_when_they_change(tmp_path
     frame = grid()
     first = load_boundary_file(write(frame, tmp_path / "a.geojson"), "grid-wards", "ward")
     again = load_boundary_file(write(frame, tmp_path / "b.geojson"), "grid-wards", "ward")
-    assert cover_areas(again, 9) is cover_areas(first, 9)  # same codes and shapes: computed once
+    cache = use_cache(open_cache(tmp_path / "cache"))
+    computed = cover_areas(first, 9)
+    entries = len(cache)
+    shared = cover_areas(again, 9)  # same codes and shapes: the one on disk, not a second one
+    assert len(cache) == entries == 1
+    assert np.array_equal(shared.cells, computed.cells) and shared.codes == computed.codes
     with pytest.raises(ValueError, match="read-only"):
         cover_areas(first, 9).cells[0] = 0  # a shared cover cannot be changed by one caller
     moved = frame.assign(geometry=frame.geometry.translate(xoff=0.05))

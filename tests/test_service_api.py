@@ -449,15 +449,19 @@ def test_identical_requests_share_one_study_until_the_data_changes(tmp_path: Pat
 
         assert (cache()["hits"], cache()["misses"]) == (0, 0)
         first = api.get("/v1/hotspots", params=params, timeout=60).json()
-        assert (cache()["hits"], cache()["misses"], cache()["entries"]) == (0, 1, 1)
+        # On disk: the region's cover, the study and the finished response.
+        assert (cache()["hits"], cache()["misses"], cache()["entries"]) == (0, 1, 3)
         second = api.get("/v1/hotspots", params=params, timeout=60).json()
         # Served from the finished-response cache: the study is not even looked up again.
         assert cache()["misses"] == 1
         assert second == first
-        # The same question asked differently (names, order) is the same study.
+        # The same question asked differently (names, order) is the same validated request:
+        # the second is the first's finished response, not even a study look-up.
         api.get("/v1/hotspots", params={**params, "categories": "Burglary,Shoplifting"})
+        entries = cache()["entries"]
         api.get("/v1/hotspots", params={**params, "categories": "shoplifting,burglary"})
-        assert cache()["misses"] == 2 and cache()["hits"] == 1
+        assert cache()["misses"] == 2 and cache()["hits"] == 0
+        assert cache()["entries"] == entries
 
         ingest_archive(CrimeStore(data_dir), archive)  # the same files: the same version
         assert api.get("/v1/hotspots", params=params, timeout=60).json() == first

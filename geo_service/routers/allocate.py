@@ -189,7 +189,7 @@ def allocate(
             return html_response(page, boundaries, [set_name], headers=headers)
         return JSONResponse(model.model_dump(mode="json", exclude_unset=True), headers=headers)
 
-    return responses.respond(request, version, build)
+    return responses.respond(request, version, build, key=query)
 
 
 @router.get(
@@ -213,7 +213,7 @@ def allocation_provenance(
         provenance = body["json"]["provenance"]
         return JSONResponse(provenance, headers={"X-Data-Version": version})
 
-    return responses.respond(request, version, build)
+    return responses.respond(request, version, build, key=query)
 
 
 def _allocation(

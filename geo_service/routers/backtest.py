@@ -303,7 +303,7 @@ def backtest(
         model = BacktestResult.model_validate(body)
         return JSONResponse(model.model_dump(mode="json"), headers={"X-Data-Version": data_version})
 
-    return responses.respond(request, version, build)
+    return responses.respond(request, version, build, key=query)
 
 
 @router.get(

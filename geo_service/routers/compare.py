@@ -262,7 +262,7 @@ def compare(
         content = model.model_dump(mode="json", by_alias=True, exclude_unset=True)
         return JSONResponse(content, headers=headers)
 
-    return responses.respond(request, version, build)
+    return responses.respond(request, version, build, key=(query, format))
 
 
 @router.get(
@@ -302,7 +302,7 @@ def compare_map(
         headers = {"X-Data-Version": version}
         return map_response(page, settings.tiles, boundary_store, query.sets, headers)
 
-    return responses.respond(request, version, build)
+    return responses.respond(request, version, build, key=(query, metric))
 
 
 # -- CSV -------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from geo_service.errors import NotFound
 from geo_service.maps.displacement_map import displacement_map_html
 from geo_service.models import responses_with_text
 from geo_service.pages import map_response
-from geo_service.query_params import Categories, Force, optional_force
+from geo_service.query_params import Categories, Force, optional_force, parse_categories
 from pipelines.planning.displacement_areas import (
     MAX_BUFFER_M,
     MIN_BUFFER_M,
@@ -161,4 +161,5 @@ def displacement(
         model = Displacement.model_validate(body)
         return JSONResponse(model.model_dump(mode="json"), headers=headers)
 
-    return responses.respond(request, version, build)
+    key = (target, control, buffer_m, periods, parse_categories(categories), force, format)
+    return responses.respond(request, version, build, key=key)

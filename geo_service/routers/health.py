@@ -8,8 +8,10 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 
+from geo_service.admission import Admission
 from geo_service.dependencies import get_settings
 from geo_service.models import (
+    AdmissionStatus,
     CacheStatus,
     DataFreshness,
     ForceHeld,
@@ -63,6 +65,7 @@ async def health(request: Request) -> Health:
         ),
         boundary_sets=boundary_store.names(),
         cache=cache_status(cache),
+        admission=admission_status(state.admission),
         freshness=DataFreshness(**store_freshness(snapshot).as_dict()),
         attribution=ATTRIBUTION,
     )
@@ -83,6 +86,7 @@ def _degraded(request: Request, problem: str) -> Health:
         ),
         boundary_sets=state.boundary_store.names(),
         cache=cache_status(state.cache),
+        admission=admission_status(state.admission),
         freshness=DataFreshness(**_record_only_freshness(state.store.root)),
         attribution=ATTRIBUTION,
     )
@@ -94,8 +98,23 @@ def _record_only_freshness(root: Path) -> dict:
 
 
 def cache_status(cache: StudyCache) -> CacheStatus:
+    disk = cache.disk
     return CacheStatus(
-        entries=len(cache), capacity=cache.entries, hits=cache.hits, misses=cache.misses
+        entries=len(disk),
+        capacity=disk.size_limit,
+        bytes=disk.volume(),
+        hits=cache.hits,
+        misses=cache.misses,
+    )
+
+
+def admission_status(admission: Admission) -> AdmissionStatus:
+    return AdmissionStatus(
+        workers=admission.workers,
+        queue=admission.queue,
+        in_progress=admission.in_progress,
+        refused=admission.refused,
+        deadline_seconds=admission.deadline,
     )
 
 

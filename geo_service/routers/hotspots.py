@@ -81,7 +81,10 @@ def hotspots(
     # The provenance states when police.uk was last checked, which changes with no new data.
     version += ":" + file_version(record_path(store.root))
     return responses.respond(
-        request, version, lambda: _hotspots_response(query, request, cache, boundary_store, store)
+        request,
+        version,
+        lambda: _hotspots_response(query, request, cache, boundary_store, store),
+        key=query,
     )
 
 

@@ -118,7 +118,7 @@ def hotspot_map(
 
     # The page reports the recorded backtest, so a new record must change the cache key too.
     version = version_with_backtests(current_version(request, boundaries), store.root, boundaries)
-    return responses.respond(request, version, build)
+    return responses.respond(request, version, build, key=study)
 
 
 @router.get("/areas", response_class=HTMLResponse, summary="Choropleth of areas (HTML)")
@@ -151,4 +151,5 @@ def area_map(
         page = area_map_html(boundary_set, metrics, metric, settings.tiles, extra, title, crumbs)
         return map_response(page, settings.tiles, boundary_store, [boundaries])
 
-    return responses.respond(request, current_version(request, boundaries), build)
+    key = (boundaries, metric, first, last, weights)
+    return responses.respond(request, current_version(request, boundaries), build, key=key)

@@ -79,7 +79,8 @@ def area_profile(
         )
         return JSONResponse(profile.model_dump(mode="json", by_alias=True))
 
-    return responses.respond(request, current_version(request, set_name), build)
+    key = (set_name, code, to, weights, force)
+    return responses.respond(request, current_version(request, set_name), build, key=key)
 
 
 @router.get(
@@ -111,4 +112,5 @@ def area_profile_page(
         )
         return html_response(render_profile_html(profile), boundaries, [set_name])
 
-    return responses.respond(request, current_version(request, set_name), build)
+    key = (set_name, code, to, weights, force)
+    return responses.respond(request, current_version(request, set_name), build, key=key)
