@@ -29,6 +29,7 @@ inside) belongs to the nearest area, measured in EPSG:27700, ties to the smalles
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable, Iterable
@@ -133,7 +134,8 @@ def cover_areas(
     # Covers go to the on-disk cache (pipelines.cache), keyed by the areas' codes and geometry
     # and the resolution: the answer depends on nothing else, so every study, comparison and
     # backtest on the same areas, in every process and after a restart, shares one.
-    key = (_fingerprint(areas), resolution)
+    # The dataclass's field names too: a cover of an older shape is never read as this one.
+    key = (_fingerprint(areas), resolution, _COVER_FIELDS)
     cache = active_cache()
     cover = cache.get("cover", key)
     if cover is None:
@@ -175,6 +177,9 @@ def compute_cover(
         areas_km2=float(shapely.area(region)) / 1e6,
     )
     return _frozen(cover)
+
+
+_COVER_FIELDS = tuple(f.name for f in dataclasses.fields(CellCover))
 
 
 def _frozen(cover: CellCover) -> CellCover:

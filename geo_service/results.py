@@ -8,6 +8,7 @@ A study not in the cache runs through admission control (a bounded pool with a d
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 
@@ -50,6 +51,10 @@ def months_version(snapshot: Snapshot, up_to: str) -> str:
     return digest.hexdigest()[:16]
 
 
+# A result of an older shape (fields added since) is never read back as this one.
+_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(StudyResult))
+
+
 class StudyCache:
     """Studies from the disk cache; one computation per key in this process even when
     requests arrive together."""
@@ -76,7 +81,7 @@ class StudyCache:
         """The result for ``request`` on the current data, and that data's version."""
         snapshot = self.store.snapshot()  # the study and its version read one store version
         version = data_version(snapshot, self.boundaries, request.boundaries, up_to=request.last)
-        key = (request, version)
+        key = (request, version, _RESULT_FIELDS)
         result = self.disk.get("study", key)
         if result is not None:
             self._count(hit=True)
@@ -101,7 +106,7 @@ class StudyCache:
                 # can no longer be asked for, so it goes at once rather than waiting for LRU.
                 older = self.disk.get("study-latest", (request,))
                 if older is not None and older != version:
-                    self.disk.delete("study", (request, older))
+                    self.disk.delete("study", (request, older, _RESULT_FIELDS))
                 self.disk.set("study-latest", (request,), version)
             finally:
                 # Also when the study fails (bad input), so failed keys do not pile up locks.

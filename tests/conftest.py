@@ -20,6 +20,15 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session", autouse=True)
+def covers_cached_in_a_temporary_folder(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Code that covers areas outside a service or CLI (which choose their store's cache folder)
+    caches covers in a temporary folder, never in ./data/cache of the checkout."""
+    from pipelines.cache import open_cache, use_cache
+
+    use_cache(open_cache(tmp_path_factory.mktemp("cover-cache")))
+
+
 @pytest.fixture(scope="module")
 def no_precompute() -> Iterator[None]:
     """Services started in the module do not warm the study cache in the background (it would

@@ -11,12 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from geo_service.settings import Settings
 from tests.live_server import live_server
 from tests.service_town import WARDS, build_town
 
 FLOOD = 12
+# No background warm-up: it would take a slot of the pool these tests count.
+pytestmark = pytest.mark.usefixtures("no_precompute")
 
 
 def _heavy(seed: int) -> dict:

@@ -449,8 +449,8 @@ def test_identical_requests_share_one_study_until_the_data_changes(tmp_path: Pat
 
         assert (cache()["hits"], cache()["misses"]) == (0, 0)
         first = api.get("/v1/hotspots", params=params, timeout=60).json()
-        # On disk: the region's cover, the study and the finished response.
-        assert (cache()["hits"], cache()["misses"], cache()["entries"]) == (0, 1, 3)
+        # On disk: the region's cover, the study, its latest version and the finished response.
+        assert (cache()["hits"], cache()["misses"], cache()["entries"]) == (0, 1, 4)
         second = api.get("/v1/hotspots", params=params, timeout=60).json()
         # Served from the finished-response cache: the study is not even looked up again.
         assert cache()["misses"] == 1
