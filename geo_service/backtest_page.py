@@ -32,12 +32,20 @@ def reading(row: dict) -> str:
         f"({row['hits']:,} of {row['test_crimes']:,}) of the crimes of {test}"
     )
     pai = row["pai"]
+    top = (
+        f" On the same 5% of the land for every setting, the top cells held "
+        f"{row['hit_rate_top5']:.1%} of the crimes (PEI* {row['pei_top5']:.2f}: the share of the "
+        "most any cells of that area could have held)."
+    )
     if pai < 1:
         return (
             f"PAI {pai:.1f}: {where} held less crime than their area share predicts "
-            f"(below 1 is worse than chance): {share}."
+            f"(below 1 is worse than chance): {share}.{top}"
         )
-    return f"PAI {pai:.1f}: {where} held {pai:.1f}x the crime their area share predicts: {share}."
+    return (
+        f"PAI {pai:.1f}: {where} held {pai:.1f}x the crime their area share predicts: "
+        f"{share}.{top}"
+    )
 
 
 def render_backtest_html(body: dict) -> str:

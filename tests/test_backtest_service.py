@@ -374,7 +374,7 @@ def test_the_command_line_records_too(fresh_town: Path) -> None:
 def test_an_unreadable_record_is_a_warning_not_an_error(fresh_town: Path) -> None:
     path = records_path(fresh_town, WARDS)
     path.parent.mkdir(parents=True)
-    path.write_text('{"format": "hotspots-backtests/1", "runs": [', encoding="utf-8")
+    path.write_text('{"format": "hotspots-backtests/2", "runs": [', encoding="utf-8")
     query = {"boundaries": WARDS, "res": 9, "weights": "count", "permutations": 0}
     with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
         provenance = _hotspot_provenance(client, res=9)
@@ -463,9 +463,9 @@ def test_the_record_keeps_the_newest_runs_only(
     ("content", "reason"),
     [
         (b"\xff\xfe not text", "is not UTF-8 text"),
-        (b"[]", "is not a hotspots-backtests/1 record"),
-        (b'{"format": "hotspots-backtests/1"}', "has no list of runs"),
-        (b'{"format": "hotspots-backtests/1", "runs": [{"settings": {}}]}', "without its"),
+        (b"[]", "is not a hotspots-backtests/2 record"),
+        (b'{"format": "hotspots-backtests/2"}', "has no list of runs"),
+        (b'{"format": "hotspots-backtests/2", "runs": [{"settings": {}}]}', "without its"),
     ],
 )
 def test_records_that_cannot_be_used_are_reported_not_raised(
@@ -533,11 +533,15 @@ def test_the_plain_words_reading() -> None:
         "hits": 42,
         "hit_rate": 0.21,
         "pai": 0.21 / 0.05,
+        "hit_rate_top5": 0.19,
+        "pei_top5": 0.6,
     }
     assert reading(row) == (
         "PAI 4.2: the hotspots picked on 2019-01 to 2019-09 (resolution 9, crime counts) held "
         "4.2x the crime their area share predicts: they cover 5.0% of the area and held 21.0% "
-        "(42 of 200) of the crimes of 2019-10 to 2019-12."
+        "(42 of 200) of the crimes of 2019-10 to 2019-12. On the same 5% of the land for every "
+        "setting, the top cells held 19.0% of the crimes (PEI* 0.60: the share of the most any "
+        "cells of that area could have held)."
     )
     worse = {**row, "selection": "cchi", "hits": 5, "hit_rate": 0.025, "pai": 0.5}
     assert reading(worse).startswith(

@@ -14,7 +14,15 @@ from boundaries.clusters import build_clusters
 from pipelines.analysis.study import StudyRequest
 from pipelines.harm import load_table
 from pipelines.planning.allocation import AllocationError, allocate
-from pipelines.planning.backtest import BacktestError, backtest, predictive_accuracy_index
+from pipelines.planning.backtest import (
+    BacktestError,
+    BacktestRow,
+    backtest,
+    best,
+    fixed_area_scores,
+    most_in_area,
+    predictive_accuracy_index,
+)
 from pipelines.planning.compare import CompareError, compare_schemes
 from pipelines.planning.concentration import areas_holding_half, gini, share_in_top
 from pipelines.planning.displacement import (
@@ -170,6 +178,51 @@ def test_allocation_always_sums_and_respects_bounds(seed: int) -> None:
         # Hamilton keeps every area within one unit of its exact share; Webster nearly so.
         bound = 1 if rounding == "largest-remainder" else 2
         assert np.all(np.abs(result.units - result.exact_share) < bound)
+
+
+def test_fixed_area_hit_rate_pai_and_pei_by_hand() -> None:
+    """Five cells of 2 km² (10 km² of land); test crimes 6, 8, 2, 2, 2 (N = 20); training z puts
+    cell 0 first, then 1, 2, 3, 4.
+
+    5 % of the land is 0.5 km²: a quarter of cell 0, so n = 6 / 4 = 1.5, hit rate 0.075,
+    PAI 0.075 / 0.05 = 1.5. The densest cell is cell 1 (4 a km²): n* = 0.5 x 4 = 2, PEI* 0.75.
+    25 % is 2.5 km²: cell 0 whole and a quarter of cell 1, n = 6 + 2 = 8 (hit rate 0.4, PAI
+    1.6); n* = cell 1 and a quarter of cell 0 = 8 + 1.5 = 9.5, PEI* = 8 / 9.5.
+    """
+    z = np.array([3.0, 2.5, 1.0, 0.5, 0.1])
+    counts = np.array([6.0, 8, 2, 2, 2])
+    areas = np.full(5, 2.0)
+    five = fixed_area_scores(z, counts, counts, areas, 10.0, 0.05)
+    assert (five.hits, five.area, five.pei) == pytest.approx((1.5, 0.5, 0.75))
+    assert predictive_accuracy_index(five.hits, 20, five.area, 10.0) == pytest.approx(1.5)
+    quarter = fixed_area_scores(z, counts, counts, areas, 10.0, 0.25)
+    assert (quarter.hits, quarter.area, quarter.pei) == pytest.approx((8, 2.5, 8 / 9.5))
+    assert predictive_accuracy_index(quarter.hits, 20, quarter.area, 10.0) == pytest.approx(1.6)
+    assert most_in_area(counts, areas, 4.0) == pytest.approx(14)  # cells 1 and 0 whole
+    assert most_in_area(counts, areas, 0.0) == 0
+
+
+def _row(resolution: int, selection: str, pai: float, top5: float) -> BacktestRow:
+    return BacktestRow(
+        resolution, selection, "2019-01..2019-09", "2019-10..2019-12", 3, 100, 0.01, 200,
+        int(pai * 2), pai * 0.01, pai, 0.5, top5 / 2, top5 / 0.01 / 2, 0.4, top5, top5 / 0.05,
+        0.6,
+    )  # fmt: skip
+
+
+def test_best_is_chosen_on_equal_area_not_on_the_finest_grid() -> None:
+    # Resolution 10's tiny hot spots have the highest PAI, but on the same 5 % of the land
+    # resolution 9 holds more of the following crime: 9 is best.
+    rows = [_row(8, "count", 3.0, 0.30), _row(9, "count", 5.0, 0.42), _row(10, "count", 9.0, 0.38)]
+    assert max(rows, key=lambda r: r.pai).resolution == 10
+    assert (best(rows).resolution, best(rows).selection) == (9, "count")
+    # A tie at 5 % goes to the coarser resolution, then the selection listed first.
+    tied = [
+        _row(10, "home-office-2018", 9.0, 0.4),
+        _row(9, "count", 5.0, 0.4),
+        _row(9, "home-office-2018", 5.0, 0.4),
+    ]
+    assert (best(tied).resolution, best(tied).selection) == (9, "home-office-2018")
 
 
 def test_concentration_measures() -> None:
@@ -352,6 +405,11 @@ def test_backtest_scores_last_periods_hotspots(town) -> None:  # noqa: F811
     assert row.hit_rate == pytest.approx(row.hits / row.test_crimes)
     assert row.pai == pytest.approx(row.hit_rate / row.area_share)
     assert row.pai > 1
+    # Equal-area scores: PAI at a fixed share is the hit rate over that share; PEI* is at most 1.
+    assert row.pai_top5 == pytest.approx(row.hit_rate_top5 / 0.05)
+    assert row.pai_top1 == pytest.approx(row.hit_rate_top1 / 0.01)
+    assert 0 < row.pei <= 1 and 0 < row.pei_top5 <= 1 and 0 <= row.pei_top1 <= 1
+    assert row.hit_rate_top1 <= row.hit_rate_top5 <= 1
     with pytest.raises(BacktestError, match="not fully stored"):
         backtest(store, wards, StudyRequest("town-wards-2019", last="2019-11"), test_months=3)
 

@@ -88,6 +88,13 @@ class BacktestRowModel(BaseModel):
     hits: int = Field(description="n: of those, crimes in the hot spots.")
     hit_rate: float = Field(description="n / N.")
     pai: float = Field(description="(n / N) / (a / A); 1 is no better than chance.")
+    pei: float = Field(description="PEI* = n / n*: n* the most crimes cells of area a could hold.")
+    hit_rate_top1: float = Field(description="n / N in the top 1 % of the land area by Gi* z.")
+    pai_top1: float = Field(description="PAI of that top 1 % (every resolution on equal area).")
+    pei_top1: float = Field(description="PEI* of that top 1 %.")
+    hit_rate_top5: float = Field(description="n / N in the top 5 % of the land area by Gi* z.")
+    pai_top5: float = Field(description="PAI of that top 5 %.")
+    pei_top5: float = Field(description="PEI* of that top 5 %.")
 
 
 class BacktestBest(BaseModel):
@@ -95,6 +102,10 @@ class BacktestBest(BaseModel):
     selection: str
     pai: float
     hit_rate: float
+    hit_rate_top5: float
+    pai_top5: float
+    pei_top5: float
+    rule: str = Field(description="How the best setting was chosen.")
 
 
 class BacktestProvenance(BaseModel):

@@ -12,6 +12,26 @@ cells at sea or next door neither enter the region nor inflate A).
 
 A PAI of 1 is no better than chance; higher is better. Both are reported per resolution and per
 selection value (crime count or harm), so a partnership can see which settings predict best.
+
+Like with like. The significant hot spots of a fine grid cover less area than a coarse grid's,
+and PAI rewards a small area, so comparing PAIs of different areas favours the finest grid. So
+each row is also scored at **fixed shares of the land area** (the top 1 % and 5 %): cells are
+taken in the order of the training study's Gi* z (ties: the higher training value) until their
+land area reaches the share, the last cell counted in part (its test crimes in proportion to the
+part taken, as if spread evenly in it), so every resolution is scored on exactly the same area.
+
+PEI* (Hunt, J. M. (2016) "Do crime hot spots move? Exploring the effects of the modifiable areal
+unit problem and modifiable temporal unit problem on crime hot spot stability", Journal of
+Quantitative Criminology 32, 103-128; after Chainey's PEI):
+
+    PEI* = n / n*   n* = the most test crimes any cells of the same area could have held
+
+(the cells taken in the order of their test-period crime density, the last in part). 1 is the
+best any selection of that area could do; it does not grow as the area shrinks.
+
+The "best" setting is the one with the highest hit rate at 5 % of the land area (equivalently the
+highest PAI at that equal area), ties to the coarser resolution: a finer grid wins only when it
+puts more of the following crime into the same area.
 """
 
 from __future__ import annotations
@@ -19,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -39,6 +60,19 @@ from pipelines.months import months_between, shift_month
 from pipelines.store import CrimeStore
 
 BACKTEST_RESOLUTIONS = (8, 9, 10)
+AREA_SHARES = (0.01, 0.05)  # the fixed shares of the land area every row is also scored at
+BEST_RULE = (
+    "the highest hit rate at 5 % of the land area (equivalently PAI at that equal area); ties to "
+    "the coarser resolution, then the selection named first"
+)
+PEI_FORMULA = (
+    "PEI* = n / n*: the test crimes in the selection over the most any cells of the same area "
+    "could hold (Hunt 2016); 1 is the best possible"
+)
+FIXED_AREA_RULE = (
+    "cells in the order of the training study's Gi* z (ties: the higher training value) until "
+    "their land area reaches the share of the areas' land area, the last cell counted in part"
+)
 BACKTEST_SELECTIONS = ("count", "home-office-2018")
 CITATION = (
     "Chainey, S., Tompson, L. and Uhlig, S. (2008) 'The utility of hotspot mapping for "
@@ -85,6 +119,13 @@ class BacktestRow:
     hits: int  # n
     hit_rate: float
     pai: float
+    pei: float  # PEI* of the significant hot spots: n / n* at their area
+    hit_rate_top1: float  # n / N in the top 1 % of the land area by training z
+    pai_top1: float
+    pei_top1: float
+    hit_rate_top5: float  # the same at 5 %
+    pai_top5: float
+    pei_top5: float
 
 
 @dataclass(frozen=True)
@@ -102,6 +143,9 @@ class BacktestRun:
             "hit_rate": HIT_RATE_FORMULA,
             "pai": PAI_FORMULA,
             "citation": CITATION,
+            "pei": PEI_FORMULA,
+            "fixed_area": FIXED_AREA_RULE,
+            "best": BEST_RULE,
         }
     )
 
@@ -174,6 +218,17 @@ def run_backtest(
             if len(cells) != len(grid):
                 raise BacktestError("the training and test grids differ; this is a bug")
             chosen = cells["hotspot"].to_numpy()
+            fixed = {
+                share: fixed_area_scores(
+                    cells["z"].to_numpy(dtype=np.float64),
+                    cells["value"].to_numpy(dtype=np.float64),
+                    test_counts,
+                    areas,
+                    grid.land_km2,
+                    share,
+                )
+                for share in AREA_SHARES
+            }
             hits = int(test_counts[chosen].sum())
             # N counts every test crime inside the areas, those in rim cells below the land
             # share included; A is the areas' land area, a the chosen cells' clipped area.
@@ -191,6 +246,17 @@ def run_backtest(
                     hits=hits,
                     hit_rate=hits / total if total else 0.0,
                     pai=predictive_accuracy_index(hits, total, areas[chosen].sum(), grid.land_km2),
+                    pei=_ratio(hits, most_in_area(test_counts, areas, float(areas[chosen].sum()))),
+                    hit_rate_top1=fixed[0.01].hits / total if total else 0.0,
+                    pai_top1=predictive_accuracy_index(
+                        fixed[0.01].hits, total, fixed[0.01].area, grid.land_km2
+                    ),
+                    pei_top1=fixed[0.01].pei,
+                    hit_rate_top5=fixed[0.05].hits / total if total else 0.0,
+                    pai_top5=predictive_accuracy_index(
+                        fixed[0.05].hits, total, fixed[0.05].area, grid.land_km2
+                    ),
+                    pei_top5=fixed[0.05].pei,
                 )
             )
     assert trained is not None  # at least one resolution and selection, checked above
@@ -283,5 +349,57 @@ def rows_as_dicts(rows: list[BacktestRow]) -> list[dict]:
 
 
 def best(rows: list[BacktestRow]) -> BacktestRow:
-    """The settings with the highest PAI (ties: the finer hit rate, then coarser resolution)."""
-    return max(rows, key=lambda r: (r.pai, r.hit_rate, -r.resolution))
+    """The setting with the highest hit rate at 5 % of the land area (``BEST_RULE``): every row is
+    scored on the same area, so a finer grid wins only by putting more crime into it. Ties go to
+    the coarser resolution, then to the selection listed first."""
+    order = {row.selection: i for i, row in reversed(list(enumerate(rows)))}
+    return max(rows, key=lambda r: (r.hit_rate_top5, -r.resolution, -order[r.selection]))
+
+
+@dataclass(frozen=True)
+class FixedAreaScore:
+    hits: float  # test crimes in the selection (the last cell in part)
+    area: float  # km², equal to the share of the land area
+    pei: float  # hits / the most any cells of that area could hold
+
+
+def fixed_area_scores(
+    score: np.ndarray,
+    tiebreak: np.ndarray,
+    test_counts: np.ndarray,
+    areas_km2: np.ndarray,
+    land_km2: float,
+    share: float,
+) -> FixedAreaScore:
+    """Cells by ``score`` (ties: ``tiebreak``), descending, until their area is ``share`` of the
+    land; the last cell in part. Returns the test crimes held, the area and PEI*."""
+    target = share * land_km2
+    order = np.lexsort((-tiebreak, -np.nan_to_num(score, nan=-np.inf)))
+    hits, area = _take_area(order, test_counts, areas_km2, target)
+    return FixedAreaScore(hits, area, _ratio(hits, most_in_area(test_counts, areas_km2, area)))
+
+
+def most_in_area(test_counts: np.ndarray, areas_km2: np.ndarray, area: float) -> float:
+    """n*: the most test crimes cells of total area ``area`` could hold (densest first)."""
+    density = np.divide(test_counts, areas_km2, out=np.zeros(len(areas_km2)), where=areas_km2 > 0)
+    order = np.lexsort((-test_counts, -density))
+    return _take_area(order, test_counts, areas_km2, area)[0]
+
+
+def _take_area(
+    order: np.ndarray, counts: np.ndarray, areas_km2: np.ndarray, target: float
+) -> tuple[float, float]:
+    """Counts of the cells in ``order`` up to ``target`` km², the last cell in proportion."""
+    cumulative = np.cumsum(areas_km2[order])
+    whole = int(np.searchsorted(cumulative, target, side="right"))
+    hits = float(counts[order[:whole]].sum())
+    taken = float(cumulative[whole - 1]) if whole else 0.0
+    if whole < len(order) and taken < target:
+        part = (target - taken) / float(areas_km2[order[whole]])
+        hits += part * float(counts[order[whole]])
+        taken = target
+    return hits, taken
+
+
+def _ratio(hits: float, most: float) -> float:
+    return hits / most if most > 0 else 0.0

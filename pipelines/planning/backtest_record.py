@@ -34,6 +34,7 @@ from pipelines.months import shift_month
 from pipelines.planning.backtest import (
     BACKTEST_RESOLUTIONS,
     BACKTEST_SELECTIONS,
+    BEST_RULE,
     CITATION,
     PAI_FORMULA,
     BacktestRow,
@@ -46,7 +47,7 @@ from pipelines.planning.backtest import (
 from pipelines.store import CrimeStore
 from pipelines.store.atomic import atomic_write, file_version, remove_stale_temporaries
 
-RECORD_FORMAT = "hotspots-backtests/1"
+RECORD_FORMAT = "hotspots-backtests/2"  # 2: rows scored at fixed area shares, PEI*
 RECORD_DIR = "backtests"
 # Runs kept per boundary set, newest first: GET /v1/backtest records, and its settings include a
 # continuous alpha, so without a bound anyone who may read could grow the file without end.
@@ -82,8 +83,24 @@ _RUN_SHAPE: dict = {
         "seed": int,
     },
     "test_crimes_rule": str,
-    "formulas": {"hit_rate": str, "pai": str, "citation": str},
-    "best": {"resolution": int, "selection": str, "pai": _NUMBER, "hit_rate": _NUMBER},
+    "formulas": {
+        "hit_rate": str,
+        "pai": str,
+        "citation": str,
+        "pei": str,
+        "fixed_area": str,
+        "best": str,
+    },
+    "best": {
+        "resolution": int,
+        "selection": str,
+        "pai": _NUMBER,
+        "hit_rate": _NUMBER,
+        "hit_rate_top5": _NUMBER,
+        "pai_top5": _NUMBER,
+        "pei_top5": _NUMBER,
+        "rule": str,
+    },
     "data_version": str,
     "run_at": str,
     "source": str,
@@ -263,6 +280,9 @@ def hotspot_entry(run: dict, row: dict, current_version: str) -> dict[str, Any]:
     return {
         "pai": row["pai"],
         "hit_rate": row["hit_rate"],
+        "pei": row["pei"],
+        "hit_rate_top5": row["hit_rate_top5"],
+        "pai_top5": row["pai_top5"],
         "hits": row["hits"],
         "test_crimes": row["test_crimes"],
         "area_share": row["area_share"],
@@ -312,6 +332,10 @@ def run_entry(
             "selection": top.selection,
             "pai": top.pai,
             "hit_rate": top.hit_rate,
+            "hit_rate_top5": top.hit_rate_top5,
+            "pai_top5": top.pai_top5,
+            "pei_top5": top.pei_top5,
+            "rule": BEST_RULE,
         },
         "data_version": data_version,
         "run_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
