@@ -12,6 +12,7 @@ from geo_service.errors import install_error_handlers
 from geo_service.freshness import FreshnessMiddleware
 from geo_service.maps.assets import mount_static
 from geo_service.models import ERRORS
+from geo_service.openapi_examples import install_parameter_examples
 from geo_service.precompute import precompute_lifespan
 from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
     app.include_router(start.router)  # the pages a person starts from: /, /areas/...
     app.add_middleware(PinStoreVersion)
+    install_parameter_examples(app)
     install_api_docs(app)
     mount_static(app)  # Leaflet for the map pages, served here: council networks block CDNs
     return app

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from boundaries.store import BoundaryStore
 from geo_service.allocation_page import render_allocation_html
@@ -71,8 +71,23 @@ class AllocationTotals(BaseModel):
     equal_share: float
 
 
+class AllocationProvenance(BaseModel):
+    """Every choice behind an allocation; the fields a client relies on are typed, the rest
+    (placement rules, areas without need) are passed through."""
+
+    model_config = ConfigDict(extra="allow")
+    boundaries: str = Field(description="The boundary set whose areas share the units.")
+    areas: int = Field(description="Areas sharing the units.")
+    units: int = Field(description="Whole units shared.")
+    measure: str = Field(description="The need the units follow: harm, count or rate.")
+    method: str = Field(description="How whole units were shared out.")
+    weights: dict[str, Any] = Field(description="The harm table: name, version, source.")
+    window: dict[str, Any] = Field(description="The months counted, and any missing.")
+    data_version: str = Field(description="Fingerprint of the stored crimes and boundaries.")
+
+
 class Allocation(BaseModel):
-    provenance: dict[str, Any]
+    provenance: AllocationProvenance
     rows: list[AllocationRow]
     totals: AllocationTotals
 
@@ -194,6 +209,7 @@ def allocate(
 
 @router.get(
     "/allocate/provenance",
+    response_model=AllocationProvenance,
     responses=ERRORS,
     name="allocation_provenance",
     summary="Only the provenance of an allocation",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pipelines.attribution import ATTRIBUTION
 
@@ -155,18 +155,33 @@ class StatisticsInfo(BaseModel):
 
 
 class AreaProfile(BaseModel):
-    area: AreaInfo
-    parent: ParentInfo
-    window: MonthWindow
-    previous_window: MonthWindow
-    weights: WeightsInfo
-    categories: list[CategoryRow]
-    total: CategoryRow
-    harm: HarmSummary
-    trend: list[TrendPoint]
-    hotspots: HotspotSection
-    outcomes: OutcomeSection
-    notes: DataNotes
-    statistics: StatisticsInfo
-    attribution: str = ATTRIBUTION
-    data_version: str | None = None
+    """One area on one page: what happened there in the last 12 months, beside the year before
+    and the whole boundary set, with the hot spots inside it and the limits of the data."""
+
+    area: AreaInfo = Field(description="The area: code, name, size and residents if loaded.")
+    parent: ParentInfo = Field(
+        description="What the area is compared with: the whole boundary set it belongs to."
+    )
+    window: MonthWindow = Field(description="The months profiled (12, ending at `to`).")
+    previous_window: MonthWindow = Field(
+        description="The 12 months before, for the change figures."
+    )
+    weights: WeightsInfo = Field(description="The harm table the harm figures use.")
+    categories: list[CategoryRow] = Field(
+        description="One row per police.uk crime category: counts, rates, harm and change."
+    )
+    total: CategoryRow = Field(description="All crime (anti-social behaviour included).")
+    harm: HarmSummary = Field(description="Total harm and the categories that carry most of it.")
+    trend: list[TrendPoint] = Field(description="Crimes month by month over both windows.")
+    hotspots: HotspotSection = Field(
+        description="The area's significant hot spot cells (Gi*), or why there are none."
+    )
+    outcomes: OutcomeSection = Field(description="Last recorded outcomes of the area's crimes.")
+    notes: DataNotes = Field(description="Months missing, crimes without location, caveats.")
+    statistics: StatisticsInfo = Field(
+        description="How every interval, comparison and arrow on the profile was decided."
+    )
+    attribution: str = Field(default=ATTRIBUTION, description="The data's licence notice.")
+    data_version: str | None = Field(
+        default=None, description="Fingerprint of the stored crimes and boundaries used."
+    )
