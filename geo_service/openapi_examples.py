@@ -46,6 +46,7 @@ EXAMPLES: dict[str, str] = {
     "min": "2",
     "max": "8",
     "measure": "harm",
+    "floor_rule": "minimum",
     "target": f"{WARDS}:{TORMOHUN}",
     "control": f"{WARDS}:E05012255",
     "buffer_m": "300",
