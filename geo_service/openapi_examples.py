@@ -47,6 +47,8 @@ EXAMPLES: dict[str, str] = {
     "max": "8",
     "measure": "harm",
     "floor_rule": "minimum",
+    "rounding": "webster",
+    "limit": "500",
     "target": f"{WARDS}:{TORMOHUN}",
     "control": f"{WARDS}:E05012255",
     "buffer_m": "300",

@@ -1,0 +1,117 @@
+"""Docs as tests: every curl line of docs/api.md and README.md, run as written (by bash and the
+real curl) against a real server on 127.0.0.1 whose store was loaded by the quickstart command
+exactly as `make quickstart` runs it, answers 2xx (or the status its line documents with a
+trailing comment `# expect 4xx`), in the order the documents give them."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app as cli
+from geo_service.dependencies import hash_key
+from geo_service.precompute import PRECOMPUTE_ENV
+from geo_service.settings import Settings
+from tests.live_server import live_server
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = ("docs/api.md", "README.md")
+KEY = "docs-test-key"
+STATUS = "HTTP_STATUS:"
+EXPECT = re.compile(r"#\s*expect\s+(\d{3})")
+
+
+def shell_blocks(text: str) -> list[str]:
+    """The bodies of the ```bash / ```sh / ```shell fences of a Markdown text."""
+    return re.findall(r"```(?:bash|sh|shell)\n(.*?)```", text, flags=re.DOTALL)
+
+
+def curl_commands(block: str) -> list[str]:
+    """Each curl command of a shell block, continuation lines and multi-line quotes joined."""
+    commands, current = [], ""
+    for line in block.splitlines():
+        if not current and not line.lstrip().startswith("curl "):
+            continue
+        current += line + "\n"
+        if line.rstrip().endswith("\\"):
+            continue
+        try:
+            shlex.split(current, comments=True)
+        except ValueError:  # a quote still open: the command goes on
+            continue
+        commands.append(current.rstrip())
+        current = ""
+    assert not current, f"unterminated command: {current}"
+    return commands
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    found = []
+    for document in DOCUMENTS:
+        for block in shell_blocks((ROOT / document).read_text(encoding="utf-8")):
+            found.extend((document, command) for command in curl_commands(block))
+    return found
+
+
+def quickstart_arguments(shared_data: Path) -> list[str]:
+    """`make quickstart`'s own arguments to `hotspots` (read from the Makefile), with the
+    shared data where $(SHARED) points."""
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8").replace("\\\n", " ")
+    recipe = re.search(r"^quickstart:.*\n\t\$\(BIN\)/hotspots (.*)$", makefile, re.MULTILINE)
+    assert recipe, "the Makefile has no quickstart recipe running hotspots"
+    return shlex.split(recipe.group(1).replace("$(SHARED)", str(shared_data)))
+
+
+def test_the_documents_have_curl_lines_to_run() -> None:
+    commands = documented_commands()
+    assert len(commands) >= 20
+    assert {document for document, _ in commands} == set(DOCUMENTS)
+    assert not [c for _, c in commands if "torbay-wards-2019" in c]  # a set quickstart never made
+
+
+@pytest.fixture(scope="module")
+def quickstart_server(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not shutil.which("curl"):
+        pytest.skip("needs the curl command")
+    data_dir = tmp_path_factory.mktemp("docs") / "data"
+    arguments = [*quickstart_arguments(shared_data), "--data-dir", str(data_dir), "--no-serve"]
+    result = CliRunner().invoke(cli, arguments)
+    assert result.exit_code == 0, result.output
+    (data_dir / "api_keys.txt").write_text(f"{hash_key(KEY)} docs-test\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PRECOMPUTE_ENV, "0")  # quickstart precomputed already
+        with live_server(Settings(data_dir=data_dir)) as base:
+            yield base
+
+
+@pytest.mark.shared_data
+def test_every_documented_curl_line_answers_as_documented(
+    quickstart_server: str, tmp_path: Path
+) -> None:
+    # curl as a shell function: the command runs as written, and reports the status it got.
+    wrapper = f'curl() {{ command curl --write-out "\\n{STATUS}%{{http_code}}\\n" "$@"; }}\n'
+    failures = []
+    for document, command in documented_commands():
+        expected = EXPECT.search(command)
+        run = subprocess.run(
+            ["bash", "-c", wrapper + command],
+            env={"API": quickstart_server, "KEY": KEY, "PATH": "/usr/bin:/bin"},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        statuses = re.findall(rf"{STATUS}(\d{{3}})", run.stdout)
+        status = int(statuses[-1]) if statuses else None
+        ok = status == int(expected.group(1)) if expected else status and 200 <= status < 300
+        if run.returncode != 0 or not ok:
+            body = run.stdout.replace("\n", " ")[:300]
+            failures.append(f"{document}: {command.splitlines()[0]} -> {status} {body}")
+    assert not failures, "\n".join(failures)
