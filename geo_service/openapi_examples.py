@@ -58,6 +58,9 @@ EXAMPLES: dict[str, str] = {
     "test_months": "3",
     "replace": "false",
 }
+# Parameters no example can show: a value only the service issues, which any made-up one (and
+# Swagger UI sends the example it shows) would turn into a 422.
+NO_EXAMPLE = {"cursor": "an opaque token from a previous answer's page.next_cursor"}
 ROUTE_EXAMPLES: dict[tuple[str, str], str] = {
     ("/v1/compare", "boundaries"): f"{WARDS},torbay-clusters",
     ("/v1/maps/compare", "boundaries"): f"{WARDS},torbay-clusters",

@@ -10,6 +10,7 @@ import jsonschema_rs
 import pytest
 
 from geo_service.app import create_app
+from geo_service.openapi_examples import NO_EXAMPLE
 from geo_service.settings import Settings
 
 OPENAPI = create_app(Settings(data_dir=Path("unused-data-dir"))).openapi()
@@ -30,6 +31,8 @@ def test_every_parameter_has_an_example_its_schema_accepts(
     method: str, path: str, operation: dict
 ) -> None:
     for parameter in operation.get("parameters", []):
+        if parameter["name"] in NO_EXAMPLE:
+            continue
         assert "example" in parameter, f"{method} {path}: {parameter['name']} has no example"
         validator = jsonschema_rs.validator_for(_resolvable(parameter["schema"]))
         assert validator.is_valid(parameter["example"]), (path, parameter)
