@@ -49,6 +49,7 @@ EXAMPLES: dict[str, str] = {
     "floor_rule": "minimum",
     "rounding": "webster",
     "limit": "500",
+    "suppress": "false",
     "target": f"{WARDS}:{TORMOHUN}",
     "control": f"{WARDS}:E05012255",
     "buffer_m": "300",

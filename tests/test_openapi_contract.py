@@ -71,8 +71,7 @@ def test_the_area_profile_describes_every_field() -> None:
 
 
 def test_examples_are_requests_quickstart_can_answer() -> None:
-    hotspots = {
-        p["name"]: p["example"] for p in OPENAPI["paths"]["/v1/hotspots"]["get"]["parameters"]
-    }
+    parameters = OPENAPI["paths"]["/v1/hotspots"]["get"]["parameters"]
+    hotspots = {p["name"]: p.get("example") for p in parameters}
     assert hotspots["boundaries"] == "e06000027-wards-2019" and hotspots["area"] == ["E05012268"]
     assert hotspots["from"] == "2020-01" and hotspots["to"] == "2020-12" and hotspots["res"] == 9

@@ -179,7 +179,7 @@ class AreaProfile(BaseModel):
     outcomes: OutcomeSection = Field(description="Last recorded outcomes of the area's crimes.")
     notes: DataNotes = Field(description="Months missing, crimes without location, caveats.")
     statistics: StatisticsInfo = Field(
-        description="How every interval, comparison and arrow on the profile was decided."
+        description="The tests behind the numbers: confidence, alpha, methods, suppression."
     )
     attribution: str = Field(default=ATTRIBUTION, description="The data's licence notice.")
     data_version: str | None = Field(
