@@ -43,8 +43,7 @@ def reading(row: dict) -> str:
             f"(below 1 is worse than chance): {share}.{top}"
         )
     return (
-        f"PAI {pai:.1f}: {where} held {pai:.1f}x the crime their area share predicts: "
-        f"{share}.{top}"
+        f"PAI {pai:.1f}: {where} held {pai:.1f}x the crime their area share predicts: {share}.{top}"
     )
 
 
