@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from geo_service.error_page import error_page, is_page_request
 from pipelines.errors import ConflictError, InputError, NotFoundError, UnavailableError
 
 logger = logging.getLogger(__name__)
@@ -72,5 +73,8 @@ def _answer_with(status: int) -> Callable[[Request, Exception], Awaitable[Respon
 def error_response(
     request: Request, status: int, message: str, headers: dict | None = None
 ) -> Response:
-    """The one place an error becomes a response: ``{"error": message}`` with ``status``."""
+    """The one place an error becomes a response: ``{"error": message}`` with ``status``, or for
+    a page request (a map, a profile) a readable HTML page (geo_service/error_page.py)."""
+    if is_page_request(request):
+        return error_page(request, status, message, headers)
     return JSONResponse({"error": message}, status_code=status, headers=headers)
