@@ -83,17 +83,25 @@ def backtest_words(backtest: dict | None) -> str | None:
     """The recorded backtest of these settings as one sentence, or None when none is recorded."""
     if not backtest:
         return None
-    train, test = backtest["train"], backtest["test"]
+    train, test = _months(backtest["train"]), _months(backtest["test"])
     sentence = (
-        f"Tested on past data: hot spots chosen on {window_words(train['first'], train['last'])} "
+        f"Tested on past data: hot spots chosen on {window_words(*train)} "
         f"held {backtest['hit_rate'] * 100:.0f} % of the next period's crime "
-        f"({window_words(test['first'], test['last'])}) in {backtest['area_share'] * 100:.1f} % "
+        f"({window_words(*test)}) in {backtest['area_share'] * 100:.1f} % "
         f"of the area: {backtest['pai']:.1f} times what an even spread would catch "
         "(Predictive Accuracy Index, PAI)."
     )
     if backtest.get("stale"):
         sentence += " The data have changed since that test."
     return sentence
+
+
+def _months(period: str | dict) -> tuple[str, str]:
+    """(first, last) of a recorded period: "YYYY-MM..YYYY-MM" as the record writes it."""
+    if isinstance(period, dict):
+        return period["first"], period["last"]
+    first, _, last = period.partition("..")
+    return first, last or first
 
 
 _SMALL_WORDS = {"and", "of", "the"}
