@@ -3,6 +3,8 @@ the server, a client of it, and the message of a JSON error."""
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 import threading
 import time
@@ -64,3 +66,14 @@ def error_message(response: httpx.Response, status: int) -> str:
     message = response.json()["error"]
     assert "Traceback" not in message
     return message
+
+
+def page_or_api_error_message(response: httpx.Response, status: int) -> str:
+    """The message of an error answer: the JSON ``error`` of an API route, or the message on the
+    HTML error page a page route (a map, ``profile.html``) answers with."""
+    if not response.headers.get("content-type", "").startswith("text/html"):
+        return error_message(response, status)
+    assert response.status_code == status, response.text
+    found = re.search(r'<p class="error-message" role="alert">(.*?)</p>', response.text, re.S)
+    assert found, response.text
+    return html.unescape(found.group(1))

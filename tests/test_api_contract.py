@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from geo_service.app import create_app
 from geo_service.precompute import PRECOMPUTE_ENV
 from geo_service.settings import Settings
-from tests.live_server import error_message, live_client
+from tests.live_server import error_message, live_client, page_or_api_error_message
 from tests.service_town import KEY, WARDS, WEST, build_town
 
 FAST = {"permutations": 99}
@@ -59,7 +59,7 @@ def test_every_route_refuses_a_parameter_it_does_not_declare(api: httpx.Client) 
             response = api.request(
                 method.upper(), _concrete(path), params={"zz_typo": "1"}, json=None
             )
-            message = error_message(response, 422)
+            message = page_or_api_error_message(response, 422)
             assert "unknown query parameter 'zz_typo'" in message, (method, path)
             if documented:
                 listed = set(message.split("this route takes: ")[1].split(", "))
@@ -107,7 +107,7 @@ BOTH_SETS = f"{WARDS},{WARDS}-copy"
 def test_the_same_fault_is_a_422_on_every_route(
     api: httpx.Client, path: str, params: dict, words: str
 ) -> None:
-    assert words in error_message(api.get(path, params=params), 422)
+    assert words in page_or_api_error_message(api.get(path, params=params), 422)
 
 
 def test_missing_things_are_404_and_taken_names_409(api: httpx.Client) -> None:

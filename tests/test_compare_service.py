@@ -6,6 +6,7 @@ both schemes' tables, hostile names kept as text, and maps that pan and zoom tog
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import re
@@ -205,6 +206,10 @@ def test_bad_requests_say_what_to_fix(
 ) -> None:
     response = _get(base, path, **params)
     assert response.status_code == status, response.text
+    if path.startswith("/v1/maps/"):  # a page: its error is a page (tests/test_error_pages.py)
+        assert response.headers["content-type"].startswith("text/html")
+        assert words in html.unescape(response.text)
+        return
     assert response.headers["content-type"].startswith("application/json")
     assert words in response.json()["error"]
 

@@ -4,6 +4,7 @@ real data, the endpoints over a real server, and a headless Chromium that draws 
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import re
 from pathlib import Path
@@ -376,7 +377,9 @@ def test_bad_map_requests_say_what_to_fix(
     with live_server(Settings(data_dir=town)) as base:
         response = httpx.get(f"{base}/v1/maps/{path}", params=params, timeout=60)
     assert response.status_code == status, response.text
-    assert message in response.json()["error"]
+    # A map is a page: its error is a page too, with the message (tests/test_error_pages.py).
+    assert response.headers["content-type"].startswith("text/html")
+    assert message in html.unescape(response.text)
 
 
 # ---------------------------------------------------------------- a real browser, offline
