@@ -79,7 +79,7 @@ def area_profile(
         )
         return JSONResponse(profile.model_dump(mode="json", by_alias=True))
 
-    key = (set_name, code, to, weights, force)
+    key = (set_name, code, to, weights, force, suppress)
     return responses.respond(request, current_version(request, set_name), build, key=key)
 
 
@@ -112,5 +112,5 @@ def area_profile_page(
         )
         return html_response(render_profile_html(profile), boundaries, [set_name])
 
-    key = (set_name, code, to, weights, force)
+    key = (set_name, code, to, weights, force, suppress)
     return responses.respond(request, current_version(request, set_name), build, key=key)
