@@ -29,6 +29,10 @@ COMMANDS = {
         "cli.analyse_cmd:analyse",
         "Find statistically significant hot spots of crime or harm in a region.",
     ),
+    "precompute": LazyCommand(
+        "cli.precompute_cmd:precompute_command",
+        "Compute every area's default hot spot studies into the on-disk cache, on Dask.",
+    ),
     "serve": LazyCommand(
         "cli.serve_cmd:serve",
         "Serve the API on http://HOST:PORT (documentation at /docs). Writes need a key made with "

@@ -2,10 +2,12 @@
 
 The default hotspot query of an area is the latest 12 stored months at H3 resolution 9 with the
 default statistics, counted and harm-weighted: exactly ``StudyRequest(set, areas=(code,),
-weights=w)`` with every other field left at its default, which is the cache key the hotspot list
-and hotspot map routes produce for a request that only names the set and the area. The whole
-set (``areas=()``) is warmed too, for set-wide maps and lists, and each area's query with its
-window spelled out, which is how the area profile asks for its hot spots.
+weights=w)`` with every other field left at its default, which is the question the hotspot list
+and hotspot map routes ask for a request that only names the set and the area; the cache keys it
+with its window spelled out, which is how the area profile asks, so one study serves both. The
+whole set (``areas=()``) is warmed too, for set-wide maps and lists. The studies run in worker
+processes (``HOTSPOTS_PRECOMPUTE_WORKERS``, default one per core), so the service answers at once
+and keeps answering while it warms; ``hotspots precompute`` runs the same on Dask.
 
 It runs after ``hotspots quickstart`` ingests, and at service start-up in a background thread
 (see :func:`precompute_lifespan`), and again whenever the data version changes while the service
@@ -16,24 +18,32 @@ turns it off); set ``HOTSPOTS_PRECOMPUTE=0`` to start cold.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from boundaries.counts import count_crimes
 from boundaries.errors import BoundaryError
+from boundaries.store import BoundaryStore
 from geo_service.results import StudyCache
 from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError, choose_window
+from pipelines.store import CrimeStore
 
 DEFAULT_WEIGHTS: tuple[str, ...] = ("count", "home-office-2018")
 DEFAULT_RESOLUTION = 9
 PRECOMPUTE_ENV = "HOTSPOTS_PRECOMPUTE"
+WORKERS_ENV = "HOTSPOTS_PRECOMPUTE_WORKERS"
 # Seconds between checks for new data (an update or ingest) that re-warm the defaults; 0: never.
 WATCH_ENV = "HOTSPOTS_PRECOMPUTE_WATCH"
 DEFAULT_WATCH_SECONDS = 60.0
@@ -78,15 +88,11 @@ def default_requests(
     weights: Sequence[str] = DEFAULT_WEIGHTS,
     resolution: int = DEFAULT_RESOLUTION,
     skipped: list[str] | None = None,
-    explicit_window: bool = True,
 ) -> list[StudyRequest]:
-    """For every set (default: every stored set), the whole set then each area, per weights.
-
-    With ``explicit_window`` each area's query is also warmed with the same window spelled out
-    (``first``/``last`` = the latest 12 stored months): the area profile asks for its hot spots
-    that way, and the cache keys the two spellings apart. A set that cannot be read, or a store
-    with no crimes, is left out and described in ``skipped``.
-    """
+    """For every set (default: every stored set), per weights, the whole set then each area,
+    areas with the most crimes in the window first (those without any last: they are the ones
+    a study refuses), each question once. A set that cannot be read, or a store with no
+    crimes, is left out and described in ``skipped``."""
     notes = skipped if skipped is not None else []
     try:
         window = choose_window(cache.store)
@@ -97,18 +103,42 @@ def default_requests(
     requests: list[StudyRequest] = []
     for name in names:
         try:
-            codes = cache.boundaries.read(name).codes
+            boundary_set = cache.boundaries.read(name)
         except BoundaryError as error:
             notes.append(f"{name}: {error}")
             continue
+        codes = _busiest_first(cache, boundary_set, window.first, window.last)
         for weight in weights:
             requests.append(default_request(name, None, weight, resolution))
-            for code in codes:
-                request = default_request(name, code, weight, resolution)
-                requests.append(request)
-                if explicit_window:
-                    requests.append(replace(request, first=window.first, last=window.last))
-    return requests
+            requests.extend(default_request(name, code, weight, resolution) for code in codes)
+    # The cache keys a question by its window spelled out (results.canonical_request): asking
+    # for the same months twice would compute nothing new.
+    return list(dict.fromkeys(requests))
+
+
+def _busiest_first(cache: StudyCache, boundary_set: object, first: str, last: str) -> list[str]:
+    try:
+        counts = count_crimes(cache.store, boundary_set, first=first, last=last).table
+    except ValueError:
+        return list(boundary_set.codes)
+    ordered = counts.sort_values(["crimes", "code"], ascending=[False, True], kind="stable")
+    return ordered["code"].tolist()
+
+
+def compute_study(data_dir: str, request: StudyRequest) -> tuple[StudyRequest, str | None]:
+    """One study in a worker process (a local pool or a Dask worker), into the on-disk cache
+    that every process of the store shares: (request, the reason when the study refuses)."""
+    try:
+        _worker_cache(data_dir).get(request)
+    except ValueError as error:
+        return request, str(error)
+    return request, None
+
+
+@functools.cache
+def _worker_cache(data_dir: str) -> StudyCache:
+    root = Path(data_dir)
+    return StudyCache(CrimeStore(root), BoundaryStore(root))
 
 
 def precompute(
@@ -119,22 +149,37 @@ def precompute(
     *,
     stop: threading.Event | None = None,
     progress: Progress | None = None,
-    explicit_window: bool = True,
+    executor: Executor | None = None,
 ) -> PrecomputeReport:
     """Compute (or find cached) the default study of every area; never raises for one bad area.
 
-    ``target`` is the service's StudyCache or the app holding it (``app.state.cache``). An area
-    the study refuses (too little data, no crimes stored) is listed in ``failed`` with the
-    message a request for it would get; requests for it compute and fail the same way later.
+    ``target`` is the service's StudyCache or the app holding it (``app.state.cache``). With an
+    ``executor`` (a process pool, or a Dask client's ``get_executor()``) the studies run in its
+    workers, each reading the store itself and writing to the on-disk cache this one reads.
+    An area the study refuses (too little data, no crimes stored) is listed in ``failed`` with
+    the message a request for it would get.
     """
     cache = target.state.cache if isinstance(target, FastAPI) else target
     started = time.perf_counter()
     report = PrecomputeReport()
-    requests = default_requests(
-        cache, set_names, weights, resolution, report.skipped, explicit_window
-    )
+    requests = default_requests(cache, set_names, weights, resolution, report.skipped)
     # The cache is on disk and bounded in bytes, not entries: every default study is warmed.
     report.requests = len(requests)
+    if executor is None:
+        _run_here(cache, requests, report, stop, progress)
+    else:
+        _run_in_workers(cache, requests, report, stop, progress, executor)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _run_here(
+    cache: StudyCache,
+    requests: list[StudyRequest],
+    report: PrecomputeReport,
+    stop: threading.Event | None,
+    progress: Progress | None,
+) -> None:
     for done, request in enumerate(requests, start=1):
         if stop is not None and stop.is_set():
             report.stopped = True
@@ -148,8 +193,45 @@ def precompute(
             report.failed.append((request, str(error)))
         if progress is not None:
             progress(done, len(requests), request)
-    report.seconds = time.perf_counter() - started
-    return report
+
+
+def _run_in_workers(
+    cache: StudyCache,
+    requests: list[StudyRequest],
+    report: PrecomputeReport,
+    stop: threading.Event | None,
+    progress: Progress | None,
+    executor: Executor,
+) -> None:
+    data_dir = str(cache.store.root)
+    futures = [executor.submit(compute_study, data_dir, request) for request in requests]
+    try:
+        for done, future in enumerate(as_completed(futures), start=1):
+            if stop is not None and stop.is_set():
+                report.stopped = True
+                break
+            request, refusal = future.result()
+            if refusal is not None:
+                report.failed.append((request, refusal))
+            else:
+                report.warmed += 1
+            if progress is not None:
+                progress(done, len(requests), request)
+    finally:
+        for future in futures:
+            future.cancel()
+
+
+def worker_count() -> int:
+    """Precompute worker processes of the service: $HOTSPOTS_PRECOMPUTE_WORKERS, else one per
+    core this process may use (0: warm in a thread of the service itself)."""
+    text = os.environ.get(WORKERS_ENV)
+    if text:
+        try:
+            return max(0, int(text))
+        except ValueError:
+            log.warning("%s=%r is not a number; using one worker per core", WORKERS_ENV, text)
+    return len(os.sched_getaffinity(0))
 
 
 class BackgroundPrecompute:
@@ -168,8 +250,16 @@ class BackgroundPrecompute:
         return self
 
     def _run(self, target: StudyCache | FastAPI, options: dict) -> None:
+        workers = worker_count()
         try:
-            self.report = precompute(target, stop=self._stop, **options)
+            if workers == 0:
+                self.report = precompute(target, stop=self._stop, **options)
+            else:
+                # Worker processes, not threads: a study holds the GIL for much of its time,
+                # and the service's own requests must not wait behind the warming.
+                context = multiprocessing.get_context("spawn")
+                with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                    self.report = precompute(target, stop=self._stop, executor=pool, **options)
         except Exception as error:  # a broken store must not take the service down with it
             self.error = error
             log.exception("precompute stopped")

@@ -15,6 +15,7 @@ import threading
 from boundaries.store import BoundaryStore
 from geo_service.admission import Admission
 from pipelines.analysis.study import StudyRequest, StudyResult, run_study
+from pipelines.analysis.window import choose_window
 from pipelines.cache import DiskCache, cache_dir_for, open_cache
 from pipelines.store import CrimeStore, Snapshot
 from pipelines.store.atomic import file_version
@@ -80,12 +81,16 @@ class StudyCache:
     def get(self, request: StudyRequest) -> tuple[StudyResult, str]:
         """The result for ``request`` on the current data, and that data's version."""
         snapshot = self.store.snapshot()  # the study and its version read one store version
+        asked, request = request, canonical_request(snapshot, request)
         version = data_version(snapshot, self.boundaries, request.boundaries, up_to=request.last)
+        # The version reported is that of the data the question as asked reads: the store's
+        # for a default window (a new month changes it), the months' for a pinned one.
+        reported = data_version(snapshot, self.boundaries, asked.boundaries, up_to=asked.last)
         key = (request, version, _RESULT_FIELDS)
         result = self.disk.get("study", key)
         if result is not None:
             self._count(hit=True)
-            return result, version
+            return result, reported
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # a second caller for the same key waits for the first one's answer
@@ -93,7 +98,7 @@ class StudyCache:
                 result = self.disk.get("study", key)
                 if result is not None:
                     self._count(hit=True)
-                    return result, version
+                    return result, reported
 
                 def compute() -> StudyResult:
                     boundary_set = self.boundaries.read(request.boundaries)
@@ -103,16 +108,17 @@ class StudyCache:
                 self.disk.set("study", key, result)
                 self._count(hit=False)
                 # The store only moves forward: an answer on older data of the same question
-                # can no longer be asked for, so it goes at once rather than waiting for LRU.
-                older = self.disk.get("study-latest", (request,))
-                if older is not None and older != version:
-                    self.disk.delete("study", (request, older, _RESULT_FIELDS))
-                self.disk.set("study-latest", (request,), version)
+                # (for a default window: on the months before new data moved it) can no
+                # longer be asked for, so it goes at once rather than waiting for LRU.
+                older = self.disk.get("study-latest", (asked,))
+                if older is not None and tuple(older) != (request, version):
+                    self.disk.delete("study", (*older, _RESULT_FIELDS))
+                self.disk.set("study-latest", (asked,), (request, version))
             finally:
                 # Also when the study fails (bad input), so failed keys do not pile up locks.
                 with self._lock:
                     self._key_locks.pop(key, None)
-        return result, version
+        return result, reported
 
     def __len__(self) -> int:
         """Studies held in the cache (counts keys: for tests and reports, not for requests)."""
@@ -124,3 +130,16 @@ class StudyCache:
                 self.hits += 1
             else:
                 self.misses += 1
+
+
+def canonical_request(store: CrimeStore | Snapshot, request: StudyRequest) -> StudyRequest:
+    """``request`` with its window spelled out: the default window (latest 12 stored months)
+    and the same months named explicitly are one question, so they share one cache key and
+    one computation (the area profile names its months; a hotspot list usually does not)."""
+    if request.first is not None and request.last is not None:
+        return request
+    try:
+        window = choose_window(store, request.force, request.first, request.last)
+    except ValueError:
+        return request  # no such window: the study says why, under the request as asked
+    return dataclasses.replace(request, first=window.first, last=window.last)

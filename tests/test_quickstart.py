@@ -135,7 +135,7 @@ def test_quickstart_stores_the_wards_and_twelve_months_of_the_lads_crimes(quicks
     assert entry["kind"] == "api" and entry["base_url"] == fakes[0].base_url
 
     assert "16 wards saved as boundary set e06000027-wards-2019" in output
-    assert "33 of 33 studies ready" in output  # 1 whole set + 16 wards x (default, profile)
+    assert "17 of 17 studies ready" in output  # 1 whole set + 16 wards (list and profile share)
     assert f"/v1/hotspots?boundaries={SET}&area=" in output
 
 
@@ -193,7 +193,7 @@ def test_quickstart_from_an_archive_and_a_ward_file_keeps_only_the_lads_wards(
     assert BoundaryStore(data_dir).read(SET).codes == ["E05012264", TORMOHUN]
     # The latest two months of the archive, the whole force (an archive is per force).
     assert CrimeStore(data_dir).partitions(FORCE) == [(FORCE, "2020-11"), (FORCE, "2020-12")]
-    assert "5 of 5 studies ready" in result.output
+    assert "3 of 3 studies ready" in result.output  # the set and 2 wards, one key each
 
 
 def test_precompute_warms_exactly_what_the_routes_ask_for(quickstarted, tmp_path, monkeypatch):
@@ -216,8 +216,8 @@ def test_precompute_warms_exactly_what_the_routes_ask_for(quickstarted, tmp_path
         warming.join(timeout=300)
         assert not warming.running and warming.error is None
         report = warming.report
-        # 2 weights x (whole set + 2 areas x (default window, window spelled out))
-        assert (report.requests, report.warmed, report.failed) == (10, 10, [])
+        # 2 weights x (whole set + 2 areas): a window spelled out is the same question
+        assert (report.requests, report.warmed, report.failed) == (6, 6, [])
         cache: StudyCache = service.state.cache
         computed = cache.misses
         hotspots = client.get(

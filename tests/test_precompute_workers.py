@@ -1,0 +1,97 @@
+"""Precompute of every area in worker processes: locally, on a Dask LocalCluster, from the CLI."""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from distributed import Client, LocalCluster
+from typer.testing import CliRunner
+
+from boundaries.store import BoundaryStore
+from cli.main import app as cli
+from geo_service.precompute import default_requests, precompute
+from geo_service.results import StudyCache
+from pipelines.analysis.window import choose_window
+from pipelines.store import CrimeStore
+from tests.service_town import EAST, WARDS, WEST, build_town
+
+WEIGHTS = ("count", "home-office-2018")
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir, _ = build_town(tmp_path_factory.mktemp("town"))
+    return data_dir
+
+
+def _cache(data_dir: Path) -> StudyCache:
+    return StudyCache(CrimeStore(data_dir), BoundaryStore(data_dir))
+
+
+def test_every_area_and_the_whole_set_once_busiest_first(town: Path) -> None:
+    requests = default_requests(_cache(town), weights=WEIGHTS)
+    assert len(requests) == len(set(requests)) == 2 * 3
+    for weight in WEIGHTS:
+        mine = [r for r in requests if r.weights == weight]
+        # The whole set, then the West ward (the busy street's) before the quieter East ward.
+        assert [r.areas for r in mine] == [(), (WEST,), (EAST,)]
+
+
+def test_a_window_spelled_out_is_the_same_cached_question(town: Path) -> None:
+    cache = _cache(town)
+    default = default_requests(cache, weights=("count",))[1]
+    window = choose_window(cache.store)
+    cache.get(default)
+    cache.get(replace(default, first=window.first, last=window.last))  # as the profile asks
+    assert (cache.misses, cache.hits) == (1, 1)
+
+
+def test_worker_processes_fill_the_services_cache(town: Path) -> None:
+    cache = _cache(town)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        report = precompute(cache, weights=WEIGHTS, executor=pool)
+    assert (report.requests, report.warmed, report.failed) == (6, 6, [])
+    for request in default_requests(cache, weights=WEIGHTS):
+        cache.get(request)
+    assert (cache.misses, cache.hits) == (0, 6)  # every answer came from the workers
+
+
+def test_dask_local_cluster_and_the_cli_run_the_same_batch(town: Path) -> None:
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        cache = _cache(town)
+        report = precompute(cache, weights=WEIGHTS, executor=client.get_executor(pure=False))
+        assert (report.warmed, report.failed) == (6, [])
+        assert len(cache) == 6
+
+        result = CliRunner().invoke(
+            cli,
+            [
+                "precompute",
+                "--scheduler",
+                cluster.scheduler_address,
+                "--boundaries",
+                WARDS,
+                "--weights",
+                "count",
+                "--data-dir",
+                str(town),
+            ],
+        )
+    assert result.exit_code == 0, result.output
+    assert "3 of 3 studies computed" in result.output
+
+
+def test_cli_refuses_an_unknown_boundary_set(town: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["precompute", "--boundaries", "nope", "--data-dir", str(town)]
+    )
+    assert result.exit_code != 0 and "no boundary set named nope" in result.output
