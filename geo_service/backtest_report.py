@@ -76,6 +76,6 @@ def backtest_hint(study: StudyRequest, resolution: int) -> str:
         cli.append(f"--correction {study.correction}")
     return (
         "no backtest is recorded for these settings; run one with "
-        f"GET /v1/backtest?{urlencode(query)} (add to=YYYY-MM, the training window's last "
-        f"month) or `hotspots backtest {' '.join(cli)} --to YYYY-MM`"
+        f"POST /v1/backtest?{urlencode(query)} (with an API key; add to=YYYY-MM, the training "
+        f"window's last month) or `hotspots backtest {' '.join(cli)} --to YYYY-MM`"
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Header, HTTPException, Request
 
 from boundaries.store import BoundaryStore
+from geo_service.admission import Admission
 from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache, data_version
 from geo_service.settings import Settings
@@ -35,12 +36,17 @@ def get_response_cache(request: Request) -> ResponseCache:
     return request.app.state.responses
 
 
+def get_admission(request: Request) -> Admission:
+    return request.app.state.admission
+
+
 # What a route names to receive them: ``store: StoreDep``.
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CrimeStore, Depends(get_store)]
 BoundaryStoreDep = Annotated[BoundaryStore, Depends(get_boundary_store)]
 CacheDep = Annotated[StudyCache, Depends(get_cache)]
 ResponsesDep = Annotated[ResponseCache, Depends(get_response_cache)]
+AdmissionDep = Annotated[Admission, Depends(get_admission)]
 
 
 def current_version(request: Request, *set_names: str) -> str:

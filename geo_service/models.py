@@ -210,7 +210,8 @@ class Provenance(BaseModel):
     attribution: str
     backtest: dict[str, Any] | None = Field(
         default=None,
-        description="The newest recorded backtest (GET /v1/backtest) with these settings: pai, "
+        description="The newest recorded backtest (POST /v1/backtest runs one) with these "
+        "settings: pai, "
         "hit_rate, hits, test_crimes, area_share, train, test, run_at, data_version, stale and "
         "the run's best setting; null when none is recorded (backtest_hint says how to run one).",
     )

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from boundaries.store import BoundaryStore
 from cli.main import app as cli
 from geo_service.backtest_page import reading
+from geo_service.dependencies import hash_key
 from geo_service.settings import Settings
 from pipelines.analysis.study import StudyRequest
 from pipelines.ingest.archive import ingest_archive
@@ -44,7 +45,7 @@ from pipelines.store import CrimeStore, StoreWriteError
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.browser import offline_context, require_chromium
 from tests.live_server import live_client, live_server, page_or_api_error_message
-from tests.service_town import FORCE, WARDS, WEST, X0, Y0, build_town
+from tests.service_town import FORCE, KEY, WARDS, WEST, X0, Y0, build_town
 from tests.torbay import TORBAY_WARDS, torbay_store
 
 pytestmark = pytest.mark.usefixtures("no_precompute")
@@ -54,6 +55,7 @@ ASK = {"boundaries": WARDS, "to": "2019-09", "train_months": 9, "res": "9,10", "
 TRAIN = ("2019-01", "2019-09")
 TEST = ("2019-10", "2019-12")
 SELECTIONS = ("count", "home-office-2018")
+WRITE = {"X-API-Key": KEY}  # running a backtest records it: a write
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +72,7 @@ def api(town: Path) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="module")
 def recorded(api: httpx.Client) -> dict:
     """The town's backtest, run once over HTTP (and so recorded)."""
-    response = api.get("/v1/backtest", params=ASK)
+    response = api.post("/v1/backtest", params=ASK, headers=WRITE)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -195,7 +197,7 @@ def test_backtest_provenance_states_every_choice(api: httpx.Client, recorded: di
 def test_to_defaults_to_the_latest_month_with_a_stored_test_period(fresh_town: Path) -> None:
     query = {"boundaries": WARDS, "res": "9", "weights": "count", "permutations": 0}
     with live_server(Settings(data_dir=fresh_town)) as base:
-        response = httpx.get(f"{base}/v1/backtest", params=query, timeout=120)
+        response = httpx.post(f"{base}/v1/backtest", params=query, headers=WRITE, timeout=120)
     assert response.status_code == 200, response.text
     p = response.json()["provenance"]
     # The store ends 2019-12: test October-December, train the 12 months to September, of which
@@ -203,6 +205,53 @@ def test_to_defaults_to_the_latest_month_with_a_stored_test_period(fresh_town: P
     assert (p["test"]["first"], p["test"]["last"]) == TEST
     assert (p["train"]["first"], p["train"]["last"]) == ("2018-10", "2019-09")
     assert p["train"]["months_missing"] == ["2018-10", "2018-11", "2018-12"]
+
+
+# -- reading is not running: GET reads, POST (with a key) runs and records ------------------------
+
+
+def test_get_only_reads_recorded_runs_and_post_with_a_key_runs_one(fresh_town: Path) -> None:
+    query = {**ASK, "res": "9", "weights": "count"}
+    records = records_path(fresh_town, WARDS)
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        missing = client.get("/v1/backtest", params=query)
+        assert missing.status_code == 404, missing.text
+        assert "POST /v1/backtest" in missing.json()["error"]
+        assert not records.exists()  # a read wrote nothing
+
+        assert client.post("/v1/backtest", params=query).status_code == 401
+        assert (
+            client.post("/v1/backtest", params=query, headers={"X-API-Key": "no"}).status_code
+            == 403
+        )
+        assert not records.exists()
+
+        ran = client.post("/v1/backtest", params=query, headers=WRITE)
+        assert ran.status_code == 200, ran.text
+        assert records.exists()
+        recorded_bytes = records.read_bytes()
+
+        read = client.get("/v1/backtest", params=query)
+        assert read.status_code == 200, read.text
+        assert read.json()["rows"] == ran.json()["rows"]
+        assert read.json()["provenance"]["run_at"] == ran.json()["provenance"]["run_at"]
+        # Other settings are another run: not recorded, so a 404, still without a write.
+        other = client.get("/v1/backtest", params={**query, "train_months": 6})
+        assert other.status_code == 404
+        assert records.read_bytes() == recorded_bytes
+
+
+def test_records_are_deleted_with_their_set(fresh_town: Path) -> None:
+    records = records_path(fresh_town, WARDS)
+    query = {**ASK, "res": "9", "weights": "count"}
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        assert client.post("/v1/backtest", params=query, headers=WRITE).status_code == 200
+        records.with_name(records.name + ".unreadable").write_text("kept aside earlier")
+        assert client.delete(f"/v1/boundaries/{WARDS}", headers=WRITE).status_code == 200
+        assert not records.exists()
+        assert not records.with_name(records.name + ".unreadable").exists()
+        gone = client.get("/v1/backtest/last", params={"boundaries": WARDS})
+        assert gone.status_code == 404
 
 
 # -- the record and the hotspot API ---------------------------------------------------------------
@@ -268,7 +317,7 @@ def test_other_settings_report_no_backtest_and_say_how_to_run_one(
     provenance = _hotspot_provenance(api, **{"res": 9, **params})
     assert provenance["backtest"] is None
     hint = provenance["backtest_hint"]
-    assert "GET /v1/backtest?" in hint and "hotspots backtest" in hint
+    assert "POST /v1/backtest?" in hint and "hotspots backtest" in hint
     assert f"res={provenance['resolution']}" in hint
 
 
@@ -286,7 +335,7 @@ def test_a_new_record_is_never_hidden_by_the_response_cache(fresh_town: Path) ->
         before = client.get("/v1/hotspots", params=query).json()["provenance"]
         assert before["backtest"] is None  # and this answer is now cached
 
-        first = client.get("/v1/backtest", params=ASK).json()
+        first = client.post("/v1/backtest", params=ASK, headers=WRITE).json()
         old = _row(first, 9, "count")
         after = client.get("/v1/hotspots", params=query).json()["provenance"]
         assert after["backtest"]["pai"] == old["pai"]
@@ -297,7 +346,7 @@ def test_a_new_record_is_never_hidden_by_the_response_cache(fresh_town: Path) ->
         assert changed["data_version"] != after["data_version"]
         assert changed["backtest"]["pai"] == old["pai"] and changed["backtest"]["stale"] is True
 
-        second = client.get("/v1/backtest", params=ASK).json()
+        second = client.post("/v1/backtest", params=ASK, headers=WRITE).json()
         new = _row(second, 9, "count")
         assert new["hits"] < old["hits"] and new["pai"] != old["pai"]
         now = client.get("/v1/hotspots", params=query).json()["provenance"]
@@ -362,8 +411,8 @@ def test_the_command_line_records_too(fresh_town: Path) -> None:
         assert entry["train"] == "2019-01..2019-09" and entry["test"] == "2019-10..2019-12"
 
         # The API gives the same numbers for the same settings; an identical result is kept once.
-        api_body = client.get(
-            "/v1/backtest", params={**ASK, "res": "10", "weights": "count"}
+        api_body = client.post(
+            "/v1/backtest", params={**ASK, "res": "10", "weights": "count"}, headers=WRITE
         ).json()
         assert api_body["rows"][0]["pai"] == entry["pai"]
         assert api_body["rows"][0]["hits"] == row["hits"]
@@ -387,7 +436,7 @@ def test_an_unreadable_record_is_a_warning_not_an_error(fresh_town: Path) -> Non
         assert "no backtest is recorded" in page_or_api_error_message(page, 404)
 
         # A new run keeps the unreadable file aside and starts a good record.
-        response = client.get("/v1/backtest", params=ASK)
+        response = client.post("/v1/backtest", params=ASK, headers=WRITE)
         assert response.status_code == 200, response.text
         assert "moved to" in response.json()["provenance"]["recorded"]["warning"]
         assert path.with_name(path.name + ".unreadable").exists()
@@ -624,7 +673,7 @@ def test_bad_backtest_requests_say_what_to_fix(
     api: httpx.Client, params: dict, status: int, message: str
 ) -> None:
     query = {**ASK, "res": "9", "weights": "count", **params}
-    response = api.get("/v1/backtest", params=query)
+    response = api.post("/v1/backtest", params=query, headers=WRITE)
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
 
@@ -665,8 +714,9 @@ def test_torbay_backtest_on_real_data(shared_data: Path, tmp_path: Path) -> None
     better than chance (PAI well above 1), as street-level hot spots are in practice."""
     store, wards = torbay_store(shared_data, tmp_path / "store", "2019-01", "2020-03")
     params = {"boundaries": TORBAY_WARDS, "to": "2019-12", "res": "9", "permutations": 0}
+    (store.root / "api_keys.txt").write_text(f"{hash_key(KEY)} test\n", encoding="utf-8")
     with live_server(Settings(data_dir=store.root)) as base:
-        response = httpx.get(f"{base}/v1/backtest", params=params, timeout=300)
+        response = httpx.post(f"{base}/v1/backtest", params=params, headers=WRITE, timeout=300)
         assert response.status_code == 200, response.text
         hotspots = httpx.get(
             f"{base}/v1/hotspots/provenance",

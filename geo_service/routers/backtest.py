@@ -1,9 +1,11 @@
-"""``GET /v1/backtest``: did the hotspots picked on a training window hold the crime that followed?
+"""``/v1/backtest``: did the hotspots picked on a training window hold the crime that followed?
 
 Hit rate and PAI per resolution and selection (pipelines.planning.backtest), as JSON or a
-printable page. Every run is recorded (pipelines.planning.backtest_record) so that
-``/v1/hotspots`` can report the PAI of its settings; ``/v1/backtest/last`` lists the recorded
-runs without computing anything. A backtest is up to 6 studies, so the lists are bounded.
+printable page. ``POST /v1/backtest`` (with an API key: it writes) runs a backtest and records
+it (pipelines.planning.backtest_record) so that ``/v1/hotspots`` can report the PAI of its
+settings; ``GET /v1/backtest`` with the same parameters reads that recorded run back and
+``/v1/backtest/last`` lists them, neither computing nor writing anything. A backtest is up to
+6 studies, so the lists are bounded, and a run goes through admission control.
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.store import BoundaryStore
 from geo_service.backtest_page import render_backtest_html
-from geo_service.backtest_report import version_with_backtests
+from geo_service.body_limit import KeyedLimitedBodyRoute
 from geo_service.dependencies import (
+    AdmissionDep,
     BoundaryStoreDep,
     CacheDep,
-    ResponsesDep,
     StoreDep,
     current_version,
     require_read_access,
+    require_write_key,
 )
-from geo_service.models import responses_with_text
+from geo_service.models import ERRORS, responses_with_text
 from geo_service.pages import html_response
 from geo_service.query_params import (
     MONTH_SCHEMA,
@@ -61,11 +64,15 @@ from pipelines.planning.backtest_record import (
     RECORD_DIR,
     BacktestRequest,
     backtest_and_record,
+    find_run,
     read_records,
 )
 from pipelines.store import CrimeStore
 
-router = APIRouter(tags=["planning"], dependencies=[Depends(require_read_access)])
+router = APIRouter(tags=["planning"])
+reads = APIRouter(dependencies=[Depends(require_read_access)])
+# Running a backtest writes its record beside the store: a write, so it needs a key.
+writes = APIRouter(route_class=KeyedLimitedBodyRoute, dependencies=[Depends(require_write_key)])
 
 # Each (resolution, selection) pair is one study on the training window: 3 x 2 = 6 at most.
 MAX_RESOLUTIONS = 3
@@ -266,58 +273,98 @@ def _default_last(store: CrimeStore, force: str | None, test_months: int) -> str
 
 # -- endpoints -----------------------------------------------------------------------------------
 
+WRITE_ERRORS = {status: ERRORS[status] for status in (401, 403, 422, 503)}
+
 _FORMATS = responses_with_text(
     "The rows, the best setting and the provenance; format=html: a page.", "text/html"
 )
 
 
-# Plain `def`: the studies are CPU bound, so FastAPI runs the route in its thread pool.
-@router.get(
+@reads.get(
     "/backtest",
     response_model=BacktestResult,
-    responses=_FORMATS,
-    summary="Score hotspots chosen on a training window on the months after it (hit rate, PAI)",
+    responses={**_FORMATS, 404: ERRORS[404]},
+    summary="The recorded backtest of these settings (nothing is computed or written)",
 )
-def backtest(
+def recorded_backtest(
+    query: Annotated[BacktestQuery, Depends(backtest_query)],
+    request: Request,
+    boundary_store: BoundaryStoreDep,
+    store: StoreDep,
+) -> Response:
+    """The newest recorded run of exactly these settings (training window, test months,
+    resolutions, selections and hotspot settings), marked ``stale`` when the crimes or the
+    boundaries changed since. Reading never runs or records anything: ``POST /v1/backtest``
+    (with a key) or ``hotspots backtest`` runs one. 404 when none is recorded."""
+    set_name = query.backtest.base.boundaries
+    base = resolved_study(boundary_store, query.backtest.base)
+    asked = dataclasses.replace(query.backtest, base=base)
+    data_version = current_version(request, set_name)
+    run = find_run(store.root, asked)
+    if run is None:
+        raise NotFoundError(
+            f"no backtest of these settings is recorded for {set_name!r}; run one with POST "
+            "/v1/backtest and the same parameters (needs an API key) or `hotspots backtest`; "
+            f"GET /v1/backtest/last?boundaries={set_name} lists the recorded runs"
+        )
+    return _answer(run, None, data_version, boundary_store, query.format)
+
+
+# Plain `def`: the studies are CPU bound, so FastAPI runs the route in its thread pool.
+@writes.post(
+    "/backtest",
+    response_model=BacktestResult,
+    responses={**_FORMATS, **WRITE_ERRORS},
+    summary="Run a backtest and record it: hit rate and PAI of hotspots on the months after",
+)
+def run_and_record_backtest(
     query: Annotated[BacktestQuery, Depends(backtest_query)],
     request: Request,
     store: StoreDep,
     boundary_store: BoundaryStoreDep,
     cache: CacheDep,
-    responses: ResponsesDep,
+    admission: AdmissionDep,
 ) -> Response:
     """Hot spots are chosen on the training window (``to`` and ``train_months``) for each
     resolution and selection, then the crimes of the ``test_months`` after it are counted in
     them: hit rate n/N and PAI (n/N)/(a/A) (Chainey, Tompson and Uhlig 2008). The run is
-    recorded, and ``/v1/hotspots`` reports its PAI for matching settings."""
+    recorded (it writes, so it needs an API key), and ``/v1/hotspots`` reports its PAI for
+    matching settings; ``GET /v1/backtest`` with the same parameters reads it back."""
     set_name = query.backtest.base.boundaries
-    # The answer is (or replaces) a record: the record's fingerprint is part of the cache key,
-    # so a repeat after another run of these settings records again instead of a cached copy.
-    version = version_with_backtests(current_version(request, set_name), store.root, set_name)
+    data_version = current_version(request, set_name)
 
-    def build() -> Response:
+    def run() -> tuple[dict, str | None]:
         base = resolved_study(boundary_store, query.backtest.base)
-        backtest = dataclasses.replace(query.backtest, base=base)
-        data_version = current_version(request, set_name)
-        entry, warning = backtest_and_record(
+        return backtest_and_record(
             store.root,
             boundary_store.read(set_name),
             store,
-            backtest,
+            dataclasses.replace(query.backtest, base=base),
             data_version,
             source="api",
             study=lambda study: cache.get(study)[0],  # shared with /v1/hotspots' studies
         )
-        body = result_body(entry, warning, data_version, boundary_store)
-        if query.format == "html":
-            return html_response(render_backtest_html(body), boundary_store, [set_name])
-        model = BacktestResult.model_validate(body)
-        return JSONResponse(model.model_dump(mode="json"), headers={"X-Data-Version": data_version})
 
-    return responses.respond(request, version, build, key=query)
+    entry, warning = admission.run(run)  # up to 6 studies: a heavy request like any other
+    return _answer(entry, warning, data_version, boundary_store, query.format)
 
 
-@router.get(
+def _answer(
+    entry: dict,
+    warning: str | None,
+    data_version: str,
+    boundary_store: BoundaryStore,
+    format: str,
+) -> Response:
+    body = result_body(entry, warning, data_version, boundary_store)
+    set_name = entry["settings"]["boundaries"]
+    if format == "html":
+        return html_response(render_backtest_html(body), boundary_store, [set_name])
+    model = BacktestResult.model_validate(body)
+    return JSONResponse(model.model_dump(mode="json"), headers={"X-Data-Version": data_version})
+
+
+@reads.get(
     "/backtest/last",
     response_model=BacktestRecords,
     responses=_FORMATS,
@@ -342,7 +389,7 @@ def last_backtests(
             raise NotFoundError(
                 f"no backtest is recorded for {boundaries!r}"
                 + (f" ({records.warning})" if records.warning else "")
-                + f"; run one with GET /v1/backtest?boundaries={boundaries}&to=YYYY-MM"
+                + f"; run one with POST /v1/backtest?boundaries={boundaries} (needs an API key)"
             )
         body = result_body(records.runs[0], records.warning, data_version, boundary_store)
         return html_response(render_backtest_html(body), boundary_store, [boundaries])
@@ -388,3 +435,7 @@ def result_body(
     if boundary_set_is_synthetic(boundary_store, settings["boundaries"]):
         provenance = mark_provenance(provenance)
     return {"provenance": provenance, "rows": entry["rows"], "best": entry["best"]}
+
+
+router.include_router(reads)
+router.include_router(writes)

@@ -15,7 +15,12 @@ from boundaries.clusters import build_clusters
 from boundaries.custom_areas import custom_areas_from_geojson
 from boundaries.sets import BoundarySet
 from geo_service.body_limit import KeyedLimitedBodyRoute
-from geo_service.dependencies import BoundaryStoreDep, require_read_access, require_write_key
+from geo_service.dependencies import (
+    BoundaryStoreDep,
+    SettingsDep,
+    require_read_access,
+    require_write_key,
+)
 from geo_service.models import (
     ERRORS,
     Area,
@@ -27,6 +32,7 @@ from geo_service.models import (
     Deleted,
     NewBoundarySet,
 )
+from pipelines.planning.backtest_record import delete_records
 
 router = APIRouter(tags=["boundaries"])
 reads = APIRouter(dependencies=[Depends(require_read_access)])
@@ -101,9 +107,11 @@ def create_set(
 
 
 @writes.delete("/boundaries/{set_name}", response_model=Deleted, responses=WRITE_ERRORS)
-def delete_set(set_name: SetName, store: BoundaryStoreDep) -> Deleted:
-    """Delete a stored boundary set (404 when there is none of that name)."""
+def delete_set(set_name: SetName, store: BoundaryStoreDep, settings: SettingsDep) -> Deleted:
+    """Delete a stored boundary set and the backtests recorded on it (404 when there is no set
+    of that name)."""
     store.delete(set_name)
+    delete_records(settings.data_dir, set_name)  # runs on a deleted set go with it
     return Deleted(deleted=set_name)
 
 

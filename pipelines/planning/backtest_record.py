@@ -45,7 +45,13 @@ from pipelines.planning.backtest import (
     run_backtest,
 )
 from pipelines.store import CrimeStore
-from pipelines.store.atomic import atomic_write, file_version, remove_stale_temporaries
+from pipelines.store.atomic import (
+    atomic_write,
+    disk_faults_in_words,
+    file_version,
+    remove_stale_temporaries,
+)
+from pipelines.store.errors import StoreWriteError
 
 RECORD_FORMAT = "hotspots-backtests/2"  # 2: rows scored at fixed area shares, PEI*
 RECORD_DIR = "backtests"
@@ -260,6 +266,39 @@ def record_run(
     return entry, warning
 
 
+def find_run(data_dir: Path, request: BacktestRequest) -> dict | None:
+    """The newest recorded run of exactly ``request`` (settings, resolutions, selections,
+    training window and test months), or None: what ``GET /v1/backtest`` answers with."""
+    wanted = (
+        _identity(
+            {
+                "settings": asdict(BacktestSettings.of(request.base)),
+                "resolutions": sorted(set(request.resolutions)),
+                "selections": sorted(set(request.selections)),
+            }
+        ),
+        request.base.last,
+        request.train_months,
+        request.test_months,
+    )
+    for run in read_records(data_dir, request.base.boundaries).runs:
+        found = (_identity(run), run["train"]["last"], run["train_months"], run["test_months"])
+        if found == wanted:
+            return run
+    return None
+
+
+def delete_records(data_dir: Path, set_name: str) -> None:
+    """Delete a boundary set's records (with the set: runs of a deleted set mean nothing)."""
+    path = records_path(data_dir, set_name)
+    with (
+        _locked(path.parent),
+        disk_faults_in_words(f"{RECORD_DIR}/{path.name}"),
+    ):
+        for kept in (path, path.with_name(path.name + ".unreadable")):
+            kept.unlink(missing_ok=True)
+
+
 def find_match(
     runs: list[dict], request: StudyRequest, resolution: int
 ) -> tuple[dict, dict] | None:
@@ -460,6 +499,7 @@ def backtest_and_record(
     )
     try:
         return record_run(data_dir, run, data_version, source, request.train_months)
-    except OSError as error:
+    except (OSError, StoreWriteError) as error:
         entry = run_entry(run, data_version, source, request.train_months)
-        return entry, f"the run could not be recorded ({error.strerror or error})"
+        reason = error.strerror if isinstance(error, OSError) else None
+        return entry, f"the run could not be recorded ({reason or error})"
