@@ -119,6 +119,10 @@ def build_clusters(
     """Union the wards of each cluster into a new set of scheme ``cluster``."""
     check_name(name)
     ward_to_cluster = normalise_mapping(mapping)
+    if not ward_to_cluster:
+        raise BoundaryError(
+            "the mapping puts no ward in any cluster; give each cluster at least one ward code"
+        )
     known = set(wards.codes)
     unknown = sorted(set(ward_to_cluster) - known)
     if unknown:

@@ -8,7 +8,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from boundaries.store import BoundaryStore
 from geo_service.admission import Admission
 from geo_service.api_docs import install_api_docs
-from geo_service.errors import install_error_handlers
+from geo_service.errors import install_error_documentation, install_error_handlers
 from geo_service.freshness import FreshnessMiddleware
 from geo_service.maps.assets import mount_static
 from geo_service.models import ERRORS
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=precompute_lifespan,  # warms the study cache in the background at start-up
         # A misspelled parameter is a 422 naming it, on every route, not silently ignored.
         dependencies=[Depends(reject_unknown_query_parameters)],
-        responses={422: ERRORS[422]},  # so every route documents that answer
+        responses=ERRORS,  # every route documents every error (422: any unknown parameter)
         docs_url=None,  # /docs and /redoc come from vendored files: install_api_docs below
         redoc_url=None,
     )
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(start.router)  # the pages a person starts from: /, /areas/...
     app.add_middleware(PinStoreVersion)
     install_parameter_examples(app)
+    install_error_documentation(app)
     install_api_docs(app)
     mount_static(app)  # Leaflet for the map pages, served here: council networks block CDNs
     return app

@@ -50,7 +50,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         headers = getattr(error, "headers", None)
-        return error_response(request, error.status_code, str(error.detail), headers)
+        # FastAPI answers a body it cannot parse (bytes that are not JSON text) with a 400: the
+        # same fault as malformed JSON, so the same 422.
+        status = 422 if error.status_code == 400 else error.status_code
+        return error_response(request, status, str(error.detail), headers)
 
     for kind, status in STATUS_BY_TYPE.items():
         app.add_exception_handler(kind, _answer_with(status))
@@ -78,3 +81,30 @@ def error_response(
     if is_page_request(request):
         return error_page(request, status, message, headers)
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/ErrorResponse"}
+
+
+def install_error_documentation(app: FastAPI) -> None:
+    """Every error answer in the schema as it is sent: ``{"error": ...}`` JSON (routes that
+    answer with a page would otherwise document their errors as text/html), and an HTML page
+    beside it on page routes, which answer a browser's error with a page."""
+    build = app.openapi
+
+    def openapi() -> dict:
+        schema = build()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses", {})
+                pages = "text/html" in responses.get("200", {}).get("content", {})
+                for status, response in responses.items():
+                    if status[0] not in "45":
+                        continue
+                    content = {"application/json": {"schema": ERROR_SCHEMA_REF}}
+                    if pages:
+                        content["text/html"] = {"schema": {"type": "string"}}
+                    response["content"] = content
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -166,3 +166,13 @@ def test_per_area_lists_name_the_short_areas(api: httpx.Client) -> None:
     note = api.get("/v1/hotspots", params=params).json()["note"]
     assert re.match(r"top=50 per area: 2 of 2 areas have fewer significant hot spots", note)
     assert WEST in note
+
+
+def test_bodies_the_fuzzer_found_are_422_not_400_or_500(api: httpx.Client) -> None:
+    """Bytes that are not JSON text were a 400 (FastAPI's own), and a cluster mapping that puts
+    no ward in any cluster was a 500 from geopandas; both are the client's to fix: 422."""
+    headers = {"Content-Type": "application/json"}
+    garbled = api.post("/v1/boundaries", content=b"\xff\xfe\x1d\x1d", headers=headers)
+    assert error_message(garbled, 422)
+    empty = {"name": "empty-clusters", "scheme": "cluster", "wards": WARDS, "mapping": {"A": []}}
+    assert "no ward in any cluster" in error_message(api.post("/v1/boundaries", json=empty), 422)

@@ -74,8 +74,25 @@ def list_areas(set_name: SetName, store: BoundaryStoreDep) -> AreaList:
     return AreaList(set=_summary(boundary_set.metadata()), areas=areas)
 
 
+# OpenAPI links: a client (and the stateful fuzzer) can follow a created set to its areas and
+# to its deletion.
+CREATED_LINKS = {
+    "AreasOfTheNewSet": {
+        "operationId": "list_areas_v1_boundaries__set_name__areas_get",
+        "parameters": {"set_name": "$response.body#/name"},
+    },
+    "DeleteTheNewSet": {
+        "operationId": "delete_set_v1_boundaries__set_name__delete",
+        "parameters": {"set_name": "$response.body#/name"},
+    },
+}
+
+
 @writes.post(
-    "/boundaries", status_code=201, response_model=BoundarySetCreated, responses=WRITE_ERRORS
+    "/boundaries",
+    status_code=201,
+    response_model=BoundarySetCreated,
+    responses={**WRITE_ERRORS, 201: {"links": CREATED_LINKS}},
 )
 def create_set(
     body: NewBoundarySet,
