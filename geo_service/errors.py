@@ -88,8 +88,8 @@ ERROR_SCHEMA_REF = {"$ref": "#/components/schemas/ErrorResponse"}
 
 def install_error_documentation(app: FastAPI) -> None:
     """Every error answer in the schema as it is sent: ``{"error": ...}`` JSON (routes that
-    answer with a page would otherwise document their errors as text/html), and an HTML page
-    beside it on page routes, which answer a browser's error with a page."""
+    answer with a page would otherwise document their errors as text/html only), and beside it
+    the HTML error page where a request can ask for a page (error_page.is_page_request)."""
     build = app.openapi
 
     def openapi() -> dict:
@@ -97,7 +97,10 @@ def install_error_documentation(app: FastAPI) -> None:
         for operations in schema.get("paths", {}).values():
             for operation in operations.values():
                 responses = operation.get("responses", {})
-                pages = "text/html" in responses.get("200", {}).get("content", {})
+                # As is_page_request decides: a page route, or any ?format=html.
+                pages = "text/html" in responses.get("200", {}).get("content", {}) or any(
+                    p["name"] == "format" for p in operation.get("parameters", [])
+                )
                 for status, response in responses.items():
                     if status[0] not in "45":
                         continue
