@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import re
 import socket
 from typing import Annotated
@@ -12,6 +13,7 @@ import typer
 from cli.common import DataDirOption, console, error_console, fail
 from cli.keys_cmd import keys_file
 from pipelines.store import resolve_data_dir
+from pipelines.store.crime_store import DATA_DIR_ENV
 
 _TILE_URL = re.compile(r"^https?://\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
 
@@ -62,6 +64,15 @@ def serve(
         str,
         typer.Option("--read-access", help="open: anyone may read; keyed: reads need a key too."),
     ] = "open",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes; they share the on-disk caches, and one of them warms them.",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API on http://HOST:PORT (documentation at /docs). Writes need a key made with
     `hotspots keys add`."""
@@ -96,4 +107,23 @@ def serve(
         f"{read_access}). Ctrl+C stops.",
         highlight=False,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        return
+    # Each worker process builds its app from the environment (Settings.from_env).
+    os.environ.update(
+        {
+            DATA_DIR_ENV: str(settings.data_dir),
+            "HOTSPOTS_API_KEYS_FILE": str(settings.api_keys_file),
+            "HOTSPOTS_READ_ACCESS": read_access,
+            "HOTSPOTS_TILES": tiles,
+        }
+    )
+    uvicorn.run(
+        "geo_service.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )

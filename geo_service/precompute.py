@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
+from filelock import FileLock, Timeout
 
 from boundaries.counts import count_crimes
 from boundaries.errors import BoundaryError
@@ -347,7 +348,9 @@ async def precompute_lifespan(app: FastAPI) -> AsyncIterator[None]:
     The server answers at once; requests for a study not warmed yet compute it themselves (or
     wait for the warming thread if it is computing that very study: one computation per key).
     """
-    enabled = enabled_at_startup()
+    # With several server workers (``hotspots serve --workers N``) one of them warms the cache
+    # they share on disk: the one that holds the lock; the others only answer.
+    enabled, warmer = _warmer(app) if enabled_at_startup() else (False, None)
     app.state.precompute = BackgroundPrecompute(app).start() if enabled else None
     every = watch_seconds()
     watcher = RewarmOnNewData(app, every).start() if enabled and every > 0 else None
@@ -360,3 +363,20 @@ async def precompute_lifespan(app: FastAPI) -> AsyncIterator[None]:
         warming = app.state.precompute
         if warming is not None:
             await asyncio.to_thread(warming.stop)
+        if warmer is not None:
+            warmer.release()
+
+
+def _warmer(app: FastAPI) -> tuple[bool, FileLock | None]:
+    """(whether this process warms, the lock that says so): not when another process of the
+    service holds the lock; yes, without a lock, when the cache folder cannot hold one."""
+    folder = Path(app.state.settings.cache_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(folder / "precompute.lock")
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False, None
+    except OSError:
+        return True, None
+    return True, lock
