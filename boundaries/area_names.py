@@ -19,6 +19,7 @@ from boundaries.store import BoundaryStore
 from pipelines.errors import NotFoundError
 
 CLOSE_MATCHES = 5
+LIST_ALL_UP_TO = 30  # areas named in full in an "unknown area" message for a small set
 _MATCH_CUTOFF = 0.5  # difflib ratio below which a name is not offered as "did you mean"
 
 
@@ -71,11 +72,13 @@ class AreaDirectory:
 
     def _unknown_message(self, value: str) -> str:
         matches = self.close_matches(value)
-        hint = (
-            f"; did you mean {', '.join(repr(m) for m in matches)}?"
-            if matches
-            else f"; GET /v1/boundaries/{self.set_name}/areas lists its {len(self.codes)} areas"
-        )
+        if matches:
+            hint = f"; did you mean {', '.join(repr(m) for m in matches)}?"
+        elif len(self.codes) <= LIST_ALL_UP_TO:  # a small set: every area fits in the message
+            listed = ", ".join(f"{n} ({c})" for c, n in zip(self.codes, self.names, strict=True))
+            hint = f"; its areas are {listed}"
+        else:
+            hint = f"; GET /v1/boundaries/{self.set_name}/areas lists its {len(self.codes)} areas"
         return f"no area with code or name {value!r} in boundary set {self.set_name!r}{hint}"
 
 

@@ -8,14 +8,18 @@ module only passes the service's study cache and data version in, turns a missin
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from boundaries.store import BoundaryStore
 from geo_service.errors import NotFound
 from geo_service.pages import template_environment
+from geo_service.profile_map import SvgMap
 from geo_service.query_params import built_in_weights
 from geo_service.results import StudyCache, data_version
+from geo_service.site import Crumb
 from pipelines.analysis.rates import SUPPRESSED
+from pipelines.briefing import Sentence
 from pipelines.profile.gather import ProfileNotFound
 from pipelines.profile.gather import gather_profile as gather_from_stores
 from pipelines.profile.model import AreaProfile, TrendPoint
@@ -189,7 +193,21 @@ _environment.globals.update(
 )
 
 
-def render_profile_html(profile: AreaProfile) -> str:
-    """The printable one-page profile: inline CSS and SVG, no script, no external resource."""
-    chart = trend_chart(profile.trend)
-    return _environment.get_template("profile.html").render(p=profile, chart=chart)
+def render_profile_html(
+    profile: AreaProfile,
+    sentences: Sequence[Sentence] = (),
+    area_map: SvgMap | None = None,
+    crumbs: Sequence[Crumb] = (),
+    links: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The printable one-page profile: inline CSS and SVG, no script, no external resource;
+    with the briefing's ``sentences``, the small ``area_map`` and the breadcrumbs when given."""
+    chart = trend_chart(profile.trend, height=150)  # low enough for one A4 page
+    return _environment.get_template("profile.html").render(
+        p=profile,
+        chart=chart,
+        sentences=list(sentences),
+        area_map=area_map,
+        crumbs=list(crumbs),
+        links=list(links),
+    )

@@ -158,3 +158,17 @@ def missing_months(present: Iterable[str]) -> list[Month]:
         return []
     have = set(stored)
     return [m for m in months_between(stored[0], stored[-1]) if m not in have]
+
+
+_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def month_words(month: str) -> str:
+    """'2020-01' -> 'Jan 2020', as pages and briefings write a month for people."""
+    year, number = parse_month(month).split("-")
+    return f"{_MONTH_NAMES[int(number) - 1]} {year}"
+
+
+def window_words(first: str, last: str) -> str:
+    """'Jan 2020 to Dec 2020' (one month: 'Mar 2020')."""
+    return month_words(first) if first == last else f"{month_words(first)} to {month_words(last)}"

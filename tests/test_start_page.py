@@ -53,9 +53,12 @@ def test_a_name_two_areas_share_asks_for_the_code() -> None:
         twins.resolve("Central")
 
 
-def test_nothing_like_the_name_points_to_the_list_of_areas() -> None:
-    with pytest.raises(UnknownAreaError, match="GET /v1/boundaries/town-wards/areas lists"):
+def test_nothing_like_the_name_lists_a_small_sets_areas_or_points_to_the_list() -> None:
+    with pytest.raises(UnknownAreaError, match=r"its areas are Tormohun \(E05000001\), St"):
         WARDS.resolve("zzzzzz")
+    big = AreaDirectory("big", tuple(f"C{i}" for i in range(40)), tuple(f"N{i}" for i in range(40)))
+    with pytest.raises(UnknownAreaError, match="GET /v1/boundaries/big/areas lists its 40 areas"):
+        big.resolve("zzzzzz")
 
 
 # ------------------------------------------------------------- the pages, on a real quickstart

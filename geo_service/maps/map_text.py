@@ -6,25 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pipelines.months import parse_month
+from pipelines.months import window_words
 
-_MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 # What a weights table measures, in words (count weights count crimes; the rest weigh harm).
 HARM_WORDS: dict[str, str] = {
     "count": "crime",
     "home-office-2018": "harm (Home Office cost of crime, £)",
     "cchi": "harm (Cambridge Crime Harm Index, days in prison)",
 }
-
-
-def month_words(month: str) -> str:
-    """'2020-01' -> 'Jan 2020'."""
-    year, number = parse_month(month).split("-")
-    return f"{_MONTHS[int(number) - 1]} {year}"
-
-
-def window_words(first: str, last: str) -> str:
-    return month_words(first) if first == last else f"{month_words(first)} to {month_words(last)}"
 
 
 def measure_words(weights: str) -> str:

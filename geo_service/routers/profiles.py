@@ -3,12 +3,14 @@ come from geo_service.profile."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
 
 from boundaries.area_names import area_directory
+from geo_service.briefing_page import render_briefing_html
 from geo_service.dependencies import (
     BoundaryStoreDep,
     CacheDep,
@@ -20,7 +22,11 @@ from geo_service.dependencies import (
 from geo_service.models import ERRORS
 from geo_service.pages import html_response
 from geo_service.profile import DEFAULT_WEIGHTS, AreaProfile, gather_profile, render_profile_html
+from geo_service.profile_map import profile_map
 from geo_service.query_params import MONTH_SCHEMA, MonthQuery
+from geo_service.site import area_crumbs, briefing_url, hotspot_map_url, profile_url
+from pipelines.briefing import briefing, facts_from_profile
+from pipelines.months import window_words
 
 router = APIRouter(tags=["profiles"], dependencies=[Depends(require_read_access)])
 
@@ -110,7 +116,89 @@ def area_profile_page(
         profile = gather_profile(
             store, boundaries, cache, set_name, code, to, weights, force, suppress
         )
-        return html_response(render_profile_html(profile), boundaries, [set_name])
+        areas = boundaries.read(set_name).areas
+        geometry = areas.to_crs(4326).geometry[areas["code"] == code].iloc[0]
+        page = render_profile_html(
+            profile,
+            # Not on a suppressed profile: its sentences would say the counts suppressed.
+            [] if suppress else briefing(facts_from_profile(profile)),
+            profile_map(geometry, profile.hotspots.items, size=160),
+            area_crumbs(set_name, code, profile.area.name),
+            [
+                ("Hot spot map", hotspot_map_url(set_name, code)),
+                ("Briefing", briefing_url(set_name, code)),
+            ],
+        )
+        return html_response(page, boundaries, [set_name])
+
+    return responses.respond(request, current_version(request, set_name), build)
+
+
+class BriefingSentence(BaseModel):
+    rule: str = Field(description="The rule that wrote it (docs/briefing.md lists each).")
+    text: str
+    sources: dict[str, str] = Field(
+        description="Each number the sentence says: the profile field it comes from -> value."
+    )
+
+
+class Briefing(BaseModel):
+    area: str
+    code: str
+    boundary_set: str
+    window: str = Field(description="The profile's 12 months, in words.")
+    sentences: list[BriefingSentence]
+    profile: str = Field(description="The profile page the numbers are on.")
+    method: str
+
+
+BRIEFING_METHOD = (
+    "Sentences are written by fixed rules from the profile's numbers only (docs/briefing.md). "
+    "A change is called a rise or a fall only where a significance test says so."
+)
+
+
+@router.get(
+    "/boundaries/{set_name}/areas/{code}/briefing",
+    response_model=Briefing,
+    responses={**ERRORS, 200: {"content": {"text/html": {}}}},
+    summary="Plain-English briefing of an area (JSON or HTML)",
+)
+def area_briefing(
+    set_name: str,
+    code: str,
+    request: Request,
+    store: StoreDep,
+    boundaries: BoundaryStoreDep,
+    cache: CacheDep,
+    responses: ResponsesDep,
+    to: To = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+    force: Force = None,
+    format: Annotated[Literal["json", "html"], Query(description="json or html.")] = "json",
+) -> Response:
+    """A few sentences for a ward panel, each traceable to a number on the area's profile."""
+    code = area_directory(boundaries, set_name).resolve(code)
+
+    def build() -> Response:
+        profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+        body = Briefing(
+            area=profile.area.name,
+            code=code,
+            boundary_set=set_name,
+            window=window_words(profile.window.first, profile.window.last),
+            sentences=[
+                BriefingSentence(rule=s.rule, text=s.text, sources=s.sources)
+                for s in briefing(facts_from_profile(profile))
+            ],
+            profile=profile_url(set_name, code),
+            method=BRIEFING_METHOD,
+        )
+        if format == "html":
+            crumbs = area_crumbs(set_name, code, profile.area.name)
+            page = render_briefing_html(body.model_dump(), crumbs)
+            return html_response(page, boundaries, [set_name])
+        return JSONResponse(body.model_dump(mode="json"))
 
     key = (set_name, code, to, weights, force, suppress)
     return responses.respond(request, current_version(request, set_name), build, key=key)
