@@ -53,7 +53,13 @@ def test_the_busiest_wards_profile_fills_itself_and_prints_on_one_a4_page(
     assert "compared with 2019-01 to 2019-12" in header and "2020-01 to 2020-12" in header
     assert counts == (24, 24) and gaps == 0  # 24 stored months, none missing
     assert "population not loaded" not in header
-    assert float(rate) == round(profile["total"]["rate_per_1000"], 1) and float(parent_rate) > 0
+    shown = re.fullmatch(r"([\d.,]+) \(([\d.,]+)–([\d.,]+)\)", rate.strip())  # rate (95 % CI)
+    assert shown is not None, rate
+    total = profile["total"]
+    assert float(shown[1]) == round(total["rate_per_1000"], 1)
+    assert float(shown[2]) == round(total["rate_low"], 1) < float(shown[1])
+    assert float(shown[3]) == round(total["rate_high"], 1) > float(shown[1])
+    assert float(parent_rate) > 0
     assert sentences[0].startswith("Tormohun had 3,927 crimes")
     assert any("per 1,000 residents" in s for s in sentences)
     assert spots == len(profile["hotspots"]["items"]) >= 1
