@@ -202,7 +202,7 @@ def render_profile_html(
 ) -> str:
     """The printable one-page profile: inline CSS and SVG, no script, no external resource;
     with the briefing's ``sentences``, the small ``area_map`` and the breadcrumbs when given."""
-    chart = trend_chart(profile.trend, height=150)  # low enough for one A4 page
+    chart = trend_chart(profile.trend, height=135)  # low enough for one A4 page
     return _environment.get_template("profile.html").render(
         p=profile,
         chart=chart,

@@ -122,7 +122,7 @@ def area_profile_page(
             profile,
             # Not on a suppressed profile: its sentences would say the counts suppressed.
             [] if suppress else briefing(facts_from_profile(profile)),
-            profile_map(geometry, profile.hotspots.items, size=160),
+            profile_map(geometry, profile.hotspots.items, size=150),
             area_crumbs(set_name, code, profile.area.name),
             [
                 ("Hot spot map", hotspot_map_url(set_name, code)),
