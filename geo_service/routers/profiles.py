@@ -85,7 +85,7 @@ def area_profile(
         )
         return JSONResponse(profile.model_dump(mode="json", by_alias=True))
 
-    key = (set_name, code, to, weights, force, suppress)
+    key = (set_name, code, to, weights, force, suppress)  # a suppressed copy is another answer
     return responses.respond(request, current_version(request, set_name), build, key=key)
 
 
@@ -131,7 +131,8 @@ def area_profile_page(
         )
         return html_response(page, boundaries, [set_name])
 
-    return responses.respond(request, current_version(request, set_name), build)
+    key = (set_name, code, to, weights, force, suppress)
+    return responses.respond(request, current_version(request, set_name), build, key=key)
 
 
 class BriefingSentence(BaseModel):
@@ -200,5 +201,5 @@ def area_briefing(
             return html_response(page, boundaries, [set_name])
         return JSONResponse(body.model_dump(mode="json"))
 
-    key = (set_name, code, to, weights, force, suppress)
+    key = (set_name, code, to, weights, force, format)  # one route, two formats
     return responses.respond(request, current_version(request, set_name), build, key=key)
