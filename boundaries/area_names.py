@@ -76,7 +76,7 @@ class AreaDirectory:
             hint = f"; did you mean {', '.join(repr(m) for m in matches)}?"
         elif len(self.codes) <= LIST_ALL_UP_TO:  # a small set: every area fits in the message
             listed = ", ".join(f"{n} ({c})" for c, n in zip(self.codes, self.names, strict=True))
-            hint = f"; its areas are {listed}"
+            hint = f"; its areas are {listed} (GET /v1/boundaries/{self.set_name}/areas)"
         else:
             hint = f"; GET /v1/boundaries/{self.set_name}/areas lists its {len(self.codes)} areas"
         return f"no area with code or name {value!r} in boundary set {self.set_name!r}{hint}"
