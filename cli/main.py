@@ -40,7 +40,8 @@ COMMANDS = {
     ),
     "quickstart": LazyCommand(
         "cli.quickstart_cmd:quickstart",
-        "Load a local authority's wards and crimes, precompute its hot spots and serve them.",
+        "Load a local authority's wards, crimes and population, precompute its hot spots and "
+        "serve.",
     ),
     "demo": LazyCommand(
         "cli.quickstart_cmd:demo",
