@@ -12,11 +12,14 @@ police.uk, so the service can show it on every page and /health can afford it.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pipelines.months import next_month
-from pipelines.store import CrimeStore
-from pipelines.update_record import read_record
+from pipelines.store import CrimeStore, Snapshot
+from pipelines.store.atomic import file_version
+from pipelines.update_record import read_record, record_path
 
 
 @dataclass(frozen=True)
@@ -56,9 +59,28 @@ class Freshness:
         }
 
 
-def store_freshness(store: CrimeStore, today: dt.date | None = None) -> Freshness:
+# (data dir) -> ((store version, record file version, today), Freshness): every response asks,
+# and a national store has ~1,500 partitions to stat, so it is worked out once per version.
+_MEMO: dict[Path, tuple[tuple[str, str, dt.date], Freshness]] = {}
+_MEMO_LOCK = threading.Lock()
+
+
+def store_freshness(store: CrimeStore | Snapshot, today: dt.date | None = None) -> Freshness:
     """Freshness of ``store`` from file names, file times and the update record (no data read)."""
-    store = store.snapshot()  # one store version for the whole answer
+    snapshot = store.snapshot()  # one store version for the whole answer
+    day = today or dt.datetime.now(dt.UTC).date()
+    key = (snapshot.version, file_version(record_path(snapshot.root)), day)
+    with _MEMO_LOCK:
+        known = _MEMO.get(snapshot.root)
+    if known is not None and known[0] == key:
+        return known[1]
+    freshness = _work_out(snapshot, day)
+    with _MEMO_LOCK:
+        _MEMO[snapshot.root] = (key, freshness)
+    return freshness
+
+
+def _work_out(store: Snapshot, day: dt.date) -> Freshness:
     held: dict[str, str] = {}
     changed_at: float | None = None
     for force, month in store.partitions():
@@ -77,7 +99,6 @@ def store_freshness(store: CrimeStore, today: dt.date | None = None) -> Freshnes
         if offer.offered_last and force in held and offer.offered_last > held[force]
     }
     data_to = max(held.values()) if held else None
-    day = today or dt.datetime.now(dt.UTC).date()
     error = record.last_error
     return Freshness(
         data_to=data_to,
