@@ -33,7 +33,7 @@ from geo_service.routers import (
 from geo_service.settings import Settings
 from geo_service.unknown_params import reject_unknown_query_parameters
 from pipelines.attribution import ATTRIBUTION
-from pipelines.cache import open_cache, use_cache
+from pipelines.cache import open_cache
 from pipelines.store import CrimeStore, pinned_reads
 
 
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = CrimeStore(settings.data_dir)
     app.state.boundary_store = BoundaryStore(settings.data_dir)
     # One on-disk cache for studies, responses and covers, shared with the CLI and workers.
-    app.state.disk_cache = use_cache(open_cache(settings.cache_dir, settings.cache_bytes))
+    app.state.disk_cache = open_cache(settings.cache_dir, settings.cache_bytes)
     app.state.admission = Admission(
         settings.study_workers, settings.study_queue, settings.request_deadline
     )

@@ -17,7 +17,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 
 from geo_service.admission import Admission
-from pipelines.cache import DiskCache
+from pipelines.cache import DiskCache, caching_in
 
 # Headers that belong to one transmission, not to the content.
 _TRANSIENT = {"content-length", "date", "server"}
@@ -43,7 +43,12 @@ class ResponseCache:
                 self.hits += 1
             body, status, media_type, headers = item
             return Response(body, status_code=status, media_type=media_type, headers=headers)
-        response = self.admission.run(build) if self.admission else build()
+
+        def built() -> Response:
+            with caching_in(self.disk):  # covers of comparisons and pages go here too
+                return build()
+
+        response = self.admission.run(built) if self.admission else built()
         if isinstance(response, StreamingResponse):
             return response  # streamed because it is large: never held whole, so not kept
         headers = {k: v for k, v in response.headers.items() if k.lower() not in _TRANSIENT}

@@ -16,7 +16,7 @@ from boundaries.store import BoundaryStore
 from geo_service.admission import Admission
 from pipelines.analysis.study import StudyRequest, StudyResult, run_study
 from pipelines.analysis.window import choose_window
-from pipelines.cache import DiskCache, cache_dir_for, open_cache
+from pipelines.cache import DiskCache, cache_dir_for, caching_in, open_cache
 from pipelines.store import CrimeStore, Snapshot
 from pipelines.store.atomic import file_version
 
@@ -70,7 +70,7 @@ class StudyCache:
         self.store = store
         self.boundaries = boundaries
         # Default: the store's own cache folder, the one the service and the CLI share.
-        self.disk = disk or open_cache(cache_dir_for(store.root))
+        self.disk = disk if disk is not None else open_cache(cache_dir_for(store.root))
         self.admission = admission
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
@@ -102,7 +102,8 @@ class StudyCache:
 
                 def compute() -> StudyResult:
                     boundary_set = self.boundaries.read(request.boundaries)
-                    return run_study(snapshot, boundary_set, request)
+                    with caching_in(self.disk):  # its cover goes to this cache too
+                        return run_study(snapshot, boundary_set, request)
 
                 result = self.admission.run(compute) if self.admission else compute()
                 self.disk.set("study", key, result)

@@ -7,6 +7,7 @@ from pipelines.cache.disk import (
     active_cache,
     cache_dir_for,
     cache_key,
+    caching_in,
     open_cache,
     use_cache,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "active_cache",
     "cache_dir_for",
     "cache_key",
+    "caching_in",
     "open_cache",
     "use_cache",
 ]

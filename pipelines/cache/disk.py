@@ -19,6 +19,9 @@ import hashlib
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +132,9 @@ class DiskCache:
         prefix = f"{kind}:"
         return sum(1 for key in cache.iterkeys() if isinstance(key, str) and key.startswith(prefix))
 
+    def __bool__(self) -> bool:
+        return True  # a cache is a cache even when empty: `cache or ...` must not open it
+
     def __len__(self) -> int:
         cache = self._open()
         return len(cache) if cache is not None else 0
@@ -149,9 +155,11 @@ class DiskCache:
 
 
 # Covers are asked for deep inside a study, far from the service or CLI that knows the data
-# folder: they use the process's active cache, which `use_cache` sets (the service at start,
-# the CLI when it opens a store). Their keys are the geometry's own fingerprint, so a cover is
-# right in any cache folder.
+# folder: they use the cache of the work in progress (`caching_in`, set by the service's study
+# and response caches around their work, and carried into worker threads with the context),
+# else the process's (`use_cache`, set by the CLI when it opens a store). Their keys are the
+# geometry's own fingerprint, so a cover is right in any cache folder.
+_scoped: ContextVar[DiskCache | None] = ContextVar("hotspots_cache", default=None)
 _active: DiskCache | None = None
 _opened: dict[tuple[Path, int], DiskCache] = {}
 _active_lock = threading.Lock()
@@ -176,8 +184,22 @@ def use_cache(cache: DiskCache) -> DiskCache:
     return cache
 
 
+@contextmanager
+def caching_in(cache: DiskCache) -> Iterator[None]:
+    """Within the block (and threads started from its context), covers go to ``cache``."""
+    token = _scoped.set(cache)
+    try:
+        yield
+    finally:
+        _scoped.reset(token)
+
+
 def active_cache() -> DiskCache:
-    """The cache ``use_cache`` chose, else $HOTSPOTS_CACHE_DIR, else ``<data dir>/cache``."""
+    """The cache of the work in progress (``caching_in``), else the one ``use_cache`` chose,
+    else $HOTSPOTS_CACHE_DIR, else ``<data dir>/cache``."""
+    scoped = _scoped.get()
+    if scoped is not None:
+        return scoped
     global _active
     with _active_lock:
         cache = _active
