@@ -104,6 +104,7 @@ ENDPOINTS: dict[str, dict[str, str]] = {
     "/v1/maps/areas": {"boundaries": WARDS},
     "/v1/boundaries/{set_name}/areas/{code}/profile": {},
     "/v1/boundaries/{set_name}/areas/{code}/profile.html": {},
+    "/v1/boundaries/{set_name}/areas/{code}/briefing": {},
     "/v1/coverage": {},
     "/v1/compare": {"boundaries": WARDS},
     "/v1/maps/compare": {"boundaries": WARDS},
