@@ -7,6 +7,7 @@ resource is there after its creation and gone after its deletion."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,8 +38,9 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield base
 
 
-# The schema depends on the code, not the data: read it once, to name one test per operation.
-OPENAPI = create_app(Settings(data_dir=Path("unused-data-dir"))).openapi()
+# The schema depends on the code, not the data: read it once, to name one test per operation
+# (the app still opens a data folder: a throwaway one, never the working tree).
+OPENAPI = create_app(Settings(data_dir=Path(tempfile.mkdtemp(prefix="schema-")))).openapi()
 OPERATIONS = [
     (method.upper(), path)
     for path, methods in OPENAPI["paths"].items()
