@@ -72,7 +72,8 @@ ROUTE_EXAMPLES: dict[tuple[str, str], str] = {
 
 
 def install_parameter_examples(app: FastAPI) -> None:
-    """Make ``app.openapi()`` carry an example on each parameter that does not declare one."""
+    """Make ``app.openapi()`` carry an example on each parameter that does not declare one,
+    and a string schema on each text answer (pages, CSV) that has none."""
     build: Callable[[], dict[str, Any]] = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -81,6 +82,11 @@ def install_parameter_examples(app: FastAPI) -> None:
             for operation in operations.values():
                 for parameter in operation.get("parameters", []):
                     add_example(path, parameter)
+                for response in operation.get("responses", {}).values():
+                    for media_type, content in response.get("content", {}).items():
+                        # A page or a CSV is text; FastAPI leaves its schema empty.
+                        if media_type.startswith("text/") and not content.get("schema"):
+                            content["schema"] = {"type": "string"}
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
