@@ -13,6 +13,7 @@ import datetime as dt
 import html
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,7 +125,8 @@ MONTH_PARAMETERS = {"from", "to", "before", "after"}
 
 def _month_endpoints() -> dict[str, list[str]]:
     """Every GET path of the service with the month parameters it takes, from its OpenAPI."""
-    spec = create_app(Settings(data_dir=Path("unused"))).openapi()
+    with tempfile.TemporaryDirectory() as empty:  # the app makes its cache folder there
+        spec = create_app(Settings(data_dir=Path(empty))).openapi()
     found = {}
     for path, operations in spec["paths"].items():
         names = [p["name"] for p in operations.get("get", {}).get("parameters", [])]
