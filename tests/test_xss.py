@@ -76,6 +76,8 @@ def _pages() -> dict[str, str]:
     }
     profile = f"/v1/boundaries/{SET}/areas/{{}}/profile.html?to=2019-12"
     return {
+        "start page": f"/?boundaries={SET}",
+        "area page": f"/areas/{SET}/{quote(CONTROL, safe='')}",
         "hotspot map": f"/v1/maps/hotspots?boundaries={SET}&res=10",
         "area map": f"/v1/maps/areas?boundaries={SET}",
         "compare map": f"/v1/maps/compare?boundaries={SET},{WARDS}",
@@ -91,6 +93,8 @@ def _pages() -> dict[str, str]:
 PAGES = _pages()
 # Text every page must show (in its body or its popups): at least one hostile name, as typed.
 SHOWN = {
+    "start page": [TARGET_NAME, CONTROL_NAME],
+    "area page": [CONTROL_NAME],
     "hotspot map": [TARGET_NAME],
     "area map": [TARGET_NAME, CONTROL_NAME],
     "compare map": [TARGET_NAME, CONTROL_NAME],
