@@ -70,6 +70,16 @@ CASES: dict[tuple[str, str], tuple[str, int, str]] = {
         422,
         "YYYY-MM",
     ),
+    ("briefing", "unknown area"): (
+        f"/v1/boundaries/{WARDS}/areas/{NO_AREA}/briefing?format=html",
+        404,
+        NO_AREA,
+    ),
+    ("briefing", "bad month"): (
+        f"/v1/boundaries/{WARDS}/areas/{WEST}/briefing?format=html&to={BAD_MONTH}",
+        422,
+        "YYYY-MM",
+    ),
     ("profile", "unknown set"): (_profile(NOWHERE, WEST), 404, NOWHERE),
     ("profile", "unknown area"): (_profile(WARDS, NO_AREA), 404, NO_AREA),
     ("profile", "bad month"): (_profile(WARDS, WEST, to=BAD_MONTH), 422, "YYYY-MM"),
