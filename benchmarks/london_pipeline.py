@@ -191,8 +191,11 @@ def hotspots(args: list[str], data_dir: Path, cache_dir: Path) -> float:
 
 def _analyse(name: str, out: Path, resolution: int, area: str | None = None) -> list[str]:
     args = ["analyse", "--boundaries", name, "--res", str(resolution), "-o", str(out)]
-    args += ["--no-adjust"]  # the same question as the baseline's, never a changed one
-    return args + (["--area", area] if area else [])
+    if area:
+        # One ward has too few land cells at resolution 9 for Gi*: the data guard moves it to
+        # resolution 10 (and says so), as it would for any user.
+        return [*args, "--area", area]
+    return [*args, "--no-adjust"]  # the same question as the baseline's, never a changed one
 
 
 def _row(label: str, ours: float, base: float | None, target: str) -> None:
@@ -215,12 +218,12 @@ def london(work: Path, resolution: int) -> None:
     base, cells, hot = baseline(_street_files(archive), wards, resolution)
     print(f"baseline: {cells:,} cells, {hot:,} with p_sim < 0.05 and z > 0")
     out = work / "london.json"
-    cold = hotspots(_analyse("london-wards-2022", out, resolution), data, cache)
-    warm = hotspots(_analyse("london-wards-2022", out, resolution), data, cache)
-    ward = hotspots(_analyse("london-wards-2022", out, resolution, "E05013714"), data, cache)
     print(f"\n{'workload (res ' + str(resolution) + ')':<46} {'ours':>10}  {'baseline':>10}  ratio")
+    cold = hotspots(_analyse("london-wards-2022", out, resolution), data, cache)
     _row("all London, nothing cached", cold, base, "target >= 3x")
+    warm = hotspots(_analyse("london-wards-2022", out, resolution), data, cache)
     _row("all London, cover cached", warm, base, "target >= 20x")
+    ward = hotspots(_analyse("london-wards-2022", out, resolution, "E05013714"), data, cache)
     _row("one London ward, new process afterwards", ward, None, "target <= 1 s")
 
 
