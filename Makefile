@@ -54,6 +54,7 @@ bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.assign_areas
 	$(BIN)/python -m benchmarks.h3_cover
 	$(BIN)/python -m benchmarks.gistar
+	$(BIN)/python -m benchmarks.null_calibration
 	$(BIN)/python -m benchmarks.compare_schemes
 	$(BIN)/python -m benchmarks.map_render
 	$(BIN)/python -m benchmarks.service_latency
