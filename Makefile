@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SHARED ?= ../shared/data
 
-.PHONY: setup test lint quickstart demo demo-city bench chromium constraints clean
+.PHONY: screenshots setup test lint quickstart demo demo-city bench chromium constraints clean
 
 $(BIN)/hotspots: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -65,6 +65,9 @@ bench: setup  ## every benchmark, each against its named baseline
 
 constraints: setup  ## re-pin the Docker build (constraints.txt) to this environment's versions
 	$(BIN)/python tools/runtime_constraints.py
+
+screenshots: setup  ## refresh docs/img/*.png (the README's screenshots) with headless Chromium
+	$(BIN)/python docs/screenshots.py
 
 chromium:  ## Debian's Chromium for the browser tests (needs root; they skip, saying so, without it)
 	command -v chromium >/dev/null || (apt-get update -qq && \

@@ -333,8 +333,9 @@ def _panel(
     )
 
 
-def _measures(comparison: Comparison, weights: dict) -> list[tuple[str, list[str]]]:
-    """The measures table: one row per measure, one formatted cell per scheme."""
+def _measures(comparison: Comparison, weights: dict) -> list[tuple[str, list[str], str]]:
+    """The measures table: one row per measure (its plain name, one formatted cell per scheme,
+    its technical name)."""
     unit = _total_unit(weights)
 
     def share(part: float, whole: float) -> str:
@@ -383,7 +384,19 @@ def _measures(comparison: Comparison, weights: dict) -> list[tuple[str, list[str
             [f"{s.outside_crimes:,}" for s in comparison.schemes],
         ),
     ]
-    return rows
+    return [(PLAIN_MEASURES.get(label, label), cells, label) for label, cells in rows]
+
+
+# Each measure in words for a non-analyst; the analyst's name stays as the row's tooltip.
+PLAIN_MEASURES = {
+    "Gini of harm across areas": "How unevenly harm is spread over the areas (0 even, 1 one area)",
+    "Significant hot cells (region)": "Places with far more harm than chance would explain",
+    "Hot cells straddling an area boundary": "Of those, places split by an area boundary",
+    "Between-area share of cell-harm variance": (
+        "How well the areas separate high-harm from low-harm places (0 not at all, 1 perfectly)"
+    ),
+    "Crimes outside the scheme's areas": "Crimes in the region but in none of these areas",
+}
 
 
 def _number(value: float) -> str:
