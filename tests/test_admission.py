@@ -69,7 +69,7 @@ def test_a_flood_gets_503_beyond_the_queue_while_health_answers(tmp_path: Path) 
 
 def test_a_request_past_its_deadline_gets_503_and_its_answer_later(tmp_path: Path) -> None:
     data_dir, _ = build_town(tmp_path)
-    settings = Settings(data_dir=data_dir, study_workers=1, study_queue=2, request_deadline=0.2)
+    settings = Settings(data_dir=data_dir, study_workers=1, study_queue=2, request_deadline=0.001)
     with live_server(settings) as base, httpx.Client(base_url=base, timeout=120) as api:
         late = api.get("/v1/hotspots", params=_heavy(1))
         assert late.status_code == 503, late.text
