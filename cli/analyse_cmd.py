@@ -61,7 +61,11 @@ def analyse(
     method: Annotated[str, typer.Option("--method", help="gistar or lisa.")] = "gistar",
     k: Annotated[int, typer.Option("--k", help="Neighbour rings around each cell.")] = 1,
     permutations: Annotated[
-        int, typer.Option("--permutations", help="Permutations for p-values (0: analytic).")
+        int,
+        typer.Option(
+            "--permutations",
+            help="Permutations for p-values (0 needs --p-for-classes analytic).",
+        ),
     ] = 999,
     seed: Annotated[int, typer.Option("--seed", help="Random seed for permutations.")] = 0,
     alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
@@ -75,7 +79,8 @@ def analyse(
         str,
         typer.Option(
             "--p-for-classes",
-            help="Which p classes Gi* cells: analytic-gated (default), permutation or analytic.",
+            help="Which p classes Gi* cells: permutation (default; controls false hot spots), "
+            "or the opt-in analytic / analytic-gated (flag noise on over-dispersed counts).",
         ),
     ] = DEFAULT_P_FOR_CLASSES,
     adjust: Annotated[
@@ -171,13 +176,28 @@ def analyse(
 def _summary(result: StudyResult, cells: pd.DataFrame, top: int | None) -> None:
     provenance = result.provenance
     window = provenance["window"]
-    hot = int(result.cells["hotspot"].sum())
+    cells_frame = result.cells
+    hot = int(cells_frame["hotspot"].sum())
     console.print(
-        f"{len(result.cells):,} cells at resolution {provenance['resolution']}, "
+        f"{len(cells_frame):,} cells at resolution {provenance['resolution']}, "
         f"{window['first']}..{window['last']}, {provenance['crimes']['in_region']:,} crimes in the "
         f"region; weights {provenance['weights']['name']} {provenance['weights']['version']}; "
-        f"{hot:,} hot spot cells at alpha {provenance['alpha']} "
-        f"({provenance['multiple_testing']}).",
+        f"{hot:,} hot spot cells (adjusted p <= {provenance['alpha']}, "
+        f"{provenance['multiple_testing']}).",
+        highlight=False,
+    )
+    if provenance["method"] == "gistar":
+        weaker = int(((cells_frame["class"] > 0) & ~cells_frame["hotspot"]).sum())
+        if weaker:
+            console.print(
+                f"{weaker:,} more cells in a weaker class (adjusted p above "
+                f"{provenance['alpha']}, at most 0.10): shown on maps, labelled so, not hot spots.",
+                highlight=False,
+            )
+    places = int(cells_frame["high_count"].sum())
+    console.print(
+        f"{places:,} high-count places (a cell's own count significantly above the region's "
+        "negative-binomial expectation; not hot spots).",
         highlight=False,
     )
     for adjustment in result.adjustments:

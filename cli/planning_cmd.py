@@ -196,7 +196,9 @@ def backtest_command(
     area: Annotated[
         list[str] | None, typer.Option("--area", help="Only this area (repeatable).")
     ] = None,
-    resolutions: Annotated[str, typer.Option("--res", help="Resolutions, e.g. 8,9,10.")] = "8,9,10",
+    resolutions: Annotated[
+        str, typer.Option("--res", help="Resolutions the data supports, e.g. 8,9.")
+    ] = "8,9",  # pipelines.planning.backtest.BACKTEST_RESOLUTIONS
     selections: Annotated[
         str, typer.Option("--weights", help="Selections to compare, e.g. count,home-office-2018.")
     ] = "count,home-office-2018",
@@ -218,6 +220,13 @@ def backtest_command(
         int, typer.Option("--permutations", help="Permutations for p-values.")
     ] = 999,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the permutations.")] = 0,
+    p_for_classes: Annotated[
+        str,
+        typer.Option(
+            "--p-for-classes",
+            help="p rule for hot spots: permutation (default), analytic or analytic-gated.",
+        ),
+    ] = "permutation",  # pipelines.analysis.gistar.DEFAULT_P_FOR_CLASSES (lazy imports)
     file_format: FormatOption = "table",
     output: OutputOption = None,
     data_dir: DataDirOption = None,
@@ -234,7 +243,7 @@ def backtest_command(
         last = parse_month(last, option="--to")
         parts = [r.strip() for r in resolutions.split(",") if r.strip()]
         if not all(part.isdigit() for part in parts):
-            raise ValueError(f"--res must be whole numbers such as 8,9,10, got {resolutions!r}")
+            raise ValueError(f"--res must be whole numbers such as 8,9, got {resolutions!r}")
         boundary_store = BoundaryStore(store.root)
         boundary_set = boundary_store.read(boundaries)
         base = StudyRequest(
@@ -249,6 +258,7 @@ def backtest_command(
             correction=correction,
             permutations=permutations,
             seed=seed,
+            p_for_classes=p_for_classes,
         )
         asked = BacktestRequest.ending(
             base,

@@ -25,6 +25,7 @@ from geo_service.query_params import (
     MethodParam,
     Neighbours,
     Permutations,
+    PForClasses,
     Region,
     Seed,
     Weights,
@@ -34,6 +35,7 @@ from geo_service.query_params import (
     parse_categories,
     split_values,
 )
+from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
 from pipelines.analysis.study import StudyRequest
 from pipelines.errors import InputError
 
@@ -71,6 +73,7 @@ def hotspot_query(
     seed: Seed = 0,
     alpha: Alpha = 0.05,
     correction: CorrectionParam = "fdr_bh",
+    p_for_classes: PForClasses = DEFAULT_P_FOR_CLASSES,
     top: Annotated[
         int | None,
         Query(ge=1, le=10000, description="Return the ranked list of the top N hot spots."),
@@ -118,6 +121,7 @@ def hotspot_query(
         seed=seed,
         alpha=alpha,
         correction=correction,
+        p_for_classes=p_for_classes,
     )
     return HotspotQuery(
         study, top, per_area, rank_by or "z", min_separation_m, format, limit, cursor

@@ -239,9 +239,21 @@ class HotspotCell(BaseModel):
     p_adjusted: float | None
     class_: int | str = Field(
         alias="class",
-        description="Gi*: -3..3 (cold..hot, by confidence); LISA: HH, LL, HL, LH or ns.",
+        description="Gi*: -3..3 (cold..hot, by confidence: 3 = 99 %, 2 = 95 %, 1 = 90 %); "
+        "LISA: HH, LL, HL, LH or ns.",
     )
-    hotspot: bool
+    hotspot: bool = Field(
+        description="A hot spot: classed hot (Gi*) or HH (LISA) with adjusted p <= alpha. "
+        "The 90 % class at alpha 0.05 is not a hot spot."
+    )
+    high_count: bool = Field(
+        description="A high-count place: the cell's own crime count is significantly above "
+        "the region's negative-binomial expectation (provenance.high_count_places). A "
+        "concentration, not a Gi* hot spot."
+    )
+    high_count_p_adjusted: float | None = Field(
+        description="Adjusted p of the high-count test (one-sided negative-binomial excess)."
+    )
     streets: list[str] = Field(description="The most frequent 'On or near' locations.")
     rank: int | None = None
     cumulative_area_share: float | None = None
@@ -271,6 +283,30 @@ class Hotspots(BaseModel):
         ],
     )
     cells: list[HotspotCell]
+
+
+class HighCountPlace(BaseModel):
+    """One cell whose own crime count is significantly above the region's expectation."""
+
+    model_config = ConfigDict(extra="allow")
+    rank: int
+    h3: str
+    lat: float
+    lng: float
+    area_code: str
+    area_name: str
+    count: int = Field(description="Crimes in the cell.")
+    high_count_p_adjusted: float = Field(description="Adjusted one-sided excess p.")
+    hotspot: bool = Field(description="Whether the cell is also a Gi* hot spot.")
+    streets: list[str]
+
+
+class HighCountPlaces(BaseModel):
+    """High-count places, most crimes first: a concentration answer, not Gi* hot spots."""
+
+    provenance: Provenance
+    test: dict[str, Any] = Field(description="The test, its null, fitted dispersion and alpha.")
+    places: list[HighCountPlace]
 
 
 class CellFeature(BaseModel):

@@ -36,6 +36,7 @@ EXAMPLES: dict[str, str] = {
     "seed": "0",
     "alpha": "0.05",
     "correction": "fdr_bh",
+    "p_for_classes": "permutation",
     "top": "10",
     "per_area": "false",
     "rank_by": "value",
@@ -65,7 +66,7 @@ NO_EXAMPLE = {"cursor": "an opaque token from a previous answer's page.next_curs
 ROUTE_EXAMPLES: dict[tuple[str, str], str] = {
     ("/v1/compare", "boundaries"): f"{WARDS},torbay-clusters",
     ("/v1/maps/compare", "boundaries"): f"{WARDS},torbay-clusters",
-    ("/v1/backtest", "res"): "8,9,10",
+    ("/v1/backtest", "res"): "8,9",
     ("/v1/backtest", "weights"): "count,cchi",
     ("/v1/backtest", "to"): "2020-09",
 }

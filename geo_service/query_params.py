@@ -15,6 +15,7 @@ from fastapi import Query
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, P_FOR_CLASSES
 from pipelines.analysis.multiple_testing import METHODS as CORRECTIONS
 from pipelines.categories import canonical_category
 from pipelines.errors import InputError
@@ -35,6 +36,7 @@ def range_schema(low: float, high: float) -> dict:
 
 Method = Literal["gistar", "lisa"]
 Correction = Literal[CORRECTIONS]  # type: ignore[valid-type]
+PRule = Literal[P_FOR_CLASSES]  # type: ignore[valid-type]
 
 # -- the declarations --------------------------------------------------------------------------
 
@@ -81,13 +83,22 @@ ExcludePoliceGenerated = Annotated[
 MethodParam = Annotated[Method, Query(description="Gi* or local Moran's I.")]
 Neighbours = Annotated[int, Query(ge=1, le=3, description="Neighbour rings around each cell.")]
 Permutations = Annotated[
-    int, Query(ge=0, le=9999, description="Permutations for p-values (0: analytic only).")
+    int,
+    Query(ge=0, le=9999, description="Permutations for p-values (0 needs p_for_classes=analytic)."),
 ]
 Seed = Annotated[int, Query(ge=0, le=2**32 - 1)]
 Alpha = Annotated[
     float, Query(ge=1e-6, le=0.5, description="Significance level (0.000001 to 0.5).")
 ]
 CorrectionParam = Annotated[Correction, Query(description="Multiple-testing control.")]
+PForClasses = Annotated[
+    PRule,
+    Query(
+        description=f"Which p classes Gi* cells: {DEFAULT_P_FOR_CLASSES} (default; keeps false "
+        "hot spots at or below alpha on over-dispersed nulls), or the opt-in analytic / "
+        "analytic-gated (what ArcGIS does; flags noise, docs/hotspot-statistics.md)."
+    ),
+]
 
 # -- the checks --------------------------------------------------------------------------------
 

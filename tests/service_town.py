@@ -21,6 +21,9 @@ from tests.archive_fixtures import ArchiveBuilder, crime_line
 
 X0, Y0 = -3.56, 50.44  # south-west corner (near Torquay)
 HOT = (-3.5420, 50.4480)  # the busy street, in the West ward
+# Its other police.uk map point, 7 m east: the same H3 cell at every study resolution. Two points
+# let a study of its burglaries alone pass the map-point rule (pipelines/analysis/map_points.py).
+HOT_OTHER_END = (-3.5419, 50.4480)
 MONTHS = [f"2019-{m:02d}" for m in range(1, 13)]
 FORCE = "devon-and-cornwall"
 WARDS = "town-wards-2019"
@@ -39,8 +42,8 @@ def write_archive(root: Path) -> ArchiveBuilder:
                 month,
                 crime_id=f"{month}-hot-{i}",
                 category="Burglary",
-                longitude=f"{HOT[0]:.6f}",
-                latitude=f"{HOT[1]:.6f}",
+                longitude=f"{(HOT, HOT_OTHER_END)[i % 2][0]:.6f}",
+                latitude=f"{(HOT, HOT_OTHER_END)[i % 2][1]:.6f}",
                 location="On or near High Street",
             )
             for i in range(20)

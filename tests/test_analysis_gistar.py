@@ -12,17 +12,20 @@ import h3
 import numpy as np
 import pyarrow.compute as pc
 import pytest
-from scipy import sparse
+from scipy import sparse, stats
 
 from boundaries.h3_cover import cover_areas
 from boundaries.sets import load_boundary_file
 from pipelines.analysis.classes import class_labels, gi_bin
 from pipelines.analysis.gistar import (
+    DEFAULT_P_FOR_CLASSES,
     gistar,
     gistar_p_permutation,
     gistar_z,
     permutation_tails,
 )
+from pipelines.analysis.high_count import high_count_places
+from pipelines.analysis.multiple_testing import adjust_p
 from pipelines.analysis.neighbours import kring_weights, to_libpysal, without_self
 from pipelines.index.h3_cells import parent_cells
 from pipelines.ingest.archive import ingest_archive
@@ -363,22 +366,75 @@ def test_bad_input_is_refused_with_clear_messages() -> None:
         gistar(y, w, counts=y[:-1])
 
 
-def test_a_lone_busy_cell_is_a_hot_spot_by_default() -> None:
-    """Why the default is the gated analytic p: one street with many crimes in a quiet area.
+def test_a_lone_busy_cell_is_a_high_count_place_not_a_hot_spot() -> None:
+    """One street with many crimes in a quiet area is a concentration, not a cluster.
 
     Conditional permutation holds the busy cell's own value fixed, so its neighbourhood looks
-    ordinary and it can never be flagged; the analytic z sees it, and the count gate agrees.
+    ordinary and the default never flags it (shuffle the map and the busy cell's ring is just as
+    extreme somewhere else). The analytic z sees it, at the price of flagging noise (the next
+    test); the high-count test answers the question that was asked.
     """
     cells = disk(LONDON, 25)
     w = kring_weights(cells, 1)
     y = np.random.default_rng(3).poisson(0.3, len(cells)).astype(float)
     busy = list(cells).index(np.uint64(LONDON))
     y[busy] = 240
-    gated = gistar(y, w, seed=0)
-    permuted = gistar(y, w, seed=0, p_for_classes="permutation")
-    assert gated.classes[busy] == 3
-    assert permuted.classes[busy] == 0
-    # Away from the busy cell and its ring, the noise stays unclassed under both.
-    ring = set(w[busy].indices)
-    others = np.array([i for i in range(len(cells)) if i not in ring])
-    assert np.sum(gated.classes[others] != 0) <= 2
+    default = gistar(y, w, seed=0)
+    analytic = gistar(y, w, seed=0, p_for_classes="analytic-gated")
+    assert default.settings["p_for_classes"] == "permutation"
+    assert not default.significant.any()
+    assert analytic.classes[busy] == 3
+    places = high_count_places(y)
+    assert np.flatnonzero(places.flagged).tolist() == [busy]
+    assert places.p_adjusted[busy] < 1e-6
+
+
+def _shuffled_over_dispersed_runs(rule: str, runs: int = 10) -> list[int]:
+    """Flagged cells per run on an over-dispersed map with no spatial structure.
+
+    Negative-binomial counts, shape 0.5 at mean 1 (variance 3, the shape of real crime counts),
+    shuffled over 1,951 cells: nothing is clustered, so every flag is false."""
+    cells = disk(LONDON, 25)
+    w = kring_weights(cells, 1)
+    flagged = []
+    for run in range(runs):
+        rng = np.random.default_rng(900 + run)
+        y = rng.permutation(rng.negative_binomial(0.5, 0.5 / 1.5, len(cells)).astype(float))
+        flagged.append(int(gistar(y, w, seed=run, p_for_classes=rule).significant.sum()))
+    return flagged
+
+
+def test_a_shuffled_over_dispersed_map_flags_almost_nothing_by_default() -> None:
+    # BH at 0.05 under a complete null: a run flags anything with probability <= 0.05, so 3 or
+    # more flagged runs of 10 would happen by chance about 1 % of the time for a correct rule.
+    flagged = _shuffled_over_dispersed_runs(DEFAULT_P_FOR_CLASSES)
+    assert sum(count > 0 for count in flagged) <= 2, flagged
+
+
+def test_the_old_analytic_gated_default_fails_the_same_null() -> None:
+    """The tolerance above is one the former default cannot meet: it flags noise in most runs."""
+    flagged = _shuffled_over_dispersed_runs("analytic-gated")
+    assert sum(count > 0 for count in flagged) >= 6, flagged
+    assert np.mean(flagged) > 3
+
+
+def test_high_count_places_on_a_shuffled_over_dispersed_null_flag_almost_nothing() -> None:
+    flagged_runs = 0
+    for run in range(20):
+        rng = np.random.default_rng(700 + run)
+        y = rng.negative_binomial(0.5, 0.5 / 1.5, 1951).astype(float)
+        flagged_runs += bool(high_count_places(y).flagged.any())
+    assert flagged_runs <= 3
+    # A Poisson null (no over-dispersion) would wrongly flag the ordinary busy cells.
+    y = np.random.default_rng(1).negative_binomial(0.5, 0.5 / 1.5, 1951).astype(float)
+    naive = stats.poisson.sf(y - 1, y.mean())
+    assert (adjust_p(naive) <= 0.05).sum() > 20
+
+
+def test_high_count_places_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="alpha must be strictly between 0 and 1"):
+        high_count_places(np.array([1.0, 2.0]), alpha=1.5)
+    with pytest.raises(ValueError, match="whole, non-negative"):
+        high_count_places(np.array([1.5, 2.0]))
+    with pytest.raises(ValueError, match="unknown multiple-testing method"):
+        high_count_places(np.array([1.0, 2.0]), correction="magic")

@@ -7,6 +7,7 @@ the region must be written (zeros included), and counts must add up to the crime
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -54,11 +55,11 @@ def town(tmp_path: Path, data_dir: Path) -> tuple[CrimeStore, object]:
     return store, wards
 
 
-def test_the_busy_street_is_the_top_hotspot(town) -> None:
+def test_the_busy_street_is_a_high_count_place_not_a_hot_spot(town) -> None:
+    """240 burglaries on one street of a quiet town: a concentration, not a cluster. Shuffle the
+    map and the busy cell turns up elsewhere just as busy, so no clustering rule that keeps its
+    false discoveries at alpha can call it a hot spot; the high-count test finds it."""
     store, wards = town
-    # Resolution 10: the land-only region of this small town has 63 cells at 9, and Gi* of a lone
-    # spike is bounded by sqrt((n - W) / W) = 2.83 there (n cells, W = 7 in the neighbourhood);
-    # the old cover padded the region with sea-and-neighbour zeros that lifted that bound.
     result = run_study(
         store, wards, StudyRequest("town-wards-2019", resolution=10, permutations=199)
     )
@@ -77,16 +78,36 @@ def test_the_busy_street_is_the_top_hotspot(town) -> None:
     assert result.provenance["crimes"]["no_location"] == 12
     busiest = cells.sort_values("count", ascending=False).iloc[0]
     assert busiest["count"] >= 240
-    assert busiest["class"] >= 2 and busiest["hotspot"]
+    assert busiest["high_count"] and busiest["high_count_p_adjusted"] <= 0.05
     assert busiest["streets"][0] == "High Street"
     assert busiest["area_code"] == "E05000001"
-    # Gi* scores a neighbourhood: the top z is the busy cell or one of its six neighbours.
+    # The only high-count place: the evenly spread shoplifting makes none.
+    assert cells["high_count"].sum() == 1
+    assert result.provenance["high_count_places"]["name"] == "high-count places"
+    assert result.provenance["high_count_places"]["flagged"] == 1
+    # Gi* scores a neighbourhood: the top z is the busy cell or one of its six neighbours, but
+    # under the default rule one busy cell is not a cluster.
+    assert result.provenance["statistics"]["p_for_classes"] == "permutation"
     top = cells.sort_values("z", ascending=False).iloc[0]
     assert h3.grid_distance(top["h3"], busiest["h3"]) <= 1
-    # Far from the street the town is quiet: no hot spot two rings or more away.
-    far = cells[[h3.grid_distance(c, busiest["h3"]) >= 2 for c in cells["h3"]]]
-    assert not far["hotspot"].any()
+    assert not cells["hotspot"].any()
     assert (cells["p"] <= 1).all() and (cells["p_adjusted"] >= cells["p"] - 1e-12).all()
+
+
+def test_hot_spot_means_adjusted_p_at_most_alpha(town) -> None:
+    """One meaning of "hot spot": classed hot and adjusted p <= alpha; the 90 % class is not."""
+    store, wards = town
+    request = StudyRequest(
+        "town-wards-2019", resolution=10, p_for_classes="analytic", permutations=0
+    )
+    cells = run_study(store, wards, request).cells
+    hot = cells["hotspot"]
+    assert hot.any()
+    assert (cells.loc[hot, "p_adjusted"] <= 0.05).all() and (cells.loc[hot, "class"] >= 2).all()
+    assert not cells.loc[cells["class"] == 1, "hotspot"].any()
+    strict = run_study(store, wards, replace(request, alpha=0.01)).cells
+    assert (strict.loc[strict["hotspot"], "p_adjusted"] <= 0.01).all()
+    assert strict["hotspot"].sum() == (strict["class"] == 3).sum()
 
 
 def test_provenance_states_every_choice(town) -> None:
@@ -125,7 +146,7 @@ def test_provenance_states_every_choice(town) -> None:
 
 def test_too_coarse_a_grid_is_refined_and_says_so(town) -> None:
     store, wards = town
-    result = run_study(store, wards, StudyRequest("town-wards-2019", resolution=7, permutations=0))
+    result = run_study(store, wards, StudyRequest("town-wards-2019", resolution=7, permutations=99))
     assert result.provenance["resolution"] > 7
     assert result.adjustments and "resolution changed from 7" in result.adjustments[0]
     assert result.provenance["data_guard"]["adjustments"] == result.adjustments
@@ -133,15 +154,15 @@ def test_too_coarse_a_grid_is_refined_and_says_so(town) -> None:
         run_study(
             store,
             wards,
-            StudyRequest("town-wards-2019", resolution=7, permutations=0, adjust=False),
+            StudyRequest("town-wards-2019", resolution=7, permutations=99, adjust=False),
         )
 
 
 def test_harm_weights_change_the_values_not_the_counts(town) -> None:
     store, wards = town
-    counted = run_study(store, wards, StudyRequest("town-wards-2019", permutations=0)).cells
+    counted = run_study(store, wards, StudyRequest("town-wards-2019", permutations=99)).cells
     harmed = run_study(
-        store, wards, StudyRequest("town-wards-2019", permutations=0, weights="cchi")
+        store, wards, StudyRequest("town-wards-2019", permutations=99, weights="cchi")
     ).cells
     assert (counted["count"] == harmed["count"]).all()
     assert (counted["value"] == counted["count"]).all()
@@ -151,7 +172,7 @@ def test_harm_weights_change_the_values_not_the_counts(town) -> None:
 def test_one_area_is_a_region_of_its_own(town) -> None:
     store, wards = town
     result = run_study(
-        store, wards, StudyRequest("town-wards-2019", areas=("E05000002",), permutations=0)
+        store, wards, StudyRequest("town-wards-2019", areas=("E05000002",), permutations=99)
     )
     assert set(result.cells["area_code"]) == {"E05000002"}
     assert result.provenance["region"]["areas"] == ["E05000002"]
@@ -180,7 +201,7 @@ def test_window_defaults_to_the_latest_twelve_months(town) -> None:
 def test_bad_requests_say_what_to_fix(town, changes: dict, message: str) -> None:
     store, wards = town
     with pytest.raises(ValueError, match=message):
-        run_study(store, wards, StudyRequest("town-wards-2019", permutations=0, **changes))
+        run_study(store, wards, StudyRequest("town-wards-2019", permutations=99, **changes))
 
 
 def test_too_few_crimes_is_refused(town) -> None:
@@ -189,7 +210,7 @@ def test_too_few_crimes_is_refused(town) -> None:
         "town-wards-2019",
         first="2019-01",
         last="2019-01",
-        permutations=0,
+        permutations=99,
         categories=("vehicle-crime",),
     )
     with pytest.raises(StudyError):
@@ -256,6 +277,9 @@ def test_analyse_writes_every_cell_with_provenance(town, data_dir: Path, tmp_pat
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
+    # The summary counts hot spots by their one meaning, and the busy street apart from them.
+    assert "0 hot spot cells (adjusted p <= 0.05" in result.output
+    assert "1 high-count places" in result.output
     cells = pd.read_csv(csv_path)
     for column in ("h3", "count", "value", "z", "p", "p_adjusted", "class"):
         assert column in cells.columns
@@ -263,13 +287,16 @@ def test_analyse_writes_every_cell_with_provenance(town, data_dir: Path, tmp_pat
     assert provenance["region"]["cells"] == len(cells)
 
     geojson = tmp_path / "top.geojson"
+    # The busy street is a Gi* hot spot only under the opt-in analytic p rule.
+    analytic = ["--p-for-classes", "analytic", "--res", "10"]
     result = runner.invoke(
-        app, [*args[:-4], "--top", "3", "-o", str(geojson), "--data-dir", str(data_dir)]
+        app,
+        [*args[:-4], *analytic, "--top", "3", "-o", str(geojson), "--data-dir", str(data_dir)],
     )
     assert result.exit_code == 0, result.output
     body = json.loads(geojson.read_text())
-    assert body["provenance"]["resolution"] == 9
-    assert len(body["features"]) <= 3
+    assert body["provenance"]["resolution"] == 10
+    assert 1 <= len(body["features"]) <= 3
     assert body["features"][0]["properties"]["rank"] == 1
     assert body["features"][0]["geometry"]["type"] == "Polygon"
 
@@ -285,6 +312,10 @@ def test_analyse_writes_every_cell_with_provenance(town, data_dir: Path, tmp_pat
         (["--format", "xlsx"], "--format must be one of"),
         (["--weights", "{tmp}/bad-table.yaml"], "not-a-category"),
         (["--category", "vehicle-crime"], "no crimes in the study region"),
+        (["--alpha", "1.5"], "alpha must be strictly between 0 and 1"),
+        (["--alpha", "0"], "alpha must be strictly between 0 and 1"),
+        (["--p-for-classes", "magic"], "unknown p rule"),
+        (["--permutations", "0"], "needs permutations >= 1"),
     ],
 )
 def test_analyse_bad_input_is_one_clear_line(
@@ -298,7 +329,7 @@ def test_analyse_bad_input_is_one_clear_line(
         "--boundaries",
         "town-wards-2019",
         "--permutations",
-        "0",
+        "99",
         "-o",
         str(tmp_path / "out.json"),
         "--data-dir",
@@ -330,13 +361,15 @@ def test_analyse_unknown_boundary_set(town, data_dir: Path, tmp_path: Path) -> N
 
 def test_emerging_categories_over_twelve_months(town) -> None:
     store, wards = town
-    result = run_study(
-        # Resolution 10: at 9 the town's land-only region is too small for a lone spike's Gi*
-        # to reach significance (see test_the_busy_street_is_the_top_hotspot).
-        store,
-        wards,
-        StudyRequest("town-wards-2019", resolution=10, permutations=99, emerging=True),
+    # The busy street is a Gi* hot spot only under the opt-in analytic p (what ArcGIS does).
+    request = StudyRequest(
+        "town-wards-2019",
+        resolution=10,
+        permutations=0,
+        p_for_classes="analytic",
+        emerging=True,
     )
+    result = run_study(store, wards, request)
     categories = set(result.cells["emerging"])
     assert categories <= {
         f"{kind} {side} Spot"
@@ -361,7 +394,7 @@ def test_emerging_categories_over_twelve_months(town) -> None:
 def test_emerging_needs_ten_months(town) -> None:
     store, wards = town
     request = StudyRequest(
-        "town-wards-2019", first="2019-06", last="2019-12", permutations=0, emerging=True
+        "town-wards-2019", first="2019-06", last="2019-12", permutations=99, emerging=True
     )
     with pytest.raises(ValueError, match="10"):
         run_study(store, wards, request)

@@ -269,7 +269,10 @@ def test_barnet_wards_against_five_clusters(barnet: dict, server: str) -> None:
         sum(expected[WARDS]["harm"].values())
     )
     assert by_set[CLUSTERS]["straddling_hot_cells"] <= by_set[WARDS]["straddling_hot_cells"]
-    assert by_set[WARDS]["hot_cells"] == len(body["hot_cells"]) > 0
+    # Hot cells are the study's hot spots (default permutation rule, adjusted p <= alpha). On
+    # Barnet's heavy-tailed harm at resolution 9 there may be none: one very high-harm cell drawn
+    # at random makes almost any neighbourhood sum (docs/hotspot-statistics.md).
+    assert by_set[WARDS]["hot_cells"] == len(body["hot_cells"]) == by_set[CLUSTERS]["hot_cells"]
     for move in body["rank_moves"]:
         home = move[CLUSTERS]
         assert home["code"] == barnet["mapping"][move["code"]].lower().replace(" ", "-")

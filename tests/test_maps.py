@@ -22,7 +22,7 @@ from boundaries.sets import BoundarySet, load_boundary_file
 from boundaries.store import BoundaryStore
 from geo_service.maps.area_map import area_map_html, area_metrics, check_metric
 from geo_service.maps.assets import STATIC_DIR, asset_path
-from geo_service.maps.hotspot_map import cells_to_draw, hotspot_map_html
+from geo_service.maps.hotspot_map import HIGH_COUNT_COLOUR, cells_to_draw, hotspot_map_html
 from geo_service.maps.outlines import region_outlines
 from geo_service.maps.styling import (
     GI_COLOURS,
@@ -194,14 +194,20 @@ def test_only_cells_that_carry_data_are_drawn(town: Path, study: StudyResult) ->
         assert feature["properties"]["class"] == row["class"]
         assert feature["properties"]["harm"] == pytest.approx(row["value"], abs=0.005)
         assert len(feature["geometry"]["coordinates"][0]) == 7  # a closed hexagon
-    hot = max(hexagons, key=lambda f: f["properties"]["count"])["properties"]
-    assert hot["class"] == 3 and hot["z"] > 2.5 and hot["p_adj"]
-    assert HOSTILE.removeprefix("</script>") in hot["streets"]  # the street, as data
+    busiest = max(hexagons, key=lambda f: f["properties"]["count"])["properties"]
+    assert busiest["z"] > 2.5 and busiest["p_adj"]
+    assert HOSTILE.removeprefix("</script>") in busiest["streets"]  # the street, as data
+    # The lone busy street is a high-count place, drawn in a layer of its own, not a Gi* class.
+    assert busiest["class"] == 0
+    places = [f["properties"] for f in features if "place" in f["properties"]]
+    assert [p["place"] for p in places] == [busiest["h3"]]
+    assert "High-count places (not hot spots)" in _hotspot_page(town, study)
 
 
 def test_outlines_of_clusters_and_their_wards(town: Path, study: StudyResult) -> None:
     page = _hotspot_page(town, study)
-    names = {f["properties"].get("name") for f in _features(page) if "h3" not in f["properties"]}
+    outlines = [f for f in _features(page) if not {"h3", "place"} & set(f["properties"])]
+    names = {f["properties"].get("name") for f in outlines}
     assert names == {"Town centre", f"West {HOSTILE}", "East Ward"}
     assert "Ward clusters (town-clusters)" in page and "Wards (town-wards-2019)" in page
     assert "L.control.layers" in page
@@ -213,7 +219,8 @@ def test_styled_in_the_browser_by_one_function_not_a_case_per_feature(
     page = _hotspot_page(town, study)
     assert len(_features(page)) > 20
     assert "case " not in page and "switch" not in page
-    assert page.count("style: function (feature)") == 3  # one per layer: cells, wards, clusters
+    # One per layer: cells, high-count places, wards, clusters.
+    assert page.count("style: function (feature)") == 4
 
 
 def test_coordinates_are_rounded(town: Path, study: StudyResult) -> None:
@@ -236,8 +243,9 @@ def test_hotspot_legend_has_every_gi_class_with_its_cell_count(
     legend = _legend(page)
     drawn = cells_to_draw(study.cells)["class"].value_counts()
     rows = re.findall(r'<i style="background:(#[0-9a-f]{6})"></i>([^<]+)</div>', legend)
-    assert [colour for colour, _ in rows] == list(GI_COLOURS.values())
-    for (_, text), klass in zip(rows, GI_COLOURS, strict=True):
+    assert [colour for colour, _ in rows] == [*GI_COLOURS.values(), HIGH_COUNT_COLOUR]
+    assert "High-count place" in rows[-1][1]
+    for (_, text), klass in zip(rows[:-1], GI_COLOURS, strict=True):
         assert re.search(rf": {int(drawn.get(klass, 0)):,} cells", text), text
     # Plain words on the swatch; the analyst's name of the class is its tooltip.
     assert "more harm here than chance would explain (99 % confidence)" in rows[0][1]
@@ -425,8 +433,14 @@ def test_chromium_draws_both_maps_with_no_outside_request(town: Path) -> None:
 
 
 def test_a_map_over_its_cell_budget_keeps_significant_cells_and_says_what_it_left_out(
-    town: Path, study: StudyResult, monkeypatch: pytest.MonkeyPatch
+    town: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The town's lone busy street is classed (with its ring) only under the opt-in analytic p.
+    boundaries = BoundaryStore(town)
+    request = StudyRequest(
+        "town-clusters", resolution=10, weights="cchi", permutations=0, p_for_classes="analytic"
+    )
+    study = run_study(CrimeStore(town), boundaries.read("town-clusters"), request)
     cells = study.cells
     significant = cells[cells["class"] != 0]
     ordinary = cells[(cells["class"] == 0) & (cells["count"] > 0)]

@@ -101,6 +101,7 @@ GOOD_PERIOD = "2019-01:2019-03"
 ENDPOINTS: dict[str, dict[str, str]] = {
     "/v1/hotspots": {"boundaries": WARDS},
     "/v1/hotspots/provenance": {"boundaries": WARDS},
+    "/v1/high-count-places": {"boundaries": WARDS},
     "/v1/maps/hotspots": {"boundaries": WARDS},
     "/v1/maps/areas": {"boundaries": WARDS},
     "/v1/boundaries/{set_name}/areas/{code}/profile": {},

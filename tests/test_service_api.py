@@ -126,14 +126,50 @@ def test_hotspots_cover_every_cell_and_find_the_busy_street(api: httpx.Client) -
     assert body.provenance.data_version == response.headers["X-Data-Version"]
     assert body.provenance.permutations == 99
     busiest = max(cells, key=lambda c: c.count)
-    assert busiest.hotspot and busiest.class_ >= 2 and busiest.streets[0] == "High Street"
+    # One busy street in a quiet town is a high-count place, not a Gi* cluster.
+    assert busiest.high_count and busiest.streets[0] == "High Street"
     assert busiest.area_code == WEST
-    assert not any(c.hotspot for c in cells if h3.grid_distance(c.h3, busiest.h3) >= 2)
-    assert response.json()["cells"][0].keys() >= {"class", "p_adjusted", "streets"}
+    assert [c.h3 for c in cells if c.high_count] == [busiest.h3]
+    assert not any(c.hotspot for c in cells)
+    assert body.provenance.model_extra["high_count_places"]["flagged"] == 1
+    assert response.json()["cells"][0].keys() >= {"class", "p_adjusted", "streets", "high_count"}
+
+
+def test_high_count_places_are_their_own_ranked_answer(api: httpx.Client) -> None:
+    response = api.get("/v1/high-count-places", params={"boundaries": WARDS, **FAST})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [(p["rank"], p["streets"][0]) for p in body["places"]] == [(1, "High Street")]
+    assert body["places"][0]["count"] >= 240 and not body["places"][0]["hotspot"]
+    test = body["test"]
+    assert test["name"] == "high-count places" and "negative-binomial" in test["test"]
+    assert test["fitted_shape"] > 0 and test["alpha"] == 0.05 and test["correction"] == "fdr_bh"
+    assert body["provenance"]["data_version"] == response.headers["X-Data-Version"]
+    strict = api.get("/v1/high-count-places", params={"boundaries": WARDS, "alpha": 1e-6, **FAST})
+    assert strict.json()["test"]["alpha"] == 1e-6
+
+
+def test_p_rule_is_a_parameter_and_hot_spot_means_adjusted_p_at_most_alpha(
+    api: httpx.Client,
+) -> None:
+    params = {"boundaries": WARDS, "p_for_classes": "analytic", **FAST}
+    body = api.get("/v1/hotspots", params=params).json()
+    assert body["provenance"]["statistics"]["p_for_classes"] == "analytic"
+    hot = [c for c in body["cells"] if c["hotspot"]]
+    assert hot and all(c["p_adjusted"] <= 0.05 and c["class"] >= 2 for c in hot)
+    assert not any(c["hotspot"] for c in body["cells"] if c["class"] == 1)
 
 
 def test_top_returns_the_ranked_list(api: httpx.Client) -> None:
-    params = {"boundaries": WARDS, "top": 3, "weights": "cchi", "rank_by": "value", **FAST}
+    # A ranked list of Gi* hot spots: the town has one only under the opt-in analytic p.
+    params = {
+        "boundaries": WARDS,
+        "top": 3,
+        "weights": "cchi",
+        "rank_by": "value",
+        "p_for_classes": "analytic",
+        **FAST,
+    }
     body = Hotspots.model_validate(api.get("/v1/hotspots", params=params).json())
     assert 1 <= len(body.cells) <= 3
     assert [c.rank for c in body.cells] == list(range(1, len(body.cells) + 1))
@@ -172,6 +208,8 @@ def test_categories_and_window_are_applied(api: httpx.Client) -> None:
     assert sum(c["count"] for c in body["cells"]) + below == 6 * IN_REGION_PER_MONTH
     burglary = api.get("/v1/hotspots", params={**params, "categories": "burglary"}).json()
     assert sum(c["count"] for c in burglary["cells"]) == 6 * 20
+    # Shoplifting sits on map points of its own; the burglaries on the busy street's two.
+    assert burglary["provenance"]["map_points"]["map_points"] == 2
 
 
 def test_resolution_and_method_are_applied(api: httpx.Client) -> None:
@@ -180,6 +218,11 @@ def test_resolution_and_method_are_applied(api: httpx.Client) -> None:
     assert (fine["provenance"]["resolution"], usual["provenance"]["resolution"]) == (10, 9)
     assert len(fine["cells"]) > 5 * len(usual["cells"])  # 7 children a cell, less the rim
     assert {h3.get_resolution(c["h3"]) for c in fine["cells"]} == {10}
+    # The town's crimes are geocoded one by one, not snapped to shared police.uk map points, so
+    # the map-point rule does not apply (and says why); its counts are checked by the guard.
+    points = fine["provenance"]["map_points"]
+    assert points["resolvable"] and points["shared_point_share"] < 0.5
+    assert points["median_points_per_occupied_cell"] == 1
     # Too few cells at 8 for the statistics: the data guard changes it, and says so.
     coarse = api.get("/v1/hotspots", params={"boundaries": WARDS, **FAST, "res": 8}).json()
     assert coarse["provenance"]["resolution"] == 9
@@ -202,7 +245,13 @@ def test_geojson_is_a_feature_collection_with_provenance(api: httpx.Client) -> N
 
 
 def test_csv_links_to_its_provenance(api: httpx.Client) -> None:
-    params = {"boundaries": WARDS, "format": "csv", "top": 5, **FAST}
+    params = {
+        "boundaries": WARDS,
+        "format": "csv",
+        "top": 5,
+        "p_for_classes": "analytic",
+        **FAST,
+    }
     response = api.get("/v1/hotspots", params=params)
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text)))
@@ -265,7 +314,13 @@ def test_custom_set_create_replace_use_and_delete(api: httpx.Client) -> None:
 
     areas = api.get("/v1/boundaries/town-centre/areas").json()["areas"]
     assert [a["code"] for a in areas] == ["centre", "east"]
-    hot = api.get("/v1/hotspots", params={"boundaries": "town-centre", "area": "centre", **FAST})
+    # One 0.8 km² square is 16 cells at resolution 9, too few for Gi*, and its crimes (mostly the
+    # busy street's two snapped map points) cannot resolve 10: a clear refusal.
+    small = api.get("/v1/hotspots", params={"boundaries": "town-centre", "area": "centre", **FAST})
+    assert "choose a larger region" in error_message(small, 422)
+    # Shoplifting alone is geocoded one by one (not snapped), so resolution 10 can be studied.
+    params = {"boundaries": "town-centre", "categories": "shoplifting", **FAST, "res": 10}
+    hot = api.get("/v1/hotspots", params=params)
     assert hot.status_code == 200, hot.text
     assert hot.json()["provenance"]["region"]["scheme"] == "custom"
 
@@ -314,6 +369,10 @@ def test_cluster_set_from_a_mapping(api: httpx.Client) -> None:
         ({"boundaries": WARDS, "method": "kriging"}, 422, "method"),
         ({"boundaries": WARDS, "per_area": "true"}, 422, "add top=N"),
         ({"boundaries": WARDS, "permutations": 10**6}, 422, "permutations"),
+        ({"boundaries": WARDS, "p_for_classes": "magic"}, 422, "p_for_classes"),
+        ({"boundaries": WARDS, "alpha": 1.5}, 422, "alpha"),
+        ({"boundaries": WARDS, "alpha": 0}, 422, "alpha"),
+        ({"boundaries": WARDS, "permutations": 0}, 422, "needs permutations >= 1"),
         ({"boundaries": "Bad Name!"}, 422, "lower-case"),
         ({}, 422, "boundaries"),
     ],
@@ -574,7 +633,6 @@ def test_torbay_ward_hotspots_on_real_data(shared_data: Path, tmp_path: Path) ->
     tormohun = "E05012268"  # Torquay town centre
     params = {
         "boundaries": "torbay-wards-2019",
-        "area": tormohun,
         "weights": "cchi",
         "top": 10,
         "from": "2020-01",
@@ -586,11 +644,12 @@ def test_torbay_ward_hotspots_on_real_data(shared_data: Path, tmp_path: Path) ->
     body = Hotspots.model_validate(response.json())
     assert 1 <= len(body.cells) <= 10
     assert [c.rank for c in body.cells] == list(range(1, len(body.cells) + 1))
-    assert all(c.area_code == tormohun and c.hotspot for c in body.cells)
+    assert all(c.hotspot and c.p_adjusted <= 0.05 for c in body.cells)
+    assert tormohun in {c.area_code for c in body.cells}
     assert [c.z for c in body.cells] == sorted((c.z for c in body.cells), reverse=True)
     assert body.cells[0].streets
     provenance = body.provenance
-    assert provenance.region["areas"] == [tormohun]
+    assert len(provenance.region["areas"]) == 16
     assert provenance.window["first"] == "2020-01" and provenance.window["months_stored"] == 12
     assert provenance.weights["name"] == "cchi" and provenance.crimes["in_region"] > 1000
     assert provenance.data_version == response.headers["X-Data-Version"]

@@ -58,7 +58,7 @@ def _requests_meanwhile(settings: Settings) -> Iterator[list[tuple[int, str | No
     """Ask a second live server for the default list, over and over, while the block runs."""
     served: list[tuple[int, str | None]] = []
     done = threading.Event()
-    params = {**DEFAULT, "permutations": "0"}
+    params = {**DEFAULT, "permutations": "0", "p_for_classes": "analytic"}
 
     def ask(client: httpx.Client) -> None:
         while not done.is_set():

@@ -20,8 +20,10 @@ from pipelines.store import CrimeStore
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.service_town import HOT, WARDS, build_town
 
-DEFAULT = StudyRequest(WARDS, permutations=0)
-PINNED = StudyRequest(WARDS, first="2019-01", last="2019-06", permutations=0)
+DEFAULT = StudyRequest(WARDS, permutations=0, p_for_classes="analytic")
+PINNED = StudyRequest(
+    WARDS, first="2019-01", last="2019-06", permutations=0, p_for_classes="analytic"
+)
 
 
 def _publish(archive: ArchiveBuilder, store: CrimeStore, month: str) -> None:

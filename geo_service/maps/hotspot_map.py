@@ -151,6 +151,20 @@ def hotspot_layer(
     ]
     if window.missing:
         notes.append(f"Months with no data stored: {', '.join(window.missing)}.")
+    flagged = int(result.cells["high_count"].sum()) if "high_count" in result.cells else 0
+    if flagged:
+        entries.append(
+            LegendEntry(
+                HIGH_COUNT_COLOUR,
+                f"High-count place (outlined: one cell with far more crime than the rest, "
+                f"not a cluster): {flagged:,} cells",
+                technical="negative-binomial excess test, adjusted p <= alpha",
+            )
+        )
+        notes.append(
+            "High-count places: a cell's own crime count far above the region's "
+            "(negative-binomial test, adjusted p <= alpha); a concentration, not a hot spot."
+        )
     title = "Hot and cold spots" if method == "gistar" else "Clusters and outliers"
     return layer, Legend(title, entries, notes, lead)
 
@@ -175,6 +189,42 @@ def _budget_note(cells: pd.DataFrame, drawn: pd.DataFrame) -> list[str]:
     ]
 
 
+HIGH_COUNT_COLOUR = "#000000"
+HIGH_COUNT_LAYER = "High-count places (not hot spots)"
+
+
+def high_count_layer(result: StudyResult) -> PropertyStyledGeoJson | None:
+    """The high-count places as outlined hexagons, a layer of their own (none when no place is
+    flagged): a concentration answer beside the Gi* classes, never mixed into them."""
+    if "high_count" not in result.cells:
+        return None
+    cells = result.cells[result.cells["high_count"]]
+    if cells.empty:
+        return None
+    geometries = [hexagon_geometry(cell) for cell in cells["h3"]]
+    properties = [
+        {"place": cell, "area": area, "count": int(count), "p_adj": format_p(float(p))}
+        for cell, area, count, p in zip(
+            cells["h3"],
+            cells["area_name"],
+            cells["count"],
+            cells["high_count_p_adjusted"],
+            strict=True,
+        )
+    ]
+    return PropertyStyledGeoJson(
+        feature_collection(geometries, properties),
+        name=HIGH_COUNT_LAYER,
+        style={"color": HIGH_COUNT_COLOUR, "weight": 3, "opacity": 0.9, "fillOpacity": 0},
+        popup_fields=[
+            ("area", "High-count place in"),
+            ("count", "Crimes"),
+            ("p_adj", "Adjusted p (count above the region's expectation)"),
+            ("place", "H3 cell"),
+        ],
+    )
+
+
 def hotspot_map_html(
     result: StudyResult,
     outlines: Sequence[Outline],
@@ -194,8 +244,10 @@ def hotspot_map_html(
         south, north = result.cells["lat"].min(), result.cells["lat"].max()
     page_title = title or f"Hot spots: {result.provenance['region']['boundary_set']}"
     layer, legend = hotspot_layer(result, backtest)
+    places = high_count_layer(result)
+    extra = [places] if places is not None else []
     lines = [outline_layer(outline) for outline in outlines]  # above the cells, not clickable
     names = [AreaLabels(outlines[-1].areas)] if outlines and len(outlines[-1].areas) else []
     heading = MapTitle(page_title, crumbs_html, links)
-    parts = [layer, *lines, *names, legend, heading]
+    parts = [layer, *extra, *lines, *names, legend, heading]
     return map_page((west, south, east, north), tiles, page_title, parts)

@@ -49,9 +49,9 @@ def gi_class_words(weights: str) -> dict[int, str]:
     return {
         3: f"Far more {what} here than chance would explain (99 % confidence)",
         2: f"Far more {what} here than chance would explain (95 % confidence)",
-        1: f"More {what} here than chance would explain (90 % confidence)",
+        1: f"More {what} here than chance would explain (90 % only: not a hot spot)",
         0: "No more or less than chance would explain",
-        -1: f"Less {what} here than chance would explain (90 % confidence)",
+        -1: f"Less {what} here than chance would explain (90 % only: not a cold spot)",
         -2: f"Far less {what} here than chance would explain (95 % confidence)",
         -3: f"Far less {what} here than chance would explain (99 % confidence)",
     }

@@ -45,6 +45,7 @@ from geo_service.query_params import (
     MonthQuery,
     Neighbours,
     Permutations,
+    PForClasses,
     Region,
     Seed,
     built_in_weights,
@@ -54,6 +55,7 @@ from geo_service.query_params import (
 )
 from geo_service.routers.hotspots import resolved_study
 from geo_service.synthetic import boundary_set_is_synthetic, mark_provenance
+from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
 from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError
 from pipelines.attribution import ATTRIBUTION
@@ -185,7 +187,9 @@ def backtest_query(
     ] = 3,
     res: Annotated[
         list[str] | None,
-        Query(description=f"H3 resolutions (7-10) to compare, up to {MAX_RESOLUTIONS}: 8,9,10."),
+        Query(
+            description=f"H3 resolutions (7-10) to compare, up to {MAX_RESOLUTIONS}; default 8,9."
+        ),
     ] = None,
     weights: Annotated[
         list[str] | None,
@@ -203,6 +207,7 @@ def backtest_query(
     seed: Seed = 0,
     alpha: Alpha = 0.05,
     correction: CorrectionParam = "fdr_bh",
+    p_for_classes: PForClasses = DEFAULT_P_FOR_CLASSES,
     format: Annotated[Literal["json", "html"], Query(description="json or html.")] = "json",
 ) -> BacktestQuery:
     """The parsed query; InputError (422) naming the parameter when it is wrong."""
@@ -223,6 +228,7 @@ def backtest_query(
         seed=seed,
         alpha=alpha,
         correction=correction,
+        p_for_classes=p_for_classes,
     )
     asked = BacktestRequest.ending(
         base,

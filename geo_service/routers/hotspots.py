@@ -30,7 +30,13 @@ from geo_service.dependencies import (
 from geo_service.downloads import csv_response, same_query_url
 from geo_service.hotspot_output import cell_records, csv_text, plain, stream_feature_collection
 from geo_service.hotspot_query import HotspotQuery, hotspot_query
-from geo_service.models import ERRORS, Hotspots, Provenance
+from geo_service.models import (
+    ERRORS,
+    HighCountPlace,
+    HighCountPlaces,
+    Hotspots,
+    Provenance,
+)
 from geo_service.paging import page_of
 from geo_service.results import StudyCache, data_version
 from pipelines.analysis.ranking import rank_cells, shortfall_note
@@ -74,18 +80,22 @@ def hotspots(
     """Every H3 cell of the region with count, value, z, p, adjusted p and class (zero-crime
     cells included), or with ``top`` the ranked list of significant hot spots; provenance
     (including ``data_version``) travels with the result."""
+    return responses.respond(
+        request,
+        _answer_version(request, query, store),
+        lambda: _hotspots_response(query, request, cache, boundary_store, store),
+        key=query,
+    )
+
+
+def _answer_version(request: Request, query: HotspotQuery, store: CrimeStore) -> str:
+    """The cache key's data version of an answer that carries a study's provenance."""
     # The answer reports the recorded backtest, so a new record must change the cache key too.
     version = version_with_backtests(
         current_version(request, query.study.boundaries), store.root, query.study.boundaries
     )
     # The provenance states when police.uk was last checked, which changes with no new data.
-    version += ":" + file_version(record_path(store.root))
-    return responses.respond(
-        request,
-        version,
-        lambda: _hotspots_response(query, request, cache, boundary_store, store),
-        key=query,
-    )
+    return version + ":" + file_version(record_path(store.root))
 
 
 def _hotspots_response(
@@ -133,6 +143,46 @@ def _hotspots_response(
         {"provenance": provenance, "page": info, "note": note, "cells": records}
     )
     return JSONResponse(model.model_dump(mode="json", by_alias=True), headers=headers)
+
+
+@router.get(
+    "/high-count-places",
+    response_model=HighCountPlaces,
+    responses=ERRORS,
+    summary="High-count places: cells with far more crime than the region (not hot spots)",
+)
+def high_count_places(
+    query: Annotated[HotspotQuery, Depends(hotspot_query)],
+    request: Request,
+    cache: CacheDep,
+    boundary_store: BoundaryStoreDep,
+    store: StoreDep,
+    responses: ResponsesDep,
+) -> Response:
+    """The cells whose own crime count is significantly above the region's over-dispersed
+    (negative-binomial) expectation, most crimes first (``top`` limits the list). This is a
+    concentration answer beside the Gi* hot spots of ``/v1/hotspots``: a lone busy street is a
+    high-count place, a cluster of busy cells is a hot spot. ``test`` states the test."""
+
+    def build() -> Response:
+        cells, provenance = _study(query, cache, boundary_store, store)
+        places = cells[cells["high_count"]].sort_values(
+            ["count", "high_count_p_adjusted", "h3"], ascending=[False, True, True]
+        )
+        places = places.head(query.top) if query.top is not None else places
+        places = places.assign(rank=range(1, len(places) + 1))
+        columns = list(HighCountPlace.model_fields)
+        body = HighCountPlaces.model_validate(
+            {
+                "provenance": provenance,
+                "test": provenance["high_count_places"],
+                "places": cell_records(places[columns]),
+            }
+        )
+        headers = {"X-Data-Version": provenance["data_version"]}
+        return JSONResponse(body.model_dump(mode="json"), headers=headers)
+
+    return responses.respond(request, _answer_version(request, query, store), build, key=query)
 
 
 @router.get(

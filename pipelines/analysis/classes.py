@@ -18,9 +18,11 @@ CONFIDENCE_LEVELS: tuple[tuple[int, float], ...] = ((3, 0.01), (2, 0.05), (1, 0.
 CLASS_LABELS: dict[int, str] = {
     3: "Hot spot - 99% confidence",
     2: "Hot spot - 95% confidence",
-    1: "Hot spot - 90% confidence",
+    # At the default alpha (0.05) a hot spot means adjusted p <= 0.05: the 90 % class is shown,
+    # labelled for what it is, but is not counted as a hot spot.
+    1: "90% confidence only (hot side; not a hot spot at 95%)",
     0: "Not significant",
-    -1: "Cold spot - 90% confidence",
+    -1: "90% confidence only (cold side; not a cold spot at 95%)",
     -2: "Cold spot - 95% confidence",
     -3: "Cold spot - 99% confidence",
 }

@@ -18,7 +18,12 @@ from typing import NamedTuple
 import numpy as np
 from scipy import sparse, stats
 
-from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, check_permutations, gistar
+from pipelines.analysis.gistar import (
+    DEFAULT_P_FOR_CLASSES,
+    DEFAULT_PERMUTATIONS,
+    check_permutations,
+    gistar,
+)
 from pipelines.analysis.multiple_testing import check_alpha, check_method
 
 MIN_PERIODS = 10
@@ -165,7 +170,7 @@ def emerging_hotspots(
     series: np.ndarray,
     weights: sparse.csr_matrix,
     alpha: float = 0.05,
-    permutations: int = 0,
+    permutations: int = DEFAULT_PERMUTATIONS,
     seed: int | None = 0,
     correction: str = "fdr_bh",
     counts: np.ndarray | None = None,

@@ -28,13 +28,14 @@ from pipelines.analysis.classes import gi_bin
 from pipelines.analysis.multiple_testing import adjust_p, check_alpha, check_method
 from pipelines.analysis.sparse_guard import cold_spot_observable
 
-P_FOR_CLASSES = ("analytic-gated", "permutation", "analytic")
-# Analytic Gi* p (what ArcGIS's Gi_Bin uses), kept only where the neighbourhood's crime count is
-# itself significant against an even Poisson spread: the analytic p alone flags noise on sparse
-# skewed counts, and conditional permutation alone can never flag a lone busy cell (its own value
-# is held fixed), so a street with 240 burglaries in a quiet town would not be a hot spot.
-# docs/hotspot-statistics.md shows what each choice flags on real data.
-DEFAULT_P_FOR_CLASSES = "analytic-gated"
+P_FOR_CLASSES = ("permutation", "analytic", "analytic-gated")
+# Conditional permutation p with BH: the one rule whose false hot spots stay at or below alpha on
+# nulls that look like real crime (the real counts shuffled, negative-binomial and Poisson
+# counts); the analytic p (what ArcGIS's Gi_Bin uses), with or without the Poisson count gate,
+# flags many cells on shuffled over-dispersed counts and is kept only as an opt-in.
+# benchmarks/null_calibration.py measures all three; docs/hotspot-statistics.md has the table.
+# A lone busy cell is not a cluster under this rule: pipelines.analysis.high_count answers that.
+DEFAULT_P_FOR_CLASSES = "permutation"
 DEFAULT_PERMUTATIONS = 999
 # Cells whose p rests on fewer simulations as extreme as observed get more permutations, up to
 # this many in all (gistar, local_moran). With m cells, BH can only flag anything once the

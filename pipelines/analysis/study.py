@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.sets import BoundarySet
 from pipelines.analysis.emerging import emerging_hotspots
-from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, gistar
+from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, P_FOR_CLASSES, gistar
 from pipelines.analysis.grid import (
     LocatedCrimes,
     StudyGrid,
@@ -27,7 +27,10 @@ from pipelines.analysis.grid import (
     series_by_cell,
     sum_by_cell,
 )
+from pipelines.analysis.high_count import high_count_places
 from pipelines.analysis.lisa import local_moran
+from pipelines.analysis.map_points import MapPointSupport, map_point_support
+from pipelines.analysis.multiple_testing import check_alpha, check_method
 from pipelines.analysis.neighbours import kring_weights
 from pipelines.analysis.sparse_guard import DataVerdict, check_enough_data
 from pipelines.analysis.streets import top_streets
@@ -96,10 +99,22 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
     table = load_table(request.weights, exclude_police_generated=request.exclude_police_generated)
     first, resolution = request.first, request.resolution
     adjustments: list[str] = []
-    # The guard may ask for a wider window or another resolution; each change is made once at
-    # most per kind and reported, so the result never silently answers a different question.
-    for _ in range(3):
+    # The map-point check may coarsen the resolution and the guard may ask for a wider window or
+    # another resolution; the guard changes each kind once at most, and every change is
+    # reported, so the result never silently answers a different question.
+    guard_changes = 0
+    for _ in range(len(STUDY_RESOLUTIONS) + 3):
         prepared = _prepare(store, boundary_set, request, categories, first, resolution)
+        support = _map_point_support(prepared)
+        if not support.resolvable:
+            coarser = resolution - 1
+            if not request.adjust or coarser < min(STUDY_RESOLUTIONS):
+                raise StudyError(f"{support.reason}; choose a coarser resolution (--res, res=)")
+            adjustments.append(
+                f"{support.reason} (resolution changed from {resolution} to {coarser})"
+            )
+            resolution = coarser
+            continue
         in_region = int(prepared.located.inside.sum())
         verdict = check_enough_data(
             total_crimes=in_region,
@@ -111,14 +126,22 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
         )
         if verdict.ok:
             break
-        if not request.adjust or verdict.action == "refuse" or len(adjustments) == 2:
+        if not request.adjust or verdict.action == "refuse" or guard_changes == 2:
             raise StudyError(verdict.message)
+        guard_changes += 1
         if verdict.action == "widen_window" and verdict.suggested_window_months:
             first = shift_month(prepared.window.last, 1 - verdict.suggested_window_months)
             adjustments.append(
                 f"{verdict.reason} (window widened to {first}..{prepared.window.last})"
             )
         elif verdict.suggested_resolution is not None:
+            if verdict.suggested_resolution > resolution and any(
+                "map point" in change for change in adjustments
+            ):
+                # Finer would undo the map-point coarsening: the region is too small for both.
+                raise StudyError(
+                    f"{verdict.message}, but {adjustments[-1]}; choose a larger region"
+                )
             adjustments.append(
                 f"{verdict.reason} (resolution changed from {resolution} to "
                 f"{verdict.suggested_resolution})"
@@ -126,6 +149,8 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
             resolution = verdict.suggested_resolution
         else:
             raise StudyError(verdict.message)
+    else:  # pragma: no cover - each pass changes the resolution or window, and both are bounded
+        raise StudyError("the study could not settle on a resolution and window")
 
     grid, located, crimes, window = (
         prepared.grid,
@@ -142,6 +167,10 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
         located.cell, crimes["location"].to_numpy(zero_copy_only=False), len(grid)
     )
     settings = _statistics(request, frame, values, counts, weights)
+    # Concentration, beside the clusters: a lone busy street is a high-count place, not a hot spot.
+    places = high_count_places(counts, alpha=request.alpha, correction=request.correction)
+    frame["high_count_p_adjusted"] = places.p_adjusted
+    frame["high_count"] = places.flagged
 
     emerging_settings = None
     if request.emerging:
@@ -174,6 +203,8 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
         located,
         adjustments,
     )
+    provenance["high_count_places"] = places.settings
+    provenance["map_points"] = support.provenance()
     return StudyResult(frame, provenance, window, adjustments)
 
 
@@ -204,6 +235,16 @@ def _prepare(
     return _Prepared(window, grid, crimes, located, resolution)
 
 
+def _map_point_support(prepared: _Prepared) -> MapPointSupport:
+    return map_point_support(
+        prepared.located.cell,
+        prepared.crimes["longitude"].to_numpy(zero_copy_only=False),
+        prepared.crimes["latitude"].to_numpy(zero_copy_only=False),
+        len(prepared.grid),
+        prepared.resolution,
+    )
+
+
 def _statistics(
     request: StudyRequest,
     frame: pd.DataFrame,
@@ -229,7 +270,9 @@ def _statistics(
         frame["class"] = result.classes.astype(int)
         if result.p_permutation is not None:
             frame["p_permutation"] = result.p_permutation
-        frame["hotspot"] = result.classes > 0
+        # The one meaning of "hot spot": adjusted p <= alpha (class 2 or 3 at alpha 0.05); the
+        # 90 % class stays in ``class``, labelled as such, but is not a hot spot.
+        frame["hotspot"] = result.significant & (result.classes > 0)
         return result.settings
     result = local_moran(
         values,
@@ -257,6 +300,25 @@ def _check_request(request: StudyRequest) -> None:
         )
     if request.method not in METHODS:
         raise StudyError(f"method must be one of {', '.join(METHODS)}, got {request.method!r}")
+    if request.p_for_classes not in P_FOR_CLASSES:
+        raise StudyError(
+            f"unknown p rule (p_for_classes) {request.p_for_classes!r}; choose one of "
+            f"{', '.join(P_FOR_CLASSES)} (docs/hotspot-statistics.md compares them)"
+        )
+    if (
+        request.method == "gistar"
+        and request.p_for_classes == "permutation"
+        and request.permutations < 1
+    ):
+        raise StudyError(
+            "the default p rule (permutation) needs permutations >= 1; for a z-only run "
+            "ask for the analytic p rule (p_for_classes analytic)"
+        )
+    try:
+        check_alpha(request.alpha)
+        check_method(request.correction)
+    except ValueError as error:
+        raise StudyError(str(error)) from error
 
 
 def _canonical(categories: tuple[str, ...]) -> list[str]:

@@ -9,9 +9,10 @@ Shared ground: crimes are those inside the first (reference) scheme's region; ea
 them by exact point in polygon. The H3 grid is the reference region's cover; a cell belongs to
 the area of each scheme that holds its centre (cells whose centre no area holds are "outside").
 
-Hot cells: Gi* on cell harm with the study's analytic-gated classes (``pipelines.analysis.gistar``);
-a cell is hot when its z is positive and both its BH-adjusted p and its neighbourhood count's
-adjusted p are at most ``alpha`` -- so "alpha" in the provenance is the level actually applied.
+Hot cells: Gi* on cell harm with the study's default classes (``pipelines.analysis.gistar``:
+conditional permutation p, BH); a cell is hot when it is classed hot and its adjusted p is at most
+``alpha`` -- the one meaning of "hot spot" a study uses, so "alpha" in the provenance is the level
+actually applied.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ import pyarrow as pa
 from boundaries.assign import OUTSIDE, AreaIndex, assign_points, assign_table
 from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.sets import BoundarySet
-from pipelines.analysis.gistar import GiStarResult, gistar
+from pipelines.analysis.gistar import (
+    DEFAULT_P_FOR_CLASSES,
+    DEFAULT_PERMUTATIONS,
+    GiStarResult,
+    gistar,
+)
 from pipelines.analysis.grid import build_grid, locate_crimes, sum_by_cell
 from pipelines.analysis.neighbours import kring_weights
 from pipelines.analysis.window import choose_window
@@ -38,6 +44,7 @@ from pipelines.store import CrimeStore
 
 _COLUMNS = ["longitude", "latitude", "h3_cell", "category"]
 CORRECTION = "fdr_bh"
+SEED = 0  # permutations with a fixed seed: the same comparison gives the same hot cells
 # rank_moves rows hold "code", "name" and one key per set: a set may not take those names.
 _RESERVED_NAMES = ("code", "name")
 
@@ -153,10 +160,10 @@ def compare_schemes(
                 "method": "Gi* on cell harm (binary k-ring weights, self included)",
                 "alpha": alpha,
                 "correction": CORRECTION,
-                "rule": (
-                    "z > 0, adjusted p <= alpha and the neighbourhood's crime count "
-                    "significant at alpha too (analytic-gated Gi_Bin)"
-                ),
+                "p_for_classes": DEFAULT_P_FOR_CLASSES,
+                "permutations": DEFAULT_PERMUTATIONS,
+                "seed": SEED,
+                "rule": "classed hot and adjusted p <= alpha (the study's hot spot)",
             },
             "cells": len(grid),
             "crimes_in_reference_region": int(inside.sum()),
@@ -178,8 +185,7 @@ def compare_schemes(
 def _hot_cells(
     cell_harm: np.ndarray, cell_counts: np.ndarray, weights_matrix: object, alpha: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(hot, Gi_Bin class) per cell. Permutations are skipped: the analytic-gated classes never
-    use them, so they would only cost time."""
+    """(hot, Gi_Bin class) per cell, by the study's default rule and meaning of "hot spot"."""
     if np.ptp(cell_harm) == 0:
         raise CompareError(
             "every cell of the reference region has the same harm, so no cell can stand out; "
@@ -188,14 +194,13 @@ def _hot_cells(
     result: GiStarResult = gistar(
         cell_harm,
         weights_matrix,
-        permutations=0,
+        permutations=DEFAULT_PERMUTATIONS,
+        seed=SEED,
         alpha=alpha,
         correction=CORRECTION,
         counts=cell_counts,
     )
-    hot = (result.classes > 0) & (result.p_adjusted <= alpha)
-    if result.p_count_adjusted is not None:
-        hot &= result.p_count_adjusted <= alpha
+    hot = result.significant & (result.classes > 0)
     return hot, result.classes
 
 

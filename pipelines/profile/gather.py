@@ -198,9 +198,11 @@ def _hotspots(
     weights: str,
     force: str | None,
 ) -> HotspotSection:
+    # Hot spots are judged against the whole set (the area's town, not the area alone: one ward
+    # of a town centre has no cluster against itself and too few cells to test), then the
+    # area's own cells are listed. The same study as /v1/hotspots for the set, so it is shared.
     request = StudyRequest(
         boundaries=set_name,
-        areas=(code,),
         resolution=HOTSPOT_RESOLUTION,
         first=windows.current[0],
         last=windows.last,
@@ -219,5 +221,5 @@ def _hotspots(
         last=window["last"],
         weights=weights,
         adjustments=list(result.adjustments),
-        items=top_hotspots(result.cells),
+        items=top_hotspots(result.cells[result.cells["area_code"] == code]),
     )

@@ -1,0 +1,62 @@
+"""Resolutions the data supports: distinct police.uk map points per occupied cell, the rule that
+coarsens or refuses, and what it does on Torbay's real, snapped crimes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.analysis.map_points import MIN_MEDIAN_POINTS, map_point_support
+from pipelines.analysis.study import StudyError, StudyRequest, run_study
+from tests.torbay import TORBAY_WARDS, torbay_store
+
+
+def test_snapped_crimes_on_one_point_a_cell_cannot_resolve_it() -> None:
+    # Ten cells, each holding crimes on a single shared point: every crime shares its point.
+    cell = np.repeat(np.arange(10), 5)
+    lon = np.repeat(np.linspace(-3.6, -3.5, 10), 5)
+    lat = np.full(50, 50.45)
+    support = map_point_support(cell, lon, lat, n_cells=20, resolution=10)
+    assert support.median_points_per_occupied_cell == 1 < MIN_MEDIAN_POINTS
+    assert support.shared_point_share == 1.0 and not support.resolvable
+    assert support.cells_with_a_point_share == 0.5 and support.single_point_share == 1.0
+    assert "cannot resolve cells this small" in support.reason
+
+
+def test_two_points_a_cell_resolve_and_unsnapped_crimes_are_left_to_the_guard() -> None:
+    cell = np.repeat(np.arange(10), 4)
+    lon = np.repeat(np.linspace(-3.6, -3.5, 20), 2)  # two points a cell, two crimes each
+    support = map_point_support(cell, lon, np.full(40, 50.45), n_cells=10, resolution=9)
+    assert support.median_points_per_occupied_cell == 2 and support.resolvable
+    # One crime a point (geocoded one by one): snapping cannot be what limits the resolution.
+    single = map_point_support(
+        np.arange(10), np.linspace(-3.6, -3.5, 10), np.full(10, 50.4), 10, 10
+    )
+    assert single.median_points_per_occupied_cell == 1 and single.shared_point_share == 0
+    assert single.resolvable
+    # Crimes outside the region (cell -1) are left out.
+    outside = map_point_support(np.array([-1, -1]), np.zeros(2), np.zeros(2), 5, 9)
+    assert outside.occupied_cells == 0 and outside.resolvable
+
+
+@pytest.mark.shared_data
+def test_torbay_resolution_10_is_coarsened_or_refused_and_9_finds_hot_spots(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    store, wards = torbay_store(shared_data, tmp_path, "2019-01", "2019-12")
+    asked = StudyRequest(TORBAY_WARDS, resolution=10, first="2019-01", last="2019-12")
+    result = run_study(store, wards, asked)
+    assert result.provenance["resolution"] == 9
+    (said,) = result.adjustments
+    assert "median of 1 police.uk map point" in said and "from 10 to 9" in said
+    points = result.provenance["map_points"]
+    assert points["resolvable"] and points["median_points_per_occupied_cell"] == 3
+    assert points["shared_point_share"] > 0.9 and points["map_points"] > 1400
+    # The default still finds hot spots at resolution 9, each with adjusted p <= alpha.
+    cells = result.cells
+    assert 5 <= cells["hotspot"].sum() <= 40
+    assert (cells.loc[cells["hotspot"], "p_adjusted"] <= 0.05).all()
+    with pytest.raises(StudyError, match="cannot resolve cells this small"):
+        run_study(store, wards, StudyRequest(TORBAY_WARDS, resolution=10, adjust=False))
