@@ -190,6 +190,8 @@ def test_every_number_said_is_a_number_of_the_profile(base: str) -> None:
                 held = _profile_value(profile_json, path)
                 if isinstance(held, str):
                     assert held == value
+                elif isinstance(held, list):  # a count of items ("hotspots.items": "0")
+                    assert len(held) == _number(value), (path, held, value)
                 elif path.endswith("share_of_parent"):
                     assert round(float(held) * 100) == _number(value)
                 else:  # a change is said without its sign ("fell by 4%")

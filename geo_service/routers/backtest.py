@@ -62,6 +62,7 @@ from pipelines.attribution import ATTRIBUTION
 from pipelines.errors import InputError, NotFoundError
 from pipelines.harm import list_tables
 from pipelines.months import shift_month
+from pipelines.planning.backtest import BACKTEST_RESOLUTIONS
 from pipelines.planning.backtest_record import (
     RECORD_DIR,
     BacktestRequest,
@@ -242,7 +243,7 @@ def backtest_query(
 
 
 def _resolutions(values: list[str] | None) -> tuple[int, ...]:
-    parts = split_values(values) or ("8", "9", "10")
+    parts = split_values(values) or tuple(map(str, BACKTEST_RESOLUTIONS))
     allowed = ", ".join(map(str, STUDY_RESOLUTIONS))
     resolutions = []
     for part in parts:
