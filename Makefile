@@ -62,6 +62,7 @@ bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.london_pipeline
 	$(BIN)/python -m benchmarks.national_store
 	$(BIN)/python -m benchmarks.service_load
+	$(BIN)/python -m benchmarks.admission_flood
 
 constraints: setup  ## re-pin the Docker build (constraints.txt) to this environment's versions
 	$(BIN)/python tools/runtime_constraints.py
