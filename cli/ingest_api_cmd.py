@@ -18,16 +18,14 @@ from cli.common import (
     open_store,
     progress_bar,
 )
+from cli.police_api import BaseUrlOption, api_root, retry_policy
 from pipelines.attribution import ATTRIBUTION
 from pipelines.forces import ForceError, check_force
 from pipelines.ingest import api as api_ingest
 from pipelines.ingest.api import ApiIngestError, ApiIngestReport, NoMonthsError, ProgressUpdate
 from pipelines.ingest.api_area import AreaError, parse_poly, read_boundary
 from pipelines.ingest.api_client import (
-    BASE_URL_ENV,
     RequestRefused,
-    RetryPolicy,
-    resolve_base_url,
 )
 from pipelines.months import MonthError, check_range
 from pipelines.store.crime_store import StoreError
@@ -62,14 +60,7 @@ def ingest_api(
     ] = None,
     first: FromOption = None,
     last: ToOption = None,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--base-url",
-            help=f"API root. Default: ${BASE_URL_ENV}, else https://data.police.uk/api",
-            show_default=False,
-        ),
-    ] = None,
+    base_url: BaseUrlOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Fetch street-level crime for an area from the data.police.uk API.
@@ -90,13 +81,8 @@ def ingest_api(
     except (MonthError, ForceError) as error:
         fail(str(error))
     area = _area(boundary, poly)
-    url = resolve_base_url(base_url)
-    if not url.startswith(("http://", "https://")):
-        fail(f"--base-url must start with http:// or https://, got {url!r}")
-    try:
-        retry = RetryPolicy.from_env()
-    except ValueError:
-        fail("$HOTSPOTS_API_ATTEMPTS must be a whole number and $HOTSPOTS_API_BACKOFF a number")
+    url = api_root(base_url)
+    retry = retry_policy()
     store = open_store(data_dir)
 
     with progress_bar(detail=True) as bar:

@@ -26,6 +26,7 @@ from boundaries.ons_fetch import DEFAULT_VINTAGE, WARD_SERVICES, fetch_wards
 from boundaries.sets import BoundarySet, prepare_areas, read_boundary_file
 from boundaries.store import BoundaryStore
 from cli.common import DataDirOption, console, error_console, fail, progress_bar
+from cli.police_api import retry_policy
 from pipelines.forces import ForceError, check_force
 from pipelines.harm import list_tables
 from pipelines.ingest.api import ApiIngestError, ingest_api
@@ -512,10 +513,7 @@ def _load_archive(store: CrimeStore, path: Path, force: str, months: int) -> Non
 
 
 def _load_api(store: CrimeStore, force: str, area: BaseGeometry, months: int, url: str) -> None:
-    try:
-        retry = RetryPolicy.from_env()
-    except ValueError:
-        fail("$HOTSPOTS_API_ATTEMPTS must be a whole number and $HOTSPOTS_API_BACKOFF a number")
+    retry = retry_policy()
     try:
         with error_console.status(f"Asking {url} which months it has"):
             available = asyncio.run(_available_months(url, retry))

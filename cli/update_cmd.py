@@ -10,8 +10,8 @@ import typer
 from rich.table import Table
 
 from cli.common import DataDirOption, console, fail, open_store
+from cli.police_api import BaseUrlOption, api_root, retry_policy
 from pipelines.attribution import ATTRIBUTION
-from pipelines.ingest.api_client import BASE_URL_ENV, RetryPolicy, resolve_base_url
 from pipelines.ingest.update import (
     ADDED,
     DEFAULT_MAX_REMOVED_SHARE,
@@ -65,14 +65,7 @@ def update(
             "(a cut-short download looks like that).",
         ),
     ] = DEFAULT_MAX_REMOVED_SHARE,
-    base_url: Annotated[
-        str | None,
-        typer.Option(
-            "--base-url",
-            help=f"API root. Default: ${BASE_URL_ENV}, else https://data.police.uk/api",
-            show_default=False,
-        ),
-    ] = None,
+    base_url: BaseUrlOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -88,13 +81,8 @@ def update(
 
     Safe while `hotspots serve` runs: the service answers from the new data on its next request.
     """
-    url = resolve_base_url(base_url)
-    if not url.startswith(("http://", "https://")):
-        fail(f"--base-url must start with http:// or https://, got {url!r}")
-    try:
-        retry = RetryPolicy.from_env()
-    except ValueError:
-        fail("$HOTSPOTS_API_ATTEMPTS must be a whole number and $HOTSPOTS_API_BACKOFF a number")
+    url = api_root(base_url)
+    retry = retry_policy()
     store = open_store(data_dir)
     try:
         report = update_store(
