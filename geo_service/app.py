@@ -13,6 +13,7 @@ from geo_service.freshness import FreshnessMiddleware
 from geo_service.maps.assets import mount_static
 from geo_service.models import ERRORS
 from geo_service.openapi_examples import install_parameter_examples
+from geo_service.paging import CursorSigner
 from geo_service.precompute import precompute_lifespan
 from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cache = StudyCache(
         app.state.store, app.state.boundary_store, app.state.disk_cache, app.state.admission
     )
+    app.state.cursors = CursorSigner(settings.data_dir)  # signs page cursors of /v1/hotspots
     app.state.responses = ResponseCache(app.state.disk_cache, app.state.admission)
     install_error_handlers(app)
     app.add_middleware(FreshnessMiddleware)  # X-Data-Freshness on every answer, a line on pages

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from boundaries.store import BoundaryStore
 from geo_service.admission import Admission
+from geo_service.paging import CursorSigner
 from geo_service.response_cache import ResponseCache
 from geo_service.results import StudyCache, data_version
 from geo_service.settings import Settings
@@ -40,6 +41,10 @@ def get_admission(request: Request) -> Admission:
     return request.app.state.admission
 
 
+def get_cursors(request: Request) -> CursorSigner:
+    return request.app.state.cursors
+
+
 # What a route names to receive them: ``store: StoreDep``.
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[CrimeStore, Depends(get_store)]
@@ -47,6 +52,7 @@ BoundaryStoreDep = Annotated[BoundaryStore, Depends(get_boundary_store)]
 CacheDep = Annotated[StudyCache, Depends(get_cache)]
 ResponsesDep = Annotated[ResponseCache, Depends(get_response_cache)]
 AdmissionDep = Annotated[Admission, Depends(get_admission)]
+CursorsDep = Annotated[CursorSigner, Depends(get_cursors)]
 
 
 def current_version(request: Request, *set_names: str) -> str:

@@ -7,9 +7,10 @@ category names to slugs) so equivalent questions share one cached result.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
+import orjson
 from fastapi import Query
 
 from geo_service.paging import DEFAULT_LIMIT, MAX_LIMIT
@@ -53,6 +54,11 @@ class HotspotQuery:
     format: str
     limit: int = DEFAULT_LIMIT
     cursor: str | None = None
+
+    def paging_key(self) -> str:
+        """The query a page cursor is bound to: every parameter but the page (cursor, limit)."""
+        unpaged = replace(self, cursor=None, limit=0)
+        return orjson.dumps(unpaged, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def hotspot_query(

@@ -22,6 +22,7 @@ from geo_service.backtest_report import backtest_provenance, version_with_backte
 from geo_service.dependencies import (
     BoundaryStoreDep,
     CacheDep,
+    CursorsDep,
     ResponsesDep,
     StoreDep,
     current_version,
@@ -37,7 +38,7 @@ from geo_service.models import (
     Hotspots,
     Provenance,
 )
-from geo_service.paging import page_of
+from geo_service.paging import CursorSigner
 from geo_service.results import StudyCache, data_version
 from pipelines.analysis.ranking import rank_cells, shortfall_note
 from pipelines.analysis.study import StudyRequest
@@ -76,6 +77,7 @@ def hotspots(
     boundary_store: BoundaryStoreDep,
     store: StoreDep,
     responses: ResponsesDep,
+    cursors: CursorsDep,
 ) -> Response:
     """Every H3 cell of the region with count, value, z, p, adjusted p and class (zero-crime
     cells included), or with ``top`` the ranked list of significant hot spots; provenance
@@ -83,7 +85,7 @@ def hotspots(
     return responses.respond(
         request,
         _answer_version(request, query, store),
-        lambda: _hotspots_response(query, request, cache, boundary_store, store),
+        lambda: _hotspots_response(query, request, cache, boundary_store, store, cursors),
         key=query,
     )
 
@@ -104,6 +106,7 @@ def _hotspots_response(
     cache: StudyCache,
     boundary_store: BoundaryStore,
     store: CrimeStore,
+    cursors: CursorSigner,
 ) -> Response:
     cells, provenance = _study(query, cache, boundary_store, store)
     headers = {"X-Data-Version": provenance["data_version"]}
@@ -129,8 +132,9 @@ def _hotspots_response(
         link = same_query_url(request, "hotspot_provenance")
         return csv_response(csv_text(cells), "hotspots.csv", link, headers)
     # JSON and GeoJSON come a page at a time (geo_service/paging.py).
-    page = page_of(query.limit, query.cursor, provenance["data_version"])
-    info = page.info(len(cells), provenance["data_version"])
+    version, bound_to = provenance["data_version"], query.paging_key()
+    page = cursors.page_of(query.limit, query.cursor, version, bound_to)
+    info = cursors.info(page, len(cells), version, bound_to)
     records = cell_records(cells.iloc[page.offset : page.offset + page.limit])
     if query.format == "geojson":
         return StreamingResponse(
