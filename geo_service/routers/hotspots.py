@@ -63,11 +63,16 @@ _OTHER_FORMATS = {
     "description": "Every cell of the region, or the ranked list when top is given.",
 }
 
+_STALE_CURSOR = {
+    "model": ERRORS[422]["model"],
+    "description": "A page cursor issued before the data changed: start again from the first page",
+}
+
 
 @router.get(
     "/hotspots",
     response_model=Hotspots,
-    responses={**ERRORS, 200: _OTHER_FORMATS},
+    responses={**ERRORS, 200: _OTHER_FORMATS, 409: _STALE_CURSOR},
     summary="Hot spots of crime or harm in a region",
 )
 def hotspots(
