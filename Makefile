@@ -47,7 +47,7 @@ demo: setup  ## load Devon and Cornwall crime and Torbay's wards into ./data; co
 		--name torbay-wards-2019 --scheme ward --vintage 2019 --replace
 	$(BIN)/hotspots boundaries counts torbay-wards-2019 --force devon-and-cornwall --from 2020-01
 	$(BIN)/hotspots analyse --boundaries torbay-wards-2019 --from 2020-01 --to 2020-12 \
-		--weights cchi --top 10 -o data/torbay-harm-hotspots-2020.json
+		--weights cchi --top 10 -o data/torbay-harm-hotspots-2020.json --overwrite
 
 bench: setup  ## every benchmark, each against its named baseline
 	$(BIN)/python -m benchmarks.ingest_archive

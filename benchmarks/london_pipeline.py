@@ -191,6 +191,7 @@ def hotspots(args: list[str], data_dir: Path, cache_dir: Path) -> float:
 
 def _analyse(name: str, out: Path, resolution: int, area: str | None = None) -> list[str]:
     args = ["analyse", "--boundaries", name, "--res", str(resolution), "-o", str(out)]
+    args.append("--overwrite")  # the repeat runs write the same file
     if area:
         # One ward has too few land cells at resolution 9 for Gi*: the data guard moves it to
         # resolution 10 (and says so), as it would for any user.

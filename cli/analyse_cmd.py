@@ -11,9 +11,18 @@ from rich.table import Table
 
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
-from cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from cli.common import (
+    DataDirOption,
+    FromOption,
+    OverwriteOption,
+    ToOption,
+    console,
+    fail,
+    open_store,
+    refuse_to_overwrite,
+)
 from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
-from pipelines.analysis.output import output_format, write_result
+from pipelines.analysis.output import output_files, output_format, write_result
 from pipelines.analysis.ranking import RANK_BY, rank_cells
 from pipelines.analysis.study import StudyRequest, StudyResult, run_study
 from pipelines.months import MonthError, check_range
@@ -119,6 +128,7 @@ def analyse(
         ),
     ] = None,
     data_dir: DataDirOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Find statistically significant hot spots of crime or harm in a region.
 
@@ -128,6 +138,7 @@ def analyse(
     try:
         first, last = check_range(first, last)
         chosen_format = output_format(output, file_format)
+        refuse_to_overwrite(output_files(output, chosen_format), overwrite)
         if rank_by not in RANK_BY:
             fail(f"--rank-by must be one of {', '.join(RANK_BY)}, got {rank_by!r}")
         boundary_set = BoundaryStore(open_store(data_dir).root).read(boundaries)

@@ -31,6 +31,9 @@ FromOption = Annotated[
 ToOption = Annotated[
     str | None, typer.Option("--to", help="Last month, YYYY-MM (inclusive).", show_default=False)
 ]
+OverwriteOption = Annotated[
+    bool, typer.Option("--overwrite", help="Replace the -o file(s) if they exist already.")
+]
 
 
 def open_store(data_dir: Path | None) -> CrimeStore:
@@ -45,6 +48,15 @@ def fail(message: str, code: int = 2) -> NoReturn:
     # escape: a message quotes the user's input, which must print as typed, not as rich markup.
     error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def refuse_to_overwrite(paths: list[Path], overwrite: bool) -> None:
+    """Fail before any work when an output file exists and --overwrite was not given (a
+    command's output is often the only copy of a report someone already sent on)."""
+    existing = [path for path in paths if path.exists()]
+    if existing and not overwrite:
+        names = " and ".join(str(path) for path in existing)
+        fail(f"{names} exists already; add --overwrite to replace it, or choose another -o")
 
 
 def progress_bar(

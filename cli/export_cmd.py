@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from cli.common import (
+    DataDirOption,
+    FromOption,
+    OverwriteOption,
+    ToOption,
+    console,
+    fail,
+    open_store,
+    refuse_to_overwrite,
+)
 from pipelines.export import FORMATS, ExportError, export_crimes, format_for
 from pipelines.forces import ForceError, check_force
 from pipelines.months import MonthError, check_range
@@ -32,6 +41,7 @@ def export(
         ),
     ] = None,
     data_dir: DataDirOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Write the stored canonical rows of a force and months to a file other tools can read."""
     try:
@@ -40,6 +50,7 @@ def export(
         chosen = format_for(output, file_format)
     except (MonthError, ExportError, ForceError) as error:
         fail(str(error))
+    refuse_to_overwrite([output], overwrite)
     store = open_store(data_dir)
     stored_months = [month for _, month in store.partitions(force)]
     if not stored_months:

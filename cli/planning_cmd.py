@@ -12,7 +12,16 @@ from rich.table import Table
 
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
-from cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from cli.common import (
+    DataDirOption,
+    FromOption,
+    OverwriteOption,
+    ToOption,
+    console,
+    fail,
+    open_store,
+    refuse_to_overwrite,
+)
 from pipelines.analysis.study import StudyRequest
 from pipelines.months import check_range, parse_month
 from pipelines.planning.allocation_request import AllocationRequest, allocate_by_need
@@ -72,8 +81,10 @@ def allocate_command(
     file_format: FormatOption = "table",
     output: OutputOption = None,
     data_dir: DataDirOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Share N units across a scheme's areas by need (Webster rounding), beside the equal share."""
+    refuse_to_overwrite([output] if output else [], overwrite)
     store = open_store(data_dir)
     try:
         first, last = check_range(first, last)
@@ -112,10 +123,12 @@ def compare_command(
     file_format: FormatOption = "table",
     output: OutputOption = None,
     data_dir: DataDirOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Compare boundary schemes on the same crimes, cells, months and harm weights."""
     if file_format not in ("table", "json"):
         fail(f"--format must be table or json for compare, got {file_format!r}")
+    refuse_to_overwrite([output] if output else [], overwrite)
     store = open_store(data_dir)
     names = [name.strip() for name in boundaries.split(",") if name.strip()]
     try:
@@ -230,6 +243,7 @@ def backtest_command(
     file_format: FormatOption = "table",
     output: OutputOption = None,
     data_dir: DataDirOption = None,
+    overwrite: OverwriteOption = False,
 ) -> None:
     """Score last period's hotspots on the following months: hit rate and PAI per setting.
 
@@ -238,6 +252,7 @@ def backtest_command(
     # Here, not at the top: the record keys on the service's own data version (cannot differ).
     from geo_service.results import data_version
 
+    refuse_to_overwrite([output] if output else [], overwrite)
     store = open_store(data_dir)
     try:
         last = parse_month(last, option="--to")

@@ -31,6 +31,13 @@ def output_format(path: Path, explicit: str | None) -> str:
     raise OutputError(f"cannot tell the format from {path.name!r}; add --format csv|geojson|json")
 
 
+def output_files(path: Path, file_format: str) -> list[Path]:
+    """The files :func:`write_result` writes for ``path``: CSV has a provenance file beside it."""
+    if file_format == "csv":
+        return [path, path.with_name(path.name + ".provenance.json")]
+    return [path]
+
+
 def write_result(cells: pd.DataFrame, provenance: dict, path: Path, file_format: str) -> list[Path]:
     """Write the cells (and, for CSV, ``FILE.provenance.json``); returns the files written."""
     if not path.parent.is_dir():
@@ -53,7 +60,7 @@ def write_result(cells: pd.DataFrame, provenance: dict, path: Path, file_format:
                 )
         with atomic_write(path) as tmp:
             spreadsheet_safe_frame(flat).to_csv(tmp, index=False)
-        sidecar = path.with_name(path.name + ".provenance.json")
+        sidecar = output_files(path, file_format)[1]
         _write_text(sidecar, _dumps(provenance))
         return [path, sidecar]
     raise OutputError(f"unknown format {file_format!r}")

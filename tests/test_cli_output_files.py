@@ -1,0 +1,90 @@
+"""Every CLI command that writes an ``-o`` file refuses to replace one that exists unless told
+``--overwrite`` (the file may be the only copy of a report already sent on), says so before any
+work, and writes atomically: a failed run leaves the old file as it was and no temporary beside it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from boundaries.sets import load_boundary_file
+from boundaries.store import BoundaryStore
+from cli.main import app
+from tests.service_town import FORCE, WARDS, build_town
+
+runner = CliRunner()
+SECOND = "town-wards-again"
+OLD = "the report someone already sent\n"
+
+
+@pytest.fixture(scope="module")
+def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("town")
+    data_dir, _ = build_town(root)
+    # A second scheme for compare: the same wards under another name.
+    again = load_boundary_file(root / "wards.geojson", SECOND, "ward", vintage="2019")
+    BoundaryStore(data_dir).save(again)
+    return Path(data_dir)
+
+
+# Each command with its -o file (the file name picks the format where the command reads it).
+COMMANDS = {
+    "export": ["export", "--force", FORCE, "-o", "{out}.csv"],
+    "analyse": ["analyse", "--boundaries", WARDS, "--permutations", "99", "-o", "{out}.json"],
+    "allocate": ["allocate", "--boundaries", WARDS, "--units", "5", "--format", "json"]
+    + ["-o", "{out}.json"],
+    "compare": ["compare", "--boundaries", f"{WARDS},{SECOND}", "--format", "json"]
+    + ["-o", "{out}.json"],
+    "backtest": ["backtest", "--boundaries", WARDS, "--to", "2019-09", "--res", "9"]
+    + ["--permutations", "99", "--format", "json", "-o", "{out}.json"],
+}
+
+
+def _args(command: str, out: Path, data_dir: Path) -> list[str]:
+    return [a.format(out=out) for a in COMMANDS[command]] + ["--data-dir", str(data_dir)]
+
+
+def _written(args: list[str]) -> Path:
+    return Path(args[args.index("-o") + 1])
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_an_existing_output_is_kept_without_overwrite(
+    town: Path, tmp_path: Path, command: str
+) -> None:
+    args = _args(command, tmp_path / "report", town)
+    target = _written(args)
+    target.write_text(OLD, encoding="utf-8")
+
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2, refused.output
+    assert "exists already" in refused.output and "--overwrite" in refused.output
+    assert "Traceback" not in refused.output
+    assert target.read_text(encoding="utf-8") == OLD
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]  # no temporaries
+
+    replaced = runner.invoke(app, [*args, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert target.read_text(encoding="utf-8") != OLD
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_csv_and_its_provenance_file_are_both_protected(town: Path, tmp_path: Path) -> None:
+    """analyse -o x.csv also writes x.csv.provenance.json: an existing one is not replaced."""
+    out = tmp_path / "cells.csv"
+    sidecar = tmp_path / "cells.csv.provenance.json"
+    sidecar.write_text(OLD, encoding="utf-8")
+    args = ["analyse", "--boundaries", WARDS, "--permutations", "99", "-o", str(out)]
+    refused = runner.invoke(app, [*args, "--data-dir", str(town)])
+    assert refused.exit_code == 2 and "cells.csv.provenance.json" in refused.output
+    assert not out.exists() and sidecar.read_text(encoding="utf-8") == OLD
+
+
+def test_a_new_file_needs_no_flag(town: Path, tmp_path: Path) -> None:
+    args = _args("export", tmp_path / "fresh", town)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert _written(args).read_text(encoding="utf-8").startswith("\"crime_id\"")
