@@ -32,19 +32,18 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 # Each command with its -o file (the file name picks the format where the command reads it).
 COMMANDS = {
-    "export": ["export", "--force", FORCE, "-o", "{out}.csv"],
-    "analyse": ["analyse", "--boundaries", WARDS, "--permutations", "99", "-o", "{out}.json"],
-    "allocate": ["allocate", "--boundaries", WARDS, "--units", "5", "--format", "json"]
-    + ["-o", "{out}.json"],
-    "compare": ["compare", "--boundaries", f"{WARDS},{SECOND}", "--format", "json"]
-    + ["-o", "{out}.json"],
-    "backtest": ["backtest", "--boundaries", WARDS, "--to", "2019-09", "--res", "9"]
-    + ["--permutations", "99", "--format", "json", "-o", "{out}.json"],
+    "export": "export --force {force} -o {out}.csv",
+    "analyse": "analyse --boundaries {wards} --permutations 99 -o {out}.json",
+    "allocate": "allocate --boundaries {wards} --units 5 --format json -o {out}.json",
+    "compare": "compare --boundaries {wards},{second} --format json -o {out}.json",
+    "backtest": "backtest --boundaries {wards} --to 2019-09 --res 9 --permutations 99 "
+    "--format json -o {out}.json",
 }
 
 
 def _args(command: str, out: Path, data_dir: Path) -> list[str]:
-    return [a.format(out=out) for a in COMMANDS[command]] + ["--data-dir", str(data_dir)]
+    words = COMMANDS[command].format(out=out, force=FORCE, wards=WARDS, second=SECOND).split()
+    return [*words, "--data-dir", str(data_dir)]
 
 
 def _written(args: list[str]) -> Path:
@@ -87,4 +86,4 @@ def test_a_new_file_needs_no_flag(town: Path, tmp_path: Path) -> None:
     args = _args("export", tmp_path / "fresh", town)
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert _written(args).read_text(encoding="utf-8").startswith("\"crime_id\"")
+    assert _written(args).read_text(encoding="utf-8").startswith('"crime_id"')
