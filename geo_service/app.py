@@ -10,6 +10,7 @@ from geo_service.admission import Admission
 from geo_service.api_docs import install_api_docs
 from geo_service.errors import install_error_documentation, install_error_handlers
 from geo_service.freshness import FreshnessMiddleware
+from geo_service.head_requests import HeadAsGet
 from geo_service.maps.assets import mount_static
 from geo_service.models import ERRORS
 from geo_service.openapi_examples import install_parameter_examples
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router, prefix="/v1")
     app.include_router(start.router)  # the pages a person starts from: /, /areas/...
     app.add_middleware(PinStoreVersion)
+    app.add_middleware(HeadAsGet)  # outermost: HEAD is answered wherever GET is
     install_parameter_examples(app)
     install_error_documentation(app)
     install_api_docs(app)

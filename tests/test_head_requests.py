@@ -1,0 +1,57 @@
+"""HEAD is answered wherever GET is (link checkers, uptime monitors, ``curl -I``), over a real
+HTTP server: the GET's status and headers, no body; a path without GET still answers 405."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from geo_service.settings import Settings
+from tests.live_server import live_client
+from tests.service_town import WARDS, WEST, build_town
+
+pytestmark = pytest.mark.usefixtures("no_precompute")
+
+GET_PATHS = [
+    "/",
+    "/health",
+    f"/areas/{WARDS}/{WEST}",
+    f"/v1/boundaries/{WARDS}/areas/{WEST}/profile.html",
+    f"/v1/maps/hotspots?boundaries={WARDS}",
+    f"/v1/hotspots?boundaries={WARDS}&permutations=99",
+    "/docs",
+    "/openapi.json",
+]
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    data_dir, _ = build_town(tmp_path_factory.mktemp("town"))
+    with live_client(Settings(data_dir=Path(data_dir))) as client:
+        yield client
+
+
+@pytest.mark.parametrize("path", GET_PATHS)
+def test_head_answers_like_get_without_a_body(api: httpx.Client, path: str) -> None:
+    got = api.get(path)
+    assert got.status_code == 200, got.text
+    head = api.head(path)
+    assert head.status_code == 200, head.text
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    if "content-length" in got.headers:  # what a GET would send, as RFC 9110 asks
+        assert head.headers["content-length"] == got.headers["content-length"]
+
+
+def test_head_of_a_missing_page_is_its_404(api: httpx.Client) -> None:
+    head = api.head(f"/areas/{WARDS}/E09999999")
+    assert head.status_code == 404 and head.content == b""
+
+
+def test_head_where_there_is_no_get_is_still_405(api: httpx.Client) -> None:
+    head = api.head(f"/v1/boundaries/{WARDS}")  # DELETE only
+    assert head.status_code == 405
+    assert head.headers["allow"] == "DELETE"
