@@ -16,13 +16,14 @@ from itertools import pairwise
 from typing import NamedTuple
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse
 
 from pipelines.analysis.gistar import (
     DEFAULT_P_FOR_CLASSES,
     DEFAULT_PERMUTATIONS,
     check_permutations,
     gistar,
+    normal_upper_tail,
 )
 from pipelines.analysis.multiple_testing import check_alpha, check_method
 
@@ -97,7 +98,7 @@ def mann_kendall(series: np.ndarray, continuity: bool = True) -> MannKendall:
     numerator = s - np.sign(s) if continuity else s
     sd = np.sqrt(np.maximum(var_s, 0.0))
     z = np.divide(numerator, sd, out=np.zeros_like(s), where=sd > 0)
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = 2.0 * normal_upper_tail(np.abs(z))
     if one_cell:
         return MannKendall(tau[0], z[0], p[0])
     return MannKendall(tau, z, p)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import pandas as pd
 
 MIN_MEDIAN_POINTS = 2
 MIN_SHARED_SHARE = 0.5
@@ -70,16 +71,17 @@ def map_point_support(
     lat = np.asarray(latitude, dtype=np.float64)[inside]
     if len(cells) == 0:
         return MapPointSupport(resolution, 0, 0, 0.0, 0.0, 0.0, 0.0, True)
-    # A map point's crimes all share its exact published coordinates.
-    distinct = np.unique(np.stack([cells.astype(np.float64), lon, lat], axis=1), axis=0)
-    per_cell = np.bincount(distinct[:, 0].astype(np.int64), minlength=n_cells)
+    # A map point's crimes all share its exact published coordinates. Points and (cell, point)
+    # pairs are numbered by hashing (pandas factorize), not by sorting rows of floats:
+    # 0.05 s instead of 1 s for London's 770,000 crimes, and the same counts.
+    point = _point_codes(lon, lat)
+    points = int(point.max()) + 1
+    pair_cell = pd.unique(cells.astype(np.int64) * points + point) // points
+    per_cell = np.bincount(pair_cell, minlength=n_cells)
     occupied = per_cell[per_cell > 0]
     median = float(np.median(occupied))
-    _, point_of_crime, crimes_at_point = np.unique(
-        np.stack([lon, lat], axis=1), axis=0, return_inverse=True, return_counts=True
-    )
-    points = len(crimes_at_point)
-    shared = float(np.mean(crimes_at_point[point_of_crime.ravel()] > 1))
+    crimes_at_point = np.bincount(point, minlength=points)
+    shared = float(np.mean(crimes_at_point[point] > 1))
     snapped = shared >= MIN_SHARED_SHARE
     return MapPointSupport(
         resolution=resolution,
@@ -91,3 +93,12 @@ def map_point_support(
         shared_point_share=shared,
         resolvable=median >= MIN_MEDIAN_POINTS or not snapped,
     )
+
+
+def _point_codes(longitude: np.ndarray, latitude: np.ndarray) -> np.ndarray:
+    """0..points-1 numbering each distinct (longitude, latitude) pair."""
+    lon_code, _ = pd.factorize(longitude, use_na_sentinel=False)
+    lat_code, _ = pd.factorize(latitude, use_na_sentinel=False)
+    pair = lon_code.astype(np.int64) * (lat_code.max() + 1) + lat_code
+    code, _ = pd.factorize(pair)
+    return code.astype(np.int64)

@@ -163,9 +163,7 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
     values = sum_by_cell(located, len(grid), harm)
     weights = kring_weights(grid.cells, request.k)
     frame = _cell_frame(grid, boundary_set, counts, values)
-    frame["streets"] = top_streets(
-        located.cell, crimes["location"].to_numpy(zero_copy_only=False), len(grid)
-    )
+    frame["streets"] = top_streets(located.cell, crimes["location"], len(grid))
     settings = _statistics(request, frame, values, counts, weights)
     # Concentration, beside the clusters: a lone busy street is a high-count place, not a hot spot.
     places = high_count_places(counts, alpha=request.alpha, correction=request.correction)
