@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from geo_service.public_text import without_folders
+
+# Where a thing came from, as an answer may show it: a file is named without the server's
+# folders ("wards.geojson"), anything else (an ONS layer and query, "api") as it is.
+PublicSource = Annotated[
+    str,
+    AfterValidator(without_folders),
+    Field(description="Where it came from: a file name (never its folder), a service or a query."),
+]
 
 # -- errors --------------------------------------------------------------------------------------
 
@@ -124,7 +134,7 @@ class BoundarySetSummary(BaseModel):
     scheme: str
     vintage: str
     areas: int
-    source: str = ""
+    source: PublicSource = ""
     created: str = ""
 
 
@@ -338,7 +348,7 @@ class WeightTable(BaseModel):
     name: str
     version: str
     title: str
-    source: str
+    source: PublicSource
     unit: str
     default: float | None
     options: dict[str, Any]
@@ -354,7 +364,7 @@ class CoverageMonth(BaseModel):
     force: str
     month: str
     status: Literal["stored", "missing"]
-    source: str | None
+    source: PublicSource | None
     source_rows: int
     stored: int
     no_location: int
