@@ -60,3 +60,35 @@ def test_torbay_resolution_10_is_coarsened_or_refused_and_9_finds_hot_spots(
     assert (cells.loc[cells["hotspot"], "p_adjusted"] <= 0.05).all()
     with pytest.raises(StudyError, match="cannot resolve cells this small"):
         run_study(store, wards, StudyRequest(TORBAY_WARDS, resolution=10, adjust=False))
+
+
+@pytest.mark.shared_data
+def test_a_ward_too_small_for_either_resolution_gets_one_consistent_message(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """Clifton with Maidenway (Torbay) has 17 land cells at resolution 9, too few for Gi*; at
+    10 its crimes sit on single map points. The refusal says that, once, and what to change:
+    never "use resolution 10" and "resolution changed from 10 to 9" in one breath."""
+    store, wards = torbay_store(shared_data, tmp_path, "2019-01", "2019-12")
+    asked = StudyRequest(
+        TORBAY_WARDS, areas=("E05012256",), resolution=9, first="2019-01", last="2019-12"
+    )
+    with pytest.raises(StudyError) as refused:
+        run_study(store, wards, asked)
+    said = str(refused.value)
+    assert said.startswith("the study region has only 17 cells at resolution 9")
+    assert "resolution 10 would have enough cells, but at resolution 10" in said
+    assert "median of 1 police.uk map point" in said
+    assert said.endswith(
+        "choose a larger region (more areas, e.g. the ward with its neighbours, or a ward cluster)"
+    )
+    assert "use resolution" not in said and "changed from" not in said
+    # With a second ward the region is large enough at resolution 9, as the message says.
+    both = StudyRequest(
+        TORBAY_WARDS,
+        areas=("E05012256", "E05012255"),
+        resolution=9,
+        first="2019-01",
+        last="2019-12",
+    )
+    assert run_study(store, wards, both).provenance["resolution"] == 9

@@ -205,6 +205,18 @@ def check_enough_data(
     return verdict("proceed", "enough crimes and cells", warnings=warnings)
 
 
+def too_small_for_map_points(cells: int, resolution: int, finer: int, map_point_reason: str) -> str:
+    """The one message for a region too small at ``resolution`` whose finer ``finer`` (where
+    it would have enough cells) the snapped map points cannot resolve: neither resolution
+    works, so the only thing to change is the region."""
+    return (
+        f"the study region has only {cells} cells at resolution {resolution} and Gi* needs at "
+        f"least {MIN_CELLS}; resolution {finer} would have enough cells, but {map_point_reason}. "
+        "Neither resolution can give a hotspot map here: choose a larger region (more areas, "
+        "e.g. the ward with its neighbours, or a ward cluster)"
+    )
+
+
 def _months_needed(window_months: int | None, factor: float) -> int | None:
     if window_months is None:
         return None

@@ -32,7 +32,11 @@ from pipelines.analysis.lisa import local_moran
 from pipelines.analysis.map_points import MapPointSupport, map_point_support
 from pipelines.analysis.multiple_testing import check_alpha, check_method
 from pipelines.analysis.neighbours import kring_weights
-from pipelines.analysis.sparse_guard import DataVerdict, check_enough_data
+from pipelines.analysis.sparse_guard import (
+    DataVerdict,
+    check_enough_data,
+    too_small_for_map_points,
+)
 from pipelines.analysis.streets import top_streets
 from pipelines.analysis.window import StudyWindow, choose_window
 from pipelines.attribution import ATTRIBUTION
@@ -103,6 +107,7 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
     # another resolution; the guard changes each kind once at most, and every change is
     # reported, so the result never silently answers a different question.
     guard_changes = 0
+    unresolvable: MapPointSupport | None = None  # the last resolution the map points refused
     for _ in range(len(STUDY_RESOLUTIONS) + 3):
         prepared = _prepare(store, boundary_set, request, categories, first, resolution)
         support = _map_point_support(prepared)
@@ -113,6 +118,7 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
             adjustments.append(
                 f"{support.reason} (resolution changed from {resolution} to {coarser})"
             )
+            unresolvable = support
             resolution = coarser
             continue
         in_region = int(prepared.located.inside.sum())
@@ -135,12 +141,15 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
                 f"{verdict.reason} (window widened to {first}..{prepared.window.last})"
             )
         elif verdict.suggested_resolution is not None:
-            if verdict.suggested_resolution > resolution and any(
-                "map point" in change for change in adjustments
-            ):
+            if unresolvable is not None and verdict.suggested_resolution >= unresolvable.resolution:
                 # Finer would undo the map-point coarsening: the region is too small for both.
                 raise StudyError(
-                    f"{verdict.message}, but {adjustments[-1]}; choose a larger region"
+                    too_small_for_map_points(
+                        len(prepared.grid),
+                        resolution,
+                        verdict.suggested_resolution,
+                        unresolvable.reason,
+                    )
                 )
             adjustments.append(
                 f"{verdict.reason} (resolution changed from {resolution} to "
