@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
 import h3
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -16,8 +18,9 @@ from pipelines.analysis.study import StudyRequest, run_study
 from pipelines.index.h3_cells import cells_for_points, parent_cells
 from pipelines.index.h3_ranges import descendant_ranges, in_ranges, region_ranges
 from pipelines.ingest.archive import ingest_archive
-from pipelines.store import CrimeStore
-from pipelines.store.region import ROW_GROUP_ROWS, _may_hold
+from pipelines.schema import CRIME_SCHEMA
+from pipelines.store import CrimeStore, PartitionCoverage
+from pipelines.store.region import ROW_GROUP_ROWS, _may_hold, index_cells
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.service_town import EAST, WEST, X0, Y0, ward_polygons
 
@@ -115,3 +118,96 @@ def test_the_far_force_is_skipped_row_group_by_row_group(two_forces_and_a_far_on
     assert not any(_may_hold(s, ranges) for s in statistics)
     sorted_cells = pq.read_table(path, columns=["h3_cell"])["h3_cell"].to_numpy()
     assert (np.diff(sorted_cells.astype(np.float64)) >= 0).all()
+
+
+def test_the_manifest_rules_out_far_forces_and_keeps_both_border_forces(
+    two_forces_and_a_far_one,
+) -> None:
+    store, _ = two_forces_and_a_far_one
+    snapshot = store.snapshot()
+    west_cells = [h3.str_to_int(h3.latlng_to_cell(Y0 + 0.005, X0 + 0.015, 9))]
+    ranges = region_ranges(np.array(west_cells, dtype=np.uint64), 9, rings=1)
+    candidates = snapshot.manifest.region_index.may_hold(ranges)
+    # Both forces that recorded crimes in the border ward, every month; not the far force.
+    assert candidates == {(f, m) for f in ("devon-and-cornwall", "dorset") for m in MONTHS}
+    key = ("west-yorkshire", MONTHS[0])
+    entry = snapshot.manifest.partitions[key]
+    assert entry.h3_parents == index_cells(store.read_partition(*key)["h3_cell"])
+
+
+def _generated_partition(rng: np.random.Generator, force: str, month: str, centre, spread):
+    """Rows of one force-month around ``centre``: forces overlap at their edges, as real ones
+    do, and a few rows have no location."""
+    rows = int(rng.integers(200, 3_000))
+    lat = centre[1] + rng.normal(0, spread, rows)
+    lng = centre[0] + rng.normal(0, spread * 1.6, rows)
+    unlocated = rng.random(rows) < 0.02
+    lat[unlocated] = np.nan
+    lng[unlocated] = np.nan
+    ids = [f"{force}-{month}-{i}" for i in range(rows)]
+    table = pa.table(
+        {
+            "crime_id": ids,
+            "api_id": pa.nulls(rows, pa.int64()),
+            "month": [month] * rows,
+            "force": [force] * rows,
+            "reported_by": pa.nulls(rows, pa.string()),
+            "falls_within": pa.nulls(rows, pa.string()),
+            "longitude": pa.array(lng, mask=unlocated),
+            "latitude": pa.array(lat, mask=unlocated),
+            "location": pa.nulls(rows, pa.string()),
+            "lsoa_code": pa.nulls(rows, pa.string()),
+            "lsoa_name": pa.nulls(rows, pa.string()),
+            "category": ["burglary"] * rows,
+            "last_outcome": pa.nulls(rows, pa.string()),
+            "context": pa.nulls(rows, pa.string()),
+            "source": ["archive"] * rows,
+            "h3_cell": cells_for_points(lat, lng),
+        }
+    ).cast(CRIME_SCHEMA)
+    coverage = PartitionCoverage(force, month, "archive", rows, rows, int(unlocated.sum()))
+    return table, coverage
+
+
+def test_a_pruned_read_equals_a_full_read_for_random_regions(tmp_path: Path) -> None:
+    """Forces laid side by side with overlapping edges; regions of random place, size and
+    resolution. The pruned read (manifest index, row-group statistics, row filter) returns
+    exactly the rows a read of everything keeps inside the same ranges, and never drops a row
+    whose cell is in the region."""
+    rng = np.random.default_rng(12)
+    store = CrimeStore(tmp_path / "store")
+    forces = {f"force-{i}": (-4.0 + 0.35 * (i % 4), 50.3 + 0.25 * (i // 4)) for i in range(8)}
+    with store.writer() as writer:
+        for force, centre in forces.items():
+            for month in MONTHS:
+                writer.write(*_generated_partition(rng, force, month, centre, 0.08))
+    # One partition as written before the index existed: it must still be read.
+    manifest = store.snapshot().manifest
+    key = ("force-5", MONTHS[1])
+    legacy = replace(manifest, partitions={**manifest.partitions})
+    legacy.partitions[key] = replace(legacy.partitions[key], h3_parents=None)
+    (store.crimes_dir / "manifest.json").write_text(legacy.to_json(), encoding="utf-8")
+
+    snapshot = store.snapshot()
+    assert snapshot.manifest.partitions[key].h3_parents is None
+    everything = snapshot.read(columns=["crime_id", "h3_cell"])
+    stored_cells = everything["h3_cell"].fill_null(0).to_numpy()
+    pruned_partitions = 0
+    for trial in range(30):
+        resolution = int(rng.choice([7, 8, 9, 10]))
+        centre = forces[f"force-{rng.integers(len(forces))}"]
+        lat = centre[1] + rng.uniform(-0.2, 0.2)
+        lng = centre[0] + rng.uniform(-0.3, 0.3)
+        disk = h3.grid_disk(h3.latlng_to_cell(lat, lng, resolution), int(rng.integers(0, 6)))
+        region = np.array([h3.str_to_int(c) for c in disk], dtype=np.uint64)
+        ranges = region_ranges(region, resolution, max_ranges=int(rng.choice([8, 256])))
+        pruned = snapshot.read_region(ranges, ["crime_id", "h3_cell"])
+        expected = everything.filter(pa.array(in_ranges(ranges, stored_cells)))
+        assert sorted(pruned["crime_id"].to_pylist()) == sorted(expected["crime_id"].to_pylist())
+        parents = parent_cells(everything["h3_cell"], resolution).fill_null(0).to_numpy()
+        needed = set(everything.filter(pa.array(np.isin(parents, region)))["crime_id"].to_pylist())
+        assert needed <= set(pruned["crime_id"].to_pylist()), f"trial {trial} dropped a crime"
+        candidates = snapshot.manifest.region_index.may_hold(ranges)
+        assert key in candidates
+        pruned_partitions += len(snapshot.partitions()) - len(candidates)
+    assert pruned_partitions > 0  # the index did rule partitions out

@@ -32,16 +32,23 @@ def _digit_mask(first: int, last: int, value: int) -> int:
     return mask
 
 
+def descendant_bounds(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) uint64 arrays: the lowest and highest resolution-12 descendant of each of
+    ``cells`` (all at ``resolution``), in the order given."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    at_base = (cells & ~_RESOLUTION_MASK) | np.uint64(BASE_H3_RESOLUTION << _RESOLUTION_SHIFT)
+    low = at_base & ~np.uint64(_digit_mask(resolution + 1, BASE_H3_RESOLUTION, 7))
+    high = low | np.uint64(_digit_mask(resolution + 1, BASE_H3_RESOLUTION, 6))
+    return low, high
+
+
 def descendant_ranges(cells: np.ndarray, resolution: int) -> np.ndarray:
     """(n, 2) uint64 [low, high] of the resolution-12 descendants of each ``cells`` (all at
     ``resolution``), sorted and merged where they overlap or touch."""
     cells = np.unique(np.asarray(cells, dtype=np.uint64))
     if not len(cells):
         return np.empty((0, 2), dtype=np.uint64)
-    at_base = (cells & ~_RESOLUTION_MASK) | np.uint64(BASE_H3_RESOLUTION << _RESOLUTION_SHIFT)
-    low = at_base & ~np.uint64(_digit_mask(resolution + 1, BASE_H3_RESOLUTION, 7))
-    high = low | np.uint64(_digit_mask(resolution + 1, BASE_H3_RESOLUTION, 6))
-    return _merge(low, high)
+    return _merge(*descendant_bounds(cells, resolution))
 
 
 def region_ranges(
@@ -73,6 +80,15 @@ def _merge(low: np.ndarray, high: np.ndarray) -> np.ndarray:
         else:
             merged.append([lo, hi])
     return np.array(merged, dtype=np.uint64).reshape(-1, 2)
+
+
+def spans_meeting(ranges: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Boolean mask: which spans [low[i], high[i]] meet any of ``ranges`` (sorted, disjoint).
+    The last range starting at or before a span's end is the only one that can reach it."""
+    if not len(ranges):
+        return np.zeros(len(low), dtype=bool)
+    index = np.searchsorted(ranges[:, 0], np.asarray(high, dtype=np.uint64), side="right") - 1
+    return (index >= 0) & (ranges[np.maximum(index, 0), 1] >= np.asarray(low, dtype=np.uint64))
 
 
 def overlaps(ranges: np.ndarray, low: int, high: int) -> bool:

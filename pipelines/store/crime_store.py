@@ -35,11 +35,12 @@ from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
 from pipelines.store.errors import CorruptPartition, StoreError
 from pipelines.store.locks import acquire_partition, lock_timeout_from_env, manifest_lock
 from pipelines.store.manifest import MANIFEST_NAME, Manifest, PartitionEntry, load_manifest
-from pipelines.store.region import ROW_GROUP_ROWS, region_ordered
+from pipelines.store.region import ROW_GROUP_ROWS, index_cells, region_ordered
 from pipelines.store.snapshot import Snapshot, damaged_files
 
 DATA_DIR_ENV = "HOTSPOTS_DATA_DIR"
 _H3_KEY = b"hotspots.h3_resolution"
+_H3_COLUMN = "h3_cell"
 # Longer than any study or export runs, so a reader's pinned files outlive it.
 DEFAULT_GRACE_SECONDS = 3600.0
 
@@ -316,7 +317,14 @@ class StoreWriter:
                 region_ordered(table), tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS
             ),
         )
-        entry = PartitionEntry(force, month, f"{force}/{path.name}", path.stat().st_size, coverage)
+        entry = PartitionEntry(
+            force,
+            month,
+            f"{force}/{path.name}",
+            path.stat().st_size,
+            coverage,
+            index_cells(table[_H3_COLUMN]),
+        )
         with self._guard:
             self._staged[(force, month)] = entry
         return path

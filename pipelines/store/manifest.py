@@ -16,13 +16,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
 from pipelines.months import is_month
 from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
 from pipelines.store.errors import CorruptPartition, StoreUnavailable
+
+if TYPE_CHECKING:
+    from pipelines.store.region import PartitionIndex
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -35,26 +40,35 @@ class PartitionEntry:
     file: str  # relative to the crimes folder: "<force>/<month>.<sha256[:16]>.parquet"
     bytes: int  # the file's size when written: a different size means a damaged file
     coverage: PartitionCoverage | None = None  # None only for a listed pre-manifest store
+    # The H3 cells at INDEX_RESOLUTION (pipelines.store.region) that hold the partition's
+    # located rows, as hex strings: a region read skips the partition without opening it when
+    # none of them meets the region. None (files written before the index): always opened.
+    h3_parents: tuple[str, ...] | None = None
 
     def to_dict(self) -> dict:
         coverage = json.loads(self.coverage.to_json()) if self.coverage else None
-        return {
+        item = {
             "force": self.force,
             "month": self.month,
             "file": self.file,
             "bytes": self.bytes,
             "coverage": coverage,
         }
+        if self.h3_parents is not None:
+            item["h3_parents"] = list(self.h3_parents)
+        return item
 
     @classmethod
     def from_dict(cls, item: dict) -> PartitionEntry:
         coverage = item.get("coverage")
+        parents = item.get("h3_parents")
         return cls(
             force=item["force"],
             month=item["month"],
             file=item["file"],
             bytes=int(item["bytes"]),
             coverage=PartitionCoverage(**coverage) if coverage else None,
+            h3_parents=tuple(parents) if parents is not None else None,
         )
 
 
@@ -72,6 +86,14 @@ class Manifest:
         for (force, month), entry in sorted(self.partitions.items()):
             digest.update(f"{force}/{month}={entry.file}:{entry.bytes}\n".encode())
         return digest.hexdigest()[:16]
+
+    @cached_property
+    def region_index(self) -> PartitionIndex:
+        """The partitions' H3 index (pipelines.store.region), built once per manifest."""
+        from pipelines.store.region import PartitionIndex
+
+        keys = list(self.partitions)
+        return PartitionIndex(keys, [self.partitions[key].h3_parents for key in keys])
 
     def to_json(self) -> str:
         body = {

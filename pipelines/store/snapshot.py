@@ -161,9 +161,12 @@ class Snapshot:
         every force (or ``force``) and month in first..last: only the row groups that can hold
         such rows are read (``pipelines.store.region``)."""
         wanted = list(columns)
+        # The manifest's index rules out most partitions before any file is opened.
+        candidates = self.manifest.region_index.may_hold(ranges)
         tables = [
             self._read_file(self.manifest.partitions[key], wanted, ranges)
             for key in self.partitions(force, first, last)
+            if key in candidates
         ]
         if not tables:
             return pa.schema([CRIME_SCHEMA.field(name) for name in wanted]).empty_table()
