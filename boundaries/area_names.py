@@ -29,11 +29,17 @@ class UnknownAreaError(NotFoundError, BoundaryError):
 
 @dataclass(frozen=True)
 class AreaDirectory:
-    """The codes and names of one boundary set's areas, in the set's order."""
+    """The codes and names of one boundary set's areas, in the set's order. ``listed_by`` is
+    where the asker can list them all (an address for the service, a command for the CLI)."""
 
     set_name: str
     codes: tuple[str, ...]
     names: tuple[str, ...]
+    listed_by: str = ""
+
+    @property
+    def listing(self) -> str:
+        return self.listed_by or f"GET /v1/boundaries/{self.set_name}/areas"
 
     def name_of(self, code: str) -> str:
         return self.names[self.codes.index(code)]
@@ -76,24 +82,26 @@ class AreaDirectory:
             hint = f"; did you mean {', '.join(repr(m) for m in matches)}?"
         elif len(self.codes) <= LIST_ALL_UP_TO:  # a small set: every area fits in the message
             listed = ", ".join(f"{n} ({c})" for c, n in zip(self.codes, self.names, strict=True))
-            hint = f"; its areas are {listed} (GET /v1/boundaries/{self.set_name}/areas)"
+            hint = f"; its areas are {listed} ({self.listing})"
         else:
-            hint = f"; GET /v1/boundaries/{self.set_name}/areas lists its {len(self.codes)} areas"
+            hint = f"; {self.listing} lists its {len(self.codes)} areas"
         return f"no area with code or name {value!r} in boundary set {self.set_name!r}{hint}"
 
 
-def area_directory(store: BoundaryStore, set_name: str) -> AreaDirectory:
+def area_directory(store: BoundaryStore, set_name: str, listed_by: str = "") -> AreaDirectory:
     """The set's codes and names, read without geometry; BoundaryError for an unknown set."""
     store.describe(set_name)  # the clear "no boundary set named ..." error, with the set list
     table = pq.read_table(store.path(set_name), columns=["code", "name"])
     codes = tuple(str(c) for c in table.column("code").to_pylist())
     names = tuple(str(n) for n in table.column("name").to_pylist())
-    return AreaDirectory(set_name, codes, names)
+    return AreaDirectory(set_name, codes, names, listed_by)
 
 
-def resolve_areas(store: BoundaryStore, set_name: str, values: Iterable[str]) -> tuple[str, ...]:
+def resolve_areas(
+    store: BoundaryStore, set_name: str, values: Iterable[str], listed_by: str = ""
+) -> tuple[str, ...]:
     """The codes of ``values`` (codes or names) in the set; nothing asked, nothing read."""
     values = tuple(values)
     if not values:
         return ()
-    return area_directory(store, set_name).resolve_all(values)
+    return area_directory(store, set_name, listed_by).resolve_all(values)

@@ -11,16 +11,22 @@ from rich.table import Table
 
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
+from cli import study_options as study
+from cli.areas import AreaOption, area_codes
 from cli.common import (
     DataDirOption,
+    ForceOption,
     FromOption,
     OverwriteOption,
+    QuietOption,
     ToOption,
     console,
     fail,
     open_store,
     refuse_to_overwrite,
+    step_progress,
 )
+from cli.tables import print_table
 from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
 from pipelines.analysis.output import output_files, output_format, write_result
 from pipelines.analysis.ranking import RANK_BY, rank_cells
@@ -38,60 +44,21 @@ def analyse(
     output: Annotated[
         Path, typer.Option("-o", "--output", help="File to write.", show_default=False)
     ],
-    area: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--area", help="Only this area code of the set (repeatable).", show_default=False
-        ),
-    ] = None,
-    resolution: Annotated[int, typer.Option("--res", help="H3 study resolution, 7-10.")] = 9,
+    area: AreaOption = None,
+    resolution: study.Resolution = 9,
     first: FromOption = None,
     last: ToOption = None,
-    force: Annotated[
-        str | None, typer.Option("--force", help="Only this force (slug).", show_default=False)
-    ] = None,
-    category: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--category", help="Only this crime category (repeatable).", show_default=False
-        ),
-    ] = None,
-    weights: Annotated[
-        str,
-        typer.Option("--weights", help="Harm table: count, home-office-2018, cchi, or a file."),
-    ] = "count",
-    exclude_police_generated: Annotated[
-        bool,
-        typer.Option(
-            "--exclude-police-generated",
-            help="Leave out drugs and possession of weapons (found by police activity).",
-        ),
-    ] = False,
-    method: Annotated[str, typer.Option("--method", help="gistar or lisa.")] = "gistar",
-    k: Annotated[int, typer.Option("--k", help="Neighbour rings around each cell.")] = 1,
-    permutations: Annotated[
-        int,
-        typer.Option(
-            "--permutations",
-            help="Permutations for p-values (0 needs --p-for-classes analytic).",
-        ),
-    ] = 999,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed for permutations.")] = 0,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
-    correction: Annotated[
-        str,
-        typer.Option(
-            "--correction", help="Multiple testing: fdr_bh, fdr_by, bonferroni, holm, none."
-        ),
-    ] = "fdr_bh",
-    p_for_classes: Annotated[
-        str,
-        typer.Option(
-            "--p-for-classes",
-            help="Which p classes Gi* cells: permutation (default; controls false hot spots), "
-            "or the opt-in analytic / analytic-gated (flag noise on over-dispersed counts).",
-        ),
-    ] = DEFAULT_P_FOR_CLASSES,
+    force: ForceOption = None,
+    category: study.Category = None,
+    weights: study.Weights = "count",
+    exclude_police_generated: study.ExcludePoliceGenerated = False,
+    method: study.Method = "gistar",
+    k: study.Neighbours = 1,
+    permutations: study.Permutations = 999,
+    seed: study.Seed = 0,
+    alpha: study.Alpha = 0.05,
+    correction: study.Correction = "fdr_bh",
+    p_for_classes: study.PForClasses = DEFAULT_P_FOR_CLASSES,
     adjust: Annotated[
         bool,
         typer.Option(
@@ -127,6 +94,7 @@ def analyse(
             show_default=False,
         ),
     ] = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -141,12 +109,13 @@ def analyse(
         refuse_to_overwrite(output_files(output, chosen_format), overwrite)
         if rank_by not in RANK_BY:
             fail(f"--rank-by must be one of {', '.join(RANK_BY)}, got {rank_by!r}")
-        boundary_set = BoundaryStore(open_store(data_dir).root).read(boundaries)
+        root = open_store(data_dir).root
+        boundary_set = BoundaryStore(root).read(boundaries)
     except (MonthError, ValueError, BoundaryError) as error:
         fail(str(error))
     request = StudyRequest(
         boundaries=boundaries,
-        areas=tuple(area or ()),
+        areas=area_codes(root, boundaries, area),
         resolution=resolution,
         first=first,
         last=last,
@@ -166,7 +135,8 @@ def analyse(
     )
     store = open_store(data_dir)
     try:
-        with console.status("Computing hotspot statistics..."):
+        with step_progress("Hot spots", quiet) as progress:
+            progress("Computing hot spot statistics", 0, 2)
             result = run_study(store, boundary_set, request)
             cells = result.cells
             if top is not None:
@@ -177,6 +147,7 @@ def analyse(
                     per_area=per_area,
                     min_separation_m=min_separation_m,
                 )
+            progress(f"Writing {output}", 1, 2)
             written = write_result(cells, result.provenance, output, chosen_format)
     except (ValueError, BoundaryError) as error:
         fail(str(error))
@@ -231,4 +202,4 @@ def _summary(result: StudyResult, cells: pd.DataFrame, top: int | None) -> None:
                 f"{row.z:.2f}",
                 ", ".join(row.streets[:2]),
             )
-        console.print(table)
+        print_table(table)

@@ -12,6 +12,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from boundaries.area_names import area_directory
 from boundaries.clusters import build_clusters, read_mapping
 from boundaries.counts import count_crimes
 from boundaries.custom_areas import load_custom_file
@@ -23,15 +24,20 @@ from boundaries.ons_fetch import DEFAULT_BASE_URL, DEFAULT_VINTAGE, WARD_SERVICE
 from boundaries.population import population_for_set, read_population, with_population
 from boundaries.sets import BoundarySet, load_boundary_file
 from boundaries.store import BoundaryStore
+from cli.areas import AreaOption, area_codes
 from cli.common import (
     DataDirOption,
+    ForceOption,
     FromOption,
+    LookupOption,
+    PopulationOption,
     ToOption,
     console,
     error_console,
     fail,
     open_store,
 )
+from cli.tables import print_table
 from pipelines.forces import ForceError
 from pipelines.months import MonthError, check_range
 from pipelines.spreadsheet import spreadsheet_safe_csv
@@ -52,10 +58,6 @@ VintageOption = Annotated[
     typer.Option("--vintage", help="Year (or date) the boundaries are of.", show_default=False),
 ]
 ReplaceOption = Annotated[bool, typer.Option("--replace", help="Overwrite a set of the same name.")]
-PoliceForceOption = Annotated[
-    str | None,
-    typer.Option("--force", help="Only this police force (slug).", show_default=False),
-]
 FormatOption = Annotated[
     str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
 ]
@@ -177,13 +179,34 @@ def list_sets(
             str(quality.get("gaps", 0)),
             item.get("source", ""),
         )
-    console.print(table)
+    print_table(table)
+
+
+@boundaries_app.command("areas")
+def areas(
+    name: Annotated[str, typer.Argument(help="A stored boundary set.", show_default=False)],
+    output: FormatOption = "table",
+    data_dir: DataDirOption = None,
+) -> None:
+    """List a set's areas: the codes and names every --area option accepts."""
+    output = _check_format(output)
+    try:
+        directory = area_directory(_boundary_store(data_dir), name)
+    except BoundaryError as error:
+        fail(str(error))
+    frame = pd.DataFrame({"code": directory.codes, "name": directory.names})
+    if output == "json":
+        print(json.dumps(frame.to_dict(orient="records"), indent=2))
+    elif output == "csv":
+        _print_csv(frame)
+    else:
+        _print_table(frame, f"Areas of {name}")
 
 
 @boundaries_app.command("counts")
 def counts(
     name: Annotated[str, typer.Argument(help="A stored boundary set.", show_default=False)],
-    force: PoliceForceOption = None,
+    force: ForceOption = None,
     first: FromOption = None,
     last: ToOption = None,
     output: FormatOption = "table",
@@ -325,10 +348,7 @@ def cover(
     resolution: Annotated[
         int, typer.Option("--resolution", "-r", help="H3 study resolution, 7-10.")
     ] = 9,
-    areas: Annotated[
-        list[str] | None,
-        typer.Option("--area", help="Only these area codes (repeatable; default: all)."),
-    ] = None,
+    areas: AreaOption = None,
     output: FormatOption = "csv",
     data_dir: DataDirOption = None,
 ) -> None:
@@ -338,7 +358,8 @@ def cover(
     try:
         boundary_set = _boundary_store(data_dir).read(name)
         with error_console.status(f"Covering {name} at resolution {resolution}"):
-            result = cover_areas(boundary_set, resolution, areas or None)
+            codes = area_codes(resolve_data_dir(data_dir), name, areas)
+            result = cover_areas(boundary_set, resolution, codes or None)
     except BoundaryError as error:
         fail(str(error))
     frame = result.to_table().to_pandas()
@@ -359,26 +380,12 @@ def cover(
 @boundaries_app.command("population")
 def population(
     name: Annotated[str, typer.Argument(help="A stored boundary set.", show_default=False)],
-    population_file: Annotated[
-        Path,
-        typer.Option(
-            "--population",
-            help="Census LSOA population table or a code,population CSV.",
-            show_default=False,
-        ),
-    ],
+    population_file: PopulationOption,
     lsoas: Annotated[
         str | None,
         typer.Option("--lsoas", help="Stored LSOA set, to share LSOA population by area."),
     ] = None,
-    lookup: Annotated[
-        Path | None,
-        typer.Option(
-            "--lookup",
-            help="ONS LSOA -> ward best-fit lookup CSV: a ward's population is its LSOAs' sum.",
-            show_default=False,
-        ),
-    ] = None,
+    lookup: LookupOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Attach resident population to a set's areas (for rates per 1,000 residents)."""
@@ -405,11 +412,8 @@ def population(
 @boundaries_app.command("routes")
 def routes(
     name: Annotated[str, typer.Argument(help="A stored ward set.", show_default=False)],
-    lookup: Annotated[
-        Path,
-        typer.Option("--lookup", help="ONS LSOA -> ward best-fit lookup CSV.", show_default=False),
-    ],
-    force: PoliceForceOption = None,
+    lookup: LookupOption,
+    force: ForceOption = None,
     first: FromOption = None,
     last: ToOption = None,
     output: FormatOption = "table",
@@ -454,4 +458,4 @@ def _print_table(frame: pd.DataFrame, title: str) -> None:
         table.add_column(str(column), justify="right" if numeric else "left")
     for row in frame.itertuples(index=False):
         table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row))
-    console.print(table)
+    print_table(table)

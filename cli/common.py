@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -11,9 +13,11 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipelines.cache import cache_dir_for, open_cache, use_cache
+from pipelines.progress import StepReport
 from pipelines.store import CrimeStore, resolve_data_dir
 
-# Reports go to stdout; errors to stderr, one line, no traceback.
+# Reports go to stdout; errors and progress to stderr (errors one line, no traceback), so
+# stdout holds only the answer another program may read.
 console = Console()
 error_console = Console(stderr=True)
 
@@ -33,6 +37,35 @@ ToOption = Annotated[
 ]
 OverwriteOption = Annotated[
     bool, typer.Option("--overwrite", help="Replace the -o file(s) if they exist already.")
+]
+ForceOption = Annotated[
+    str | None, typer.Option("--force", help="Only this force (slug).", show_default=False)
+]
+# Optional types: a command that needs the file declares it with no default (Typer requires it).
+PopulationOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--population",
+        help="Census LSOA population table (or a code,population CSV), for rates per 1,000 "
+        "residents.",
+        show_default=False,
+    ),
+]
+LookupOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--lookup",
+        help="ONS LSOA -> ward best-fit lookup CSV: puts each LSOA, and its residents, in a ward.",
+        show_default=False,
+    ),
+]
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress bar (it is drawn on stderr, and only when stderr is a terminal).",
+    ),
 ]
 
 
@@ -60,10 +93,33 @@ def refuse_to_overwrite(paths: list[Path], overwrite: bool) -> None:
 
 
 def progress_bar(
-    description: str = "[progress.description]{task.description}", detail: bool = False
+    description: str = "[progress.description]{task.description}",
+    detail: bool = False,
+    quiet: bool = False,
 ) -> Progress:
-    """The commands' progress bar: description, bar, done of total, [a detail field], time."""
+    """The commands' progress bar: description, bar, done of total, [a detail field], time.
+
+    Drawn on stderr and only on a terminal (a pipe or a log file gets none), and not at all
+    with --quiet; it disappears when done, leaving the command's own output."""
     columns = [TextColumn(description), BarColumn(), MofNCompleteColumn()]
     if detail:
         columns.append(TextColumn("{task.fields[detail]}"))
-    return Progress(*columns, TimeElapsedColumn(), console=console, transient=True)
+    return Progress(
+        *columns,
+        TimeElapsedColumn(),
+        console=error_console,
+        transient=True,
+        disable=quiet or not error_console.is_terminal,
+    )
+
+
+@contextmanager
+def step_progress(label: str, quiet: bool = False) -> Iterator[StepReport]:
+    """A progress bar for a computation that reports its steps (``pipelines.progress``)."""
+    with progress_bar(detail=True, quiet=quiet) as bar:
+        task = bar.add_task(label, total=None, detail="")
+
+        def report(step: str, done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, detail=step)
+
+        yield report

@@ -8,16 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import DataDirOption, FromOption, ToOption, console, fail, open_store
+from cli.common import DataDirOption, ForceOption, FromOption, ToOption, console, fail, open_store
+from cli.tables import print_table
 from pipelines.months import MonthError, check_range
 from pipelines.store.coverage import coverage_rows
 from pipelines.store.crime_store import StoreError
 
 
 def coverage(
-    force: Annotated[
-        str | None, typer.Option("--force", help="Only this force (slug).", show_default=False)
-    ] = None,
+    force: ForceOption = None,
     first: FromOption = None,
     last: ToOption = None,
     as_json: Annotated[
@@ -71,7 +70,7 @@ def coverage(
             rejected,
             _revisions(row.get("revisions") or []),
         )
-    console.print(table)
+    print_table(table)
     if any(row.get("revisions") for row in rows):
         console.print(
             "revised: republications loaded by `hotspots update`, latest last: rows added (+), "

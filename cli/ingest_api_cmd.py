@@ -12,6 +12,7 @@ from shapely.geometry.base import BaseGeometry
 from cli.common import (
     DataDirOption,
     FromOption,
+    QuietOption,
     ToOption,
     console,
     fail,
@@ -19,6 +20,7 @@ from cli.common import (
     progress_bar,
 )
 from cli.police_api import BaseUrlOption, api_root, retry_policy
+from cli.tables import print_table
 from pipelines.attribution import ATTRIBUTION
 from pipelines.forces import ForceError, check_force
 from pipelines.ingest import api as api_ingest
@@ -61,6 +63,7 @@ def ingest_api(
     first: FromOption = None,
     last: ToOption = None,
     base_url: BaseUrlOption = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Fetch street-level crime for an area from the data.police.uk API.
@@ -85,7 +88,7 @@ def ingest_api(
     retry = retry_policy()
     store = open_store(data_dir)
 
-    with progress_bar(detail=True) as bar:
+    with progress_bar(detail=True, quiet=quiet) as bar:
         task = bar.add_task(f"Fetching {force} months", total=None, detail="")
 
         def show(update: ProgressUpdate) -> None:
@@ -145,7 +148,7 @@ def _print_report(report: ApiIngestReport, root: Path) -> None:
             f"{month.kept:,}",
             rejected,
         )
-    console.print(table)
+    print_table(table)
     console.print(
         f"{len(report.months)} month(s), {report.requests:,} requests "
         f"({report.posts:,} POST, {report.retries:,} retried, "

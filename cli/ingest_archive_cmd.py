@@ -11,12 +11,14 @@ from rich.table import Table
 from cli.common import (
     DataDirOption,
     FromOption,
+    QuietOption,
     ToOption,
     console,
     fail,
     open_store,
     progress_bar,
 )
+from cli.tables import print_table
 from pipelines.ingest.archive import ArchiveIngestReport, FileOutcome, ingest_archive
 from pipelines.ingest.archive_layout import ArchiveError, list_archive
 from pipelines.months import MonthError, check_range
@@ -39,6 +41,7 @@ def ingest_archive_command(
     ] = None,
     first: FromOption = None,
     last: ToOption = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Load street-level crime from the bulk archive into the store.
@@ -53,7 +56,7 @@ def ingest_archive_command(
     except (MonthError, ArchiveError) as error:
         fail(str(error))
     store = open_store(data_dir)
-    with progress_bar() as bar:
+    with progress_bar(quiet=quiet) as bar:
         task = bar.add_task("Ingesting files", total=total)
 
         def advance(outcome: FileOutcome) -> None:
@@ -94,7 +97,7 @@ def _print_report(report: ArchiveIngestReport, root: Path) -> None:
             f"{cov.no_location:,}",
             rejected,
         )
-    console.print(table)
+    print_table(table)
     for outcome in report.files:
         if outcome.error:
             console.print(f"[red]{outcome.name}[/]: {outcome.error}", highlight=False)

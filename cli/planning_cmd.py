@@ -12,16 +12,22 @@ from rich.table import Table
 
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
+from cli import study_options as study
+from cli.areas import AreaOption, area_codes
 from cli.common import (
     DataDirOption,
+    ForceOption,
     FromOption,
     OverwriteOption,
+    QuietOption,
     ToOption,
     console,
     fail,
     open_store,
     refuse_to_overwrite,
+    step_progress,
 )
+from cli.tables import print_table
 from pipelines.analysis.study import StudyRequest
 from pipelines.months import check_range, parse_month
 from pipelines.planning.allocation_request import AllocationRequest, allocate_by_need
@@ -41,12 +47,6 @@ FormatOption = Annotated[
 ]
 OutputOption = Annotated[
     Path | None, typer.Option("-o", "--output", help="Write to this file.", show_default=False)
-]
-WeightsOption = Annotated[
-    str, typer.Option("--weights", help="Harm table: count, home-office-2018, cchi or a file.")
-]
-ForceOption = Annotated[
-    str | None, typer.Option("--force", help="Only this force (slug).", show_default=False)
 ]
 
 
@@ -74,12 +74,13 @@ def allocate_command(
         ),
     ] = "webster",
     measure: Annotated[str, typer.Option("--measure", help="harm, count or rate.")] = "harm",
-    weights: WeightsOption = "home-office-2018",
+    weights: study.Weights = "home-office-2018",
     first: FromOption = None,
     last: ToOption = None,
     force: ForceOption = None,
     file_format: FormatOption = "table",
     output: OutputOption = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -102,7 +103,8 @@ def allocate_command(
             rounding=rounding,
             floor_rule=floor_rule,
         )
-        allocation = allocate_by_need(store, boundary_set, request)
+        with step_progress("Allocating", quiet) as progress:
+            allocation = allocate_by_need(store, boundary_set, request, progress=progress)
     except (ValueError, BoundaryError) as error:
         fail(str(error))
     title = f"{units} units across {boundaries}"
@@ -113,15 +115,16 @@ def compare_command(
     boundaries: Annotated[
         str, typer.Option("--boundaries", help="Two or more boundary sets, comma-separated.")
     ],
-    weights: WeightsOption = "home-office-2018",
-    resolution: Annotated[int, typer.Option("--res", help="H3 resolution, 7-10.")] = 9,
-    k: Annotated[int, typer.Option("--k", help="Neighbour rings for Gi*, 1-3.")] = 1,
-    alpha: Annotated[float, typer.Option("--alpha", help="Level for hot cells.")] = 0.05,
+    weights: study.Weights = "home-office-2018",
+    resolution: study.Resolution = 9,
+    k: study.Neighbours = 1,
+    alpha: study.Alpha = 0.05,
     first: FromOption = None,
     last: ToOption = None,
     force: ForceOption = None,
     file_format: FormatOption = "table",
     output: OutputOption = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -134,9 +137,19 @@ def compare_command(
     try:
         first, last = check_range(first, last)
         sets = [BoundaryStore(store.root).read(name) for name in names]
-        comparison = compare_schemes(
-            store, sets, first, last, force, weights, resolution, k=k, alpha=alpha
-        )
+        with step_progress("Comparing", quiet) as progress:
+            comparison = compare_schemes(
+                store,
+                sets,
+                first,
+                last,
+                force,
+                weights,
+                resolution,
+                k=k,
+                alpha=alpha,
+                progress=progress,
+            )
     except (ValueError, BoundaryError) as error:
         fail(str(error))
     body = comparison.to_dict()
@@ -166,7 +179,7 @@ def compare_command(
             str(s.straddling_hot_cells),
             f"{s.between_share:.2f}",
         )
-    console.print(table)
+    print_table(table)
 
 
 def displacement_command(
@@ -206,9 +219,7 @@ def backtest_command(
     last: Annotated[str, typer.Option("--to", help="Last month of the training window.")],
     train_months: Annotated[int, typer.Option("--train-months", help="Training months.")] = 12,
     test_months: Annotated[int, typer.Option("--test-months", help="Months scored after.")] = 3,
-    area: Annotated[
-        list[str] | None, typer.Option("--area", help="Only this area (repeatable).")
-    ] = None,
+    area: AreaOption = None,
     resolutions: Annotated[
         str, typer.Option("--res", help="Resolutions the data supports, e.g. 8,9.")
     ] = "8,9",  # pipelines.planning.backtest.BACKTEST_RESOLUTIONS
@@ -216,32 +227,19 @@ def backtest_command(
         str, typer.Option("--weights", help="Selections to compare, e.g. count,home-office-2018.")
     ] = "count,home-office-2018",
     force: ForceOption = None,
-    category: Annotated[
-        list[str] | None, typer.Option("--category", help="Only this category (repeatable).")
-    ] = None,
-    exclude_police_generated: Annotated[
-        bool,
-        typer.Option("--exclude-police-generated", help="Leave out drugs and weapons possession."),
-    ] = False,
-    method: Annotated[str, typer.Option("--method", help="gistar or lisa.")] = "gistar",
-    k: Annotated[int, typer.Option("--k", help="Neighbour rings around each cell.")] = 1,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level.")] = 0.05,
-    correction: Annotated[
-        str, typer.Option("--correction", help="Multiple-testing control, e.g. fdr_bh.")
-    ] = "fdr_bh",
-    permutations: Annotated[
-        int, typer.Option("--permutations", help="Permutations for p-values.")
-    ] = 999,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the permutations.")] = 0,
-    p_for_classes: Annotated[
-        str,
-        typer.Option(
-            "--p-for-classes",
-            help="p rule for hot spots: permutation (default), analytic or analytic-gated.",
-        ),
-    ] = "permutation",  # pipelines.analysis.gistar.DEFAULT_P_FOR_CLASSES (lazy imports)
+    category: study.Category = None,
+    exclude_police_generated: study.ExcludePoliceGenerated = False,
+    method: study.Method = "gistar",
+    k: study.Neighbours = 1,
+    alpha: study.Alpha = 0.05,
+    correction: study.Correction = "fdr_bh",
+    permutations: study.Permutations = 999,
+    seed: study.Seed = 0,
+    # gistar.DEFAULT_P_FOR_CLASSES, not imported: the command's module loads lazily
+    p_for_classes: study.PForClasses = "permutation",
     file_format: FormatOption = "table",
     output: OutputOption = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
@@ -263,7 +261,7 @@ def backtest_command(
         boundary_set = boundary_store.read(boundaries)
         base = StudyRequest(
             boundaries,
-            areas=tuple(area or ()),
+            areas=area_codes(store.root, boundaries, area),
             force=force,
             categories=tuple(category or ()),
             exclude_police_generated=exclude_police_generated,
@@ -285,9 +283,10 @@ def backtest_command(
         )
         snapshot = store.snapshot()  # the run and its recorded version read one store version
         version = data_version(snapshot, boundary_store, boundaries)
-        entry, warning = backtest_and_record(
-            store.root, boundary_set, snapshot, asked, version, source="cli"
-        )
+        with step_progress("Backtesting", quiet) as progress:
+            entry, warning = backtest_and_record(
+                store.root, boundary_set, snapshot, asked, version, source="cli", progress=progress
+            )
     except (ValueError, BoundaryError) as error:
         fail(str(error))
     frame = pd.DataFrame(entry["rows"])
@@ -326,7 +325,7 @@ def _emit(
             table.add_column(str(column))
         for row in frame.itertuples(index=False):
             table.add_row(*(f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row))
-        console.print(table)
+        print_table(table)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:

@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DataDirOption, console, error_console, fail, open_store, progress_bar
+from cli.common import (
+    DataDirOption,
+    QuietOption,
+    console,
+    error_console,
+    fail,
+    open_store,
+    progress_bar,
+)
 
 
 def precompute_command(
@@ -35,6 +43,7 @@ def precompute_command(
             show_default=False,
         ),
     ] = None,
+    quiet: QuietOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
     """Compute every area's default hot spot studies into the on-disk cache, on Dask.
@@ -67,7 +76,7 @@ def precompute_command(
             client = Client(cluster)
     except (OSError, TimeoutError) as error:
         fail(f"cannot reach the Dask scheduler {scheduler}: {error}")
-    with client, progress_bar() as bar:
+    with client, progress_bar(quiet=quiet) as bar:
         task = bar.add_task("studies", total=None)
         report = precompute(
             cache,

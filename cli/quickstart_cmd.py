@@ -25,8 +25,17 @@ from boundaries.ons_fetch import DEFAULT_BASE_URL as ONS_BASE_URL
 from boundaries.ons_fetch import DEFAULT_VINTAGE, WARD_SERVICES, fetch_wards
 from boundaries.sets import BoundarySet, prepare_areas, read_boundary_file
 from boundaries.store import BoundaryStore
-from cli.common import DataDirOption, console, error_console, fail, progress_bar
+from cli.common import (
+    DataDirOption,
+    LookupOption,
+    PopulationOption,
+    console,
+    error_console,
+    fail,
+    progress_bar,
+)
 from cli.police_api import retry_policy
+from cli.tables import print_table
 from pipelines.forces import ForceError, check_force
 from pipelines.harm import list_tables
 from pipelines.ingest.api import ApiIngestError, ingest_api
@@ -124,22 +133,8 @@ def quickstart(
             show_default=False,
         ),
     ] = None,
-    population: Annotated[
-        Path | None,
-        typer.Option(
-            "--population",
-            help="Census LSOA population table, for rates per 1,000 residents (with --lookup).",
-            show_default=False,
-        ),
-    ] = None,
-    lookup: Annotated[
-        Path | None,
-        typer.Option(
-            "--lookup",
-            help="ONS LSOA -> ward best-fit lookup CSV that puts --population's LSOAs in wards.",
-            show_default=False,
-        ),
-    ] = None,
+    population: PopulationOption = None,
+    lookup: LookupOption = None,
     weights: WeightsOption = None,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
@@ -346,7 +341,7 @@ def _summary(app: FastAPI, set_name: str, weights: tuple[str, ...]) -> None:
         table.add_row(code, name, crimes, *cells)
     if windows:
         table.caption = f"crimes and hot spots of {', '.join(sorted(windows))}"
-    console.print(table)
+    print_table(table)
 
 
 def _urls(app: FastAPI, base: str, set_name: str) -> list[tuple[str, str]]:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from cli.common import DataDirOption, console, fail, open_store
 from cli.police_api import BaseUrlOption, api_root, retry_policy
+from cli.tables import print_table
 from pipelines.attribution import ATTRIBUTION
 from pipelines.ingest.update import (
     ADDED,
@@ -167,7 +168,7 @@ def _print(report: UpdateReport, root: Path) -> None:
                 f"{m.changes.removed:,}",
                 f"{m.changes.changed:,}" + (f" ({fields})" if fields else ""),
             )
-        console.print(table)
+        print_table(table)
         console.print(
             "Rows before and after; changed = same crime ID, new content (category, outcome, "
             "location...).",

@@ -19,6 +19,7 @@ from pipelines.harm import load_table
 from pipelines.harm.table import summed_unit
 from pipelines.planning.allocation import CLI_NAMES, AllocationError, OptionNames, allocate
 from pipelines.planning.measures import MEASURES, area_measures
+from pipelines.progress import StepReport, no_progress
 from pipelines.store import CrimeStore
 
 MEASURE_COLUMNS = {"harm": "harm", "count": "crimes", "rate": "rate"}
@@ -110,9 +111,10 @@ def allocate_by_need(
     boundary_set: BoundarySet,
     request: AllocationRequest,
     names: OptionNames = CLI_NAMES,
+    progress: StepReport = no_progress,
 ) -> NeedAllocation:
     """The allocation ``request`` asks for; AllocationError (a ValueError) names what to change,
-    in the asker's own spelling of the options (``names``)."""
+    in the asker's own spelling of the options (``names``). ``progress`` hears of each step."""
     store = store.snapshot()  # one store version for every read of this answer
     if request.measure not in MEASURES:
         raise AllocationError(
@@ -120,6 +122,7 @@ def allocate_by_need(
         )
     table = load_table(request.weights)
     window = choose_window(store, request.force, request.first, request.last)
+    progress(f"Counting crimes {window.first}..{window.last} into areas", 0, 2)
     frame = area_measures(store, boundary_set, table, window.first, window.last, request.force)
     if request.measure == "rate" and "rate" not in frame:
         raise AllocationError(
@@ -132,6 +135,7 @@ def allocate_by_need(
     raw = frame[column].to_numpy(dtype=np.float64)
     # An area with no rate (no residents recorded) has no measured need: it gets its floor.
     values = np.where(np.isfinite(raw), raw, 0.0)
+    progress("Sharing the units", 1, 2)
     result = allocate(
         frame["code"].tolist(),
         values,
@@ -167,6 +171,7 @@ def allocate_by_need(
         "areas_without_need": codes[values == 0].tolist(),
         "areas_without_rate": codes[~np.isfinite(raw)].tolist() if column == "rate" else [],
     }
+    progress("Done", 2, 2)
     return NeedAllocation(frame, provenance)
 
 

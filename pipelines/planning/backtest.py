@@ -57,6 +57,7 @@ from pipelines.categories import canonical_category
 from pipelines.errors import InputError
 from pipelines.harm import POLICE_GENERATED
 from pipelines.months import months_between, shift_month
+from pipelines.progress import StepReport, no_progress
 from pipelines.store import CrimeStore
 
 # Resolutions the data supports: on Torbay an occupied resolution-10 cell holds a median of one
@@ -173,9 +174,11 @@ def run_backtest(
     resolutions: tuple[int, ...] = BACKTEST_RESOLUTIONS,
     selections: tuple[str, ...] = BACKTEST_SELECTIONS,
     study: StudyRunner | None = None,
+    progress: StepReport = no_progress,
 ) -> BacktestRun:
     """:func:`backtest` with its provenance. ``study`` runs each training study (default
-    ``run_study``; the service passes its study cache so repeated backtests cost no new study)."""
+    ``run_study``; the service passes its study cache so repeated backtests cost no new study);
+    ``progress`` hears of each training study as it starts."""
     store = store.snapshot()  # one store version for every read of this answer
     if test_months < 1:
         raise BacktestError(f"the test period must be at least 1 month, got {test_months}")
@@ -199,7 +202,9 @@ def run_backtest(
     missing = [m for m in months_between(test_first, test_last) if m not in stored]
     if missing:
         raise BacktestError(_missing_test_months(store, base, test_months, missing))
+    progress(f"Reading test crimes {test_first}..{test_last}", 0, 1)
     test_crimes = _test_crimes(store, base, test_first, test_last)
+    steps = len(resolutions) * len(selections)
     rows = []
     trained: StudyResult | None = None
     for resolution in resolutions:
@@ -210,6 +215,7 @@ def run_backtest(
         for selection in selections:
             # adjust=False: the data guard must not swap the resolution or window being scored.
             request = replace(base, resolution=resolution, weights=selection, adjust=False)
+            progress(f"Resolution {resolution}, {selection}", len(rows), steps)
             try:
                 trained = run(request)
             except StudyError as error:  # the data guard's refusal, about this resolution
@@ -263,6 +269,7 @@ def run_backtest(
                 )
             )
     assert trained is not None  # at least one resolution and selection, checked above
+    progress("Done", steps, steps)
     return BacktestRun(
         request=base,
         rows=rows,

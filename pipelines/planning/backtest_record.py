@@ -44,6 +44,7 @@ from pipelines.planning.backtest import (
     rows_as_dicts,
     run_backtest,
 )
+from pipelines.progress import StepReport, no_progress
 from pipelines.store import CrimeStore
 from pipelines.store.atomic import (
     atomic_write,
@@ -484,6 +485,7 @@ def backtest_and_record(
     data_version: str,
     source: str,
     study: StudyRunner | None = None,
+    progress: StepReport = no_progress,
 ) -> tuple[dict, str | None]:
     """Run the backtest ``request`` asks for and record it: (the run as recorded, a warning).
     The command line and the service both come here, so they record alike. A record that
@@ -496,6 +498,7 @@ def backtest_and_record(
         request.resolutions,
         request.selections,
         study=study,
+        progress=progress,
     )
     try:
         return record_run(data_dir, run, data_version, source, request.train_months)

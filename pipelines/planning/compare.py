@@ -40,6 +40,7 @@ from pipelines.attribution import ATTRIBUTION
 from pipelines.errors import InputError
 from pipelines.harm import load_table
 from pipelines.planning.concentration import areas_holding_half, gini, share_in_top
+from pipelines.progress import StepReport, no_progress
 from pipelines.store import CrimeStore
 
 _COLUMNS = ["longitude", "latitude", "h3_cell", "category"]
@@ -106,12 +107,17 @@ def compare_schemes(
     resolution: int = 9,
     k: int = 1,
     alpha: float = 0.05,
+    progress: StepReport = no_progress,
 ) -> Comparison:
+    """Every scheme measured on the same crimes, cells and hot cells of the first set's region;
+    ``progress`` hears of each step (reading, hot cells, each scheme)."""
     store = store.snapshot()  # one store version for every read of this answer
     check_comparison([s.name for s in sets], resolution, k, alpha)
     table = load_table(weights)
     window = choose_window(store, force, first, last)
     reference = sets[0]
+    steps = 2 + len(sets)
+    progress(f"Reading crimes {window.first}..{window.last}", 0, steps)
     crimes = store.read(force, window.first, window.last, columns=_COLUMNS)
     grid = build_grid(reference, resolution)
     located = locate_crimes(grid, reference, crimes)
@@ -128,6 +134,7 @@ def compare_schemes(
     cell_harm = sum_by_cell(located, len(grid), harm_all)
     cell_counts = sum_by_cell(located, len(grid))
     weights_matrix = kring_weights(grid.cells, k)
+    progress("Hot cells (Gi*, permutations)", 1, steps)
     hot, classes = _hot_cells(cell_harm, cell_counts, weights_matrix, alpha)
     centres = grid.cell_centres()
     crimes = crimes.filter(pa.array(inside))
@@ -136,7 +143,8 @@ def compare_schemes(
     summaries = []
     cell_areas_by_scheme = []
     straddles = []
-    for boundary_set in sets:
+    for index, boundary_set in enumerate(sets):
+        progress(f"Measuring {boundary_set.name}", 2 + index, steps)
         assignment = assign_table(AreaIndex.of(boundary_set), crimes)
         cell_area = assign_points(boundary_set, centres[:, 1], centres[:, 0]).area
         cell_areas_by_scheme.append(cell_area)
@@ -146,6 +154,7 @@ def compare_schemes(
             _summary(boundary_set, assignment.area, harm, cell_area, cell_harm, hot, straddling)
         )
     hot_list = _hot_list(grid.cells, hot, classes, cell_counts, cell_harm, sets, straddles)
+    progress("Done", steps, steps)
     return Comparison(
         summaries,
         _rank_moves(summaries, cell_areas_by_scheme),

@@ -1,0 +1,69 @@
+"""Tables that never cut a code or a name short.
+
+Rich fits a table to the terminal by wrapping and, when that is not enough, by cutting cells
+short with an ellipsis ("devon-and-cornw…"): a code or a boundary set's name read that way is
+wrong, not just untidy. ``print_table`` renders the table at the terminal's width first and
+checks that every word of every cell came out whole; when one did not, it prints each row as a
+block of ``column: value`` lines instead, which fits any width. The title and caption go on
+lines of their own, never wrapped by Rich, so a long data folder in them stays one piece too.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from cli.common import console
+
+
+def print_table(table: Table, target: Console | None = None) -> None:
+    """Print ``table`` on ``target`` (stdout by default) with every cell whole."""
+    target = target or console
+    title, table.title = table.title, None
+    caption, table.caption = table.caption, None
+    if title:
+        target.print(Text(_plain(title), style="bold"), soft_wrap=True, highlight=False)
+    if _fits(table, target):
+        target.print(table)
+    else:
+        _print_rows(table, target)
+    if caption:
+        target.print(Text(_plain(caption), style="dim"), soft_wrap=True, highlight=False)
+
+
+def cell_texts(table: Table) -> list[list[Text]]:
+    """The table's rows, each a list of its cells as Text (markup applied)."""
+    columns = [[_text(cell) for cell in column.cells] for column in table.columns]
+    return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _fits(table: Table, target: Console) -> bool:
+    """True when the table rendered at the terminal's width shows every word of every cell."""
+    lines = target.render_lines(table, target.options, pad=False)
+    rendered = "\n".join("".join(segment.text for segment in line) for line in lines)
+    headers = [_plain(column.header) for column in table.columns]
+    words = {word for row in cell_texts(table) for cell in row for word in cell.plain.split()}
+    words.update(word for header in headers for word in header.split())
+    return all(word in rendered for word in words)
+
+
+def _print_rows(table: Table, target: Console) -> None:
+    """Each row as ``column: value`` lines, rows apart by a blank line."""
+    headers = [_plain(column.header) for column in table.columns]
+    for index, row in enumerate(cell_texts(table)):
+        if index:
+            target.print()
+        for header, cell in zip(headers, row, strict=True):
+            line = Text.assemble((f"{header}: ", "bold"), cell)
+            target.print(line, soft_wrap=True, highlight=False)
+
+
+def _text(cell: object) -> Text:
+    if isinstance(cell, Text):
+        return cell
+    return Text.from_markup(cell) if isinstance(cell, str) else Text(str(cell))
+
+
+def _plain(value: object) -> str:
+    return _text(value).plain if value is not None else ""
