@@ -182,7 +182,10 @@ def _closed_port() -> int:
         (["custom", "{tmp}/notes.txt", "--name", "c"], "not JSON"),
         (["custom", "{tmp}/line.geojson", "--name", "c"], "custom areas must be Polygon"),
         (["cover", "grid", "--resolution", "5"], "one of 7, 8, 9, 10"),
-        (["cover", "grid", "--area", "E0"], "--area: no area with code or name 'E0' in boundary set"),
+        (
+            ["cover", "grid", "--area", "E0"],
+            "--area: no area with code or name 'E0' in boundary set",
+        ),
         (["population", "grid", "--population", "{tmp}/missing.csv"], "does not exist"),
         (["population", "grid", "--population", "{tmp}/notes.txt"], "neither the census"),
         (["population", "grid", "--population", "{tmp}/lsoa_pop.csv"], "give an LSOA set"),
