@@ -9,13 +9,15 @@ region cell's clipped area (land share × the cell's H3 area) serves densities, 
 land area (the sum of the clipped areas) is close to the areas' own area (the PAI denominator is
 the areas' land area itself, see ``pipelines.planning.backtest``).
 
-How it is computed (hierarchically, vectorised). For each area polygon, H3's C containment gives
-the cells wholly inside it ("full": land share 1 in that area, no geometry work) and the cells
-touching it ("overlap"). Only the rim pairs (overlap minus full) are intersected exactly, by
-shapely's vectorised ``intersection`` in EPSG:3035; a cell's share is the sum over the areas it
-touches (areas of a set do not overlap; the sum is capped at 1 should custom areas overlap). The
-old cover listed every resolution-12 cell touching the areas and took parents in a Python loop
-(5.9 M cells, 46 s for London); ``benchmarks/h3_cover.py`` times both.
+How it is computed (hierarchically, vectorised; ``boundaries.land_share``). Whole interior cells
+come from one centre fill of the merged areas (h3ronpy, H3 in Rust); exact geometry is done only
+for a band of cells along the region's boundary (the cells of boundary samples and their 1-ring),
+so the work grows with the perimeter, not the area. A cell's share is measured against the areas
+merged into one region (areas of a set do not overlap; overlapping custom areas are unioned, so a
+share never exceeds 1). Cell areas, centres and hex strings are vectorised too. The first cover
+listed every resolution-12 cell touching the areas and took parents in a Python loop (5.9 M cells,
+46 s for London); the second filled each area with H3's "overlap" containment and built every
+cell's polygon; ``benchmarks/h3_cover.py`` times these against the analyst's ``h3.geo_to_cells``.
 
 A crime inside the areas whose study cell is not a region cell (a rim cell less than half inside,
 or a cell its snapped base cell's parent reaches across a rim) is left out of the cell statistics
@@ -32,7 +34,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import h3
@@ -44,12 +46,32 @@ from pyproj import Transformer
 from boundaries.assign import OUTSIDE, AreaIndex, assign_points
 from boundaries.errors import BoundaryError
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84
+from boundaries.land_share import (
+    EQUAL_AREA,
+    cell_centres,
+    cell_polygons,
+    cells_to_strings,
+    equal_area,
+    land_shares,
+    merged_region,
+)
 from boundaries.sets import BoundarySet
 from pipelines.cache import active_cache
 
+__all__ = [
+    "EQUAL_AREA",
+    "MIN_LAND_SHARE",
+    "REGION_RULE",
+    "STUDY_RESOLUTIONS",
+    "CellCover",
+    "cell_polygons",
+    "compute_cover",
+    "cover_areas",
+    "land_shares",
+]
+
 STUDY_RESOLUTIONS = (7, 8, 9, 10)
 MIN_LAND_SHARE = 0.5
-EQUAL_AREA = "EPSG:3035"  # ETRS89-LAEA Europe: areas in m², true to scale everywhere in the UK
 REGION_RULE = (
     f"a cell enters the region when at least {MIN_LAND_SHARE:.0%} of its area lies inside the "
     f"areas (measured in {EQUAL_AREA}, equal-area); densities use each cell's clipped area"
@@ -68,6 +90,7 @@ class CellCover:
     cell_km2: np.ndarray  # float64 per cell: the H3 cell's whole area
     cells_below_share: int  # cells touching the areas but less than half inside: left out
     areas_km2: float  # the areas' own area (equal-area), the region's true land area
+    centres: np.ndarray  # float64 (cells x 2): each cell's centre (lat, lng)
 
     @property
     def land_km2(self) -> np.ndarray:
@@ -89,7 +112,7 @@ class CellCover:
         return pa.table(
             {
                 "cell": pa.array(self.cells, type=pa.uint64()),
-                "cell_hex": pa.array([_h3.int_to_str(int(c)) for c in self.cells]),
+                "cell_hex": cells_to_strings(self.cells),
                 "area_code": pa.array(codes, type=pa.string()),
                 "land_share": pa.array(self.land_share, type=pa.float64()),
                 "land_km2": pa.array(self.land_km2, type=pa.float64()),
@@ -101,7 +124,6 @@ def cover_areas(
     boundary_set: BoundarySet,
     resolution: int,
     codes: Iterable[str] | None = None,
-    progress: Callable[[int, int], None] | None = None,
 ) -> CellCover:
     """The land-only H3 cover of the chosen areas (all of the set when ``codes`` is None).
 
@@ -113,8 +135,6 @@ def cover_areas(
         The study resolution, one of ``STUDY_RESOLUTIONS``.
     codes
         Area codes of the region; None for the whole set.
-    progress
-        Called with (done, total) areas as the cover is built.
     """
     if resolution not in STUDY_RESOLUTIONS:
         raise BoundaryError(
@@ -139,7 +159,7 @@ def cover_areas(
     cache = active_cache()
     cover = cache.get("cover", key)
     if cover is None:
-        cover = compute_cover(areas, resolution, progress)
+        cover = compute_cover(areas, resolution)
         cache.set("cover", key, cover)
     return _frozen(cover)  # unpickled arrays are writeable again
 
@@ -151,20 +171,18 @@ def _fingerprint(areas: object) -> str:
     return digest.hexdigest()
 
 
-def compute_cover(
-    areas: object, resolution: int, progress: Callable[[int, int], None] | None = None
-) -> CellCover:
+def compute_cover(areas: object, resolution: int) -> CellCover:
     """The cover of ``areas`` (a GeoDataFrame with code and WGS84 geometry) at ``resolution``.
 
     A pure function of the areas' codes and geometry and the resolution, so a cache can be keyed
-    by them (``cover_areas`` keeps one in memory).
+    by them (``cover_areas`` keeps them on disk).
     """
-    region = _equal_area_region(list(areas.geometry.values))
-    candidates, shares = land_shares(areas.geometry.values, resolution, progress, region)
+    region = merged_region(list(areas.geometry.values))
+    candidates, shares = land_shares(areas.geometry.values, resolution, region)
     keep = shares >= MIN_LAND_SHARE
     cells = candidates[keep]
-    area, rim = _cell_areas(cells, areas)
-    cell_km2 = np.array([_h3.cell_area(int(c), unit="km^2") for c in cells], dtype=np.float64)
+    centres = cell_centres(cells)
+    area, rim = _cell_areas(centres, areas, inside=shares[keep] == 1.0)
     cover = CellCover(
         resolution=resolution,
         cells=cells,
@@ -172,9 +190,10 @@ def compute_cover(
         codes=areas["code"].tolist(),
         rim_cells=rim,
         land_share=shares[keep],
-        cell_km2=cell_km2,
+        cell_km2=_cell_km2(cells),
         cells_below_share=int((~keep).sum()),
-        areas_km2=float(shapely.area(region)) / 1e6,
+        areas_km2=float(shapely.area(equal_area(region))) / 1e6,
+        centres=centres,
     )
     return _frozen(cover)
 
@@ -183,88 +202,14 @@ _COVER_FIELDS = tuple(f.name for f in dataclasses.fields(CellCover))
 
 
 def _frozen(cover: CellCover) -> CellCover:
-    for shared in (cover.cells, cover.area, cover.land_share, cover.cell_km2):
+    for shared in (cover.cells, cover.area, cover.land_share, cover.cell_km2, cover.centres):
         shared.setflags(write=False)  # covers are shared between callers: never changed in place
     return cover
 
 
-def land_shares(
-    geometries: Iterable[object],
-    resolution: int,
-    progress: Callable[[int, int], None] | None = None,
-    region: object | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every cell touching the geometries (sorted uint64) and the share of its area inside them.
-
-    Candidates are the cells H3's C polygon fill finds touching each area ("overlap"). The
-    areas are merged into one region (a coverage union: shared edges cancel, so a cell across
-    two wards is interior); cells properly inside the region count whole after one prepared
-    point-set test each, and only the rim cells are intersected exactly.
-    """
-    geometries = list(geometries)
-    touching: list[np.ndarray] = []
-    for index, geometry in enumerate(geometries):
-        touching.append(_overlapping(geometry, resolution))
-        if progress:
-            progress(index + 1, len(geometries))
-    cells = np.unique(np.concatenate(touching)) if touching else np.zeros(0, np.uint64)
-    shares = np.ones(len(cells), dtype=np.float64)
-    if len(cells) == 0:
-        return cells, shares
-    if region is None:
-        region = _equal_area_region(geometries)
-    shapely.prepare(region)
-    cell_shapes = cell_polygons(cells)
-    rim = ~shapely.contains_properly(region, cell_shapes)
-    inside = shapely.area(shapely.intersection(cell_shapes[rim], region))
-    shares[rim] = np.minimum(inside / shapely.area(cell_shapes[rim]), 1.0)
-    return cells, shares
-
-
-def _equal_area_region(geometries: list[object]) -> object:
-    """The areas as one geometry in EPSG:3035. Boundary sets tile without overlaps, so a coverage
-    union (which only cancels shared edges) is exact and ~20x faster than a general union; custom
-    areas that overlap fall back to the general one."""
-    projected = shapely.transform(
-        np.asarray(geometries, dtype=object), _to_equal_area, interleaved=False
-    )
-    projected = shapely.make_valid(projected)
-    if len(projected) == 1:
-        return projected[0]
-    merged = shapely.coverage_union_all(projected)
-    if not shapely.is_valid(merged):  # overlapping or gapped input: not a coverage
-        merged = shapely.union_all(projected)
-    return merged
-
-
-def _overlapping(geometry: object, resolution: int) -> np.ndarray:
-    """The cells touching one (multi)polygon, by H3's C polygon fill ("overlap" containment)."""
-    found: list[int] = []
-    for part in shapely.get_parts(geometry):
-        shape = _h3.geo_to_h3shape(part.__geo_interface__)
-        found.extend(_h3.h3shape_to_cells_experimental(shape, resolution, "overlap"))
-    return np.asarray(found, dtype=np.uint64)
-
-
-def cell_polygons(cells: np.ndarray) -> np.ndarray:
-    """The cells' boundary polygons in EPSG:3035 (metres), for exact areas and overlaps."""
-    boundaries = [_h3.cell_to_boundary(int(c)) for c in cells]
-    sizes = np.fromiter((len(b) for b in boundaries), dtype=np.int64, count=len(boundaries))
-    latlng = np.array([vertex for b in boundaries for vertex in b], dtype=np.float64)
-    x, y = _equal_area().transform(latlng[:, 1], latlng[:, 0])
-    rings = shapely.linearrings(
-        np.column_stack([x, y]), indices=np.repeat(np.arange(len(cells)), sizes)
-    )
-    return shapely.polygons(rings)
-
-
-def _to_equal_area(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return _equal_area().transform(x, y)
-
-
-@functools.cache
-def _equal_area() -> Transformer:
-    return Transformer.from_crs(WGS84, EQUAL_AREA, always_xy=True)
+def _cell_km2(cells: np.ndarray) -> np.ndarray:
+    # H3's own cell areas; the C call in a loop measured faster than h3ronpy's vectorised one.
+    return np.array([_h3.cell_area(c, unit="km^2") for c in cells.tolist()], dtype=np.float64)
 
 
 @functools.cache
@@ -273,12 +218,17 @@ def _to_grid() -> Transformer:
     return Transformer.from_crs(WGS84, BRITISH_NATIONAL_GRID, always_xy=True)
 
 
-def _cell_areas(cells: np.ndarray, areas: object) -> tuple[np.ndarray, int]:
-    centres = np.array([_h3.cell_to_latlng(int(c)) for c in cells], dtype=np.float64)
+def _cell_areas(centres: np.ndarray, areas: object, inside: np.ndarray) -> tuple[np.ndarray, int]:
+    """Each cell's area (by its centre, else the nearest) and how many centres lie outside.
+
+    ``inside`` marks cells wholly inside the areas: with a single area they need no test.
+    """
+    area = np.zeros(len(centres), dtype=np.int32)
     if len(centres) == 0:
-        return np.zeros(0, dtype=np.int32), 0
+        return area, 0
     index = AreaIndex.of(areas)
-    area = assign_points(index, centres[:, 1], centres[:, 0]).area
+    tested = np.flatnonzero(~inside) if len(index.codes) == 1 else np.arange(len(centres))
+    area[tested] = assign_points(index, centres[tested, 1], centres[tested, 0]).area
     rim = np.flatnonzero(area == OUTSIDE)
     if len(rim):
         x, y = _to_grid().transform(centres[rim, 1], centres[rim, 0])
@@ -289,4 +239,4 @@ def _cell_areas(cells: np.ndarray, areas: object) -> tuple[np.ndarray, int]:
         np.minimum.at(best, point_index, index.rank[area_index])  # ties: smallest code
         by_rank = np.argsort(index.rank)
         area[rim] = by_rank[best]
-    return area.astype(np.int32), len(rim)
+    return area, len(rim)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import h3
 import numpy as np
 import pyarrow as pa
 
@@ -57,7 +56,7 @@ class StudyGrid:
 
     def cell_centres(self) -> np.ndarray:
         """(lat, lng) of each cell centre."""
-        return np.array([h3.cell_to_latlng(h3.int_to_str(int(c))) for c in self.cells])
+        return np.asarray(self.cover.centres)
 
 
 def build_grid(
