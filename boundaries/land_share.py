@@ -39,8 +39,6 @@ import shapely
 from h3ronpy.vector import ContainmentMode, coordinates_to_cells, geometry_to_cells
 from pyproj import Transformer
 
-from boundaries.geometry import WGS84
-
 EQUAL_AREA = "EPSG:3035"  # ETRS89-LAEA Europe: areas in m², true to scale everywhere in the UK
 SAMPLES_PER_EDGE = 16  # boundary samples per mean H3 edge length: the band's safety margin
 OUTLINE_EDGE_M = 1_000.0  # longest outline edge handed to H3 (see ``land_shares``)
@@ -213,4 +211,10 @@ def _to_wgs84(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 @functools.cache
 def _equal_area() -> Transformer:
-    return Transformer.from_crs(WGS84, EQUAL_AREA, always_xy=True)
+    # EPSG:3035 from WGS84 (ETRS89 = WGS84 at this precision, as PROJ's own choice): the same
+    # numbers as ``Transformer.from_crs(WGS84, EQUAL_AREA, always_xy=True)`` to the last bit,
+    # built in 0.2 ms instead of ~0.1-0.2 s of PROJ database reads in every new process.
+    return Transformer.from_pipeline(
+        "+proj=pipeline +step +proj=unitconvert +xy_in=deg +xy_out=rad "
+        "+step +proj=laea +lat_0=52 +lon_0=10 +x_0=4321000 +y_0=3210000 +ellps=GRS80"
+    )

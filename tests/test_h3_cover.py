@@ -18,6 +18,7 @@ from boundaries.h3_cover import (
     compute_cover,
     land_shares,
 )
+from boundaries.land_share import equal_area
 
 _h3 = h3.api.basic_int
 X0, Y0 = -3.53, 50.46  # near Torquay
@@ -104,13 +105,13 @@ LAND_SHARE_TOLERANCE = 1e-9  # absolute; the cover and the reference differ only
 def reference_cover(wards: gpd.GeoDataFrame, resolution: int) -> dict[int, tuple[float, str]]:
     """The documented rule, brute force: every cell of a generous box around the wards, its H3
     polygon in EPSG:3035 intersected with the wards' general union one cell at a time; cells at
-    least half inside, each given to the ward holding its centre, else the nearest (EPSG:27700)."""
+    least half inside, each given to the ward holding its centre, else the nearest (EPSG:3035)."""
     land = shapely.union_all(wards.to_crs(EQUAL_AREA).geometry.values)
     west, south, east, north = wards.total_bounds
     margin = 0.02
     frame = box(west - margin, south - margin, east + margin, north + margin)
     cells = [_h3.str_to_int(c) for c in h3.geo_to_cells(frame.__geo_interface__, resolution)]
-    in_grid = wards.to_crs(27700)
+    in_grid = wards.to_crs(EQUAL_AREA)
     rings = [Polygon([(lng, lat) for lat, lng in _h3.cell_to_boundary(c)]) for c in cells]
     polygons = gpd.GeoSeries(rings, crs=4326).to_crs(EQUAL_AREA).values
     result = {}
@@ -123,7 +124,7 @@ def reference_cover(wards: gpd.GeoDataFrame, resolution: int) -> dict[int, tuple
         if len(holding):
             code = holding["code"].iloc[0]
         else:
-            centre = gpd.GeoSeries([shapely.Point(lng, lat)], crs=4326).to_crs(27700).iloc[0]
+            centre = gpd.GeoSeries([shapely.Point(lng, lat)], crs=4326).to_crs(EQUAL_AREA).iloc[0]
             code = wards["code"].iloc[int(np.argmin(in_grid.distance(centre).to_numpy()))]
         result[cell] = (share, code)
     return result
@@ -207,3 +208,11 @@ def test_long_straight_edges_are_measured_as_the_rule_says_not_as_h3_reads_them(
         _h3.geo_to_h3shape(strip.__geo_interface__), resolution, "overlap"
     )
     assert not np.isin(cells, h3_overlap).all()  # H3's own containment misses some of them
+
+
+def test_the_fast_equal_area_transform_is_pyproj_epsg_3035_to_the_bit() -> None:
+    rng = np.random.default_rng(5)
+    lng, lat = rng.uniform(-8.7, 1.8, 20_000), rng.uniform(49.8, 60.9, 20_000)
+    points = shapely.points(lng, lat)
+    reference = gpd.GeoSeries(points, crs=4326).to_crs(EQUAL_AREA).values.to_numpy()
+    assert shapely.equals_exact(equal_area(points), reference, tolerance=0).all()
