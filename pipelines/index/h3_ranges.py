@@ -45,7 +45,7 @@ def descendant_bounds(cells: np.ndarray, resolution: int) -> tuple[np.ndarray, n
 def descendant_ranges(cells: np.ndarray, resolution: int) -> np.ndarray:
     """(n, 2) uint64 [low, high] of the resolution-12 descendants of each ``cells`` (all at
     ``resolution``), sorted and merged where they overlap or touch."""
-    cells = np.unique(np.asarray(cells, dtype=np.uint64))
+    cells = _distinct(np.asarray(cells, dtype=np.uint64))
     if not len(cells):
         return np.empty((0, 2), dtype=np.uint64)
     return _merge(*descendant_bounds(cells, resolution))
@@ -57,10 +57,10 @@ def region_ranges(
     """Ranges covering the region of ``cells`` (and ``rings`` rings of neighbours around it):
     the cells' own, or those of their parents at the finest coarser resolution that needs at
     most ``max_ranges`` ranges (fewer, wider ranges cost less to test than extra rows do)."""
-    cells = np.unique(np.asarray(cells, dtype=np.uint64))
+    cells = _distinct(np.asarray(cells, dtype=np.uint64))
     if rings and len(cells):
         disks = pa.array(h3ronpy.grid_disk(cells, rings)).flatten()
-        cells = np.unique(np.asarray(disks, dtype=np.uint64))
+        cells = _distinct(np.asarray(disks, dtype=np.uint64))
     ranges = descendant_ranges(cells, resolution)
     coarse = resolution
     while len(ranges) > max_ranges and coarse > 0:
@@ -71,15 +71,19 @@ def region_ranges(
 
 
 def _merge(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Sorted [low, high] ranges, merged where they overlap or touch (vectorised: a new range
+    starts where its low is past every earlier high + 1)."""
     order = np.argsort(low, kind="stable")
     low, high = low[order], high[order]
-    merged: list[list[int]] = []
-    for lo, hi in zip(low.tolist(), high.tolist(), strict=True):
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return np.array(merged, dtype=np.uint64).reshape(-1, 2)
+    reach = np.maximum.accumulate(high)
+    starts = np.flatnonzero(np.r_[True, low[1:] > reach[:-1] + np.uint64(1)])
+    return np.column_stack([low[starts], np.maximum.reduceat(high, starts)]).astype(np.uint64)
+
+
+def _distinct(cells: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (numpy's hash-based ``unique`` is far slower on uint64 here)."""
+    ordered = np.sort(cells)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
 
 def spans_meeting(ranges: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
