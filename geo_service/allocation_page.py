@@ -3,6 +3,8 @@
 ``allocation_bars`` works out the bar chart (pure numbers, tested without a browser);
 ``render_allocation_html`` fills ``templates/allocation.html``. The page is self-contained (inline
 CSS and SVG, no script), like the area profile, so it opens on locked-down networks and prints.
+Measures and the rounding method are named for anyone (``geo_service.plain_words``); their
+technical names are tooltips and the closing technical notes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from geo_service.pages import template_environment
+from geo_service.plain_words import ALLOCATION_TERMS, MEASURE_WORDS, ROUNDING_NAMES
 from pipelines.attribution import ATTRIBUTION
 
 BAR_WIDTH = 100  # SVG units of the longest bar
@@ -48,9 +51,13 @@ _environment = template_environment(signed=_signed)
 def render_allocation_html(body: dict[str, Any]) -> str:
     """The page for an allocation body (``provenance``, ``rows``, ``totals``, as the JSON)."""
     rows = body["rows"]
+    provenance = body["provenance"]
     return _environment.get_template("allocation.html").render(
         a=body,
-        p=body["provenance"],
+        p=provenance,
+        t=ALLOCATION_TERMS,
+        measure_words=MEASURE_WORDS.get(provenance["measure"], provenance["measure"]),
+        rounding_name=ROUNDING_NAMES.get(provenance["rounding"], provenance["rounding"]),
         bars=allocation_bars(rows),
         bar_width=BAR_WIDTH,
         has_population=any(r.get("population") is not None for r in rows),

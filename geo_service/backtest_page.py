@@ -1,5 +1,7 @@
 """The printable backtest page: hit rate and PAI per resolution and selection, the best setting
-highlighted and read out in plain words, and every setting behind the numbers.
+highlighted and read out in plain words, and every setting behind the numbers. Measures are
+named for anyone (``geo_service.plain_words``); PAI, PEI* and the settings are in the technical
+notes.
 
 Rendered from the same body as the JSON answer (geo_service.routers.backtest.result_body), so
 the page and the API can never disagree. Self-contained: inline CSS, no script, nothing fetched.
@@ -7,7 +9,10 @@ the page and the API can never disagree. Self-contained: inline CSS, no script, 
 
 from __future__ import annotations
 
+import h3
+
 from geo_service.pages import template_environment
+from geo_service.plain_words import BACKTEST_TERMS
 
 
 def selection_label(selection: str) -> str:
@@ -15,8 +20,38 @@ def selection_label(selection: str) -> str:
     return "crime counts" if selection == "count" else f"harm ({selection})"
 
 
+def cell_size(resolution: int) -> str:
+    """An H3 resolution as the size of its cells: 'about 0.1 km² cells'."""
+    km2 = h3.average_hexagon_area(resolution, "km^2")
+    shown = f"{km2:.1f}" if km2 >= 0.1 else f"{km2:.3f}"
+    return f"about {shown} km² cells"
+
+
 def reading(row: dict) -> str:
-    """One row's result in plain words, for a reader who has not met PAI before."""
+    """One row's result in plain words, for a reader who has not met a backtest before."""
+    train, test = (row[key].replace("..", " to ") for key in ("train", "test"))
+    how = f"{cell_size(row['resolution'])}, by {selection_label(row['selection'])}"
+    if row["hotspot_cells"] == 0:
+        return f"No place was a hot spot on {train} ({how}), so there was nothing to test."
+    caught = (
+        f"The hot spots chosen on {train} ({how}) cover {row['area_share']:.1%} of the land and "
+        f"held {row['hit_rate']:.1%} ({row['hits']:,} of {row['test_crimes']:,}) of the crimes "
+        f"of {test}"
+    )
+    pai = row["pai"]
+    if pai < 1:
+        verdict = f"{caught}: less than an even spread of crime would put there."
+    else:
+        verdict = f"{caught}: {pai:.1f} times what an even spread of crime would put there."
+    return (
+        f"{verdict} On the same 5% of the land for every setting, the busiest cells held "
+        f"{row['hit_rate_top5']:.1%} of the crimes, {row['pei_top5']:.0%} of the most any cells "
+        "covering that much land could have held."
+    )
+
+
+def technical_reading(row: dict) -> str:
+    """The same result in the analyst's terms (PAI, PEI*), for the page's technical notes."""
     train, test = (row[key].replace("..", " to ") for key in ("train", "test"))
     where = (
         f"the hotspots picked on {train} (resolution {row['resolution']}, "
@@ -60,7 +95,10 @@ def render_backtest_html(body: dict) -> str:
         rows=body["rows"],
         best=best_row,
         best_reading=reading(best_row),
+        technical_reading=technical_reading(best_row),
         label=selection_label,
+        cell_size=cell_size,
+        t=BACKTEST_TERMS,
     )
 
 

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 from boundaries.store import BoundaryStore
 from cli.main import app as cli
-from geo_service.backtest_page import reading
+from geo_service.backtest_page import reading, technical_reading
 from geo_service.dependencies import hash_key
 from geo_service.settings import Settings
 from pipelines.analysis.study import StudyRequest
@@ -648,6 +648,13 @@ def test_the_plain_words_reading() -> None:
         "pei_top5": 0.6,
     }
     assert reading(row) == (
+        "The hot spots chosen on 2019-01 to 2019-09 (about 0.1 km² cells, by crime counts) cover "
+        "5.0% of the land and held 21.0% (42 of 200) of the crimes of 2019-10 to 2019-12: 4.2 "
+        "times what an even spread of crime would put there. On the same 5% of the land for "
+        "every setting, the busiest cells held 19.0% of the crimes, 60% of the most any cells "
+        "covering that much land could have held."
+    )
+    assert technical_reading(row) == (
         "PAI 4.2: the hotspots picked on 2019-01 to 2019-09 (resolution 9, crime counts) held "
         "4.2x the crime their area share predicts: they cover 5.0% of the area and held 21.0% "
         "(42 of 200) of the crimes of 2019-10 to 2019-12. On the same 5% of the land for every "
@@ -655,12 +662,14 @@ def test_the_plain_words_reading() -> None:
         "cells of that area could have held)."
     )
     worse = {**row, "selection": "cchi", "hits": 5, "hit_rate": 0.025, "pai": 0.5}
-    assert reading(worse).startswith(
+    assert "less than an even spread of crime would put there" in reading(worse)
+    assert technical_reading(worse).startswith(
         "PAI 0.5: the hotspots picked on 2019-01 to 2019-09 (resolution 9, harm (cchi)) held "
         "less crime than their area share predicts"
     )
     none = {**row, "hotspot_cells": 0, "hits": 0, "hit_rate": 0.0, "area_share": 0.0, "pai": 0.0}
-    assert reading(none).startswith("No cell was a hot spot on 2019-01 to 2019-09")
+    assert reading(none).startswith("No place was a hot spot on 2019-01 to 2019-09")
+    assert technical_reading(none).startswith("No cell was a hot spot on 2019-01 to 2019-09")
 
 
 def test_the_page_renders_in_chromium(api: httpx.Client, recorded: dict) -> None:
@@ -688,8 +697,10 @@ def test_the_page_renders_in_chromium(api: httpx.Client, recorded: dict) -> None
         assert highlighted.get_attribute("data-selection") == top["selection"]
         assert highlighted.locator("td.pai").inner_text() == f"{top['pai']:.2f}"
         reading = page.locator("#reading").inner_text()
-        assert reading.startswith(f"PAI {top['pai']:.1f}: the hotspots picked on 2019-01")
-        assert "the crime their area share predicts" in reading
+        assert reading.startswith("The hot spots chosen on 2019-01 to 2019-09")
+        assert f"{top['pai']:.1f} times what an even spread of crime would put there" in reading
+        notes = page.locator("#technical-notes").inner_text()
+        assert f"PAI {top['pai']:.1f}: the hotspots picked on 2019-01" in notes
         settings = page.locator("#settings").inner_text()
         assert "fdr_bh" in settings and "analytic" in settings
         assert "Chainey" in page.content()

@@ -350,8 +350,11 @@ def test_displacement_page_draws_the_three_places(api: httpx.Client) -> None:
         target = f"Target: {body['before']['target']:,.0f} → {body['after']['target']:,.0f}"
         assert target in legend
         panel = page.locator(".displacement-panel").inner_text()
-        assert "Weighted Displacement Quotient" in panel and body["reading"] in panel
-        assert "Success measure" in panel and "Buffer displacement measure" in panel
+        assert "Did the crime move next door?" in panel and "Displacement score" in panel
+        assert "Target's change against the control" in panel
+        notes = page.locator(".displacement-panel details").text_content() or ""
+        assert "Weighted Displacement Quotient" in notes and body["reading"] in notes
+        assert "success measure" in notes and "buffer displacement measure" in notes
         paths.nth(0).dispatch_event("click")
         popup = page.locator(".leaflet-popup-content .hotspots-popup")
         popup.wait_for()

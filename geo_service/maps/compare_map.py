@@ -40,6 +40,7 @@ from geo_service.maps.styling import (
     tile_source,
 )
 from geo_service.pages import template_environment
+from geo_service.plain_words import COMPARE_TERMS, HOT_SPOT_KEY, SPLIT_HOT_SPOT_KEY, Term
 from pipelines.errors import InputError
 from pipelines.harm.table import summed_unit
 from pipelines.planning.compare import Comparison, SchemeSummary
@@ -191,6 +192,8 @@ def compare_page_html(
         sync_js=LEAFLET_SYNC_JS,
         hot_colour=HOT_COLOUR,
         straddle_colour=STRADDLE_COLOUR,
+        hot_key=HOT_SPOT_KEY,
+        split_key=SPLIT_HOT_SPOT_KEY,
         attribution=provenance.get("attribution", ""),
         tiles_note=None if tile is None else html.unescape(_strip_tags(tile["attribution"])),
     )
@@ -333,70 +336,57 @@ def _panel(
     )
 
 
-def _measures(comparison: Comparison, weights: dict) -> list[tuple[str, list[str], str]]:
-    """The measures table: one row per measure (its plain name, one formatted cell per scheme,
-    its technical name)."""
+def _measures(comparison: Comparison, weights: dict) -> list[tuple[Term, list[str]]]:
+    """The measures table: one row per measure (its Term, one formatted cell per scheme)."""
     unit = _total_unit(weights)
+    schemes = comparison.schemes
 
     def share(part: float, whole: float) -> str:
         return f" ({part / whole:.0%})" if whole > 0 else ""
 
-    rows: list[tuple[str, list[str]]] = [
-        ("Areas", [f"{len(s.areas):,}" for s in comparison.schemes]),
+    def counted(plain: str, explanation: str) -> Term:  # plain already: no technical name
+        return Term(plain, explanation, plain)
+
+    words = COMPARE_TERMS
+    straddling_harm = words["straddling_harm"]
+    return [
+        (counted("Areas", "areas in the scheme"), [f"{len(s.areas):,}" for s in schemes]),
         (
-            "Crimes counted in the areas",
-            [f"{int(s.areas['crimes'].sum()):,}" for s in comparison.schemes],
+            counted("Crimes counted in the areas", "each crime in the area it fell in"),
+            [f"{int(s.areas['crimes'].sum()):,}" for s in schemes],
         ),
         (
-            f"Harm in the areas ({unit})",
-            [_number(s.areas["harm"].sum()) for s in comparison.schemes],
+            counted(f"Harm in the areas ({unit})", "the harm of those crimes"),
+            [_number(s.areas["harm"].sum()) for s in schemes],
         ),
-        ("Gini of harm across areas", [f"{s.gini_harm:.3f}" for s in comparison.schemes]),
+        (words["gini"], [f"{s.gini_harm:.3f}" for s in schemes]),
+        (words["top20"], [f"{s.top20_harm_share:.1%}" for s in schemes]),
         (
-            "Share of harm in the top 20 % of areas",
-            [f"{s.top20_harm_share:.1%}" for s in comparison.schemes],
+            words["half"],
+            [f"{s.areas_holding_half_harm} of {len(s.areas)}" for s in schemes],
         ),
+        (words["hot"], [f"{s.hot_cells:,}" for s in schemes]),
         (
-            "Areas holding half the harm",
-            [f"{s.areas_holding_half_harm} of {len(s.areas)}" for s in comparison.schemes],
-        ),
-        ("Significant hot cells (region)", [f"{s.hot_cells:,}" for s in comparison.schemes]),
-        (
-            "Hot cells straddling an area boundary",
+            words["straddling"],
             [
                 f"{s.straddling_hot_cells:,}{share(s.straddling_hot_cells, s.hot_cells)}"
-                for s in comparison.schemes
+                for s in schemes
             ],
         ),
         (
-            f"Harm in straddling hot cells ({unit})",
+            Term(
+                f"{straddling_harm.plain} ({unit})",
+                straddling_harm.explanation,
+                straddling_harm.technical,
+            ),
             [
                 f"{_number(s.straddling_hot_harm)}{share(s.straddling_hot_harm, s.hot_harm)}"
-                for s in comparison.schemes
+                for s in schemes
             ],
         ),
-        (
-            "Between-area share of cell-harm variance",
-            [f"{s.between_share:.3f}" for s in comparison.schemes],
-        ),
-        (
-            "Crimes outside the scheme's areas",
-            [f"{s.outside_crimes:,}" for s in comparison.schemes],
-        ),
+        (words["between"], [f"{s.between_share:.3f}" for s in schemes]),
+        (words["outside"], [f"{s.outside_crimes:,}" for s in schemes]),
     ]
-    return [(PLAIN_MEASURES.get(label, label), cells, label) for label, cells in rows]
-
-
-# Each measure in words for a non-analyst; the analyst's name stays as the row's tooltip.
-PLAIN_MEASURES = {
-    "Gini of harm across areas": "How unevenly harm is spread over the areas (0 even, 1 one area)",
-    "Significant hot cells (region)": "Places with far more harm than chance would explain",
-    "Hot cells straddling an area boundary": "Of those, places split by an area boundary",
-    "Between-area share of cell-harm variance": (
-        "How well the areas separate high-harm from low-harm places (0 not at all, 1 perfectly)"
-    ),
-    "Crimes outside the scheme's areas": "Crimes in the region but in none of these areas",
-}
 
 
 def _number(value: float) -> str:

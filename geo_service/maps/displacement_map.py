@@ -1,5 +1,7 @@
 """The displacement map: target, buffer ring and control in distinct colours, the crimes before
-and after in each (popups and legend), and a panel with the WDQ read in plain words."""
+and after in each (popups and legend), and a panel with the result in plain words: the measures
+named for anyone (``geo_service.plain_words``), the WDQ and odds ratios in tooltips and a
+footnote."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from geo_service.maps.styling import (
     map_page,
     round_geometries,
 )
+from geo_service.plain_words import DISPLACEMENT_TERMS, displacement_reading
 from pipelines.planning.displacement_areas import BUFFER, CONTROL, TARGET
 from pipelines.planning.displacement_check import DisplacementCheck
 
@@ -74,28 +77,50 @@ def place_name(check: DisplacementCheck, place: str) -> str:
 
 
 def result_panel(body: dict) -> str:
-    """The WDQ, its components and the reading, as the panel's HTML (every text escaped)."""
-    wdq = body["wdq"]
+    """The result in plain words, each measure with its technical name as the row's tooltip,
+    and the analyst's terms in a closing footnote (every text escaped)."""
+    words = DISPLACEMENT_TERMS
     rows = [
-        ("WDQ", _wdq_text(wdq, body["success_measure"])),
-        ("Reading", body["reading"]),
-        ("Target vs control", _odds_text(body["target_odds_ratio"])),
-        ("Buffer vs control", _odds_text(body["buffer_odds_ratio"])),
-        ("Success measure", f"{body['success_measure']:+.4f}"),
-        ("Buffer displacement measure", f"{body['buffer_displacement_measure']:+.4f}"),
-        ("Total net effect", f"{body['total_net_effect']:+,.1f} crimes"),
+        (words["wdq"], _wdq_text(body["wdq"], body["success_measure"])),
+        (words["target"], _odds_text(body["target_odds_ratio"])),
+        (words["buffer"], _odds_text(body["buffer_odds_ratio"])),
+        (words["success"], f"{body['success_measure']:+.4f}"),
+        (words["buffer_change"], f"{body['buffer_displacement_measure']:+.4f}"),
+        (words["net"], f"{body['total_net_effect']:+,.1f} crimes"),
     ]
     table = "".join(
-        f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
-        for label, value in rows
+        f'<tr><th title="{html.escape(term.tooltip)}">{html.escape(term.plain)}</th>'
+        f"<td>{html.escape(value)}</td></tr>"
+        for term, value in rows
     )
+    names = "; ".join(f"{term.plain}: {term.technical}" for term, _ in rows)
+    plain = displacement_reading(body["reading"])
     return (
-        "<h4>Weighted Displacement Quotient</h4>"
+        "<h4>Did the crime move next door?</h4>"
+        f'<p class="displacement-reading"><strong>{html.escape(plain)}.</strong></p>'
         f'<table class="hotspots-popup displacement-result">{table}</table>'
-        f'<p class="displacement-explanation">{html.escape(body["explanation"])}</p>'
         f"<p>Before {html.escape(body['before_period'])}, after "
-        f"{html.escape(body['after_period'])}. Bowers and Johnson (2003).</p>"
+        f"{html.escape(body['after_period'])}; hover a row for what it means.</p>"
+        '<details class="footnote displacement-explanation"><summary>Technical notes</summary>'
+        "<p>Weighted Displacement Quotient (Bowers and Johnson 2003): "
+        f"{html.escape(body['reading'])}. {html.escape(body['explanation'])}</p>"
+        f"<p>Names: {html.escape(names)}.</p></details>"
     )
+
+
+def _odds_text(ratio: dict) -> str:
+    return (
+        f"{ratio['direction']} (× {ratio['value']:.2f}; {ratio['confidence']:.0%} range "
+        f"{ratio['low']:.2f} to {ratio['high']:.2f})"
+    )
+
+
+def _wdq_text(wdq: float | None, success: float) -> str:
+    if wdq is None:
+        return "none: the target did not change against the control area"
+    if success >= 0:
+        return f"{wdq:+.3f} (not read: the target did not improve)"
+    return f"{wdq:+.3f}"
 
 
 def displacement_map_html(check: DisplacementCheck, tiles: str = "none") -> str:
@@ -160,19 +185,6 @@ def displacement_map_html(check: DisplacementCheck, tiles: str = "none") -> str:
     parts += [Legend("Crimes before → after", entries, notes), Panel(result_panel(body))]
     title = f"Displacement check: {place_name(check, TARGET)}"
     return map_page(bounds, tiles, title, parts)
-
-
-def _odds_text(ratio: dict) -> str:
-    interval = f"{ratio['confidence']:.0%} CI {ratio['low']:.2f}-{ratio['high']:.2f}"
-    return f"{ratio['direction']} (odds ratio {ratio['value']:.3f}, {interval})"
-
-
-def _wdq_text(wdq: float | None, success: float) -> str:
-    if wdq is None:
-        return "not defined (success measure 0)"
-    if success >= 0:
-        return f"{wdq:+.3f} (not read: the target did not improve)"
-    return f"{wdq:+.3f}"
 
 
 def _gap_notes(periods: dict) -> list[str]:
