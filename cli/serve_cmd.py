@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import re
@@ -107,8 +108,9 @@ def serve(
         f"{read_access}). Ctrl+C stops.",
         highlight=False,
     )
+    options = uvicorn_options()
     if workers == 1:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(settings), host=host, port=port, **options)
         return
     # Each worker process builds its app from the environment (Settings.from_env).
     os.environ.update(
@@ -125,5 +127,19 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        **options,
     )
+
+
+def uvicorn_options() -> dict:
+    """uvicorn's settings for the service: its own log format, with the service's messages
+    (``hotspots.*``: warm-up progress, cache problems) at INFO beside uvicorn's."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    log_config = copy.deepcopy(LOGGING_CONFIG)
+    log_config["loggers"]["hotspots"] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return {"log_config": log_config, "log_level": "info"}

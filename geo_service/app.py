@@ -9,6 +9,7 @@ from boundaries.store import BoundaryStore
 from geo_service.admission import Admission
 from geo_service.api_docs import install_api_docs
 from geo_service.errors import install_error_documentation, install_error_handlers
+from geo_service.fast_answers import FastAnswers
 from geo_service.freshness import FreshnessMiddleware
 from geo_service.head_requests import HeadAsGet
 from geo_service.maps.assets import mount_static
@@ -67,6 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.cursors = CursorSigner(settings.data_dir)  # signs page cursors of /v1/hotspots
     app.state.responses = ResponseCache(app.state.disk_cache, app.state.admission)
     install_error_handlers(app)
+    # A URL validated and answered before is answered from the cache without routing; inside
+    # the freshness and store-pinning middlewares, so its headers are the full way's.
+    app.add_middleware(FastAnswers)
     app.add_middleware(FreshnessMiddleware)  # X-Data-Freshness on every answer, a line on pages
     app.include_router(health.router)
     routers = (boundaries, hotspots, profiles, maps, weights, coverage)

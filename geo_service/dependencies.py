@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -60,6 +62,13 @@ def current_version(request: Request, *set_names: str) -> str:
     request's pinned store version and the sets' files; see results.data_version)."""
     state = request.app.state
     return data_version(state.store, state.boundary_store, *set_names)
+
+
+def version_source(request: Request, *set_names: str) -> Callable[[], str]:
+    """A function giving :func:`current_version` of the sets at the time it is called: what a
+    cached route gives the response cache so a repeat of its URL can take the short way."""
+    state = request.app.state
+    return functools.partial(data_version, state.store, state.boundary_store, *set_names)
 
 
 def hash_key(key: str) -> str:

@@ -85,6 +85,21 @@ class CacheStatus(BaseModel):
     misses: int = Field(description="Hotspot studies this process computed.")
 
 
+class WarmUpStatus(BaseModel):
+    """Warming the default studies (every area of every set, both default weights) in the
+    background; requests are answered meanwhile."""
+
+    state: Literal["warming", "done", "stopped", "failed", "off", "elsewhere"] = Field(
+        description="'elsewhere': another server process of this service warms the shared "
+        "cache; 'off': HOTSPOTS_PRECOMPUTE=0."
+    )
+    studies: int = Field(0, description="Default studies to warm.")
+    done: int = Field(0, description="Studies finished so far (computed, found or refused).")
+    computed: int = Field(0, description="Of those, studies computed now (not found cached).")
+    refused: int = Field(0, description="Studies the data guard refuses (kept, as the answer).")
+    seconds: float = Field(0.0, description="Seconds since warming started (to the end).")
+
+
 class AdmissionStatus(BaseModel):
     """Admission control of heavy work (studies, pages and comparisons built from them)."""
 
@@ -122,6 +137,7 @@ class Health(BaseModel):
     boundary_sets: list[str]
     cache: CacheStatus
     admission: AdmissionStatus
+    warm_up: WarmUpStatus
     freshness: DataFreshness
     attribution: str
 

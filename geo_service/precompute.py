@@ -18,6 +18,7 @@ turns it off); set ``HOTSPOTS_PRECOMPUTE=0`` to start cold.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import multiprocessing
@@ -36,10 +37,10 @@ from filelock import FileLock, Timeout
 from boundaries.counts import count_crimes
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
+from geo_service.held_store import HeldCrimeStore
 from geo_service.results import StudyCache
 from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError, choose_window
-from pipelines.store import CrimeStore
 
 DEFAULT_WEIGHTS: tuple[str, ...] = ("count", "home-office-2018")
 DEFAULT_RESOLUTION = 9
@@ -49,6 +50,8 @@ WORKERS_ENV = "HOTSPOTS_PRECOMPUTE_WORKERS"
 WATCH_ENV = "HOTSPOTS_PRECOMPUTE_WATCH"
 DEFAULT_WATCH_SECONDS = 60.0
 _OFF = ("0", "false", "no", "off")
+# Added to a warm-up worker's nice value (lower priority than the server's processes).
+_WORKER_NICENESS = 10
 # Seconds the service waits at shutdown for the study in progress before leaving it (daemon).
 _STOP_WAIT = 5.0
 
@@ -63,6 +66,9 @@ class PrecomputeReport:
     skipped: list[str] = field(default_factory=list)  # what was not attempted, and why
     stopped: bool = False  # asked to stop before the end
     seconds: float = 0.0
+    done: int = 0  # studies finished so far (warmed or failed): progress while it runs
+    computed: int = 0  # of those, studies computed now rather than found in the cache
+    started: float = field(default_factory=time.perf_counter)
 
 
 Progress = Callable[[int, int, StudyRequest], None]
@@ -126,20 +132,32 @@ def _busiest_first(cache: StudyCache, boundary_set: object, first: str, last: st
     return ordered["code"].tolist()
 
 
-def compute_study(data_dir: str, request: StudyRequest) -> tuple[StudyRequest, str | None]:
+def compute_study(data_dir: str, request: StudyRequest) -> tuple[StudyRequest, str | None, bool]:
     """One study in a worker process (a local pool or a Dask worker), into the on-disk cache
-    that every process of the store shares: (request, the reason when the study refuses)."""
+    that every process of the store shares: (request, the reason when the study refuses,
+    whether it was computed now rather than found in the cache)."""
+    cache = _worker_cache(data_dir)
+    before = cache.misses
     try:
-        _worker_cache(data_dir).get(request)
+        cache.get(request)
     except ValueError as error:
-        return request, str(error)
-    return request, None
+        return request, str(error), cache.misses > before
+    return request, None, cache.misses > before
 
 
 @functools.cache
 def _worker_cache(data_dir: str) -> StudyCache:
+    # One worker runs many studies of one store in a row: it reads each partition file once
+    # and answers the region reads from memory (geo_service.held_store), while they fit.
     root = Path(data_dir)
-    return StudyCache(CrimeStore(root), BoundaryStore(root))
+    return StudyCache(HeldCrimeStore(root), BoundaryStore(root))
+
+
+def lower_priority() -> None:
+    """Start of a warm-up worker process: below the server's own processes, so warming uses
+    the cores the requests leave idle and /health and cached answers stay prompt."""
+    with contextlib.suppress(OSError):  # not allowed here: warm at normal priority
+        os.nice(_WORKER_NICENESS)
 
 
 def precompute(
@@ -151,6 +169,7 @@ def precompute(
     stop: threading.Event | None = None,
     progress: Progress | None = None,
     executor: Executor | None = None,
+    report: PrecomputeReport | None = None,
 ) -> PrecomputeReport:
     """Compute (or find cached) the default study of every area; never raises for one bad area.
 
@@ -158,11 +177,13 @@ def precompute(
     ``executor`` (a process pool, or a Dask client's ``get_executor()``) the studies run in its
     workers, each reading the store itself and writing to the on-disk cache this one reads.
     An area the study refuses (too little data, no crimes stored) is listed in ``failed`` with
-    the message a request for it would get.
+    the message a request for it would get. A ``report`` given is filled in as studies finish
+    (the service shows that progress on /health).
     """
     cache = target.state.cache if isinstance(target, FastAPI) else target
     started = time.perf_counter()
-    report = PrecomputeReport()
+    report = report if report is not None else PrecomputeReport()
+    report.started = started
     requests = default_requests(cache, set_names, weights, resolution, report.skipped)
     # The cache is on disk and bounded in bytes, not entries: every default study is warmed.
     report.requests = len(requests)
@@ -185,6 +206,7 @@ def _run_here(
         if stop is not None and stop.is_set():
             report.stopped = True
             break
+        before = cache.misses
         try:
             cache.get(request)
             report.warmed += 1
@@ -192,6 +214,8 @@ def _run_here(
             # The pipelines' input errors (StudyError, WindowError, BoundaryError...) are all
             # ValueErrors: an answer for that area, not a reason to stop warming the others.
             report.failed.append((request, str(error)))
+        report.computed += cache.misses > before
+        report.done += 1
         if progress is not None:
             progress(done, len(requests), request)
 
@@ -211,11 +235,13 @@ def _run_in_workers(
             if stop is not None and stop.is_set():
                 report.stopped = True
                 break
-            request, refusal = future.result()
+            request, refusal, computed = future.result()
             if refusal is not None:
                 report.failed.append((request, refusal))
             else:
                 report.warmed += 1
+            report.computed += computed
+            report.done += 1
             if progress is not None:
                 progress(done, len(requests), request)
     finally:
@@ -239,7 +265,7 @@ class BackgroundPrecompute:
     """:func:`precompute` in a daemon thread; ``stop()`` ends it between two studies."""
 
     def __init__(self, target: StudyCache | FastAPI, **options: object) -> None:
-        self.report: PrecomputeReport | None = None
+        self.report = PrecomputeReport()  # filled in as studies finish: /health shows it
         self.error: BaseException | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -254,24 +280,29 @@ class BackgroundPrecompute:
         workers = worker_count()
         try:
             if workers == 0:
-                self.report = precompute(target, stop=self._stop, **options)
+                precompute(target, stop=self._stop, report=self.report, **options)
             else:
                 # Worker processes, not threads: a study holds the GIL for much of its time,
                 # and the service's own requests must not wait behind the warming.
                 context = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                    self.report = precompute(target, stop=self._stop, executor=pool, **options)
+                with ProcessPoolExecutor(
+                    workers, mp_context=context, initializer=lower_priority
+                ) as pool:
+                    precompute(
+                        target, stop=self._stop, executor=pool, report=self.report, **options
+                    )
         except Exception as error:  # a broken store must not take the service down with it
             self.error = error
             log.exception("precompute stopped")
             return
         report = self.report
         log.info(
-            "precompute: %d of %d studies warmed in %.1f s, %d refused%s",
+            "precompute: %d of %d studies warmed in %.1f s, %d refused (%d computed now)%s",
             report.warmed,
             report.requests,
             report.seconds,
             len(report.failed),
+            report.computed,
             " (stopped)" if report.stopped else "",
         )
 
@@ -352,6 +383,7 @@ async def precompute_lifespan(app: FastAPI) -> AsyncIterator[None]:
     # they share on disk: the one that holds the lock; the others only answer.
     enabled, warmer = _warmer(app) if enabled_at_startup() else (False, None)
     app.state.precompute = BackgroundPrecompute(app).start() if enabled else None
+    app.state.precompute_elsewhere = enabled_at_startup() and not enabled
     every = watch_seconds()
     watcher = RewarmOnNewData(app, every).start() if enabled and every > 0 else None
     app.state.precompute_watch = watcher

@@ -3,6 +3,10 @@
 The key is the validated ``StudyRequest`` and the data version (the store manifest's version and
 the boundary set's fingerprint), so a cached answer is never served for data it was not
 computed on, and every process sharing the cache folder (CLI, server workers) shares results.
+A study the data guard refuses (``StudyError``: too few cells or crimes for the question) is
+kept too, under the same key, as its message: the refusal is the answer for that data, and
+about half of a London borough's wards get it at resolution 9, so without it every ask (and
+every restart's warm-up) would run the study again only to refuse it.
 A study not in the cache runs through admission control (a bounded pool with a deadline).
 """
 
@@ -14,7 +18,7 @@ import threading
 
 from boundaries.store import BoundaryStore
 from geo_service.admission import Admission
-from pipelines.analysis.study import StudyRequest, StudyResult, run_study
+from pipelines.analysis.study import StudyError, StudyRequest, StudyResult, run_study
 from pipelines.analysis.window import choose_window
 from pipelines.cache import DiskCache, cache_dir_for, caching_in, open_cache
 from pipelines.store import CrimeStore, Snapshot
@@ -54,6 +58,8 @@ def months_version(snapshot: Snapshot, up_to: str) -> str:
 
 # A result of an older shape (fields added since) is never read back as this one.
 _RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(StudyResult))
+# The cache kind of a refused study's message (same key as its result would have).
+_REFUSED = "study-refused"
 
 
 class StudyCache:
@@ -87,17 +93,15 @@ class StudyCache:
         # for a default window (a new month changes it), the months' for a pinned one.
         reported = data_version(snapshot, self.boundaries, asked.boundaries, up_to=asked.last)
         key = (request, version, _RESULT_FIELDS)
-        result = self.disk.get("study", key)
+        result = self._cached(key)
         if result is not None:
-            self._count(hit=True)
             return result, reported
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # a second caller for the same key waits for the first one's answer
             try:
-                result = self.disk.get("study", key)
+                result = self._cached(key)
                 if result is not None:
-                    self._count(hit=True)
                     return result, reported
 
                 def compute() -> StudyResult:
@@ -105,7 +109,12 @@ class StudyCache:
                     with caching_in(self.disk):  # its cover goes to this cache too
                         return run_study(snapshot, boundary_set, request)
 
-                result = self.admission.run(compute) if self.admission else compute()
+                try:
+                    result = self.admission.run(compute) if self.admission else compute()
+                except StudyError as refusal:
+                    self.disk.set(_REFUSED, key, str(refusal))
+                    self._count(hit=False)
+                    raise
                 self.disk.set("study", key, result)
                 self._count(hit=False)
                 # The store only moves forward: an answer on older data of the same question
@@ -121,9 +130,25 @@ class StudyCache:
                     self._key_locks.pop(key, None)
         return result, reported
 
+    def _cached(self, key: tuple) -> StudyResult | None:
+        """The cached result of ``key``; raises its cached refusal (StudyError) if it has one."""
+        result = self.disk.get("study", key)
+        if result is None:
+            refusal = self.disk.get(_REFUSED, key)
+            if refusal is None:
+                return None
+            self._count(hit=True)
+            raise StudyError(refusal)
+        self._count(hit=True)
+        return result
+
     def __len__(self) -> int:
         """Studies held in the cache (counts keys: for tests and reports, not for requests)."""
         return self.disk.count("study")
+
+    def refusals(self) -> int:
+        """Refused studies held in the cache (counts keys, like ``len``)."""
+        return self.disk.count(_REFUSED)
 
     def _count(self, hit: bool) -> None:
         with self._lock:

@@ -3,6 +3,7 @@ a load balancer or a partner can check it without a key."""
 
 from __future__ import annotations
 
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from geo_service.models import (
     Health,
     StoreProblem,
     StoreStatus,
+    WarmUpStatus,
 )
 from geo_service.results import StudyCache
 from pipelines.attribution import ATTRIBUTION
@@ -66,6 +68,7 @@ async def health(request: Request) -> Health:
         boundary_sets=boundary_store.names(),
         cache=cache_status(cache),
         admission=admission_status(state.admission),
+        warm_up=warm_up_status(state),
         freshness=DataFreshness(**store_freshness(snapshot).as_dict()),
         attribution=ATTRIBUTION,
     )
@@ -87,6 +90,7 @@ def _degraded(request: Request, problem: str) -> Health:
         boundary_sets=state.boundary_store.names(),
         cache=cache_status(state.cache),
         admission=admission_status(state.admission),
+        warm_up=warm_up_status(state),
         freshness=DataFreshness(**_record_only_freshness(state.store.root)),
         attribution=ATTRIBUTION,
     )
@@ -115,6 +119,28 @@ def admission_status(admission: Admission) -> AdmissionStatus:
         in_progress=admission.in_progress,
         refused=admission.refused,
         deadline_seconds=admission.deadline,
+    )
+
+
+def warm_up_status(state: object) -> WarmUpStatus:
+    """Progress of this process's background warm-up (geo_service.precompute)."""
+    warming = getattr(state, "precompute", None)
+    if warming is None:
+        elsewhere = getattr(state, "precompute_elsewhere", False)
+        return WarmUpStatus(state="elsewhere" if elsewhere else "off")
+    report = warming.report
+    if warming.running:
+        phase, seconds = "warming", time.perf_counter() - report.started
+    else:
+        phase = "failed" if warming.error else "stopped" if report.stopped else "done"
+        seconds = report.seconds
+    return WarmUpStatus(
+        state=phase,
+        studies=report.requests,
+        done=report.done,
+        computed=report.computed,
+        refused=len(report.failed),
+        seconds=round(seconds, 1),
     )
 
 

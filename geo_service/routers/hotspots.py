@@ -10,6 +10,7 @@ same settings scored (geo_service.backtest_report), or null with a hint how to r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Annotated
 
@@ -25,8 +26,8 @@ from geo_service.dependencies import (
     CursorsDep,
     ResponsesDep,
     StoreDep,
-    current_version,
     require_read_access,
+    version_source,
 )
 from geo_service.downloads import csv_response, same_query_url
 from geo_service.hotspot_output import cell_records, csv_text, plain, stream_feature_collection
@@ -95,14 +96,19 @@ def hotspots(
     )
 
 
-def _answer_version(request: Request, query: HotspotQuery, store: CrimeStore) -> str:
-    """The cache key's data version of an answer that carries a study's provenance."""
-    # The answer reports the recorded backtest, so a new record must change the cache key too.
-    version = version_with_backtests(
-        current_version(request, query.study.boundaries), store.root, query.study.boundaries
-    )
-    # The provenance states when police.uk was last checked, which changes with no new data.
-    return version + ":" + file_version(record_path(store.root))
+def _answer_version(request: Request, query: HotspotQuery, store: CrimeStore) -> Callable[[], str]:
+    """How to work out the cache key's data version of an answer that carries a study's
+    provenance (a function: a repeat of the same URL works it out again, see response_cache)."""
+    crimes = version_source(request, query.study.boundaries)
+    root, set_name = store.root, query.study.boundaries
+
+    def version() -> str:
+        # The answer reports the recorded backtest, so a new record changes the key too, and
+        # the provenance states when police.uk was last checked, which changes with no new data.
+        with_backtests = version_with_backtests(crimes(), root, set_name)
+        return with_backtests + ":" + file_version(record_path(root))
+
+    return version
 
 
 def _hotspots_response(

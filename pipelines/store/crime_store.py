@@ -86,6 +86,7 @@ class CrimeStore:
         self._pinned: tuple[tuple[int, int, int], Manifest] | None = None
         self._pinned_lock = threading.Lock()
         self._checked: tuple[str, float, dict[str, str]] | None = None  # for problems()
+        self._resolved_root: Path | None = None  # the key of pinned_reads (see snapshot)
 
     # -- versions -------------------------------------------------------------------------------
 
@@ -97,12 +98,18 @@ class CrimeStore:
         pins = _pins.get()
         if pins is None:
             return self.latest()
-        key = self.root.resolve()
+        key = self._pin_key()
         with _pins_lock:
             snapshot = pins.get(key)
             if snapshot is None:
                 snapshot = pins[key] = self.latest()
         return snapshot
+
+    def _pin_key(self) -> Path:
+        # Resolved once: a realpath per request was a third of a cached answer's time.
+        if self._resolved_root is None:
+            self._resolved_root = self.root.resolve()
+        return self._resolved_root
 
     def latest(self) -> Snapshot:
         """The newest version, even inside :func:`pinned_reads` (what a writer builds on)."""

@@ -13,6 +13,7 @@ by listing its files; the first write turns that listing into a manifest.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -78,10 +79,11 @@ class Manifest:
     retired: dict[str, float] = field(default_factory=dict)  # file -> when it stopped being used
     listed: bool = False  # built by listing a pre-manifest store, not read from a manifest
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         """16 hex digits of SHA-256 over every (force, month, file): the same files always give
-        the same version, and any replaced partition gives a new one."""
+        the same version, and any replaced partition gives a new one. Worked out once per
+        manifest (a manifest is never changed in place): every request asks for it."""
         digest = hashlib.sha256()
         for (force, month), entry in sorted(self.partitions.items()):
             digest.update(f"{force}/{month}={entry.file}:{entry.bytes}\n".encode())
