@@ -1,18 +1,20 @@
-"""``hotspots analyse``: hotspot statistics for a region, written with their provenance."""
+"""``hotspots analyse``: hotspot statistics for a region, written with their provenance.
+
+A question asked before, on the same data, is answered from the study cache the service shares
+(pipelines/cache/studies.py), and the provenance says so; that path loads neither the numerical
+stack nor the boundaries (a fraction of a second instead of seconds for a whole force).
+Everything heavy is imported by the path that computes.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
-from rich.table import Table
 
-from boundaries.errors import BoundaryError
-from boundaries.store import BoundaryStore
 from cli import study_options as study
-from cli.areas import AreaOption, area_codes
+from cli.areas import AreaOption
 from cli.common import (
     DataDirOption,
     ForceOption,
@@ -26,12 +28,14 @@ from cli.common import (
     refuse_to_overwrite,
     step_progress,
 )
-from cli.tables import print_table
-from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
-from pipelines.analysis.output import output_files, output_format, write_result
-from pipelines.analysis.ranking import RANK_BY, rank_cells
-from pipelines.analysis.study import StudyRequest, StudyResult, run_study
+from pipelines.analysis.output import output_files, output_format, write_columns, write_result
+from pipelines.analysis.request import DEFAULT_P_FOR_CLASSES, StudyRequest
+from pipelines.cache.studies import CacheHit, find_cached
 from pipelines.months import MonthError, check_range
+from pipelines.store.paths import resolve_data_dir
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def analyse(
@@ -107,15 +111,16 @@ def analyse(
         first, last = check_range(first, last)
         chosen_format = output_format(output, file_format)
         refuse_to_overwrite(output_files(output, chosen_format), overwrite)
-        if rank_by not in RANK_BY:
-            fail(f"--rank-by must be one of {', '.join(RANK_BY)}, got {rank_by!r}")
-        root = open_store(data_dir).root
-        boundary_set = BoundaryStore(root).read(boundaries)
-    except (MonthError, ValueError, BoundaryError) as error:
+        if rank_by != "z":  # the default needs no check (and no pandas)
+            from pipelines.analysis.ranking import RANK_BY
+
+            if rank_by not in RANK_BY:
+                fail(f"--rank-by must be one of {', '.join(RANK_BY)}, got {rank_by!r}")
+    except (MonthError, ValueError) as error:
         fail(str(error))
     request = StudyRequest(
         boundaries=boundaries,
-        areas=area_codes(root, boundaries, area),
+        areas=tuple(area or ()),  # codes as given; names are resolved by the computing path
         resolution=resolution,
         first=first,
         last=last,
@@ -133,35 +138,85 @@ def analyse(
         emerging=emerging,
         adjust=adjust,
     )
-    store = open_store(data_dir)
+    hit = find_cached(resolve_data_dir(data_dir), request)
+    from_cache = hit is not None
+    if hit is None:
+        hit = _compute(request, area, data_dir, quiet)
+    study_answer = hit.study
+    provenance = {
+        **study_answer.provenance,
+        "data_version": hit.data_version,
+        "study_cache": {
+            "answered_from_cache": from_cache,
+            "computed_at": study_answer.computed_at,
+            "key": "the request with its window spelled out, and the data version",
+        },
+    }
+    ranked = None
     try:
-        with step_progress("Hot spots", quiet) as progress:
-            progress("Computing hot spot statistics", 0, 2)
-            result = run_study(store, boundary_set, request)
-            cells = result.cells
-            if top is not None:
-                cells = rank_cells(
-                    cells,
-                    by=rank_by,
-                    top=top,
-                    per_area=per_area,
-                    min_separation_m=min_separation_m,
-                )
-            progress(f"Writing {output}", 1, 2)
-            written = write_result(cells, result.provenance, output, chosen_format)
-    except (ValueError, BoundaryError) as error:
+        if top is None:
+            written = write_columns(study_answer.columns, provenance, output, chosen_format)
+        else:
+            from pipelines.analysis.ranking import rank_cells
+
+            ranked = rank_cells(
+                study_answer.to_result().cells,
+                by=rank_by,
+                top=top,
+                per_area=per_area,
+                min_separation_m=min_separation_m,
+            )
+            written = write_result(ranked, provenance, output, chosen_format)
+    except ValueError as error:
         fail(str(error))
-    _summary(result, cells, top)
+    _summary(study_answer.columns, provenance, study_answer.adjustments, ranked, top)
     console.print("Wrote " + ", ".join(str(path) for path in written))
 
 
-def _summary(result: StudyResult, cells: pd.DataFrame, top: int | None) -> None:
-    provenance = result.provenance
+def _compute(
+    request: StudyRequest, area: list[str] | None, data_dir: Path | None, quiet: bool
+) -> CacheHit:
+    """Run the study on one pinned store version and keep it in the shared study cache."""
+    import dataclasses
+
+    from boundaries.errors import BoundaryError
+    from boundaries.store import BoundaryStore
+    from cli.areas import area_codes
+    from pipelines.analysis.study import run_study
+    from pipelines.cache import active_cache
+    from pipelines.cache.studies import CachedStudy, canonical_request, data_version, remember
+
+    store = open_store(data_dir)
+    request = dataclasses.replace(request, areas=area_codes(store.root, request.boundaries, area))
+    try:
+        boundary_store = BoundaryStore(store.root)
+        boundary_set = boundary_store.read(request.boundaries)
+        snapshot = store.snapshot()  # the answer and its data version read one store version
+        canonical = canonical_request(snapshot, request)
+        with step_progress("Hot spots", quiet) as progress:
+            progress("Computing hot spot statistics", 0, 1)
+            result = run_study(snapshot, boundary_set, canonical)
+    except (ValueError, BoundaryError) as error:
+        fail(str(error))
+    study_answer = CachedStudy.from_result(result)
+    version = data_version(snapshot, boundary_store, canonical.boundaries, up_to=canonical.last)
+    remember(active_cache(), request, canonical, version, study_answer)
+    reported = data_version(snapshot, boundary_store, request.boundaries, up_to=request.last)
+    return CacheHit(study_answer, reported)
+
+
+def _summary(
+    columns: dict[str, list[Any]],
+    provenance: dict,
+    adjustments: list[str],
+    ranked: pd.DataFrame | None,
+    top: int | None,
+) -> None:
     window = provenance["window"]
-    cells_frame = result.cells
-    hot = int(cells_frame["hotspot"].sum())
+    hotspot = columns["hotspot"]
+    hot = sum(hotspot)
     console.print(
-        f"{len(cells_frame):,} cells at resolution {provenance['resolution']}, "
+        f"{len(hotspot):,} cells at resolution {provenance['resolution']}, "
         f"{window['first']}..{window['last']}, {provenance['crimes']['in_region']:,} crimes in the "
         f"region; weights {provenance['weights']['name']} {provenance['weights']['version']}; "
         f"{hot:,} hot spot cells (adjusted p <= {provenance['alpha']}, "
@@ -169,26 +224,38 @@ def _summary(result: StudyResult, cells: pd.DataFrame, top: int | None) -> None:
         highlight=False,
     )
     if provenance["method"] == "gistar":
-        weaker = int(((cells_frame["class"] > 0) & ~cells_frame["hotspot"]).sum())
+        pairs = zip(columns["class"], hotspot, strict=True)
+        weaker = sum(1 for level, is_hot in pairs if level > 0 and not is_hot)
         if weaker:
             console.print(
                 f"{weaker:,} more cells in a weaker class (adjusted p above "
                 f"{provenance['alpha']}, at most 0.10): shown on maps, labelled so, not hot spots.",
                 highlight=False,
             )
-    places = int(cells_frame["high_count"].sum())
+    places = sum(columns["high_count"])
     console.print(
         f"{places:,} high-count places (a cell's own count significantly above the region's "
         "negative-binomial expectation; not hot spots).",
         highlight=False,
     )
-    for adjustment in result.adjustments:
+    for adjustment in adjustments:
         console.print(f"[yellow]Adjusted:[/] {adjustment}", highlight=False)
     if window["months_missing"]:
         console.print(
             f"[yellow]Months with no stored data:[/] {', '.join(window['months_missing'])}"
         )
-    if top is not None and len(cells):
+    if provenance["study_cache"]["answered_from_cache"]:
+        console.print(
+            f"Answered from the study cache (computed {provenance['study_cache']['computed_at']} "
+            f"on data version {provenance['data_version']}).",
+            highlight=False,
+        )
+    cells = ranked
+    if cells is not None and top is not None and len(cells):
+        from rich.table import Table
+
+        from cli.tables import print_table
+
         table = Table(title=f"Top {len(cells)} hotspots")
         for column in ("rank", "h3", "area", "count", "value", "z", "streets"):
             table.add_column(column, no_wrap=column in ("rank", "h3"))

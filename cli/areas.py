@@ -12,9 +12,7 @@ from typing import Annotated
 
 import typer
 
-from boundaries.area_names import UnknownAreaError, resolve_areas
 from boundaries.errors import BoundaryError
-from boundaries.store import BoundaryStore
 from cli.common import fail
 
 AreaOption = Annotated[
@@ -32,6 +30,11 @@ def area_codes(
 ) -> tuple[str, ...]:
     """The codes of the areas ``values`` name (codes or names) in ``set_name``; none given,
     none returned. Exits with one line (status 2) for an unknown set, name or code."""
+    # Imported here: the boundaries load geopandas, and `hotspots analyse` answered from the
+    # study cache must not (cli/analyse_cmd.py).
+    from boundaries.area_names import UnknownAreaError, resolve_areas
+    from boundaries.store import BoundaryStore
+
     listing = f"`hotspots boundaries areas {set_name}`"
     try:
         return resolve_areas(BoundaryStore(root), set_name, values or (), listed_by=listing)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,7 +14,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipelines.cache import cache_dir_for, open_cache, use_cache
 from pipelines.progress import StepReport
-from pipelines.store import CrimeStore, resolve_data_dir
+from pipelines.store.paths import resolve_data_dir
+
+if TYPE_CHECKING:
+    from pipelines.store import CrimeStore
 
 # Reports go to stdout; errors and progress to stderr (errors one line, no traceback), so
 # stdout holds only the answer another program may read.
@@ -71,6 +74,8 @@ QuietOption = Annotated[
 
 def open_store(data_dir: Path | None) -> CrimeStore:
     """The store, and its on-disk cache made the one covers use (shared with the service)."""
+    from pipelines.store import CrimeStore  # pyarrow: only commands that read rows need it
+
     root = resolve_data_dir(data_dir)
     use_cache(open_cache(cache_dir_for(root)))
     return CrimeStore(root)

@@ -14,7 +14,7 @@ import typer
 from cli.common import DataDirOption, console, error_console, fail
 from cli.keys_cmd import keys_file
 from pipelines.store import resolve_data_dir
-from pipelines.store.crime_store import DATA_DIR_ENV
+from pipelines.store.paths import DATA_DIR_ENV
 
 _TILE_URL = re.compile(r"^https?://\S*\{z\}\S*\{x\}\S*\{y\}\S*$")
 

@@ -12,52 +12,27 @@ A study not in the cache runs through admission control (a bounded pool with a d
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import threading
 
 from boundaries.store import BoundaryStore
 from geo_service.admission import Admission
 from pipelines.analysis.study import StudyError, StudyRequest, StudyResult, run_study
-from pipelines.analysis.window import choose_window
 from pipelines.cache import DiskCache, cache_dir_for, caching_in, open_cache
-from pipelines.store import CrimeStore, Snapshot
-from pipelines.store.atomic import file_version
+from pipelines.cache.studies import (
+    STUDY_KIND,
+    CachedStudy,
+    canonical_request,
+    data_version,
+    months_version,
+    remember,
+    study_key,
+)
+from pipelines.store import CrimeStore
+
+# Moved to pipelines.cache.studies (the CLI shares them); still importable from here.
+__all__ = ["StudyCache", "canonical_request", "data_version", "months_version"]
 
 
-def data_version(
-    store: CrimeStore | Snapshot,
-    boundaries: BoundaryStore,
-    *set_names: str,
-    up_to: str | None = None,
-) -> str:
-    """The version an answer about the boundary set(s) is computed on: the store manifest's
-    version (which names exactly the crime files read), a dot, and 8 hex digits fingerprinting
-    the sets' files. Inside a request the store's snapshot is pinned, so this is the version of
-    the very files the answer read.
-
-    With ``up_to`` (a pinned window's last month) only the partitions up to that month count:
-    a study of a pinned window reads nothing later, so a newly published month leaves its
-    version, and its cached answer, as they were."""
-    digest = hashlib.sha256()
-    for name in set_names:
-        digest.update(f"{name}:{file_version(boundaries.path(name))}\n".encode())
-    snapshot = store.snapshot()
-    crimes = snapshot.version if up_to is None else months_version(snapshot, up_to)
-    return f"{crimes}.{digest.hexdigest()[:8]}"
-
-
-def months_version(snapshot: Snapshot, up_to: str) -> str:
-    """16 hex digits naming the partition files of every month up to ``up_to``."""
-    digest = hashlib.sha256(b"up-to:" + up_to.encode())
-    for force, month in snapshot.partitions(last=up_to):
-        path = snapshot.partition_path(force, month)
-        digest.update(f"{force}/{month}={path.name if path else ''}\n".encode())
-    return digest.hexdigest()[:16]
-
-
-# A result of an older shape (fields added since) is never read back as this one.
-_RESULT_FIELDS = tuple(f.name for f in dataclasses.fields(StudyResult))
 # The cache kind of a refused study's message (same key as its result would have).
 _REFUSED = "study-refused"
 
@@ -92,7 +67,7 @@ class StudyCache:
         # The version reported is that of the data the question as asked reads: the store's
         # for a default window (a new month changes it), the months' for a pinned one.
         reported = data_version(snapshot, self.boundaries, asked.boundaries, up_to=asked.last)
-        key = (request, version, _RESULT_FIELDS)
+        key = study_key(request, version)
         result = self._cached(key)
         if result is not None:
             return result, reported
@@ -115,15 +90,10 @@ class StudyCache:
                     self.disk.set(_REFUSED, key, str(refusal))
                     self._count(hit=False)
                     raise
-                self.disk.set("study", key, result)
+                # Kept as plain columns, the form the CLI reads without pandas; an answer on
+                # older data of the same question goes at once (pipelines.cache.studies).
+                remember(self.disk, asked, request, version, CachedStudy.from_result(result))
                 self._count(hit=False)
-                # The store only moves forward: an answer on older data of the same question
-                # (for a default window: on the months before new data moved it) can no
-                # longer be asked for, so it goes at once rather than waiting for LRU.
-                older = self.disk.get("study-latest", (asked,))
-                if older is not None and tuple(older) != (request, version):
-                    self.disk.delete("study", (*older, _RESULT_FIELDS))
-                self.disk.set("study-latest", (asked,), (request, version))
             finally:
                 # Also when the study fails (bad input), so failed keys do not pile up locks.
                 with self._lock:
@@ -132,7 +102,8 @@ class StudyCache:
 
     def _cached(self, key: tuple) -> StudyResult | None:
         """The cached result of ``key``; raises its cached refusal (StudyError) if it has one."""
-        result = self.disk.get("study", key)
+        value = self.disk.get(STUDY_KIND, key)
+        result = value.to_result() if isinstance(value, CachedStudy) else None
         if result is None:
             refusal = self.disk.get(_REFUSED, key)
             if refusal is None:
@@ -144,7 +115,7 @@ class StudyCache:
 
     def __len__(self) -> int:
         """Studies held in the cache (counts keys: for tests and reports, not for requests)."""
-        return self.disk.count("study")
+        return self.disk.count(STUDY_KIND)
 
     def refusals(self) -> int:
         """Refused studies held in the cache (counts keys, like ``len``)."""
@@ -156,16 +127,3 @@ class StudyCache:
                 self.hits += 1
             else:
                 self.misses += 1
-
-
-def canonical_request(store: CrimeStore | Snapshot, request: StudyRequest) -> StudyRequest:
-    """``request`` with its window spelled out: the default window (latest 12 stored months)
-    and the same months named explicitly are one question, so they share one cache key and
-    one computation (the area profile names its months; a hotspot list usually does not)."""
-    if request.first is not None and request.last is not None:
-        return request
-    try:
-        window = choose_window(store, request.force, request.first, request.last)
-    except ValueError:
-        return request  # no such window: the study says why, under the request as asked
-    return dataclasses.replace(request, first=window.first, last=window.last)

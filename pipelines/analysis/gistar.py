@@ -26,16 +26,16 @@ from scipy import sparse, special
 
 from pipelines.analysis.classes import gi_bin
 from pipelines.analysis.multiple_testing import adjust_p, check_alpha, check_method
+from pipelines.analysis.request import DEFAULT_P_FOR_CLASSES, P_FOR_CLASSES
 from pipelines.analysis.sparse_guard import cold_spot_observable
 
-P_FOR_CLASSES = ("permutation", "analytic", "analytic-gated")
 # Conditional permutation p with BH: the one rule whose false hot spots stay at or below alpha on
 # nulls that look like real crime (the real counts shuffled, negative-binomial and Poisson
 # counts); the analytic p (what ArcGIS's Gi_Bin uses), with or without the Poisson count gate,
 # flags many cells on shuffled over-dispersed counts and is kept only as an opt-in.
 # benchmarks/null_calibration.py measures all three; docs/hotspot-statistics.md has the table.
 # A lone busy cell is not a cluster under this rule: pipelines.analysis.high_count answers that.
-DEFAULT_P_FOR_CLASSES = "permutation"
+# (P_FOR_CLASSES and DEFAULT_P_FOR_CLASSES live with the request, pipelines.analysis.request.)
 DEFAULT_PERMUTATIONS = 999
 # Cells whose p rests on fewer simulations as extreme as observed get more permutations, up to
 # this many in all (gistar, local_moran). With m cells, BH can only flag anything once the

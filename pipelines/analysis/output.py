@@ -2,13 +2,12 @@
 
 The cells travel as columns of plain Python values (:func:`cell_columns`), the form the study
 cache keeps too, so a cached answer is written without pandas. JSON is encoded by orjson (a
-London study's 16,700 cells: 0.05 s, against 1.4 s for the standard library's encoder), one
-cell per line under an indented provenance; NaN and infinity are written as null.
+London study's 16,700 cells: 0.04 s, against 1.4 s for the standard library's encoder),
+indented by two spaces; NaN and infinity are written as null.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,12 +61,12 @@ def write_columns(columns: Columns, provenance: dict, path: Path, file_format: s
     if not path.parent.is_dir():
         raise OutputError(f"folder {path.parent} does not exist; create it or choose another -o")
     if file_format == "json":
-        _write_bytes(path, _document(b'"provenance"', provenance, b'"cells"', _records(columns)))
+        _write_bytes(path, dumps({"provenance": provenance, "cells": _records(columns)}))
         return [path]
     if file_format == "geojson":
-        features = (_feature(record) for record in _records(columns))
-        head = b'"type":"FeatureCollection",\n"provenance"'
-        _write_bytes(path, _document(head, provenance, b'"features"', features))
+        features = [_feature(record) for record in _records(columns)]
+        body = {"type": "FeatureCollection", "provenance": provenance, "features": features}
+        _write_bytes(path, dumps(body))
         return [path]
     if file_format == "csv":
         import pandas as pd  # only CSV needs a frame (and its spreadsheet-safe cells)
@@ -96,16 +95,9 @@ def dumps(body: object, indent: bool = True) -> bytes:
     return orjson.dumps(body, option=option, default=_plain)
 
 
-def _records(columns: Columns) -> Iterator[dict]:
+def _records(columns: Columns) -> list[dict]:
     names = list(columns)
-    for row in zip(*columns.values(), strict=True):
-        yield dict(zip(names, row, strict=True))
-
-
-def _document(head: bytes, provenance: dict, key: bytes, items: Iterator[dict]) -> bytes:
-    """``{head: provenance, key: [items]}`` with one item per line."""
-    lines = b",\n".join(dumps(item, indent=False) for item in items)
-    return b"{" + head + b": " + dumps(provenance) + b",\n" + key + b": [\n" + lines + b"\n]}\n"
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def _plain(value: object) -> object:

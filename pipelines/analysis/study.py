@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.sets import BoundarySet
 from pipelines.analysis.emerging import emerging_hotspots
-from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, P_FOR_CLASSES, gistar
+from pipelines.analysis.gistar import gistar
 from pipelines.analysis.grid import (
     LocatedCrimes,
     StudyGrid,
@@ -32,6 +32,7 @@ from pipelines.analysis.lisa import local_moran
 from pipelines.analysis.map_points import MapPointSupport, map_point_support
 from pipelines.analysis.multiple_testing import check_alpha, check_method
 from pipelines.analysis.neighbours import kring_weights
+from pipelines.analysis.request import P_FOR_CLASSES, StudyRequest
 from pipelines.analysis.sparse_guard import (
     DataVerdict,
     check_enough_data,
@@ -54,28 +55,6 @@ _COLUMNS = ["longitude", "latitude", "h3_cell", "category", "location", "month"]
 
 class StudyError(InputError):
     """A study that cannot be run as asked; the message says what to change."""
-
-
-@dataclass(frozen=True)
-class StudyRequest:
-    boundaries: str  # boundary set name
-    areas: tuple[str, ...] = ()  # area codes of the set; empty = the whole set
-    resolution: int = 9
-    first: str | None = None  # default: the 12 months ending with the latest stored
-    last: str | None = None
-    force: str | None = None  # default: every force stored
-    categories: tuple[str, ...] = ()  # canonical slugs or police.uk names; empty = all
-    weights: str = "count"  # harm table name or a custom table file
-    exclude_police_generated: bool = False
-    method: str = "gistar"
-    k: int = 1
-    permutations: int = 999
-    seed: int = 0
-    alpha: float = 0.05
-    correction: str = "fdr_bh"
-    p_for_classes: str = DEFAULT_P_FOR_CLASSES  # Gi* only; see pipelines/analysis/gistar.py
-    emerging: bool = False  # per-month Gi* + Mann-Kendall (needs at least 10 months)
-    adjust: bool = True  # let the data guard widen the window or change the resolution
 
 
 @dataclass

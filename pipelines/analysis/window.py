@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pipelines.errors import InputError
 from pipelines.months import months_between
-from pipelines.store import CrimeStore
+
+if TYPE_CHECKING:  # the window needs only a store's manifest (pipelines.store.view)
+    from pipelines.store import CrimeStore
+    from pipelines.store.view import ManifestView
 
 DEFAULT_WINDOW_MONTHS = 12
 
@@ -39,7 +43,7 @@ class StudyWindow:
 
 
 def choose_window(
-    store: CrimeStore,
+    store: CrimeStore | ManifestView,
     force: str | None = None,
     first: str | None = None,
     last: str | None = None,

@@ -205,7 +205,7 @@ def active_cache() -> DiskCache:
         cache = _active
     if cache is not None:
         return cache
-    from pipelines.store.crime_store import resolve_data_dir
+    from pipelines.store.paths import resolve_data_dir
 
     directory = os.environ.get(CACHE_DIR_ENV) or resolve_data_dir() / "cache"
     return use_cache(open_cache(directory))

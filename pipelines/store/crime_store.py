@@ -35,10 +35,10 @@ from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
 from pipelines.store.errors import CorruptPartition, StoreError
 from pipelines.store.locks import acquire_partition, lock_timeout_from_env, manifest_lock
 from pipelines.store.manifest import MANIFEST_NAME, Manifest, PartitionEntry, load_manifest
+from pipelines.store.paths import DATA_DIR_ENV, resolve_data_dir  # noqa: F401 (their old home)
 from pipelines.store.region import ROW_GROUP_ROWS, index_cells, region_ordered
 from pipelines.store.snapshot import Snapshot, damaged_files
 
-DATA_DIR_ENV = "HOTSPOTS_DATA_DIR"
 _H3_KEY = b"hotspots.h3_resolution"
 _H3_COLUMN = "h3_cell"
 # Longer than any study or export runs, so a reader's pinned files outlive it.
@@ -60,13 +60,6 @@ def pinned_reads() -> Iterator[None]:
         yield
     finally:
         _pins.reset(token)
-
-
-def resolve_data_dir(explicit: str | os.PathLike | None = None) -> Path:
-    """--data-dir if given, else $HOTSPOTS_DATA_DIR, else ./data."""
-    if explicit:
-        return Path(explicit)
-    return Path(os.environ.get(DATA_DIR_ENV) or "data")
 
 
 class CrimeStore:

@@ -21,8 +21,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow.parquet as pq
-
 from pipelines.months import is_month
 from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
 from pipelines.store.errors import CorruptPartition, StoreUnavailable
@@ -151,6 +149,8 @@ def list_legacy_store(crimes_dir: Path) -> Manifest:
 
 def read_footer_coverage(crimes_dir: Path, entry: PartitionEntry) -> PartitionCoverage:
     """The coverage record in a partition's Parquet footer (for listed pre-manifest stores)."""
+    import pyarrow.parquet as pq  # only listed pre-manifest stores read footers
+
     name = f"crimes/{entry.file}"
     try:
         metadata = pq.read_schema(crimes_dir / entry.file).metadata or {}

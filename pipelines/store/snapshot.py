@@ -17,12 +17,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.forces import check_force
-from pipelines.months import in_range
 from pipelines.schema import CRIME_SCHEMA
 from pipelines.store.coverage import PartitionCoverage
 from pipelines.store.errors import CorruptPartition, SnapshotExpired
-from pipelines.store.manifest import Manifest, PartitionEntry, read_footer_coverage
+from pipelines.store.manifest import Manifest, PartitionEntry
 from pipelines.store.region import read_file_in_ranges
+from pipelines.store.view import ManifestView
 
 # Files found damaged by a read in this process: absolute path -> (what is wrong, the file's
 # (size, mtime) then). /health reports them while the same file is still named and unchanged.
@@ -60,66 +60,22 @@ def _note_damaged(root: Path, error: CorruptPartition) -> CorruptPartition:
     return error
 
 
-class Snapshot:
+class Snapshot(ManifestView):
     """Read-only view of one manifest; the reading methods of :class:`CrimeStore` live here."""
 
     def __init__(self, root: Path, manifest: Manifest, current: object = None) -> None:
-        self.root = root
-        self.crimes_dir = root / "crimes"
-        self.manifest = manifest
-        self.version = manifest.version
+        super().__init__(root, manifest)
         self._current = current  # callable -> the store's newest version (to tell expiry apart)
 
     def snapshot(self) -> Snapshot:
         """Itself: code that pins a snapshot at its top accepts a store or a snapshot."""
         return self
 
-    # -- what it holds ----------------------------------------------------------------------
-
-    def files(self) -> list[str]:
-        """Every partition file of this version, relative to the data folder."""
-        return [f"crimes/{e.file}" for _, e in sorted(self.manifest.partitions.items())]
-
-    def partitions(
-        self, force: str | None = None, first: str | None = None, last: str | None = None
-    ) -> list[tuple[str, str]]:
-        """(force, month) of every partition in this version, sorted."""
-        wanted = check_force(force) if force else None
-        return sorted(
-            key
-            for key in self.manifest.partitions
-            if (wanted is None or key[0] == wanted) and in_range(key[1], first, last)
-        )
-
-    def forces(self) -> list[str]:
-        return sorted({force for force, _ in self.manifest.partitions})
-
-    def partition_path(self, force: str, month: str) -> Path | None:
-        """The file holding ``force`` ``month`` in this version, or None when it is not held."""
-        entry = self.manifest.partitions.get((check_force(force), month))
-        return self.crimes_dir / entry.file if entry else None
-
     def coverage_of(self, force: str, month: str) -> PartitionCoverage | None:
-        entry = self.manifest.partitions.get((check_force(force), month))
-        if entry is None:
-            return None
-        if entry.coverage is not None:
-            return entry.coverage
         try:
-            return read_footer_coverage(self.crimes_dir, entry)
+            return super().coverage_of(force, month)
         except CorruptPartition as error:
             raise _note_damaged(self.root, error) from None
-
-    def coverage(
-        self, force: str | None = None, first: str | None = None, last: str | None = None
-    ) -> list[PartitionCoverage]:
-        """Coverage records of this version's partitions (from the manifest: no file reads)."""
-        records = []
-        for part_force, month in self.partitions(force, first, last):
-            record = self.coverage_of(part_force, month)
-            if record is not None:
-                records.append(record)
-        return records
 
     # -- rows -------------------------------------------------------------------------------
 

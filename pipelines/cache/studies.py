@@ -1,0 +1,193 @@
+"""Finished studies in the on-disk cache: one entry per (validated request, data version).
+
+The key is the request with its window spelled out (:func:`canonical_request`: the default window
+and the same months named are one question) and the data version (:func:`data_version`: the
+store manifest's version, or for a pinned window the partition files of its months, and a
+fingerprint of the boundary set's file). So an answer is never served for data it was not
+computed on, and the CLI, every server worker and precompute batches share the entries.
+
+The value is a :class:`CachedStudy`: the cells as columns of plain Python values, the provenance,
+the window and the adjustments. Reading one back needs neither numpy nor pandas, so
+``hotspots analyse`` answers a repeated question without loading the numerical stack
+(:func:`find_cached`); :meth:`CachedStudy.to_result` gives the service its ``StudyResult``.
+Only a study that ran is cached, so a key always holds a request that passed every check.
+
+This module imports nothing heavy; keep it so (tests/test_study_cache.py checks).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pipelines.analysis.request import StudyRequest
+from pipelines.analysis.window import StudyWindow, choose_window
+from pipelines.cache.disk import DiskCache, cache_dir_for, open_cache
+from pipelines.store.atomic import file_version
+from pipelines.store.view import ManifestView
+
+if TYPE_CHECKING:
+    from pipelines.analysis.study import StudyResult
+    from pipelines.store import CrimeStore
+
+STUDY_KIND = "study"
+LATEST_KIND = "study-latest"
+# The shape of the cached value, part of every key: an entry of another shape is never read.
+STUDY_VALUE = ("cached-study", 1)
+
+
+class BoundaryFiles(Protocol):
+    """Where a boundary set's file is (``boundaries.store.BoundaryStore`` is one)."""
+
+    def path(self, name: str) -> Path: ...
+
+
+class BoundaryFolder:
+    """``<data dir>/boundaries/<name>.parquet``, the layout of ``BoundaryStore``, without
+    geopandas: enough to fingerprint a set's file for a cache key."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.root = Path(data_dir) / "boundaries"
+
+    def path(self, name: str) -> Path:
+        return self.root / f"{name}.parquet"
+
+
+def data_version(
+    store: CrimeStore | ManifestView,
+    boundaries: BoundaryFiles,
+    *set_names: str,
+    up_to: str | None = None,
+) -> str:
+    """The version an answer about the boundary set(s) is computed on: the store manifest's
+    version (which names exactly the crime files read), a dot, and 8 hex digits fingerprinting
+    the sets' files. Inside a request the store's snapshot is pinned, so this is the version of
+    the very files the answer read.
+
+    With ``up_to`` (a pinned window's last month) only the partitions up to that month count:
+    a study of a pinned window reads nothing later, so a newly published month leaves its
+    version, and its cached answer, as they were."""
+    digest = hashlib.sha256()
+    for name in set_names:
+        digest.update(f"{name}:{file_version(boundaries.path(name))}\n".encode())
+    snapshot = store.snapshot()
+    crimes = snapshot.version if up_to is None else months_version(snapshot, up_to)
+    return f"{crimes}.{digest.hexdigest()[:8]}"
+
+
+def months_version(snapshot: ManifestView, up_to: str) -> str:
+    """16 hex digits naming the partition files of every month up to ``up_to``."""
+    digest = hashlib.sha256(b"up-to:" + up_to.encode())
+    for force, month in snapshot.partitions(last=up_to):
+        path = snapshot.partition_path(force, month)
+        digest.update(f"{force}/{month}={path.name if path else ''}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def canonical_request(store: CrimeStore | ManifestView, request: StudyRequest) -> StudyRequest:
+    """``request`` with its window spelled out: the default window (latest 12 stored months)
+    and the same months named explicitly are one question, so they share one cache key and
+    one computation (the area profile names its months; a hotspot list usually does not)."""
+    if request.first is not None and request.last is not None:
+        return request
+    try:
+        window = choose_window(store, request.force, request.first, request.last)
+    except ValueError:
+        return request  # no such window: the study says why, under the request as asked
+    return dataclasses.replace(request, first=window.first, last=window.last)
+
+
+def study_key(request: StudyRequest, version: str) -> tuple:
+    return (request, version, STUDY_VALUE)
+
+
+@dataclass(frozen=True)
+class CachedStudy:
+    """A finished study as kept on disk (plain Python values only)."""
+
+    columns: dict[str, list[Any]]  # the cells, column by column
+    dtypes: dict[str, str]  # each column's pandas dtype, to rebuild the frame exactly
+    provenance: dict
+    window: StudyWindow
+    adjustments: list[str]
+    computed_at: str  # UTC, ISO 8601
+
+    @classmethod
+    def from_result(cls, result: StudyResult) -> CachedStudy:
+        cells = result.cells
+        return cls(
+            columns={str(name): cells[name].tolist() for name in cells.columns},
+            dtypes={str(name): str(dtype) for name, dtype in cells.dtypes.items()},
+            provenance=result.provenance,
+            window=result.window,
+            adjustments=list(result.adjustments),
+            computed_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+
+    def to_result(self) -> StudyResult:
+        """The ``StudyResult`` this was made from (its cells frame equal, dtypes included)."""
+        import pandas as pd
+
+        from pipelines.analysis.study import StudyResult
+
+        cells = pd.DataFrame(
+            {
+                name: pd.Series(values, dtype=self.dtypes[name])
+                for name, values in self.columns.items()
+            }
+        )
+        return StudyResult(cells, self.provenance, self.window, list(self.adjustments))
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()), []))
+
+
+@dataclass(frozen=True)
+class CacheHit:
+    study: CachedStudy
+    data_version: str  # of the data the question as asked reads (what answers report)
+
+
+def remember(
+    disk: DiskCache,
+    asked: StudyRequest,
+    request: StudyRequest,
+    version: str,
+    study: CachedStudy,
+) -> bool:
+    """Keep ``study`` (the answer to ``request``, canonical, on data ``version``); an answer on
+    older data of the same question as ``asked`` can no longer be asked for, so it goes at
+    once rather than waiting for least-recently-used eviction (the store only moves forward)."""
+    kept = disk.set(STUDY_KIND, study_key(request, version), study)
+    older = disk.get(LATEST_KIND, (asked,))
+    if older is not None and tuple(older) != (request, version):
+        disk.delete(STUDY_KIND, study_key(*older))
+    disk.set(LATEST_KIND, (asked,), (request, version))
+    return kept
+
+
+def find_cached(data_dir: Path, asked: StudyRequest) -> CacheHit | None:
+    """The cached answer to ``asked`` on the store's current data, read from the manifest and
+    the cache alone (no pyarrow, numpy or pandas); None on a miss or anything unusual (the
+    full path then computes, or says what is wrong)."""
+    try:
+        view = ManifestView.current(data_dir)
+        if not view.manifest.partitions:
+            return None
+        boundaries = BoundaryFolder(data_dir)
+        if not boundaries.path(asked.boundaries).is_file():
+            return None
+        request = canonical_request(view, asked)
+        version = data_version(view, boundaries, request.boundaries, up_to=request.last)
+        disk = open_cache(cache_dir_for(data_dir))
+        study = disk.get(STUDY_KIND, study_key(request, version))
+        if not isinstance(study, CachedStudy):
+            return None
+        reported = data_version(view, boundaries, asked.boundaries, up_to=asked.last)
+        return CacheHit(study, reported)
+    except Exception:  # any doubt is a miss: the full path gives the real answer or error
+        return None

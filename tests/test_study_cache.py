@@ -1,0 +1,111 @@
+"""``hotspots analyse`` answers a repeated question from the study cache the service shares: the
+same answer as computing it, said so in the provenance, missed when the data changes, and
+without loading the numerical stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from boundaries.store import BoundaryStore
+from cli.main import app
+from geo_service.results import StudyCache
+from pipelines.analysis.study import StudyRequest, run_study
+from pipelines.cache.studies import CachedStudy
+from pipelines.ingest.archive import ingest_archive
+from pipelines.store import CrimeStore
+from tests.archive_fixtures import crime_line
+from tests.service_town import FORCE, WARDS, build_town, write_archive
+
+HEAVY = ("numpy", "pandas", "pyarrow", "scipy", "geopandas", "shapely", "h3")
+
+
+@pytest.fixture
+def town(tmp_path: Path) -> Path:
+    data_dir, _ = build_town(tmp_path)
+    return data_dir
+
+
+def _analyse(data_dir: Path, out: Path, *extra: str) -> dict:
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(data_dir), "-o", str(out)]
+    result = CliRunner().invoke(app, [*args, "--overwrite", *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def _without_cache_note(provenance: dict) -> dict:
+    return {k: v for k, v in provenance.items() if k != "study_cache"}
+
+
+def test_a_repeated_question_is_answered_from_the_cache_with_the_same_answer(
+    town: Path, tmp_path: Path
+) -> None:
+    computed = _analyse(town, tmp_path / "first.json")
+    cached = _analyse(town, tmp_path / "again.json")
+    assert computed["provenance"]["study_cache"]["answered_from_cache"] is False
+    assert cached["provenance"]["study_cache"]["answered_from_cache"] is True
+    assert cached["cells"] == computed["cells"]
+    assert _without_cache_note(cached["provenance"]) == _without_cache_note(computed["provenance"])
+    assert cached["provenance"]["data_version"] == computed["provenance"]["data_version"]
+    # Another question on the same data (another seed) is computed, not served.
+    other = _analyse(town, tmp_path / "seed.json", "--seed", "1")
+    assert other["provenance"]["study_cache"]["answered_from_cache"] is False
+    assert other["provenance"]["seed"] == 1
+
+
+def test_the_cached_study_rebuilds_the_computed_frame_exactly(town: Path) -> None:
+    store = CrimeStore(town)
+    result = run_study(store, BoundaryStore(town).read(WARDS), StudyRequest(WARDS))
+    rebuilt = CachedStudy.from_result(result).to_result()
+    pd.testing.assert_frame_equal(rebuilt.cells, result.cells)
+    assert rebuilt.provenance == result.provenance and rebuilt.window == result.window
+
+
+def test_new_data_misses_the_cache(town: Path, tmp_path: Path) -> None:
+    first = _analyse(town, tmp_path / "before.json")
+    # A republished month in the window: the same question now reads other files.
+    archive = write_archive(tmp_path / "republished")
+    month = "2019-06"
+    extra = crime_line(month, crime_id="late", longitude="-3.5410", latitude="50.4470")
+    archive.write(FORCE, month, [extra])
+    ingest_archive(CrimeStore(town), archive.root, first=month, last=month)
+    after = _analyse(town, tmp_path / "after.json")
+    assert after["provenance"]["data_version"] != first["provenance"]["data_version"]
+    assert after["provenance"]["study_cache"]["answered_from_cache"] is False
+    assert after["cells"] != first["cells"]
+
+
+def test_the_service_answers_from_what_the_command_line_computed(
+    town: Path, tmp_path: Path
+) -> None:
+    computed = _analyse(town, tmp_path / "cli.json")
+    cache = StudyCache(CrimeStore(town), BoundaryStore(town))
+    result, version = cache.get(StudyRequest(WARDS))
+    assert (cache.hits, cache.misses) == (1, 0)
+    assert version == computed["provenance"]["data_version"]
+    assert result.cells["count"].tolist() == [cell["count"] for cell in computed["cells"]]
+
+
+def test_an_answer_from_the_cache_loads_no_numerical_stack(town: Path, tmp_path: Path) -> None:
+    out = tmp_path / "answer.json"
+    _analyse(town, out)  # computed and kept
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
+    code = (
+        "import sys\n"
+        "from cli.main import app\n"
+        "try:\n"
+        f"    app({[*args, '--overwrite']!r})\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+    assert "Answered from the study cache" in done.stdout
+    assert json.loads(out.read_text())["provenance"]["study_cache"]["answered_from_cache"]
