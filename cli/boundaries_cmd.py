@@ -20,7 +20,7 @@ from boundaries.errors import BoundaryError
 from boundaries.fields import SCHEMES
 from boundaries.h3_cover import cover_areas
 from boundaries.lsoa_route import compare_routes, read_lookup
-from boundaries.ons_fetch import DEFAULT_BASE_URL, DEFAULT_VINTAGE, WARD_SERVICES, fetch_wards
+from boundaries.ons_fetch import DEFAULT_BASE_URL, DEFAULT_VINTAGE, fetch_wards
 from boundaries.population import population_for_set, read_population, with_population
 from boundaries.sets import BoundarySet, load_boundary_file
 from boundaries.store import BoundaryStore
@@ -37,6 +37,7 @@ from cli.common import (
     fail,
     open_store,
 )
+from cli.ons_options import LadOption, WardVintageOption
 from cli.tables import print_table
 from pipelines.forces import ForceError
 from pipelines.months import MonthError, check_range
@@ -255,13 +256,9 @@ def counts(
 
 @boundaries_app.command("fetch")
 def fetch(
-    lad: Annotated[
-        str, typer.Option("--lad", help="Local authority code, e.g. E06000027.", show_default=False)
-    ],
+    lad: LadOption,
     scheme: Annotated[str, typer.Option("--scheme", help="Only ward is available.")] = "ward",
-    vintage: Annotated[
-        str, typer.Option("--vintage", help=f"One of {', '.join(WARD_SERVICES)}.")
-    ] = DEFAULT_VINTAGE,
+    vintage: WardVintageOption = DEFAULT_VINTAGE,
     name: Annotated[
         str | None,
         typer.Option(

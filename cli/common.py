@@ -62,6 +62,15 @@ LookupOption = Annotated[
         show_default=False,
     ),
 ]
+PrecomputeWeightsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--weights",
+        help="Harm table to precompute hot spots for (repeatable). Default: count and "
+        "home-office-2018.",
+        show_default=False,
+    ),
+]
 QuietOption = Annotated[
     bool,
     typer.Option(

@@ -8,6 +8,7 @@ import typer
 
 from cli.common import (
     DataDirOption,
+    PrecomputeWeightsOption,
     QuietOption,
     console,
     error_console,
@@ -24,12 +25,7 @@ def precompute_command(
             "--boundaries", help="Only this boundary set (repeatable; default: every set)."
         ),
     ] = None,
-    weights: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--weights", help="Harm table (repeatable; default: count and home-office-2018)."
-        ),
-    ] = None,
+    weights: PrecomputeWeightsOption = None,
     resolution: Annotated[int, typer.Option("--res", help="H3 study resolution, 7-10.")] = 9,
     workers: Annotated[
         int, typer.Option("--workers", min=1, help="Local Dask worker processes.")

@@ -29,11 +29,13 @@ from cli.common import (
     DataDirOption,
     LookupOption,
     PopulationOption,
+    PrecomputeWeightsOption,
     console,
     error_console,
     fail,
     progress_bar,
 )
+from cli.ons_options import LadOption, WardVintageOption
 from cli.police_api import retry_policy
 from cli.tables import print_table
 from pipelines.forces import ForceError, check_force
@@ -69,15 +71,6 @@ TilesOption = Annotated[
         "or a tile URL template with {z}, {x} and {y}.",
     ),
 ]
-WeightsOption = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--weights",
-        help="Harm table(s) to precompute hot spots for (repeat). Default: count and "
-        "home-office-2018.",
-        show_default=False,
-    ),
-]
 NoServeOption = Annotated[
     bool, typer.Option("--no-serve", help="Stop after precomputing (for scripts and CI).")
 ]
@@ -90,21 +83,14 @@ def quickstart(
             "--force", help="police.uk force slug, e.g. devon-and-cornwall.", show_default=False
         ),
     ],
-    lad: Annotated[
-        str,
-        typer.Option(
-            "--lad", help="Local authority code, e.g. E06000027 (Torbay).", show_default=False
-        ),
-    ],
+    lad: LadOption,
     months: Annotated[
         int,
         typer.Option(
             "--months", help="Latest months of crime to load (24: a year and the year before)."
         ),
     ] = 24,
-    vintage: Annotated[
-        str, typer.Option("--vintage", help=f"Ward boundaries of: {', '.join(WARD_SERVICES)}.")
-    ] = DEFAULT_VINTAGE,
+    vintage: WardVintageOption = DEFAULT_VINTAGE,
     police_api: Annotated[
         str | None,
         typer.Option(
@@ -135,7 +121,7 @@ def quickstart(
     ] = None,
     population: PopulationOption = None,
     lookup: LookupOption = None,
-    weights: WeightsOption = None,
+    weights: PrecomputeWeightsOption = None,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     tiles: TilesOption = "osm",
@@ -196,7 +182,7 @@ def quickstart(
 
 def demo(
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same city.")] = 2024,
-    weights: WeightsOption = None,
+    weights: PrecomputeWeightsOption = None,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     tiles: TilesOption = "osm",
