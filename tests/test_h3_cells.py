@@ -33,7 +33,8 @@ def test_base_cells_equal_h3_latlng_to_cell(points: tuple[np.ndarray, np.ndarray
     assert cells.count(None) == int((np.isnan(latitude) | np.isnan(longitude)).sum())
 
 
-@pytest.mark.parametrize("resolution", [7, 8, 9, 10])
+# 7-10: study resolutions; 4: the store's partition index; 0 and 12: the extremes.
+@pytest.mark.parametrize("resolution", [0, 4, 7, 8, 9, 10, 12])
 def test_parents_equal_h3_cell_to_parent(
     points: tuple[np.ndarray, np.ndarray], resolution: int
 ) -> None:

@@ -245,3 +245,41 @@ def test_worker_processes_store_the_same_bytes_as_one_process(
     assert len(stored["one"]) == 3
     assert stored["folder"] == stored["one"]
     assert stored["zip"] == stored["one"]
+
+
+def test_one_bad_coordinate_changes_nothing_else_in_the_file(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
+    """A file whose coordinates all parse is read with them typed as numbers by the CSV reader;
+    one unparseable coordinate makes the file be read as text and checked value by value. The
+    two ways keep the same rows with the same values: only the bad row is rejected. A number
+    padded with spaces is a number either way (it used to stop the whole ingest)."""
+    good = [
+        crime_line("2019-03", crime_id="plain"),
+        crime_line("2019-03", crime_id="padded", longitude=" -3.526900", latitude="50.463500 "),
+        crime_line("2019-03", crime_id="noloc", longitude="", latitude=""),
+        crime_line("2019-03", crime_id="", category="Anti-social behaviour", outcome=""),
+        crime_line("2019-03", crime_id="blank-lat", latitude="  "),
+    ]
+    bad = crime_line("2019-04", crime_id="bad", longitude="west-ish")
+    archive.write("devon-and-cornwall", "2019-03", good)
+    archive.write(
+        "devon-and-cornwall",
+        "2019-04",
+        [line.replace("2019-03", "2019-04") for line in good] + [bad],
+    )
+    store = CrimeStore(data_dir)
+    report = ingest_archive(store, archive.root)
+
+    typed, text = (f.coverage for f in report.files)
+    assert typed.rejected == {"bad_coordinates": 1}  # only the half-blank one
+    assert text.rejected == {"bad_coordinates": 2}  # and the bad one
+    assert (typed.stored, typed.no_location) == (text.stored, text.no_location) == (4, 1)
+    march = _rows(store, "devon-and-cornwall", "2019-03")
+    april = _rows(store, "devon-and-cornwall", "2019-04")
+    for row in april:
+        row["month"] = "2019-03"
+    assert march == april
+    padded = next(r for r in march if r["crime_id"] == "padded")
+    assert (padded["longitude"], padded["latitude"]) == (-3.5269, 50.4635)
+    assert any(r["crime_id"] is None for r in march)  # an empty Crime ID is stored as null

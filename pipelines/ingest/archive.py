@@ -1,9 +1,11 @@
 """Archive ingest: find files, parse them, index points to H3, swap each force-month in.
 
-Each file is prepared (read, parsed, its points indexed to H3) on its own, in worker processes
-when there is enough to do, so an ingest uses every core: parsing and indexing hold the GIL for
-part of their time, so threads alone used one core of two. The parent writes the prepared
-partitions in order, each atomically, so an interrupted run leaves every partition either as it
+Each file is ingested on its own (read, parsed, its points indexed to H3, written as its new
+partition file) in worker processes when there is enough to do, so an ingest uses every core:
+parsing and writing hold the GIL for part of their time, so threads alone used one core of two,
+and workers that only parsed left the parent writing every file on one core. The parent takes
+each force-month's lock before handing the file to a worker and publishes the written files
+in batches (one manifest swap each), so an interrupted run leaves every partition either as it
 was or fully replaced, and a repeated ingest writes the same bytes.
 """
 
@@ -13,7 +15,7 @@ import multiprocessing
 import os
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,16 +29,19 @@ from pipelines.ingest.archive_layout import StreetFile, is_other_archive_file, l
 from pipelines.ingest.sources import record_archive
 from pipelines.schema import CRIME_SCHEMA, SOURCE_ARCHIVE
 from pipelines.store import CrimeStore, PartitionCoverage, StoreWriter
+from pipelines.store.crime_store import write_partition_file
+from pipelines.store.manifest import PartitionEntry
 
 # Below this many bytes of CSV, starting worker processes (each imports Arrow and h3, about a
 # second) costs more than it saves: the files are prepared in this process instead.
 _PROCESSES_FROM_BYTES = 64_000_000
-# Prepared files waiting to be written, per worker: bounds memory to a few force-months.
+# Files handed to each worker at once: enough that none waits for the parent, few enough that
+# memory holds a few force-months and the locks held stay few.
 _IN_FLIGHT_PER_WORKER = 2
 WORKERS_ENV = "HOTSPOTS_INGEST_WORKERS"
 # Partitions published per new store version (one manifest swap): a small archive is one
 # version; a national one publishes as it goes, holding at most this many partition locks.
-_PUBLISH_EVERY = 64
+_PUBLISH_EVERY = 128
 
 
 @dataclass
@@ -102,25 +107,61 @@ def ingest_archive(
     files = listing.street_files
     count = _worker_count(workers, files)
     outcomes: list[FileOutcome] = []
-    with (
-        _preparers(count) as pool,
-        ThreadPoolExecutor(1) as writer,
-        store.writer() as partitions,
-    ):
-        # Writing (Parquet encoding, fsync) overlaps the preparation of the next files.
-        pending: deque[Future[FileOutcome]] = deque()
-        for built in _ordered(pool, files, count * _IN_FLIGHT_PER_WORKER):
-            pending.append(writer.submit(_write, partitions, built))
-            while pending and (pending[0].done() or len(pending) > 1):
-                outcomes.append(_report(pending.popleft().result(), progress))
-                if partitions.staged >= _PUBLISH_EVERY:
-                    partitions.commit()
+    with _preparers(count) as pool, store.writer() as partitions:
+        pending: deque[tuple[StreetFile, Future[WrittenFile]]] = deque()
+        for file in files:
+            # Locked here, written by a worker on this process's behalf, published below.
+            partitions.lock(file.force, file.month)
+            pending.append((file, pool.submit(ingest_file, file, store.crimes_dir)))
+            while pending and (
+                len(pending) > count * _IN_FLIGHT_PER_WORKER or pending[0][1].done()
+            ):
+                outcomes.append(_collect(partitions, *pending.popleft(), progress))
+            if partitions.staged >= _PUBLISH_EVERY:
+                partitions.commit()
         while pending:
-            outcomes.append(_report(pending.popleft().result(), progress))
+            outcomes.append(_collect(partitions, *pending.popleft(), progress))
     stored_forces = sorted({o.force for o in outcomes if o.coverage is not None})
     if stored_forces:  # so `hotspots update` can read the same archive again
         record_archive(store.root, stored_forces, path)
     return ArchiveIngestReport(files=outcomes, ignored=ignored)
+
+
+@dataclass
+class WrittenFile:
+    """What a worker sends back for one street file: its new partition, or why there is none."""
+
+    entry: PartitionEntry | None = None
+    samples: dict[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def ingest_file(file: StreetFile, crimes_dir: Path) -> WrittenFile:
+    """Prepare one file and write its partition file, unpublished (in a worker process when
+    there are several; the caller holds the force-month's lock)."""
+    built = prepare_file(file)
+    if built.table is None or built.coverage is None:
+        return WrittenFile(error=built.error)
+    entry = write_partition_file(crimes_dir, built.table, built.coverage)
+    return WrittenFile(entry, built.samples)
+
+
+def _collect(
+    partitions: StoreWriter,
+    file: StreetFile,
+    future: Future[WrittenFile],
+    progress: Progress | None,
+) -> FileOutcome:
+    written = future.result()
+    coverage = None
+    if written.entry is not None:
+        partitions.add(written.entry)
+        coverage = written.entry.coverage
+    outcome = FileOutcome(file.force, file.month, file.name, coverage, written.samples)
+    outcome.error = written.error
+    if progress:
+        progress(outcome)
+    return outcome
 
 
 def build_partitions(files: list[StreetFile], pool: Executor) -> list[BuiltFile]:
@@ -145,23 +186,6 @@ def _preparers(count: int) -> Executor:
     return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _ordered(pool: Executor, files: list[StreetFile], in_flight: int) -> Iterator[BuiltFile]:
-    """Prepare ``files`` in the pool, yielding results in file order, at most ``in_flight``
-    prepared and unconsumed at once (Executor.map would queue every result in memory)."""
-    queue: deque[Future[BuiltFile]] = deque()
-    remaining = iter(files)
-    for file in remaining:
-        queue.append(pool.submit(prepare_file, file))
-        if len(queue) >= in_flight:
-            break
-    while queue:
-        built = queue.popleft().result()
-        following = next(remaining, None)
-        if following is not None:
-            queue.append(pool.submit(prepare_file, following))
-        yield built
-
-
 def prepare_file(file: StreetFile) -> BuiltFile:
     """Read, parse and index one file (in a worker process when there are several)."""
     try:
@@ -183,21 +207,6 @@ def prepare_file(file: StreetFile) -> BuiltFile:
         provenance=[{"kind": SOURCE_ARCHIVE, "file": file.name, "sha256": parsed.sha256}],
     )
     return BuiltFile(file, table, coverage, parsed.samples)
-
-
-def _write(partitions: StoreWriter, built: BuiltFile) -> FileOutcome:
-    file = built.file
-    if built.table is not None and built.coverage is not None:
-        partitions.write(built.table, built.coverage)
-    return FileOutcome(
-        file.force, file.month, file.name, built.coverage, built.samples, built.error
-    )
-
-
-def _report(outcome: FileOutcome, progress: Progress | None) -> FileOutcome:
-    if progress:
-        progress(outcome)
-    return outcome
 
 
 def _with_h3_cells(rows: pa.Table) -> pa.Table:

@@ -81,6 +81,11 @@ class _Malformed:
             )
         return "skip"
 
+    def reset(self) -> None:
+        """Forget what a failed read counted: the file is read again from its start."""
+        self.count = 0
+        self.samples.clear()
+
 
 def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
     """Read a street-level CSV's bytes for the force and month its file name gives."""
@@ -89,7 +94,7 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
         data = data[len(_UTF8_BOM) :]
     _check_header(data)
     malformed = _Malformed()
-    table = _read_strings(data, malformed)
+    table = _read_columns(data, malformed)
 
     rejected: Counter[str] = Counter()
     samples: dict[str, list[str]] = {}
@@ -97,7 +102,7 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
         rejected[MALFORMED_ROW] = malformed.count
         samples[MALFORMED_ROW] = malformed.samples
 
-    month_ok = pc.equal(table["Month"], month)
+    month_ok = pc.fill_null(pc.equal(table["Month"], month), False)
     category, category_ok = _categories(table["Crime type"])
     longitude, latitude, no_location, coords_ok = _coordinates(
         table["Longitude"], table["Latitude"]
@@ -115,27 +120,28 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
             samples[reason] = _sample(table, failing, columns)
             keep &= ~failing
 
-    mask = pa.array(keep)
-    crime_id = _empty_to_null(table["Crime ID"])
+    # Empty fields are already null (the reader's null_values), as the store keeps them.
     rows = pa.table(
         {
-            "crime_id": crime_id,
+            "crime_id": table["Crime ID"],
             "api_id": pa.nulls(table.num_rows, pa.int64()),
             "month": table["Month"],
             "force": pa.repeat(pa.scalar(force, pa.string()), table.num_rows),
-            "reported_by": _empty_to_null(table["Reported by"]),
-            "falls_within": _empty_to_null(table["Falls within"]),
+            "reported_by": table["Reported by"],
+            "falls_within": table["Falls within"],
             "longitude": longitude,
             "latitude": latitude,
-            "location": _empty_to_null(table["Location"]),
-            "lsoa_code": _empty_to_null(table["LSOA code"]),
-            "lsoa_name": _empty_to_null(table["LSOA name"]),
+            "location": table["Location"],
+            "lsoa_code": table["LSOA code"],
+            "lsoa_name": table["LSOA name"],
             "category": category,
-            "last_outcome": _empty_to_null(table["Last outcome category"]),
-            "context": _empty_to_null(table["Context"]),
+            "last_outcome": table["Last outcome category"],
+            "context": table["Context"],
             "source": pa.repeat(pa.scalar(SOURCE_ARCHIVE, pa.string()), table.num_rows),
         }
-    ).filter(mask)
+    )
+    if not keep.all():
+        rows = rows.filter(pa.array(keep))
 
     warnings: dict[str, int] = {}
     duplicates = _duplicate_ids(rows["crime_id"])
@@ -153,9 +159,11 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
 
 
 def _check_header(data: bytes) -> None:
-    if not data.strip():
+    # isspace and find stop at the first fitting byte; strip and split would copy the file.
+    if not data or data.isspace():
         raise CsvFileError("the file is empty; a police.uk street-level CSV starts with a header")
-    first_line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    end = data.find(b"\n")
+    first_line = (data if end < 0 else data[:end]).rstrip(b"\r")
     try:
         header = next(csv.reader(io.StringIO(first_line.decode("utf-8"))), [])
     except UnicodeDecodeError as error:
@@ -169,44 +177,50 @@ def _check_header(data: bytes) -> None:
         )
 
 
-def _read_strings(data: bytes, malformed: _Malformed) -> pa.Table:
-    """All columns as strings (empty stays ""), so validation sees exactly what was written."""
-    convert = pa_csv.ConvertOptions(
-        column_types=dict.fromkeys(HEADER, pa.string()),
-        include_columns=HEADER,
-        strings_can_be_null=False,
-    )
-    parse = pa_csv.ParseOptions(invalid_row_handler=malformed.handle)
-    # One thread per file: files are small, and callers parse several files at once instead.
-    read = pa_csv.ReadOptions(use_threads=False)
+def _read_columns(data: bytes, malformed: _Malformed) -> pa.Table:
+    """The columns, empty fields as null. First with the coordinates parsed as numbers by the
+    CSV reader itself (the fast path, every valid police.uk file); a file with a coordinate
+    that is not a number, or with bytes that are not UTF-8, is read again as text, so that
+    validation can reject those rows one by one instead of the whole file."""
     try:
-        return pa_csv.read_csv(
-            pa.BufferReader(data), read_options=read, parse_options=parse, convert_options=convert
-        )
+        return _read(data, malformed, _NUMERIC_COORDINATES)
+    except pa.ArrowInvalid:
+        malformed.reset()
+    try:
+        return _read(data, malformed, _TEXT_COORDINATES)
     except pa.ArrowInvalid as error:
         if "UTF8" not in str(error):
             raise CsvFileError(f"cannot parse as CSV: {error}") from error
     # Invalid UTF-8 somewhere (a damaged download): replace the bad bytes, keep the rows.
-    malformed.count = 0
-    malformed.samples.clear()
+    malformed.reset()
     repaired = data.decode("utf-8", errors="replace").encode("utf-8")
     try:
-        return pa_csv.read_csv(
-            pa.BufferReader(repaired),
-            read_options=read,
-            parse_options=parse,
-            convert_options=convert,
-        )
+        return _read(repaired, malformed, _TEXT_COORDINATES)
     except pa.ArrowInvalid as error:
         raise CsvFileError(f"cannot parse as CSV: {error}") from error
 
 
-def _empty_to_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
+_TEXT_COORDINATES = dict.fromkeys(HEADER, pa.string())
+_NUMERIC_COORDINATES = {**_TEXT_COORDINATES, "Longitude": pa.float64(), "Latitude": pa.float64()}
+
+
+def _read(data: bytes, malformed: _Malformed, column_types: dict[str, pa.DataType]) -> pa.Table:
+    convert = pa_csv.ConvertOptions(
+        column_types=column_types,
+        include_columns=HEADER,
+        null_values=[""],
+        strings_can_be_null=True,
+    )
+    parse = pa_csv.ParseOptions(invalid_row_handler=malformed.handle)
+    # One thread per file: files are small, and callers parse several files at once instead.
+    read = pa_csv.ReadOptions(use_threads=False)
+    return pa_csv.read_csv(
+        pa.BufferReader(data), read_options=read, parse_options=parse, convert_options=convert
+    )
 
 
 def _categories(names: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    distinct = pc.unique(names).to_pylist()
+    distinct = pc.unique(names).drop_null().to_pylist()
     mapping = canonical_categories(distinct)
     known = [name for name, slug in mapping.items() if slug is not None]
     slugs = pa.array([mapping[name] for name in known], pa.string())
@@ -218,11 +232,9 @@ def _coordinates(
     longitude: pa.ChunkedArray, latitude: pa.ChunkedArray
 ) -> tuple[pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray, pa.ChunkedArray]:
     """Parsed floats, the "No location" flag (both empty), and whether the pair is usable."""
-    lng_empty = pc.equal(pc.utf8_trim_whitespace(longitude), "")
-    lat_empty = pc.equal(pc.utf8_trim_whitespace(latitude), "")
+    lng, lng_empty = _to_float(longitude)
+    lat, lat_empty = _to_float(latitude)
     no_location = pc.and_(lng_empty, lat_empty)
-    lng = _to_float(longitude, lng_empty)
-    lat = _to_float(latitude, lat_empty)
     in_range = pc.and_(
         pc.and_(pc.greater_equal(lng, -180.0), pc.less_equal(lng, 180.0)),
         pc.and_(pc.greater_equal(lat, -90.0), pc.less_equal(lat, 90.0)),
@@ -231,15 +243,21 @@ def _coordinates(
     return lng, lat, no_location, usable
 
 
-def _to_float(text: pa.ChunkedArray, empty: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Floats, null where empty or not a number. Casts the column at once; checks value by
-    value (a regex) only when that fails, which valid police.uk files never need."""
+def _to_float(column: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """(floats, empty): null where empty or not a number, numbers padded with spaces taken as
+    the CSV reader takes them. Text columns are cast at once and checked value by value (a
+    regex) only when that fails, which valid police.uk files never need."""
+    if pa.types.is_floating(column.type):
+        return column, pc.is_null(column)
+    text = pc.utf8_trim_whitespace(column)
+    empty = pc.fill_null(pc.equal(text, ""), True)
     null = pa.scalar(None, pa.string())
+    text = pc.if_else(empty, null, text)
     try:
-        return pc.cast(pc.if_else(empty, null, text), pa.float64())
+        return pc.cast(text, pa.float64()), empty
     except pa.ArrowInvalid:
         is_number = pc.match_substring_regex(text, _NUMBER)
-        return pc.cast(pc.if_else(is_number, text, null), pa.float64())
+        return pc.cast(pc.if_else(is_number, text, null), pa.float64()), empty
 
 
 def _duplicate_ids(crime_id: pa.ChunkedArray) -> int:
@@ -249,7 +267,11 @@ def _duplicate_ids(crime_id: pa.ChunkedArray) -> int:
 
 
 def _sample(table: pa.Table, failing: np.ndarray, columns: list[str]) -> list[str]:
-    """The offending values of the first few failing rows, to show the user what was wrong."""
+    """The offending values of the first few failing rows, to show the user what was wrong
+    (an empty field as '', as the file has it)."""
     rows = np.flatnonzero(failing)[:_MAX_SAMPLES].tolist()
     picked = table.select(columns).take(rows).to_pylist()
-    return [", ".join(f"{name}={row[name]!r}" for name in columns) for row in picked]
+    return [
+        ", ".join(f"{name}={'' if row[name] is None else row[name]!r}" for name in columns)
+        for row in picked
+    ]

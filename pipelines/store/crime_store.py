@@ -262,6 +262,64 @@ class CrimeStore:
             tmp.write_text(manifest.to_json(), encoding="utf-8")
 
 
+# Dictionary encoding only where values repeat (not IDs, LSOAs or streets), and min/max
+# statistics only for the column reads prune by: both cost time at every write for nothing.
+_DICTIONARY_COLUMNS = [
+    "month",
+    "force",
+    "reported_by",
+    "falls_within",
+    "category",
+    "last_outcome",
+    "context",
+    "source",
+]
+
+
+def write_partition_file(
+    crimes_dir: Path, table: pa.Table, coverage: PartitionCoverage
+) -> PartitionEntry:
+    """Write ``table`` as a new, unpublished file of its force-month under ``crimes_dir``
+    (sorted by H3 cell, content-addressed) and return its manifest entry.
+
+    The caller must hold the force-month's lock (:meth:`StoreWriter.lock`), in this process or
+    in the one it works for, and publish the entry with :meth:`StoreWriter.add`."""
+    if table.schema.remove_metadata() != CRIME_SCHEMA:
+        raise StoreError(f"rows do not match the canonical schema:\n{table.schema}")
+    if coverage.stored != table.num_rows:
+        raise StoreError(
+            f"coverage says {coverage.stored} rows stored but the table has {table.num_rows}"
+        )
+    force, month = check_force(coverage.force), coverage.month
+    directory = crimes_dir / force
+    # The force-month's lock is held: temporaries of it are a killed writer's.
+    remove_stale_temporaries(directory / f"{month}.parquet")
+    table = region_ordered(table).replace_schema_metadata(
+        {METADATA_KEY: coverage.to_json().encode(), _H3_KEY: str(BASE_H3_RESOLUTION).encode()}
+    )
+    path = write_content_addressed(
+        directory,
+        month,
+        ".parquet",
+        lambda tmp: pq.write_table(
+            table,
+            tmp,
+            compression="lz4",
+            row_group_size=ROW_GROUP_ROWS,
+            use_dictionary=_DICTIONARY_COLUMNS,
+            write_statistics=[_H3_COLUMN],
+        ),
+    )
+    return PartitionEntry(
+        force,
+        month,
+        f"{force}/{path.name}",
+        path.stat().st_size,
+        coverage,
+        index_cells(table[_H3_COLUMN]),
+    )
+
+
 class StoreWriter:
     """Partitions staged by one ingest; see :meth:`CrimeStore.writer`. Thread-safe: an archive
     ingest writes from a pool of threads."""
@@ -295,39 +353,19 @@ class StoreWriter:
 
     def write(self, table: pa.Table, coverage: PartitionCoverage) -> Path:
         """Write ``table`` as the new file of its force-month; published at commit."""
-        if table.schema.remove_metadata() != CRIME_SCHEMA:
-            raise StoreError(f"rows do not match the canonical schema:\n{table.schema}")
-        if coverage.stored != table.num_rows:
-            raise StoreError(
-                f"coverage says {coverage.stored} rows stored but the table has {table.num_rows}"
-            )
-        force, month = check_force(coverage.force), coverage.month
-        self.lock(force, month)
-        directory = self.store.crimes_dir / force
-        # We hold the force-month's lock: temporaries of it are a killed writer's.
-        remove_stale_temporaries(directory / f"{month}.parquet")
-        table = table.replace_schema_metadata(
-            {METADATA_KEY: coverage.to_json().encode(), _H3_KEY: str(BASE_H3_RESOLUTION).encode()}
-        )
-        path = write_content_addressed(
-            directory,
-            month,
-            ".parquet",
-            lambda tmp: pq.write_table(
-                region_ordered(table), tmp, compression="zstd", row_group_size=ROW_GROUP_ROWS
-            ),
-        )
-        entry = PartitionEntry(
-            force,
-            month,
-            f"{force}/{path.name}",
-            path.stat().st_size,
-            coverage,
-            index_cells(table[_H3_COLUMN]),
-        )
+        self.lock(check_force(coverage.force), coverage.month)
+        entry = write_partition_file(self.store.crimes_dir, table, coverage)
+        self.add(entry)
+        return self.store.crimes_dir / entry.file
+
+    def add(self, entry: PartitionEntry) -> None:
+        """Stage a partition file written by :func:`write_partition_file` while this writer
+        held its force-month's lock (an archive ingest's worker processes write them)."""
+        key = (entry.force, entry.month)
         with self._guard:
-            self._staged[(force, month)] = entry
-        return path
+            if key not in self._locks:
+                raise StoreError(f"{entry.force} {entry.month} was written without its lock")
+            self._staged[key] = entry
 
     @property
     def staged(self) -> int:
