@@ -13,6 +13,7 @@ from cli.common import (
     OverwriteOption,
     ToOption,
     console,
+    error_console,
     fail,
     open_store,
     refuse_to_overwrite,
@@ -56,7 +57,7 @@ def export(
     if not stored_months:
         known = ", ".join(store.forces()) or "none yet"
         fail(f"the store at {store.root} holds no crimes for force {force!r}; it holds: {known}")
-    with console.status(f"Reading {force} from {store.root}..."):
+    with error_console.status(f"Reading {force} from {store.root}..."):
         crimes = store.read(force, first, last)
     if crimes.num_rows == 0:
         fail(
@@ -64,7 +65,7 @@ def export(
             f"stored months run {stored_months[0]}..{stored_months[-1]}"
         )
     try:
-        with console.status(f"Writing {crimes.num_rows:,} crimes to {output}..."):
+        with error_console.status(f"Writing {crimes.num_rows:,} crimes to {output}..."):
             rows = export_crimes(crimes, output, chosen)
     except ExportError as error:
         fail(str(error))

@@ -2,14 +2,17 @@
 
 Rich fits a table to the terminal by wrapping and, when that is not enough, by cutting cells
 short with an ellipsis ("devon-and-cornw…"): a code or a boundary set's name read that way is
-wrong, not just untidy. ``print_table`` renders the table at the terminal's width first and
-checks that every word of every cell came out whole; when one did not, it prints each row as a
-block of ``column: value`` lines instead, which fits any width. The title and caption go on
-lines of their own, never wrapped by Rich, so a long data folder in them stays one piece too.
+wrong, not just untidy. ``print_table`` keeps every column at least as wide as its longest word,
+renders the table at the terminal's width and checks that every word of every cell came out
+whole; if not, it tries again without the frame (one space between columns), and if that does
+not fit either it prints each row as a block of ``column: value`` lines, which fits any width.
+The title and caption go on lines of their own, never wrapped by Rich, so a long data folder in
+them stays one piece too.
 """
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -24,6 +27,9 @@ def print_table(table: Table, target: Console | None = None) -> None:
     caption, table.caption = table.caption, None
     if title:
         target.print(Text(_plain(title), style="bold"), soft_wrap=True, highlight=False)
+    _keep_words_whole(table)
+    if not _fits(table, target):
+        _compact(table)
     if _fits(table, target):
         target.print(table)
     else:
@@ -36,6 +42,24 @@ def cell_texts(table: Table) -> list[list[Text]]:
     """The table's rows, each a list of its cells as Text (markup applied)."""
     columns = [[_text(cell) for cell in column.cells] for column in table.columns]
     return [list(row) for row in zip(*columns, strict=True)]
+
+
+def _keep_words_whole(table: Table) -> None:
+    """No column narrower than its longest word (header or cell): Rich then wraps between
+    words, never inside one."""
+    for column in table.columns:
+        texts = [_text(column.header), *(_text(cell) for cell in column.cells)]
+        words = [word for text in texts for word in text.plain.split()]
+        column.min_width = max(map(len, words), default=1)
+
+
+def _compact(table: Table) -> None:
+    """The same table with no frame and one space between columns: about two characters a
+    column narrower, often enough for an 80-column terminal."""
+    table.box = box.SIMPLE_HEAD
+    table.show_edge = False
+    table.pad_edge = False
+    table.collapse_padding = True
 
 
 def _fits(table: Table, target: Console) -> bool:

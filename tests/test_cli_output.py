@@ -23,10 +23,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+from rich.table import Table
 
 from boundaries.clusters import build_clusters
 from boundaries.store import BoundaryStore
-from tests.service_town import EAST, FORCE, MONTHS, WARDS, WEST
+from cli.tables import print_table
+from tests.service_town import EAST, FORCE, MONTHS, WARDS, WEST, write_archive
 from tests.test_analysis_study import town  # noqa: F401  (the generated town fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,3 +238,39 @@ def test_tables_never_cut_codes_or_set_names(
     assert "…" not in stdout
     for text in whole:
         assert text in stdout, f"{text!r} cut short at {columns} columns:\n{stdout}"
+
+
+def _coverage_table() -> Table:
+    table = Table(title="Coverage of /a/data/folder/that/is/longer/than/sixty/columns/in/all/x")
+    for column in ("force", "month", "source", "read", "stored", "no loc", "rejected", "revised"):
+        table.add_column(column, no_wrap=column in ("force", "month", "source"))
+    table.add_row(FORCE, "2019-01", "archive", "62,345", "62,000", "1", "0", "+1 -2 ~3")
+    return table
+
+
+@pytest.mark.parametrize(
+    ("width", "layout"), [(120, "framed"), (80, "compact"), (50, "rows"), (20, "rows")]
+)
+def test_a_table_keeps_every_word_whole_at_any_width(width: int, layout: str) -> None:
+    """Framed when it fits, without the frame when that is what fits, else one block a row."""
+    out = Console(width=width, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    print_table(_coverage_table(), out)
+    text = out.export_text()
+    assert "…" not in text
+    for word in (FORCE, "2019-01", "archive", "62,345", "62,000", "+1", "-2", "~3", "rejected"):
+        assert word in text
+    assert "/a/data/folder/that/is/longer/than/sixty/columns/in/all/x" in text  # title whole
+    framed, rows = "┃" in text, f"force: {FORCE}" in text
+    expected = {"framed": (True, False), "compact": (False, False), "rows": (False, True)}
+    assert (framed, rows) == expected[layout]
+
+
+def test_ingest_progress_on_a_terminal_only(tmp_path: Path, data_dir: Path) -> None:
+    archive = write_archive(tmp_path / "archive")
+    args = ("ingest", "archive", str(archive.root), "--data-dir", str(data_dir))
+    status, stdout, stderr = run_cli(*args, terminal_stderr=True)
+    assert status == 0, stderr
+    assert "Ingesting" in stderr or "devon-and-cornwall 2019" in stderr  # the bar's label
+    assert "\x1b" not in stdout and f"{FORCE}" in stdout  # the report, on stdout
+    status, stdout, stderr = run_cli(*args, "--quiet", terminal_stderr=True)
+    assert status == 0 and "\x1b[" not in stderr and "Ingesting" not in stderr
