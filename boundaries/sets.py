@@ -17,7 +17,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 
 from boundaries.errors import BoundaryError
 from boundaries.fields import SCHEMES, detect_fields
@@ -86,6 +85,8 @@ def check_vintage(vintage: str) -> str:
 
 def read_boundary_file(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
     """Read GeoJSON, Shapefile or GeoPackage (any CRS) with pyogrio; one clear error otherwise."""
+    import pyogrio  # only reading a file needs it; a study of a stored set must not pay 0.1 s
+
     path = Path(path)
     if not path.exists():
         raise BoundaryError(f"boundary file {path} does not exist")

@@ -155,7 +155,13 @@ def analyse(
     ranked = None
     try:
         if top is None:
-            written = write_columns(study_answer.columns, provenance, output, chosen_format)
+            written = write_columns(
+                study_answer.columns,
+                provenance,
+                output,
+                chosen_format,
+                cells_json=study_answer.cells_json,
+            )
         else:
             from pipelines.analysis.ranking import rank_cells
 

@@ -96,9 +96,9 @@ def map_point_support(
 
 
 def _point_codes(longitude: np.ndarray, latitude: np.ndarray) -> np.ndarray:
-    """0..points-1 numbering each distinct (longitude, latitude) pair."""
-    lon_code, _ = pd.factorize(longitude, use_na_sentinel=False)
-    lat_code, _ = pd.factorize(latitude, use_na_sentinel=False)
-    pair = lon_code.astype(np.int64) * (lat_code.max() + 1) + lat_code
-    code, _ = pd.factorize(pair)
+    """0..points-1 numbering each distinct (longitude, latitude) pair: the pair as one complex
+    number, hashed once."""
+    pair = np.empty(len(longitude), dtype=np.complex128)
+    pair.real, pair.imag = longitude, latitude
+    code, _ = pd.factorize(pair, use_na_sentinel=False)
     return code.astype(np.int64)

@@ -56,12 +56,22 @@ def write_result(cells: pd.DataFrame, provenance: dict, path: Path, file_format:
     return write_columns(cell_columns(cells), provenance, path, file_format)
 
 
-def write_columns(columns: Columns, provenance: dict, path: Path, file_format: str) -> list[Path]:
-    """:func:`write_result` for cells given as columns (see :func:`cell_columns`)."""
+def write_columns(
+    columns: Columns,
+    provenance: dict,
+    path: Path,
+    file_format: str,
+    cells_json: bytes | None = None,
+) -> list[Path]:
+    """:func:`write_result` for cells given as columns (see :func:`cell_columns`);
+    ``cells_json``, when given, is :func:`encode_cells` of them, already done (the study cache
+    keeps it, so a cached answer is written without encoding 16,700 cells again)."""
     if not path.parent.is_dir():
         raise OutputError(f"folder {path.parent} does not exist; create it or choose another -o")
     if file_format == "json":
-        _write_bytes(path, dumps({"provenance": provenance, "cells": _records(columns)}))
+        cells = encode_cells(columns) if cells_json is None else cells_json
+        head = b'{"provenance": ' + dumps(provenance) + b',\n"cells": '
+        _write_bytes(path, head + cells + b"}\n")
         return [path]
     if file_format == "geojson":
         features = [_feature(record) for record in _records(columns)]
@@ -93,6 +103,11 @@ def dumps(body: object, indent: bool = True) -> bytes:
     """orjson with numpy values and non-string keys allowed."""
     option = _OPTIONS | orjson.OPT_INDENT_2 if indent else _OPTIONS
     return orjson.dumps(body, option=option, default=_plain)
+
+
+def encode_cells(columns: Columns) -> bytes:
+    """The cells as the JSON array the "cells" of a JSON answer holds (one object a cell)."""
+    return dumps(_records(columns))
 
 
 def _records(columns: Columns) -> list[dict]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pipelines.analysis.output import cell_columns, encode_cells
 from pipelines.analysis.request import StudyRequest
 from pipelines.analysis.window import StudyWindow, choose_window
 from pipelines.cache.disk import DiskCache, cache_dir_for, open_cache
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 STUDY_KIND = "study"
 LATEST_KIND = "study-latest"
 # The shape of the cached value, part of every key: an entry of another shape is never read.
-STUDY_VALUE = ("cached-study", 1)
+STUDY_VALUE = ("cached-study", 2)
 
 
 class BoundaryFiles(Protocol):
@@ -115,17 +116,20 @@ class CachedStudy:
     window: StudyWindow
     adjustments: list[str]
     computed_at: str  # UTC, ISO 8601
+    cells_json: bytes  # the cells as a JSON answer holds them (output.encode_cells)
 
     @classmethod
     def from_result(cls, result: StudyResult) -> CachedStudy:
         cells = result.cells
+        columns = cell_columns(cells)
         return cls(
-            columns={str(name): cells[name].tolist() for name in cells.columns},
+            columns=columns,
             dtypes={str(name): str(dtype) for name, dtype in cells.dtypes.items()},
             provenance=result.provenance,
             window=result.window,
             adjustments=list(result.adjustments),
             computed_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            cells_json=encode_cells(columns),
         )
 
     def to_result(self) -> StudyResult:
