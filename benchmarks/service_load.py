@@ -53,8 +53,6 @@ from pipelines.store import CrimeStore
 
 SET = "london-wards-2022"
 WARDS_ASKED = 50
-# The precompute's closing log line (geo_service.precompute.BackgroundPrecompute).
-_WARMED = re.compile(r"precompute: (\d+) of (\d+) studies warmed in ([\d.]+) s, (\d+) refused")
 # A trivial ASGI app for the load generator's own ceiling: the same server, no application work.
 _TRIVIAL_APP = """
 async def app(scope, receive, send):
@@ -146,34 +144,50 @@ def _warm_count(cache: StudyCache) -> int:
     return len(cache) + cache.refusals()
 
 
-async def warm_up(base: str, cache: StudyCache, wanted: int, log: Path, limit: float) -> tuple:
-    """(seconds to warm or None, studies warm at the end, /health latencies in s, the server's
-    own closing line or None). Warm means a cached result or cached refusal; the server's line
-    also ends the wait (a study that fails with an error is not kept, so never counts)."""
+async def warm_up(base: str, cache: StudyCache, wanted: int, limit: float) -> tuple:
+    """(seconds to warm or None, studies warm at the end, /health latencies in s, the warming
+    process's last /health warm_up block). Warm: every wanted study is cached (a result or
+    the data guard's refusal), or the warming process says it is done (a study that fails with
+    an error is not kept, so it would never count)."""
     latencies: list[float] = []
     start = time.perf_counter()
     done = asyncio.Event()
+    status: dict = {}
 
     async def poll_health() -> None:
         async with httpx.AsyncClient(base_url=base) as client:
             while not done.is_set():
                 sent = time.perf_counter()
-                await client.get("/health", timeout=30)
+                answer = await client.get("/health", timeout=30)
                 latencies.append(time.perf_counter() - sent)
+                warming = answer.json()["warm_up"]
+                if warming["state"] != "elsewhere":  # the server process that warms
+                    status.update(warming)
                 await asyncio.sleep(0.05)
 
     poller = asyncio.create_task(poll_health())
-    warmed, seconds, closing = 0, None, None
+    warmed, seconds = 0, None
     while time.perf_counter() - start < limit:
         warmed = await asyncio.to_thread(_warm_count, cache)
-        closing = _WARMED.search(log.read_text(errors="replace"))
-        if warmed >= wanted or closing:
+        if warmed >= wanted or status.get("state") == "done":
             seconds = time.perf_counter() - start
             break
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.25)
     done.set()
     await poller
-    return seconds, warmed, latencies, closing
+    return seconds, warmed, latencies, status
+
+
+async def warm_after_start(base: str, limit: float = 120.0) -> tuple[float, dict]:
+    """Seconds until a /health answer says the warm-up is done, and that block."""
+    start = time.perf_counter()
+    async with httpx.AsyncClient(base_url=base) as client:
+        while time.perf_counter() - start < limit:
+            warming = (await client.get("/health", timeout=30)).json()["warm_up"]
+            if warming["state"] == "done":
+                return time.perf_counter() - start, warming
+            await asyncio.sleep(0.05)
+    return float("nan"), {}
 
 
 async def httpx_load(base: str, paths: list[str], concurrency: int, seconds: float) -> Load:
@@ -295,7 +309,7 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     server = start_server(data, port, args.workers, log)
     try:
         up = await wait_up(base)
-        seconds, warmed, health, closing = await warm_up(base, cache, wanted, log, args.max_warm)
+        seconds, warmed, health, status = await warm_up(base, cache, wanted, args.max_warm)
         if seconds is not None:
             warm_text = f"{up + seconds:.1f} s from start"
         else:
@@ -305,10 +319,11 @@ async def run(args: argparse.Namespace, work: Path) -> None:
             f"every ward warm: {warm_text} (target <= 60 s); {warmed} of {wanted} cached "
             f"(results and refusals)"
         )
-        if closing:
+        if status:
             print(
-                f"  the server's own count: {closing.group(1)} of {closing.group(2)} warmed in "
-                f"{closing.group(3)} s, {closing.group(4)} refused or failed"
+                f"  the server's /health: warm-up {status['state']}, {status['done']} of "
+                f"{status['studies']} studies in {status['seconds']} s, {status['computed']} "
+                f"computed, {status['refused']} refused (kept) or failed"
             )
         print(
             f"/health during warm-up: p50 {_ms(health, 50):.1f} ms, p99 {_ms(health, 99):.1f} ms "
@@ -342,15 +357,16 @@ async def run(args: argparse.Namespace, work: Path) -> None:
     try:
         start = time.perf_counter()
         up = await wait_up(base)
+        warm, status = await warm_after_start(base)
         async with httpx.AsyncClient(base_url=base, timeout=300) as client:
             for path in paths:
                 (await client.get(path)).raise_for_status()
         answered = time.perf_counter() - start
-        after = await asyncio.to_thread(_warm_count, cache)
         print(
-            f"after a restart: /health {up:.1f} s after start, all {len(paths)} ward lists "
-            f"answered {answered:.1f} s after start (target: warm within 5 s); {after} studies "
-            "cached"
+            f"after a restart: /health {up:.1f} s after start; warm-up done {up + warm:.1f} s "
+            f"after start (target <= 5 s: {status.get('done')} of {status.get('studies')} "
+            f"found cached, {status.get('computed')} computed); all {len(paths)} ward lists "
+            f"answered {answered:.1f} s after start"
         )
     finally:
         stop_server(server)

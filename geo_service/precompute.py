@@ -26,7 +26,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,10 +187,24 @@ def precompute(
     requests = default_requests(cache, set_names, weights, resolution, report.skipped)
     # The cache is on disk and bounded in bytes, not entries: every default study is warmed.
     report.requests = len(requests)
+    # Answers already cached (a restart, a second run) are counted here, without a worker.
+    pending = []
+    for request in requests:
+        held, refusal = cache.holds(request)
+        if not held:
+            pending.append(request)
+            continue
+        if refusal is None:
+            report.warmed += 1
+        else:
+            report.failed.append((request, refusal))
+        report.done += 1
+        if progress is not None:
+            progress(report.done, len(requests), request)
     if executor is None:
-        _run_here(cache, requests, report, stop, progress)
-    else:
-        _run_in_workers(cache, requests, report, stop, progress, executor)
+        _run_here(cache, pending, report, stop, progress)
+    elif pending:
+        _run_in_workers(cache, pending, report, stop, progress, executor)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -202,7 +216,7 @@ def _run_here(
     stop: threading.Event | None,
     progress: Progress | None,
 ) -> None:
-    for done, request in enumerate(requests, start=1):
+    for request in requests:
         if stop is not None and stop.is_set():
             report.stopped = True
             break
@@ -217,7 +231,7 @@ def _run_here(
         report.computed += cache.misses > before
         report.done += 1
         if progress is not None:
-            progress(done, len(requests), request)
+            progress(report.done, report.requests, request)
 
 
 def _run_in_workers(
@@ -231,7 +245,7 @@ def _run_in_workers(
     data_dir = str(cache.store.root)
     futures = [executor.submit(compute_study, data_dir, request) for request in requests]
     try:
-        for done, future in enumerate(as_completed(futures), start=1):
+        for future in as_completed(futures):
             if stop is not None and stop.is_set():
                 report.stopped = True
                 break
@@ -243,7 +257,7 @@ def _run_in_workers(
             report.computed += computed
             report.done += 1
             if progress is not None:
-                progress(done, len(requests), request)
+                progress(report.done, report.requests, request)
     finally:
         for future in futures:
             future.cancel()
@@ -259,6 +273,27 @@ def worker_count() -> int:
         except ValueError:
             log.warning("%s=%r is not a number; using one worker per core", WORKERS_ENV, text)
     return len(os.sched_getaffinity(0))
+
+
+class _WhenNeeded(Executor):
+    """A pool of ``workers`` low-priority processes, started at the first ``submit``."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, fn: Callable, /, *args: object, **kwargs: object) -> Future:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=lower_priority,
+            )
+        return self._pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class BackgroundPrecompute:
@@ -283,11 +318,9 @@ class BackgroundPrecompute:
                 precompute(target, stop=self._stop, report=self.report, **options)
             else:
                 # Worker processes, not threads: a study holds the GIL for much of its time,
-                # and the service's own requests must not wait behind the warming.
-                context = multiprocessing.get_context("spawn")
-                with ProcessPoolExecutor(
-                    workers, mp_context=context, initializer=lower_priority
-                ) as pool:
+                # and the service's own requests must not wait behind the warming. Started
+                # only when a study is missing: after a restart usually none is.
+                with _WhenNeeded(workers) as pool:
                     precompute(
                         target, stop=self._stop, executor=pool, report=self.report, **options
                     )

@@ -59,6 +59,19 @@ class StudyCache:
         self.hits = 0
         self.misses = 0
 
+    def holds(self, request: StudyRequest) -> tuple[bool, str | None]:
+        """(whether the answer to ``request`` on the current data is in the cache, its refusal
+        message when that answer is a refusal); reads no result, only keys (a restart's
+        warm-up checks every study this way)."""
+        snapshot = self.store.snapshot()
+        request = canonical_request(snapshot, request)
+        version = data_version(snapshot, self.boundaries, request.boundaries, up_to=request.last)
+        key = (request, version, _RESULT_FIELDS)
+        if self.disk.contains("study", key):
+            return True, None
+        refusal = self.disk.get(_REFUSED, key)
+        return refusal is not None, refusal
+
     def get(self, request: StudyRequest) -> tuple[StudyResult, str]:
         """The result for ``request`` on the current data, and that data's version."""
         snapshot = self.store.snapshot()  # the study and its version read one store version

@@ -101,6 +101,17 @@ class DiskCache:
             return None
         return None if value is _MISSING else value
 
+    def contains(self, kind: str, parts: tuple) -> bool:
+        """Whether a value is cached (without reading it, nor counting it as a use)."""
+        cache = self._open()
+        if cache is None:
+            return False
+        try:
+            return cache_key(kind, parts) in cache
+        except Exception as error:
+            log.warning("cache read failed, treated as a miss: %r", error)
+            return False
+
     def set(self, kind: str, parts: tuple, value: Any) -> bool:
         """Keep ``value``; False when the cache cannot take it (the answer still stands)."""
         cache = self._open()
