@@ -178,16 +178,21 @@ async def warm_up(base: str, cache: StudyCache, wanted: int, limit: float) -> tu
     return seconds, warmed, latencies, status
 
 
-async def warm_after_start(base: str, limit: float = 120.0) -> tuple[float, dict]:
-    """Seconds until a /health answer says the warm-up is done, and that block."""
+async def warm_after_start(base: str, cached: int, limit: float = 60.0) -> tuple[float, dict]:
+    """Seconds until the warming process's /health says the warm-up is done, or has gone
+    through the ``cached`` studies already in the cache (it checks those first, by key, before
+    computing the rest), and its last warm_up block."""
     start = time.perf_counter()
+    warming: dict = {}
     async with httpx.AsyncClient(base_url=base) as client:
         while time.perf_counter() - start < limit:
-            warming = (await client.get("/health", timeout=30)).json()["warm_up"]
-            if warming["state"] == "done":
-                return time.perf_counter() - start, warming
+            answer = (await client.get("/health", timeout=30)).json()["warm_up"]
+            if answer["state"] != "elsewhere":
+                warming = answer
+                if answer["state"] == "done" or answer["done"] >= cached:
+                    return time.perf_counter() - start, warming
             await asyncio.sleep(0.05)
-    return float("nan"), {}
+    return float("nan"), warming
 
 
 async def httpx_load(base: str, paths: list[str], concurrency: int, seconds: float) -> Load:
@@ -353,20 +358,21 @@ async def run(args: argparse.Namespace, work: Path) -> None:
         stop_server(server)
     cpu = _cpu_seconds() - cpu_before  # a child's CPU is counted once it has ended
     print(f"  server CPU (all its processes, warm-up and load): {cpu:.1f} s")
+    cached = _warm_count(cache)
     server = start_server(data, port, args.workers, log)
     try:
         start = time.perf_counter()
         up = await wait_up(base)
-        warm, status = await warm_after_start(base)
         async with httpx.AsyncClient(base_url=base, timeout=300) as client:
             for path in paths:
                 (await client.get(path)).raise_for_status()
         answered = time.perf_counter() - start
+        warm, status = await warm_after_start(base, cached)
         print(
-            f"after a restart: /health {up:.1f} s after start; warm-up done {up + warm:.1f} s "
-            f"after start (target <= 5 s: {status.get('done')} of {status.get('studies')} "
-            f"found cached, {status.get('computed')} computed); all {len(paths)} ward lists "
-            f"answered {answered:.1f} s after start"
+            f"after a restart ({cached} studies cached by the first run): /health "
+            f"{up:.1f} s after start, all {len(paths)} ward lists answered {answered:.1f} s "
+            f"after start; the warm-up had found the {cached} cached ones "
+            f"{answered + warm:.1f} s after start (target: warm within 5 s): {status}"
         )
     finally:
         stop_server(server)
