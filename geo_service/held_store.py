@@ -104,7 +104,10 @@ class HeldSnapshot(Snapshot):
     ) -> pa.Table:
         wanted = list(columns)
         tables = []
+        candidates = self.manifest.region_index.may_hold(ranges)  # as Snapshot.read_region
         for key in self.partitions(force, first, last):
+            if key not in candidates:
+                continue
             entry = self.manifest.partitions[key]
             held = self._held.get(self, entry)
             if held is None:

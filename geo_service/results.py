@@ -66,8 +66,8 @@ class StudyCache:
         snapshot = self.store.snapshot()
         request = canonical_request(snapshot, request)
         version = data_version(snapshot, self.boundaries, request.boundaries, up_to=request.last)
-        key = (request, version, _RESULT_FIELDS)
-        if self.disk.contains("study", key):
+        key = study_key(request, version)
+        if self.disk.contains(STUDY_KIND, key):
             return True, None
         refusal = self.disk.get(_REFUSED, key)
         return refusal is not None, refusal

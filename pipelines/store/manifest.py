@@ -13,7 +13,6 @@ by listing its files; the first write turns that listing into a manifest.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
@@ -83,7 +82,7 @@ class Manifest:
     retired: dict[str, float] = field(default_factory=dict)  # file -> when it stopped being used
     listed: bool = False  # built by listing a pre-manifest store, not read from a manifest
 
-    @functools.cached_property
+    @cached_property
     def version(self) -> str:
         """16 hex digits of SHA-256 over every (force, month, file): the same files always give
         the same version, and any replaced partition gives a new one. Worked out once per
