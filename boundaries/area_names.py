@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
 from pipelines.errors import NotFoundError
+from pipelines.quoting import quoted
 
 CLOSE_MATCHES = 5
 LIST_ALL_UP_TO = 30  # areas named in full in an "unknown area" message for a small set
@@ -58,7 +59,7 @@ class AreaDirectory:
             return by_name[0]
         if len(by_name) > 1:  # two areas of one set share a name: only the code can say which
             raise UnknownAreaError(
-                f"{len(by_name)} areas of {self.set_name!r} are named {value!r}: "
+                f"{len(by_name)} areas of {quoted(self.set_name)} are named {quoted(value)}: "
                 f"give the code instead ({', '.join(by_name)})"
             )
         raise UnknownAreaError(self._unknown_message(wanted))
@@ -79,13 +80,14 @@ class AreaDirectory:
     def _unknown_message(self, value: str) -> str:
         matches = self.close_matches(value)
         if matches:
-            hint = f"; did you mean {', '.join(repr(m) for m in matches)}?"
+            hint = f"; did you mean {', '.join(quoted(m) for m in matches)}?"
         elif len(self.codes) <= LIST_ALL_UP_TO:  # a small set: every area fits in the message
             listed = ", ".join(f"{n} ({c})" for c, n in zip(self.codes, self.names, strict=True))
             hint = f"; its areas are {listed} ({self.listing})"
         else:
             hint = f"; {self.listing} lists its {len(self.codes)} areas"
-        return f"no area with code or name {value!r} in boundary set {self.set_name!r}{hint}"
+        in_set = f"in boundary set {quoted(self.set_name)}"
+        return f"no area with code or name {quoted(value)} {in_set}{hint}"
 
 
 def area_directory(store: BoundaryStore, set_name: str, listed_by: str = "") -> AreaDirectory:

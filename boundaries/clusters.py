@@ -22,6 +22,7 @@ import yaml
 from boundaries.errors import BoundaryError
 from boundaries.geometry import polygonal_part
 from boundaries.sets import BoundarySet, check_name, check_vintage, finish_set
+from pipelines.quoting import quoted
 
 _WARD_HEADERS = ("ward_code", "ward", "code", "wd19cd", "wd22cd", "wd25cd", "wd23cd", "wd24cd")
 _CLUSTER_HEADERS = ("cluster", "cluster_name", "group", "name")
@@ -85,7 +86,9 @@ def normalise_mapping(data: object) -> dict[str, str]:
         elif isinstance(value, str | int):
             pairs.append((str(key).strip(), str(value).strip()))
         else:
-            raise BoundaryError(f"cluster mapping entry {key!r} must be a name or a list of codes")
+            raise BoundaryError(
+                f"cluster mapping entry {quoted(key)} must be a name or a list of codes"
+            )
     return _from_pairs(pairs)
 
 
@@ -106,7 +109,7 @@ def cluster_code(cluster: str) -> str:
     """A stable code for a cluster name: lower-case words joined by '-'."""
     code = re.sub(r"[^a-z0-9]+", "-", cluster.lower()).strip("-")
     if not code:
-        raise BoundaryError(f"cluster name {cluster!r} has no letters or digits")
+        raise BoundaryError(f"cluster name {quoted(cluster)} has no letters or digits")
     return code
 
 
@@ -134,7 +137,9 @@ def build_clusters(
     for cluster in sorted(set(ward_to_cluster.values())):
         code = cluster_code(cluster)
         if code in codes_of:
-            raise BoundaryError(f"clusters {codes_of[code]!r} and {cluster!r} have the same code")
+            raise BoundaryError(
+                f"clusters {quoted(codes_of[code])} and {quoted(cluster)} have the same code"
+            )
         codes_of[code] = cluster
     areas = wards.areas.set_index("code")
     rows = []

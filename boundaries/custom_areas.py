@@ -24,6 +24,7 @@ from shapely.geometry import shape
 from boundaries.errors import BoundaryError
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84, repair
 from boundaries.sets import BoundarySet, check_name, check_vintage, finish_set
+from pipelines.quoting import quoted
 
 MAX_AREAS = 200
 MAX_VERTICES = 20_000  # per area: a hand-drawn patch has hundreds; more is a pasted coastline
@@ -59,7 +60,8 @@ def custom_areas_from_geojson(
             _check_range(geometry, label)
         if shapely.get_num_coordinates(geometry) > MAX_VERTICES:
             raise BoundaryError(
-                f"area {label!r} has {shapely.get_num_coordinates(geometry):,} vertices, more "
+                f"area {quoted(label)} has {shapely.get_num_coordinates(geometry):,} vertices, "
+                "more "
                 f"than the limit of {MAX_VERTICES:,}; simplify it (e.g. mapshaper -simplify)"
             )
         codes.append(code)
@@ -75,11 +77,11 @@ def custom_areas_from_geojson(
         repaired = repair(geometry)
         if repaired is None or repaired.is_empty:
             raise BoundaryError(
-                f"area {label!r} is not a usable polygon: nothing is left after repairing it "
+                f"area {quoted(label)} is not a usable polygon: nothing is left after repairing it "
                 "(a ring with no area, or all points on a line)"
             )
         if repaired is not geometry:
-            notes.append(f"repaired invalid geometry (self-intersection) of {label!r}")
+            notes.append(f"repaired invalid geometry (self-intersection) of {quoted(label)}")
         fixed.append(repaired)
     frame = gpd.GeoDataFrame(
         {"code": codes, "name": names}, geometry=gpd.GeoSeries(fixed, crs=WGS84).values, crs=WGS84
@@ -88,13 +90,13 @@ def custom_areas_from_geojson(
     for label, area in zip(names, areas_m2, strict=True):
         if not np.isfinite(area) or area < MIN_AREA_M2:
             raise BoundaryError(
-                f"area {label!r} covers {area:,.0f} m², less than the minimum of "
+                f"area {quoted(label)} covers {area:,.0f} m², less than the minimum of "
                 f"{MIN_AREA_M2:g} m² "
                 "(are longitude and latitude swapped?)"
             )
         if area > MAX_AREA_KM2 * 1e6:
             raise BoundaryError(
-                f"area {label!r} covers {area / 1e6:,.0f} km², more than the limit of "
+                f"area {quoted(label)} covers {area / 1e6:,.0f} km², more than the limit of "
                 f"{MAX_AREA_KM2:,.0f} km² for a custom area; "
                 "use ward or LSOA sets for large regions"
             )
@@ -130,7 +132,7 @@ def _features(document: dict) -> list[dict]:
     else:
         raise BoundaryError(
             "custom areas must be a GeoJSON FeatureCollection, Feature or Polygon, "
-            f"got type {kind!r}"
+            f"got type {quoted(kind)}"
         )
     if not features:
         raise BoundaryError("the FeatureCollection has no features; draw at least one polygon")
@@ -146,7 +148,9 @@ def _crs(document: dict) -> str:
     try:
         crs = pyproj.CRS.from_user_input(declared["properties"]["name"])
     except (KeyError, TypeError, pyproj.exceptions.CRSError):
-        raise BoundaryError(f"cannot understand the GeoJSON 'crs' member {declared!r}") from None
+        raise BoundaryError(
+            f"cannot understand the GeoJSON 'crs' member {quoted(declared)}"
+        ) from None
     epsg = crs.to_epsg()
     if epsg == 4326 or "CRS84" in crs.to_string().upper():
         return WGS84  # GeoJSON coordinates are longitude, latitude whatever EPSG's axis order
@@ -169,13 +173,13 @@ def _identity(feature: dict, number: int) -> tuple[str, str]:
 def _geometry(feature: dict, label: str) -> shapely.Geometry:
     geometry = feature.get("geometry")
     if not geometry:
-        raise BoundaryError(f"area {label!r} has no geometry")
+        raise BoundaryError(f"area {quoted(label)} has no geometry")
     if not isinstance(geometry, dict):
-        raise BoundaryError(f"area {label!r}: 'geometry' must be a GeoJSON geometry object")
+        raise BoundaryError(f"area {quoted(label)}: 'geometry' must be a GeoJSON geometry object")
     kind = geometry.get("type")
     if kind not in ("Polygon", "MultiPolygon"):
         raise BoundaryError(
-            f"area {label!r} is a {kind}; custom areas must be Polygon or MultiPolygon"
+            f"area {quoted(label)} is a {kind}; custom areas must be Polygon or MultiPolygon"
         )
     try:
         result = shape(geometry)
@@ -186,16 +190,16 @@ def _geometry(feature: dict, label: str) -> shapely.Geometry:
         AttributeError,
         shapely.errors.GEOSException,
     ) as error:
-        raise BoundaryError(f"area {label!r} has malformed coordinates: {error}") from None
+        raise BoundaryError(f"area {quoted(label)} has malformed coordinates: {error}") from None
     if result.is_empty:
-        raise BoundaryError(f"area {label!r} has no coordinates")
+        raise BoundaryError(f"area {quoted(label)} has no coordinates")
     return result
 
 
 def _check_range(geometry: shapely.Geometry, label: str) -> None:
     coordinates = shapely.get_coordinates(geometry)
     if not np.isfinite(coordinates).all():
-        raise BoundaryError(f"area {label!r} has coordinates that are not numbers")
+        raise BoundaryError(f"area {quoted(label)} has coordinates that are not numbers")
     lon, lat = coordinates[:, 0], coordinates[:, 1]
     if (np.abs(lon) > 180).any() or (np.abs(lat) > 90).any():
         hint = (
@@ -205,5 +209,6 @@ def _check_range(geometry: shapely.Geometry, label: str) -> None:
             else ""
         )
         raise BoundaryError(
-            f"area {label!r} has coordinates outside longitude -180..180 / latitude -90..90{hint}"
+            f"area {quoted(label)} has coordinates outside longitude -180..180 / "
+            f"latitude -90..90{hint}"
         )

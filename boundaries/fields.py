@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from boundaries.errors import BoundaryError
+from pipelines.quoting import quoted
 
 # Scheme -> the ONS geography prefixes that code it. Schemes without ONS codes use plain names.
 SCHEME_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -50,7 +51,7 @@ def detect_fields(
     for given, what in ((code_field, "--code-field"), (name_field, "--name-field")):
         if given is not None and given not in available:
             raise BoundaryError(
-                f"{what} {given!r} is not a field of the file; "
+                f"{what} {quoted(given)} is not a field of the file; "
                 f"its fields are {', '.join(available)}"
             )
     reason = "given"
@@ -78,7 +79,7 @@ def _detect_code(columns: Sequence[str], scheme: str) -> tuple[str, str]:
     lowered = {c.lower(): c for c in columns}
     for plain in _PLAIN_CODES:
         if plain in lowered:
-            return lowered[plain], f"field named {lowered[plain]!r}"
+            return lowered[plain], f"field named {quoted(lowered[plain])}"
     hint = f" (looked for {'/'.join(p + 'yyCD' for p in prefixes)})" if prefixes else ""
     raise BoundaryError(
         f"cannot tell which field holds the {scheme} codes{hint}; the fields are "

@@ -54,6 +54,7 @@ from boundaries.land_share import (
 )
 from boundaries.sets import BoundarySet
 from pipelines.cache import active_cache
+from pipelines.quoting import quoted
 
 __all__ = [
     "EQUAL_AREA",
@@ -143,7 +144,9 @@ def cover_areas(
         wanted = list(dict.fromkeys(codes))
         unknown = sorted(set(wanted) - set(areas["code"]))
         if unknown:
-            raise BoundaryError(f"area codes not in {boundary_set.name}: {', '.join(unknown)}")
+            shown = ", ".join(quoted(code) for code in unknown[:10])
+            more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+            raise BoundaryError(f"area codes not in {boundary_set.name}: {shown}{more}")
         areas = areas[areas["code"].isin(wanted)]
     areas = areas.reset_index(drop=True)
     if areas.empty:

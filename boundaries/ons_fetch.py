@@ -19,6 +19,7 @@ import httpx
 
 from boundaries.errors import BoundaryError
 from boundaries.sets import BoundarySet, prepare_areas
+from pipelines.quoting import quoted
 
 DEFAULT_BASE_URL = "https://services1.arcgis.com/ESMARspQHYMw9BZ9/arcgis/rest/services"
 # Ward vintage -> feature service (generalised, clipped to the coastline: what maps need).
@@ -49,13 +50,14 @@ def fetch_wards(
     lad = lad.strip().upper()
     if not _LAD_CODE.match(lad):
         raise BoundaryError(
-            f"{lad!r} is not a local authority code (E06/E07/E08/E09/W06/S12/N09 + 6 digits, "
+            f"{quoted(lad)} is not a local authority code (E06/E07/E08/E09/W06/S12/N09 + 6 digits, "
             "e.g. E06000027 for Torbay)"
         )
     service = WARD_SERVICES.get(vintage)
     if service is None:
         raise BoundaryError(
-            f"no ONS ward service known for vintage {vintage!r}; known: {', '.join(WARD_SERVICES)}"
+            f"no ONS ward service known for vintage {quoted(vintage)}; "
+            f"known: {', '.join(WARD_SERVICES)}"
         )
     layer = f"{base_url.rstrip('/')}/{service}/FeatureServer/0"
     own_client = client is None

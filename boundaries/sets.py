@@ -22,6 +22,7 @@ from boundaries.errors import BoundaryError
 from boundaries.fields import SCHEMES, detect_fields
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84, repair
 from boundaries.quality import QualityReport, check_tiling
+from pipelines.quoting import quoted
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 _VINTAGE = re.compile(r"^[0-9]{4}(-[0-9]{2}){0,2}$")
@@ -65,7 +66,7 @@ class BoundarySet:
 def check_name(name: str) -> str:
     if not _NAME.match(name):
         raise BoundaryError(
-            f"set name {name!r} must be lower-case letters, digits, '.', '_' or '-' "
+            f"set name {quoted(name)} must be lower-case letters, digits, '.', '_' or '-' "
             "(up to 80, starting with a letter or digit), e.g. torbay-wards-2019"
         )
     return name
@@ -73,13 +74,15 @@ def check_name(name: str) -> str:
 
 def check_scheme(scheme: str) -> str:
     if scheme not in SCHEMES:
-        raise BoundaryError(f"unknown scheme {scheme!r}; use one of {', '.join(SCHEMES)}")
+        raise BoundaryError(f"unknown scheme {quoted(scheme)}; use one of {', '.join(SCHEMES)}")
     return scheme
 
 
 def check_vintage(vintage: str) -> str:
     if not _VINTAGE.match(vintage):
-        raise BoundaryError(f"vintage must be a year (2019), YYYY-MM or a date, got {vintage!r}")
+        raise BoundaryError(
+            f"vintage must be a year (2019), YYYY-MM or a date, got {quoted(vintage)}"
+        )
     return vintage
 
 

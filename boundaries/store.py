@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 from boundaries.errors import BoundaryError, BoundarySetExists, UnknownBoundarySet
 from boundaries.quality import QualityReport
 from boundaries.sets import BoundarySet, check_name
+from pipelines.quoting import quoted
 from pipelines.store.atomic import atomic_write, disk_faults_in_words, remove_stale_temporaries
 
 METADATA_KEY = b"hotspots.boundary_set"
@@ -39,7 +40,7 @@ class BoundaryStore:
         path = self.path(boundary_set.name)
         if path.exists() and not replace:
             raise BoundarySetExists(
-                f"a boundary set named {boundary_set.name!r} already exists; "
+                f"a boundary set named {quoted(boundary_set.name)} already exists; "
                 "choose another --name or pass --replace"
             )
         # geopandas writes the GeoParquet "geo" footer; the set's description is added beside it.
@@ -96,7 +97,7 @@ class BoundaryStore:
         if not path.exists():
             known = ", ".join(self.names()) or "none yet"
             raise UnknownBoundarySet(
-                f"no boundary set named {name!r} (sets: {known}); "
+                f"no boundary set named {quoted(name)} (sets: {known}); "
                 "load one with `hotspots boundaries load`"
             )
         return path

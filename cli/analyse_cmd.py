@@ -32,6 +32,7 @@ from pipelines.analysis.output import output_files, output_format, write_columns
 from pipelines.analysis.request import DEFAULT_P_FOR_CLASSES, StudyRequest
 from pipelines.cache.studies import CacheHit, find_cached
 from pipelines.months import MonthError, check_range
+from pipelines.quoting import quoted
 from pipelines.store.paths import resolve_data_dir
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ def analyse(
             from pipelines.analysis.ranking import RANK_BY
 
             if rank_by not in RANK_BY:
-                fail(f"--rank-by must be one of {', '.join(RANK_BY)}, got {rank_by!r}")
+                fail(f"--rank-by must be one of {', '.join(RANK_BY)}, got {quoted(rank_by)}")
     except (MonthError, ValueError) as error:
         fail(str(error))
     request = StudyRequest(

@@ -41,6 +41,7 @@ from cli.ons_options import LadOption, WardVintageOption
 from cli.tables import print_table
 from pipelines.forces import ForceError
 from pipelines.months import MonthError, check_range
+from pipelines.quoting import quoted
 from pipelines.spreadsheet import spreadsheet_safe_csv
 from pipelines.store import resolve_data_dir
 
@@ -71,7 +72,7 @@ def _boundary_store(data_dir: Path | None) -> BoundaryStore:
 def _check_format(value: str, allowed: tuple[str, ...] = ("table", "csv", "json")) -> str:
     value = value.lower()
     if value not in allowed:
-        fail(f"--format must be one of {', '.join(allowed)}, got {value!r}")
+        fail(f"--format must be one of {', '.join(allowed)}, got {quoted(value)}")
     return value
 
 
@@ -273,7 +274,7 @@ def fetch(
 ) -> None:
     """Download a local authority's wards from the ONS Open Geography Portal and store them."""
     if scheme != "ward":
-        fail(f"only --scheme ward can be fetched from ONS, got {scheme!r}")
+        fail(f"only --scheme ward can be fetched from ONS, got {quoted(scheme)}")
     set_name = name or f"{lad.strip().lower()}-wards-{vintage}"
     store = _boundary_store(data_dir)
     try:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from pipelines.cache import cache_dir_for, open_cache, use_cache
 from pipelines.progress import StepReport
+from pipelines.quoting import shortened
 from pipelines.store.paths import resolve_data_dir
 
 if TYPE_CHECKING:
@@ -93,7 +94,8 @@ def open_store(data_dir: Path | None) -> CrimeStore:
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit non-zero (2 for bad input, 1 for partial failure)."""
     # escape: a message quotes the user's input, which must print as typed, not as rich markup.
-    error_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    text = escape(shortened(message))  # input is quoted shortened (pipelines.quoting); the guard
+    error_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from cli.common import DataDirOption, ForceOption, FromOption, ToOption, console, fail, open_store
 from cli.tables import print_table
 from pipelines.months import MonthError, check_range
+from pipelines.quoting import quoted
 from pipelines.store.coverage import coverage_rows
 from pipelines.store.crime_store import StoreError
 
@@ -35,7 +36,7 @@ def coverage(
     store = open_store(data_dir)
     if force and force not in store.forces():
         known = ", ".join(store.forces()) or "none yet"
-        fail(f"the store at {store.root} holds no force {force!r}; it holds: {known}")
+        fail(f"the store at {store.root} holds no force {quoted(force)}; it holds: {known}")
     try:
         rows = coverage_rows(store.coverage(force, first, last))
     except StoreError as error:

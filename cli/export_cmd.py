@@ -21,6 +21,7 @@ from cli.common import (
 from pipelines.export import FORMATS, ExportError, export_crimes, format_for
 from pipelines.forces import ForceError, check_force
 from pipelines.months import MonthError, check_range
+from pipelines.quoting import quoted
 
 
 def export(
@@ -56,7 +57,10 @@ def export(
     stored_months = [month for _, month in store.partitions(force)]
     if not stored_months:
         known = ", ".join(store.forces()) or "none yet"
-        fail(f"the store at {store.root} holds no crimes for force {force!r}; it holds: {known}")
+        fail(
+            f"the store at {store.root} holds no crimes for force {quoted(force)}; "
+            f"it holds: {known}"
+        )
     with error_console.status(f"Reading {force} from {store.root}..."):
         crimes = store.read(force, first, last)
     if crimes.num_rows == 0:

@@ -39,6 +39,7 @@ from pipelines.planning.displacement_check import (
     displacement_check,
     parse_period,
 )
+from pipelines.quoting import quoted
 from pipelines.spreadsheet import spreadsheet_safe_csv
 from pipelines.store.atomic import atomic_write
 
@@ -130,7 +131,7 @@ def compare_command(
 ) -> None:
     """Compare boundary schemes on the same crimes, cells, months and harm weights."""
     if file_format not in ("table", "json"):
-        fail(f"--format must be table or json for compare, got {file_format!r}")
+        fail(f"--format must be table or json for compare, got {quoted(file_format)}")
     refuse_to_overwrite([output] if output else [], overwrite)
     store = open_store(data_dir)
     names = [name.strip() for name in boundaries.split(",") if name.strip()]
@@ -256,7 +257,7 @@ def backtest_command(
         last = parse_month(last, option="--to")
         parts = [r.strip() for r in resolutions.split(",") if r.strip()]
         if not all(part.isdigit() for part in parts):
-            raise ValueError(f"--res must be whole numbers such as 8,9, got {resolutions!r}")
+            raise ValueError(f"--res must be whole numbers such as 8,9, got {quoted(resolutions)}")
         boundary_store = BoundaryStore(store.root)
         boundary_set = boundary_store.read(boundaries)
         base = StudyRequest(
@@ -310,7 +311,7 @@ def _emit(
     frame: pd.DataFrame, provenance: dict, file_format: str, output: Path | None, title: str
 ) -> None:
     if file_format not in ("table", "json", "csv"):
-        fail(f"--format must be table, json or csv, got {file_format!r}")
+        fail(f"--format must be table, json or csv, got {quoted(file_format)}")
     if file_format == "json":
         _write_json({"provenance": provenance, "rows": _records(frame)}, output)
     elif file_format == "csv":

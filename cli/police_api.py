@@ -9,6 +9,7 @@ import typer
 
 from cli.common import fail
 from pipelines.ingest.api_client import BASE_URL_ENV, RetryPolicy, resolve_base_url
+from pipelines.quoting import quoted
 
 BaseUrlOption = Annotated[
     str | None,
@@ -24,7 +25,7 @@ def api_root(base_url: str | None) -> str:
     """The API root to use (option, then environment, then police.uk); an http(s) URL."""
     url = resolve_base_url(base_url)
     if not url.startswith(("http://", "https://")):
-        fail(f"--base-url must start with http:// or https://, got {url!r}")
+        fail(f"--base-url must start with http:// or https://, got {quoted(url)}")
     return url
 
 

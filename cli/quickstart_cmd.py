@@ -50,6 +50,7 @@ from pipelines.ingest.api_client import (
 from pipelines.ingest.archive import ingest_archive
 from pipelines.ingest.archive_layout import ArchiveError, list_archive
 from pipelines.months import months_between, shift_month
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore, resolve_data_dir
 from pipelines.store.crime_store import StoreError
 
@@ -408,7 +409,7 @@ def _check_weights(weights: list[str] | None) -> tuple[str, ...]:
     known = list_tables()
     unknown = [w for w in chosen if w not in known]
     if unknown:
-        fail(f"--weights {unknown[0]!r} is not a harm table; use one of {', '.join(known)}")
+        fail(f"--weights {quoted(unknown[0])} is not a harm table; use one of {', '.join(known)}")
     return chosen
 
 
@@ -421,16 +422,16 @@ def _check_inputs(
         fail(str(error))
     if not _LAD_CODE.match(lad):
         fail(
-            f"--lad {lad!r} is not a local authority code (E06/E07/E08/E09/W06 + 6 digits, "
+            f"--lad {quoted(lad)} is not a local authority code (E06/E07/E08/E09/W06 + 6 digits, "
             "e.g. E06000027 for Torbay)"
         )
     if not 1 <= months <= MAX_MONTHS:
         fail(f"--months must be between 1 and {MAX_MONTHS}, got {months}")
     if vintage not in WARD_SERVICES:
-        fail(f"--vintage must be one of {', '.join(WARD_SERVICES)}, got {vintage!r}")
+        fail(f"--vintage must be one of {', '.join(WARD_SERVICES)}, got {quoted(vintage)}")
     for option, url in (("--police-api", police_api), ("--ons-api", ons_api)):
         if url is not None and not url.startswith(("http://", "https://")):
-            fail(f"{option} must start with http:// or https://, got {url!r}")
+            fail(f"{option} must start with http:// or https://, got {quoted(url)}")
 
 
 def _ward_set(lad: str, vintage: str, wards: Path | None, ons_api: str) -> BoundarySet:

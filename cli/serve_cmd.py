@@ -13,6 +13,7 @@ import typer
 
 from cli.common import DataDirOption, console, error_console, fail
 from cli.keys_cmd import keys_file
+from pipelines.quoting import quoted
 from pipelines.store import resolve_data_dir
 from pipelines.store.paths import DATA_DIR_ENV
 
@@ -24,7 +25,7 @@ def check_tiles(tiles: str) -> str:
         return tiles
     raise ValueError(
         f"--tiles must be none, osm or a URL template with {{z}}, {{x}} and {{y}} "
-        f"(e.g. https://tiles.example/{{z}}/{{x}}/{{y}}.png), got {tiles!r}"
+        f"(e.g. https://tiles.example/{{z}}/{{x}}/{{y}}.png), got {quoted(tiles)}"
     )
 
 
@@ -92,7 +93,7 @@ def serve(
     from geo_service.settings import READ_ACCESS, Settings
 
     if read_access not in READ_ACCESS:
-        fail(f"--read-access must be one of {', '.join(READ_ACCESS)}, got {read_access!r}")
+        fail(f"--read-access must be one of {', '.join(READ_ACCESS)}, got {quoted(read_access)}")
     try:
         check_tiles(tiles)
         check_port_free(host, port)  # at once, not after the app is built

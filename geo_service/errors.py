@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.error_page import error_page, is_page_request
 from pipelines.errors import ConflictError, InputError, NotFoundError, UnavailableError
+from pipelines.quoting import shortened
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ def error_response(
 ) -> Response:
     """The one place an error becomes a response: ``{"error": message}`` with ``status``, or for
     a page request (a map, a profile) a readable HTML page (geo_service/error_page.py)."""
+    message = shortened(message)  # input is quoted shortened (pipelines.quoting); the guard
     if is_page_request(request):
         return error_page(request, status, message, headers)
     return JSONResponse({"error": message}, status_code=status, headers=headers)

@@ -22,6 +22,7 @@ from pipelines.errors import InputError
 from pipelines.forces import FORCE_SLUG_PATTERN, check_force
 from pipelines.harm import list_tables
 from pipelines.months import Month, MonthError
+from pipelines.quoting import quoted
 
 # [0-9], not \d: the checked type (pipelines.months.Month) accepts ASCII digits only.
 MONTH_SCHEMA = {"json_schema_extra": {"pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}}
@@ -130,7 +131,7 @@ def parse_categories(values: list[str] | None) -> tuple[str, ...]:
         slug = canonical_category(name)
         if slug is None:
             raise InputError(
-                f"unknown crime category {name!r}; use police.uk slugs such as burglary, "
+                f"unknown crime category {quoted(name)}; use police.uk slugs such as burglary, "
                 "violent-crime, anti-social-behaviour"
             )
         slugs.append(slug)
@@ -142,7 +143,7 @@ def built_in_weights(name: str, choose: str = "one") -> str:
     files on the server, so anything else is an InputError listing the tables."""
     if name not in list_tables():
         raise InputError(
-            f"unknown weights {name!r}; use {choose} of {', '.join(list_tables())} "
+            f"unknown weights {quoted(name)}; use {choose} of {', '.join(list_tables())} "
             "(GET /v1/weights describes each)"
         )
     return name

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from pipelines.errors import InputError
+from pipelines.quoting import quoted
 
 
 class UnknownQueryParameter(InputError):
@@ -45,7 +46,9 @@ def unknown_message(unknown: list[str], accepted: frozenset[str]) -> str:
     problems = []
     for name in unknown:
         close = difflib.get_close_matches(name, accepted, n=1)
-        problems.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+        problems.append(
+            f"{quoted(name)} (did you mean {quoted(close[0])}?)" if close else quoted(name)
+        )
     plural = "s" if len(unknown) > 1 else ""
     takes = (
         f"this route takes: {', '.join(sorted(accepted))}"

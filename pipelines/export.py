@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from pipelines.quoting import quoted
 from pipelines.spreadsheet import spreadsheet_safe_table
 from pipelines.store.atomic import atomic_write
 
@@ -32,13 +33,15 @@ def format_for(path: Path, explicit: str | None) -> str:
     """The format asked for, or the one the file name implies."""
     if explicit:
         if explicit not in FORMATS:
-            raise ExportError(f"--format must be one of {', '.join(FORMATS)}, got {explicit!r}")
+            raise ExportError(
+                f"--format must be one of {', '.join(FORMATS)}, got {quoted(explicit)}"
+            )
         return explicit
     suffix = path.suffix.lower().lstrip(".")
     if suffix in FORMATS:
         return suffix
     raise ExportError(
-        f"cannot tell the format from {path.name!r}; add --format {'|'.join(FORMATS)}"
+        f"cannot tell the format from {quoted(path.name)}; add --format {'|'.join(FORMATS)}"
     )
 
 
@@ -54,7 +57,7 @@ def export_crimes(crimes: pa.Table, path: Path, file_format: str) -> int:
         elif file_format == "geojson":
             _write_geojson(_with_hex_cells(crimes), tmp_path, layer=path.stem)
         else:
-            raise ExportError(f"unknown format {file_format!r}")
+            raise ExportError(f"unknown format {quoted(file_format)}")
     return crimes.num_rows
 
 

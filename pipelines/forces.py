@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from pipelines.errors import InputError
+from pipelines.quoting import quoted
 
 FORCE_SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 _FORCE_SLUG = re.compile(FORCE_SLUG_PATTERN)
@@ -23,6 +24,6 @@ def check_force(force: str, option: str = "force") -> str:
     if not isinstance(force, str) or not _FORCE_SLUG.match(force):
         raise ForceError(
             f"{option} must be a police.uk force slug such as devon-and-cornwall or "
-            f"metropolitan, got {force!r}"
+            f"metropolitan, got {quoted(force)}"
         )
     return force

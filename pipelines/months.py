@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable
 
 from pipelines.errors import InputError
+from pipelines.quoting import quoted
 
 # [0-9], not \d: \d also matches full-width and other Unicode digits.
 _MONTH = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
@@ -35,7 +36,9 @@ class Month(str):
         if isinstance(text, Month):
             return text
         if not isinstance(text, str) or not _MONTH.fullmatch(text) or text.startswith("0000"):
-            raise MonthError(f"a month is written YYYY-MM (for example {EXAMPLE}), got {text!r}")
+            raise MonthError(
+                f"a month is written YYYY-MM (for example {EXAMPLE}), got {quoted(text)}"
+            )
         return super().__new__(cls, text)
 
     @classmethod
@@ -70,7 +73,7 @@ class Month(str):
         if not isinstance(value, str) or not _MONTH.fullmatch(value):
             raise MonthError(
                 f"{named}must be a month written YYYY-MM with digits 0-9 "
-                f"(for example {EXAMPLE}), got {text!r}"
+                f"(for example {EXAMPLE}), got {quoted(text)}"
             )
         month = cls(value)
         if month < FIRST_POLICE_UK_MONTH:

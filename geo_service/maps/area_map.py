@@ -33,6 +33,7 @@ from pipelines.analysis.window import StudyWindow, choose_window
 from pipelines.errors import InputError
 from pipelines.harm import HarmTable, load_table
 from pipelines.planning.measures import area_counts
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 
 METRICS: dict[str, str] = {
@@ -82,10 +83,11 @@ def area_metrics(
 def check_metric(metric: str, boundary_set: BoundarySet, weights: str | None) -> None:
     """Refuse, saying what to change, a metric the set or the weights cannot answer."""
     if metric not in METRICS:
-        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {quoted(metric)}")
     if metric == "rate" and "population" not in boundary_set.areas:
         raise BoundaryError(
-            f"boundary set {boundary_set.name!r} has no population, so no rate per 1,000; attach "
+            f"boundary set {quoted(boundary_set.name)} has no population, so no rate per 1,000; "
+            "attach "
             f"it with `hotspots boundaries population {boundary_set.name} --population FILE`, or "
             "use metric=count"
         )
@@ -110,7 +112,7 @@ def area_layer(
 ) -> tuple[PropertyStyledGeoJson, Legend, Classes]:
     """The filled areas and their classed legend."""
     if metric not in METRICS:
-        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {quoted(metric)}")
     table = metrics.table
     values = table[METRIC_COLUMNS[metric]].to_numpy(dtype=np.float64)
     classes = quantile_classes(values)

@@ -44,6 +44,7 @@ from geo_service.plain_words import COMPARE_TERMS, HOT_SPOT_KEY, SPLIT_HOT_SPOT_
 from pipelines.errors import InputError
 from pipelines.harm.table import summed_unit
 from pipelines.planning.compare import Comparison, SchemeSummary
+from pipelines.quoting import quoted
 
 LEAFLET_SYNC_VERSION = "0.2.4"
 LEAFLET_SYNC_JS = f"{STATIC_URL}/leaflet.sync-{LEAFLET_SYNC_VERSION}/L.Map.Sync.js"
@@ -71,7 +72,7 @@ MAX_MAPS = 4
 def check_compare_metric(metric: str, sets: Sequence[BoundarySet]) -> None:
     """Refuse, saying what to change, a metric a scheme cannot answer."""
     if metric not in METRICS:
-        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {quoted(metric)}")
     if metric == "rate":
         missing = [s.name for s in sets if "population" not in s.areas]
         if missing:

@@ -70,6 +70,7 @@ from pipelines.planning.backtest_record import (
     find_run,
     read_records,
 )
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 
 router = APIRouter(tags=["planning"])
@@ -248,7 +249,7 @@ def _resolutions(values: list[str] | None) -> tuple[int, ...]:
     resolutions = []
     for part in parts:
         if not part.isdigit() or int(part) not in STUDY_RESOLUTIONS:
-            raise InputError(f"res must be H3 resolutions among {allowed}, got {part!r}")
+            raise InputError(f"res must be H3 resolutions among {allowed}, got {quoted(part)}")
         resolutions.append(int(part))
     if len(set(resolutions)) > MAX_RESOLUTIONS:
         raise InputError(
@@ -273,7 +274,7 @@ def _selections(values: list[str] | None) -> tuple[str, ...]:
 def _default_last(store: CrimeStore, force: str | None, test_months: int) -> str:
     held = sorted({month for _, month in store.partitions(force or None)})
     if not held:
-        where = f"force {force!r}" if force else "any force"
+        where = f"force {quoted(force)}" if force else "any force"
         raise WindowError(f"the crime store holds no crimes for {where}, so nothing to backtest")
     return shift_month(held[-1], -test_months)
 
@@ -310,7 +311,7 @@ def recorded_backtest(
     run = find_run(store.root, asked)
     if run is None:
         raise NotFoundError(
-            f"no backtest of these settings is recorded for {set_name!r}; run one with POST "
+            f"no backtest of these settings is recorded for {quoted(set_name)}; run one with POST "
             "/v1/backtest and the same parameters (needs an API key) or `hotspots backtest`; "
             f"GET /v1/backtest/last?boundaries={set_name} lists the recorded runs"
         )
@@ -394,7 +395,7 @@ def last_backtests(
     if format == "html":
         if not records.runs:
             raise NotFoundError(
-                f"no backtest is recorded for {boundaries!r}"
+                f"no backtest is recorded for {quoted(boundaries)}"
                 + (f" ({records.warning})" if records.warning else "")
                 + f"; run one with POST /v1/backtest?boundaries={boundaries} (needs an API key)"
             )

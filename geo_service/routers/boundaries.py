@@ -33,6 +33,7 @@ from geo_service.models import (
     NewBoundarySet,
 )
 from pipelines.planning.backtest_record import delete_records
+from pipelines.quoting import quoted
 
 router = APIRouter(tags=["boundaries"])
 reads = APIRouter(dependencies=[Depends(require_read_access)])
@@ -105,7 +106,7 @@ def create_set(
     if store.exists(body.name) and not replace:
         raise HTTPException(
             409,
-            f"a boundary set named {body.name!r} already exists; choose another name or send "
+            f"a boundary set named {quoted(body.name)} already exists; choose another name or send "
             "replace=true to overwrite it",
         )
     unassigned: list[str] = []

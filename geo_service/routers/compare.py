@@ -45,6 +45,7 @@ from geo_service.query_params import (
 )
 from pipelines.errors import InputError
 from pipelines.planning.compare import Comparison, check_comparison, compare_schemes
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 
 router = APIRouter(tags=["planning"], dependencies=[Depends(require_read_access)])
@@ -291,7 +292,7 @@ def compare_map(
     """One choropleth per scheme, the significant hot cells over each, maps that pan and zoom
     together, and the measures, per-area ranks, rank moves and provenance beneath."""
     if metric not in METRICS:
-        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {metric!r}")
+        raise InputError(f"metric must be one of {', '.join(METRICS)}, got {quoted(metric)}")
     version = current_version(request, *query.sets)
 
     def build() -> Response:

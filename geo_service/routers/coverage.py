@@ -12,6 +12,7 @@ from geo_service.dependencies import StoreDep, require_read_access
 from geo_service.errors import NotFound
 from geo_service.models import ERRORS, Coverage, CoverageMonth, ForceCoverage
 from geo_service.query_params import First, Last, month_range
+from pipelines.quoting import quoted
 from pipelines.store.coverage import coverage_rows
 from pipelines.store.crime_store import StoreError
 
@@ -29,7 +30,7 @@ def coverage(
     first, last = month_range(first, last)
     if force and force not in store.forces():
         known = ", ".join(store.forces()) or "none yet"
-        raise NotFound(f"the store holds no force {force!r}; it holds: {known}")
+        raise NotFound(f"the store holds no force {quoted(force)}; it holds: {known}")
     try:
         rows = coverage_rows(store.coverage(force, first, last))
     except StoreError as error:  # a damaged partition: the operator must re-ingest it

@@ -26,6 +26,7 @@ from geo_service.site import (
     profile_url,
 )
 from pipelines.attribution import ATTRIBUTION
+from pipelines.quoting import quoted
 
 router = APIRouter(tags=["pages"], dependencies=[Depends(require_read_access)])
 _environment = template_environment()
@@ -41,7 +42,7 @@ def _choose_set(sets: list[dict], wanted: str | None) -> dict | None:
         chosen = [s for s in sets if s["name"] == wanted]
         if not chosen:
             known = ", ".join(s["name"] for s in sets) or "none yet"
-            raise BoundaryError(f"no boundary set named {wanted!r} (sets: {known})")
+            raise BoundaryError(f"no boundary set named {quoted(wanted)} (sets: {known})")
         return chosen[0]
     wards = [s for s in sets if s.get("scheme") == "ward"]
     return (wards or sets or [None])[0]

@@ -26,6 +26,7 @@ from pipelines.analysis.gistar import (
     normal_upper_tail,
 )
 from pipelines.analysis.multiple_testing import check_alpha, check_method
+from pipelines.quoting import quoted
 
 MIN_PERIODS = 10
 NO_PATTERN = "No Pattern Detected"
@@ -271,9 +272,9 @@ def months_to_quarters(
         raise ValueError(f"{len(labels)} months given for {values.shape[0]} rows of series")
     for month in labels:
         if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit():
-            raise ValueError(f"months must be written YYYY-MM, got {month!r}")
+            raise ValueError(f"months must be written YYYY-MM, got {quoted(month)}")
         if not 1 <= int(month[5:]) <= 12:
-            raise ValueError(f"{month!r} is not a month")
+            raise ValueError(f"{quoted(month)} is not a month")
     if any(a >= b for a, b in pairwise(labels)):
         raise ValueError("months must be strictly increasing, one row per month")
     quarter_of = [f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" for m in labels]

@@ -28,6 +28,7 @@ from pipelines.analysis.classes import gi_bin
 from pipelines.analysis.multiple_testing import adjust_p, check_alpha, check_method
 from pipelines.analysis.request import DEFAULT_P_FOR_CLASSES, P_FOR_CLASSES
 from pipelines.analysis.sparse_guard import cold_spot_observable
+from pipelines.quoting import quoted
 
 # Conditional permutation p with BH: the one rule whose false hot spots stay at or below alpha on
 # nulls that look like real crime (the real counts shuffled, negative-binomial and Poisson
@@ -116,7 +117,7 @@ def _binary_with_self(weights: sparse.spmatrix, n: int) -> sparse.csr_matrix:
 
 def check_permutations(permutations: int, allow_zero: bool = False) -> int:
     if isinstance(permutations, bool) or not isinstance(permutations, int | np.integer):
-        raise ValueError(f"permutations must be an integer, got {permutations!r}")
+        raise ValueError(f"permutations must be an integer, got {quoted(permutations)}")
     least = 0 if allow_zero else 1
     if permutations < least:
         raise ValueError(f"permutations must be at least {least}, got {permutations}")
@@ -125,14 +126,14 @@ def check_permutations(permutations: int, allow_zero: bool = False) -> int:
 
 def check_max_permutations(max_permutations: int, permutations: int) -> int:
     if isinstance(max_permutations, bool) or not isinstance(max_permutations, int | np.integer):
-        raise ValueError(f"max_permutations must be an integer, got {max_permutations!r}")
+        raise ValueError(f"max_permutations must be an integer, got {quoted(max_permutations)}")
     # A ceiling below the first stage just means "no refinement".
     return max(int(max_permutations), permutations)
 
 
 def _check_seed(seed: int | None) -> int | None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        raise ValueError(f"seed must be an integer or None, got {quoted(seed)}")
     return seed
 
 
@@ -377,7 +378,7 @@ def gistar(
     check_method(correction)
     if p_for_classes not in P_FOR_CLASSES:
         raise ValueError(
-            f"p_for_classes must be one of {', '.join(P_FOR_CLASSES)}, got {p_for_classes!r}"
+            f"p_for_classes must be one of {', '.join(P_FOR_CLASSES)}, got {quoted(p_for_classes)}"
         )
     if p_for_classes == "permutation" and permutations == 0:
         raise ValueError(

@@ -34,6 +34,7 @@ from pipelines.analysis.gistar import (
 from pipelines.analysis.multiple_testing import adjust_p, check_alpha, check_method
 from pipelines.analysis.neighbours import row_standardised, without_self
 from pipelines.analysis.sparse_guard import cold_spot_observable
+from pipelines.quoting import quoted
 
 QUADRANTS = ("HH", "LH", "LL", "HL")
 NOT_SIGNIFICANT = "ns"
@@ -90,7 +91,7 @@ def local_moran(
     permutations = check_permutations(permutations)
     max_permutations = check_max_permutations(max_permutations, permutations)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer)):
-        raise ValueError(f"seed must be an integer or None, got {seed!r}")
+        raise ValueError(f"seed must be an integer or None, got {quoted(seed)}")
     alpha = check_alpha(alpha)
     check_method(correction)
     if n < 3:

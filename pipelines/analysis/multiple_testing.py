@@ -17,20 +17,22 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipelines.quoting import quoted
+
 METHODS: tuple[str, ...] = ("fdr_bh", "fdr_by", "holm", "bonferroni", "none")
 
 
 def check_method(method: str) -> str:
     if method not in METHODS:
         raise ValueError(
-            f"unknown multiple-testing method {method!r}; choose one of {', '.join(METHODS)}"
+            f"unknown multiple-testing method {quoted(method)}; choose one of {', '.join(METHODS)}"
         )
     return method
 
 
 def check_alpha(alpha: float) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, int | float | np.floating):
-        raise ValueError(f"alpha must be a number between 0 and 1, got {alpha!r}")
+        raise ValueError(f"alpha must be a number between 0 and 1, got {quoted(alpha)}")
     if not 0.0 < float(alpha) < 1.0:
         raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha}")
     return float(alpha)

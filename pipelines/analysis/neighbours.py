@@ -14,6 +14,8 @@ import h3
 import numpy as np
 from scipy import sparse
 
+from pipelines.quoting import quoted
+
 _h3 = h3.api.basic_int
 
 
@@ -50,7 +52,7 @@ def kring_weights(cells: np.ndarray, k: int = 1) -> sparse.csr_matrix:
     Rows and columns follow the order of ``cells``; neighbours outside ``cells`` are dropped.
     """
     if isinstance(k, bool) or not isinstance(k, int | np.integer):
-        raise ValueError(f"k must be an integer number of grid steps, got {k!r}")
+        raise ValueError(f"k must be an integer number of grid steps, got {quoted(k)}")
     if k < 1:
         raise ValueError(f"k must be at least 1 (the ring of immediate neighbours), got {k}")
     cells = check_cells(cells)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from pipelines.errors import InputError
+from pipelines.quoting import quoted
 from pipelines.store.atomic import atomic_write
 
 if TYPE_CHECKING:
@@ -31,12 +32,16 @@ class OutputError(InputError):
 def output_format(path: Path, explicit: str | None) -> str:
     if explicit:
         if explicit not in FORMATS:
-            raise OutputError(f"--format must be one of {', '.join(FORMATS)}, got {explicit!r}")
+            raise OutputError(
+                f"--format must be one of {', '.join(FORMATS)}, got {quoted(explicit)}"
+            )
         return explicit
     suffix = path.suffix.lower().lstrip(".")
     if suffix in FORMATS:
         return suffix
-    raise OutputError(f"cannot tell the format from {path.name!r}; add --format csv|geojson|json")
+    raise OutputError(
+        f"cannot tell the format from {quoted(path.name)}; add --format csv|geojson|json"
+    )
 
 
 def output_files(path: Path, file_format: str) -> list[Path]:
@@ -96,7 +101,7 @@ def write_columns(
         sidecar = output_files(path, file_format)[1]
         _write_bytes(sidecar, dumps(provenance))
         return [path, sidecar]
-    raise OutputError(f"unknown format {file_format!r}")
+    raise OutputError(f"unknown format {quoted(file_format)}")
 
 
 def dumps(body: object, indent: bool = True) -> bytes:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pipelines.errors import InputError
+from pipelines.quoting import quoted
 
 RANK_BY = ("z", "value")
 
@@ -33,7 +34,7 @@ def rank_cells(
     cumulative_area_share and cumulative_value_share (over the whole region, in ranking order).
     """
     if by not in RANK_BY:
-        raise RankingError(f"rank by one of {', '.join(RANK_BY)}, got {by!r}")
+        raise RankingError(f"rank by one of {', '.join(RANK_BY)}, got {quoted(by)}")
     if top is not None and top < 1:
         raise RankingError(f"--top must be at least 1, got {top}")
     if min_separation_m is not None and min_separation_m < 0:

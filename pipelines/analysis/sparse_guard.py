@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipelines.quoting import quoted
+
 # ArcGIS's Hot Spot Analysis needs at least 30 input features; fewer cells give too few
 # neighbourhoods to compare and a permutation null drawn from a handful of values.
 MIN_CELLS = 30
@@ -102,7 +104,7 @@ def check_enough_data(
     """
     for name, value in (("total_crimes", total_crimes), ("cells", cells), ("k", k)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
-            raise ValueError(f"{name} must be an integer, got {value!r}")
+            raise ValueError(f"{name} must be an integer, got {quoted(value)}")
     if total_crimes < 0:
         raise ValueError(f"total_crimes must be >= 0, got {total_crimes}")
     if cells < 1:

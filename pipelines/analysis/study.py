@@ -46,6 +46,7 @@ from pipelines.errors import InputError
 from pipelines.harm import HarmTable, load_table
 from pipelines.index.h3_ranges import region_ranges
 from pipelines.months import shift_month
+from pipelines.quoting import quoted
 from pipelines.schema import BASE_H3_RESOLUTION
 from pipelines.store import CrimeStore
 
@@ -285,10 +286,12 @@ def _check_request(request: StudyRequest) -> None:
             f"(H3; 9 is about 0.1 km² a cell), got {request.resolution}"
         )
     if request.method not in METHODS:
-        raise StudyError(f"method must be one of {', '.join(METHODS)}, got {request.method!r}")
+        raise StudyError(
+            f"method must be one of {', '.join(METHODS)}, got {quoted(request.method)}"
+        )
     if request.p_for_classes not in P_FOR_CLASSES:
         raise StudyError(
-            f"unknown p rule (p_for_classes) {request.p_for_classes!r}; choose one of "
+            f"unknown p rule (p_for_classes) {quoted(request.p_for_classes)}; choose one of "
             f"{', '.join(P_FOR_CLASSES)} (docs/hotspot-statistics.md compares them)"
         )
     if (
@@ -313,7 +316,7 @@ def _canonical(categories: tuple[str, ...]) -> list[str]:
         slug = canonical_category(name)
         if slug is None:
             raise StudyError(
-                f"unknown crime category {name!r}; use police.uk slugs such as burglary, "
+                f"unknown crime category {quoted(name)}; use police.uk slugs such as burglary, "
                 "violent-crime, anti-social-behaviour"
             )
         slugs.append(slug)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from pipelines.errors import InputError
 from pipelines.months import months_between
+from pipelines.quoting import quoted
 
 if TYPE_CHECKING:  # the window needs only a store's manifest (pipelines.store.view)
     from pipelines.store import CrimeStore
@@ -53,7 +54,7 @@ def choose_window(
     store = store.snapshot()  # one store version for every read of this answer
     stored_all = store.partitions(force)
     if not stored_all:
-        where = f"force {force!r}" if force else "any force"
+        where = f"force {quoted(force)}" if force else "any force"
         raise WindowError(
             # No path in the message: the service shows it to API clients.
             f"the crime store holds no crimes for {where}; load some with "

@@ -33,6 +33,7 @@ import yaml
 
 from pipelines.categories import CATEGORY_NAMES, canonical_category
 from pipelines.errors import InputError
+from pipelines.quoting import quoted
 
 TABLES_DIR = Path(__file__).resolve().parent / "tables"
 ASB = "anti-social-behaviour"
@@ -106,10 +107,10 @@ class HarmTable:
             return self.default
         if slug in CATEGORY_NAMES:
             raise HarmTableError(
-                f"harm table {self.name} {self.version} has no weight for {slug!r} and no "
+                f"harm table {self.name} {self.version} has no weight for {quoted(slug)} and no "
                 f"default; add one to the table"
             )
-        raise HarmTableError(f"{slug!r} is not a police.uk category slug")
+        raise HarmTableError(f"{quoted(slug)} is not a police.uk category slug")
 
     def weights_for(self, categories: pa.Array | pa.ChunkedArray | np.ndarray | list) -> np.ndarray:
         """One float64 weight per crime, from its category slug (nulls and unknown slugs raise)."""
@@ -125,7 +126,7 @@ class HarmTable:
         index = pc.index_in(array, value_set=pa.array(ALL_SLUGS, type=pa.string()))
         if index.null_count:
             unknown = pc.unique(array.filter(pc.is_null(index))).to_pylist()
-            shown = ", ".join(repr(u) for u in sorted(unknown)[:10])
+            shown = ", ".join(quoted(u) for u in sorted(unknown)[:10])
             raise HarmTableError(
                 f"unknown crime category slug(s) {shown}; expected police.uk slugs "
                 f"({', '.join(ALL_SLUGS)})"
@@ -219,20 +220,21 @@ def _read(name_or_path: str | Path) -> HarmTable:
     looks_like_file = isinstance(name_or_path, Path) or path.suffix or len(path.parts) > 1
     if not looks_like_file:
         raise HarmTableError(
-            f"unknown harm table {str(name_or_path)!r}; built-in tables are "
+            f"unknown harm table {quoted(str(name_or_path))}; built-in tables are "
             f"{', '.join(list_tables())}, or give the path of a .yaml or .csv table file"
         )
     if not path.exists():
-        raise HarmTableError(f"harm table file {str(path)!r} does not exist")
+        raise HarmTableError(f"harm table file {quoted(str(path))} does not exist")
     if not path.is_file():
-        raise HarmTableError(f"harm table {str(path)!r} is not a file")
+        raise HarmTableError(f"harm table {quoted(str(path))} is not a file")
     suffix = path.suffix.lower()
     if suffix in (".yaml", ".yml"):
         return _from_yaml(path, origin=str(path))
     if suffix == ".csv":
         return _from_csv(path)
     raise HarmTableError(
-        f"harm table file {str(path)!r} must be YAML (.yaml, .yml) or CSV (.csv), not {suffix!r}"
+        f"harm table file {quoted(str(path))} must be YAML (.yaml, .yml) or CSV (.csv), "
+        f"not {quoted(suffix)}"
     )
 
 
@@ -270,7 +272,8 @@ def _from_yaml(path: Path, origin: str) -> HarmTable:
             unexpected = sorted(set(entry) - {"weight", "derivation"})
             if unexpected or "weight" not in entry:
                 raise HarmTableError(
-                    f"harm table {label}: category {key!r} must be a number or a mapping with "
+                    f"harm table {label}: category {quoted(key)} must be a number or a mapping "
+                    "with "
                     "'weight' (and optionally 'derivation')"
                 )
             weights[key] = entry["weight"]
@@ -321,7 +324,7 @@ def _from_csv(path: Path) -> HarmTable:
     ):
         raise HarmTableError(
             f"harm table {label}: columns must be 'category,weight' (optionally ',derivation'), "
-            f"got {','.join(header)!r}"
+            f"got {quoted(','.join(header))}"
         )
     weights: dict[str, Any] = {}
     derivations: dict[str, str] = {}
@@ -340,7 +343,7 @@ def _from_csv(path: Path) -> HarmTable:
             default = parsed
             continue
         if key in weights:
-            raise HarmTableError(f"harm table {label}: category {key!r} given twice")
+            raise HarmTableError(f"harm table {label}: category {quoted(key)} given twice")
         weights[key] = parsed
         if cells.get("derivation"):
             derivations[key] = cells["derivation"]
@@ -386,8 +389,10 @@ def _validate(
         slug = canonical_category(str(key))
         assert slug is not None  # unknown keys were rejected above
         if slug in checked:
-            raise HarmTableError(f"harm table {label}: category {slug!r} given twice ({key!r})")
-        checked[slug] = _check_number(value, f"harm table {label}: weight for {slug!r}")
+            raise HarmTableError(
+                f"harm table {label}: category {quoted(slug)} given twice ({quoted(key)})"
+            )
+        checked[slug] = _check_number(value, f"harm table {label}: weight for {quoted(slug)}")
     checked_default = None
     if default is not None:
         checked_default = _check_number(default, f"harm table {label}: default weight")
@@ -402,12 +407,12 @@ def _validate(
 
 def _check_number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise HarmTableError(f"{what} is {value!r}, not a number")
+        raise HarmTableError(f"{what} is {quoted(value)}, not a number")
     number = float(value)
     if not math.isfinite(number):
-        raise HarmTableError(f"{what} is {value!r}; weights must be finite numbers")
+        raise HarmTableError(f"{what} is {quoted(value)}; weights must be finite numbers")
     if number < 0:
-        raise HarmTableError(f"{what} is {value!r}; weights must be 0 or more")
+        raise HarmTableError(f"{what} is {quoted(value)}; weights must be 0 or more")
     return number
 
 

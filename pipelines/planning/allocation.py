@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipelines.errors import InputError
+from pipelines.quoting import quoted
 
 # A force's patrol hours for a year are well under this. The bound keeps every exact share exact
 # in float64 and turns a mistyped number into a message rather than a meaningless table.
@@ -106,11 +107,11 @@ def allocate(
     """
     if rounding not in ROUNDINGS:
         raise AllocationError(
-            f"{names.rounding} must be one of {', '.join(ROUNDINGS)}, got {rounding!r}"
+            f"{names.rounding} must be one of {', '.join(ROUNDINGS)}, got {quoted(rounding)}"
         )
     if floor_rule not in FLOOR_RULES:
         raise AllocationError(
-            f"{names.floor_rule} must be one of {', '.join(FLOOR_RULES)}, got {floor_rule!r}"
+            f"{names.floor_rule} must be one of {', '.join(FLOOR_RULES)}, got {quoted(floor_rule)}"
         )
     values = np.asarray(measure, dtype=np.float64)
     n = len(codes)

@@ -20,6 +20,7 @@ from pipelines.harm.table import summed_unit
 from pipelines.planning.allocation import CLI_NAMES, AllocationError, OptionNames, allocate
 from pipelines.planning.measures import MEASURES, area_measures
 from pipelines.progress import StepReport, no_progress
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 
 MEASURE_COLUMNS = {"harm": "harm", "count": "crimes", "rate": "rate"}
@@ -118,7 +119,7 @@ def allocate_by_need(
     store = store.snapshot()  # one store version for every read of this answer
     if request.measure not in MEASURES:
         raise AllocationError(
-            f"{names.measure} must be one of {', '.join(MEASURES)}, got {request.measure!r}"
+            f"{names.measure} must be one of {', '.join(MEASURES)}, got {quoted(request.measure)}"
         )
     table = load_table(request.weights)
     window = choose_window(store, request.force, request.first, request.last)
@@ -126,7 +127,7 @@ def allocate_by_need(
     frame = area_measures(store, boundary_set, table, window.first, window.last, request.force)
     if request.measure == "rate" and "rate" not in frame:
         raise AllocationError(
-            f"boundary set {boundary_set.name!r} has no population, so no rate per 1,000 "
+            f"boundary set {quoted(boundary_set.name)} has no population, so no rate per 1,000 "
             f"residents; attach it with `hotspots boundaries population {boundary_set.name} "
             f"--population FILE`, or use {names.setting(names.measure, 'harm')} or "
             f"{names.setting(names.measure, 'count')}"

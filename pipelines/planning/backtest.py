@@ -58,6 +58,7 @@ from pipelines.errors import InputError
 from pipelines.harm import POLICE_GENERATED
 from pipelines.months import months_between, shift_month
 from pipelines.progress import StepReport, no_progress
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 
 # Resolutions the data supports: on Torbay an occupied resolution-10 cell holds a median of one
@@ -194,7 +195,9 @@ def run_backtest(
             f"{', '.join(map(str, unknown))}"
         )
     if base.method not in METHODS:
-        raise BacktestError(f"method must be one of {', '.join(METHODS)}, got {base.method!r}")
+        raise BacktestError(
+            f"method must be one of {', '.join(METHODS)}, got {quoted(base.method)}"
+        )
     run = study or (lambda request: run_study(store, boundary_set, request))
     test_first = shift_month(base.last, 1)
     test_last = shift_month(base.last, test_months)

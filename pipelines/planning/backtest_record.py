@@ -45,6 +45,7 @@ from pipelines.planning.backtest import (
     run_backtest,
 )
 from pipelines.progress import StepReport, no_progress
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 from pipelines.store.atomic import (
     atomic_write,
@@ -448,7 +449,7 @@ def _plain(value: object) -> object:
 
 def _unreadable(set_name: str, reason: str) -> str:
     return (
-        f"the backtest record of {set_name!r} {reason}, so no recorded backtest is reported; "
+        f"the backtest record of {quoted(set_name)} {reason}, so no recorded backtest is reported; "
         "run the backtest again to write a new record."
     )
 

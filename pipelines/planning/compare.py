@@ -41,6 +41,7 @@ from pipelines.errors import InputError
 from pipelines.harm import load_table
 from pipelines.planning.concentration import areas_holding_half, gini, share_in_top
 from pipelines.progress import StepReport, no_progress
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 
 _COLUMNS = ["longitude", "latitude", "h3_cell", "category"]
@@ -126,7 +127,7 @@ def compare_schemes(
     inside = located.in_areas
     if not inside.any():
         raise CompareError(
-            f"no crimes of {window.first}..{window.last} fall inside {reference.name!r}; "
+            f"no crimes of {window.first}..{window.last} fall inside {quoted(reference.name)}; "
             "choose months the store holds for this region (`hotspots coverage` or "
             "GET /v1/coverage lists them), or name first a set that covers the crimes"
         )
@@ -250,11 +251,13 @@ def check_comparison(names: list[str], resolution: int, k: int, alpha: float) ->
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise CompareError(
-            f"boundary set {twice[0]!r} is named twice; compare two different schemes"
+            f"boundary set {quoted(twice[0])} is named twice; compare two different schemes"
         )
     reserved = [name for name in names if name in _RESERVED_NAMES]
     if reserved:
-        raise CompareError(f"a boundary set named {reserved[0]!r} cannot be compared; rename it")
+        raise CompareError(
+            f"a boundary set named {quoted(reserved[0])} cannot be compared; rename it"
+        )
     if resolution not in STUDY_RESOLUTIONS:
         raise CompareError(f"res must be an H3 resolution from 7 to 10, got {resolution}")
     if not 1 <= k <= 3:

@@ -28,6 +28,7 @@ from boundaries.store import BoundaryStore
 from pipelines.categories import canonical_category
 from pipelines.errors import InputError
 from pipelines.planning.displacement import Counts, DisplacementError
+from pipelines.quoting import quoted
 
 TARGET, BUFFER, CONTROL = "target", "buffer", "control"
 MIN_BUFFER_M = 1
@@ -75,7 +76,7 @@ def split_area_spec(spec: str, option: str) -> tuple[str, str]:
     if not sep or not set_name.strip() or not code.strip():
         raise AreaSpecError(
             f"{option} must be SET:CODE, a stored boundary set and one of its area codes (for "
-            f"example town-wards-2019:E05000001), got {spec!r}"
+            f"example town-wards-2019:E05000001), got {quoted(spec)}"
         )
     return set_name.strip(), code.strip()
 
@@ -104,7 +105,9 @@ def area_or_file(boundaries: BoundaryStore, spec: str, option: str) -> Place:
         frame = gpd.read_file(path).to_crs(WGS84)
         return Place(spec, shapely.union_all(shapely.make_valid(frame.geometry.values)))
     if ":" not in spec:
-        raise AreaSpecError(f"{option} {spec!r} is neither a file nor SET:CODE of a stored area")
+        raise AreaSpecError(
+            f"{option} {quoted(spec)} is neither a file nor SET:CODE of a stored area"
+        )
     return stored_area(boundaries, spec, option)
 
 

@@ -28,6 +28,7 @@ from pipelines.planning.displacement_areas import (
     displacement_areas,
     period_counts,
 )
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 
 METHOD = (
@@ -69,7 +70,9 @@ def parse_period(text: str, option: str) -> Period:
     """``YYYY-MM:YYYY-MM`` (both inclusive); MonthError naming ``option`` otherwise."""
     parts = text.split(":")
     if len(parts) != 2:
-        raise MonthError(f"{option} must be FIRST:LAST months, e.g. 2019-01:2019-06, got {text!r}")
+        raise MonthError(
+            f"{option} must be FIRST:LAST months, e.g. 2019-01:2019-06, got {quoted(text)}"
+        )
     first, last = (parse_month(part, option=option) for part in parts)
     if first > last:
         raise MonthError(f"{option} runs backwards: {first} is after {last}; give FIRST:LAST")
@@ -105,7 +108,7 @@ def category_slugs(values: list[str] | None) -> list[str]:
             slug = canonical_category(part.strip())
             if slug is None:
                 raise DisplacementError(
-                    f"unknown crime category {part.strip()!r}; use police.uk slugs such as "
+                    f"unknown crime category {quoted(part.strip())}; use police.uk slugs such as "
                     "burglary, violent-crime, anti-social-behaviour"
                 )
             slugs.add(slug)
@@ -141,7 +144,7 @@ def period_coverage(
     if not partitions:
         held = sorted({month for _, month in store.partitions(force)})
         holds = f"the store holds {held[0]}..{held[-1]}" if held else "the store holds no crimes"
-        whose = f" for force {force!r}" if force else ""
+        whose = f" for force {quoted(force)}" if force else ""
         raise DisplacementError(
             f"no crimes are stored{whose} for the {name} period {period.first}..{period.last} "
             f"({', '.join(_shown(period.months()))}); {holds}, so choose months inside it"

@@ -30,6 +30,7 @@ from pipelines.profile.numbers import (
     profile_windows,
     top_hotspots,
 )
+from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
 
 _SHOWN_CODES = 30  # areas named in a "no such area" message before "and N more"
@@ -51,7 +52,8 @@ def find_area(boundary_set: BoundarySet, code: str) -> None:
     more = len(named) - _SHOWN_CODES
     listing = ", ".join(named[:_SHOWN_CODES]) + (f" and {more} more" if more > 0 else "")
     raise ProfileNotFound(
-        f"no area {code!r} in boundary set {boundary_set.name!r}; its {len(named)} areas are: "
+        f"no area {quoted(code)} in boundary set {quoted(boundary_set.name)}; "
+        f"its {len(named)} areas are: "
         f"{listing}"
     )
 
@@ -126,7 +128,7 @@ def gather_profile(
     stored_forces = store.forces()
     if force is not None and force not in stored_forces:
         raise ProfileNotFound(
-            f"no crimes stored for force {force!r}; forces stored: "
+            f"no crimes stored for force {quoted(force)}; forces stored: "
             f"{', '.join(stored_forces) or 'none (load some with `hotspots ingest archive`)'}"
         )
     forces = [force] if force else forces_in_set(store, boundary_set, index) or stored_forces
