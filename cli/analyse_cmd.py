@@ -24,6 +24,7 @@ from cli.common import (
     ToOption,
     console,
     fail,
+    finite,
     open_store,
     refuse_to_overwrite,
     step_progress,
@@ -89,6 +90,7 @@ def analyse(
             "--min-separation-m",
             help="Patrol constraint: metres between chosen cells.",
             show_default=False,
+            callback=finite,
         ),
     ] = None,
     file_format: Annotated[

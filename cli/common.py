@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +81,22 @@ QuietOption = Annotated[
         help="No progress bar (it is drawn on stderr, and only when stderr is a terminal).",
     ),
 ]
+
+
+def finite(value: float | None) -> float | None:
+    """The callback of every float option: "nan" and "inf" parse as floats but pass no range
+    check (nan <= 0.5 is false), so they are refused first, in words."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"a finite number is required, got {value}")
+    return value
+
+
+def finite_share(value: float) -> float:
+    """The callback of a share option: a finite number from 0 to 1."""
+    finite(value)
+    if not 0.0 <= value <= 1.0:
+        raise typer.BadParameter(f"a share from 0 to 1 is required, got {value}")
+    return value
 
 
 def open_store(data_dir: Path | None) -> CrimeStore:

@@ -23,6 +23,7 @@ from cli.common import (
     ToOption,
     console,
     fail,
+    finite,
     open_store,
     refuse_to_overwrite,
     step_progress,
@@ -186,7 +187,9 @@ def compare_command(
 def displacement_command(
     target: Annotated[str, typer.Option("--target", help="SET:CODE of a stored area, or a file.")],
     control: Annotated[str, typer.Option("--control", help="SET:CODE or a file.")],
-    buffer_m: Annotated[float, typer.Option("--buffer-m", help="Buffer ring width, metres.")],
+    buffer_m: Annotated[
+        float, typer.Option("--buffer-m", help="Buffer ring width, metres.", callback=finite)
+    ],
     before: Annotated[str, typer.Option("--before", help="YYYY-MM:YYYY-MM before the change.")],
     after: Annotated[str, typer.Option("--after", help="YYYY-MM:YYYY-MM after the change.")],
     category: Annotated[

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import typer
 
+from cli.common import finite
+
 Resolution = Annotated[int, typer.Option("--res", help="H3 study resolution, 7-10.")]
 Weights = Annotated[
     str, typer.Option("--weights", help="Harm table: count, home-office-2018, cchi, or a file.")
@@ -35,7 +37,8 @@ Permutations = Annotated[
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Random seed for permutations.")]
 Alpha = Annotated[
-    float, typer.Option("--alpha", help="Significance level of a hot spot (adjusted p).")
+    float,
+    typer.Option("--alpha", help="Significance level of a hot spot (adjusted p).", callback=finite),
 ]
 Correction = Annotated[
     str,

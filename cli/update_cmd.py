@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.common import DataDirOption, console, fail, open_store
+from cli.common import DataDirOption, console, fail, finite_share, open_store
 from cli.police_api import BaseUrlOption, api_root, retry_policy
 from cli.tables import print_table
 from pipelines.attribution import ATTRIBUTION
@@ -60,10 +60,9 @@ def update(
         float,
         typer.Option(
             "--max-removed-share",
-            min=0.0,
-            max=1.0,
+            callback=finite_share,
             help="Refuse a republished month that drops more than this share of its rows "
-            "(a cut-short download looks like that).",
+            "(0 to 1; a cut-short download looks like that).",
         ),
     ] = DEFAULT_MAX_REMOVED_SHARE,
     base_url: BaseUrlOption = None,

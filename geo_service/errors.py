@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.error_page import error_page, is_page_request
 from pipelines.errors import ConflictError, InputError, NotFoundError, UnavailableError
-from pipelines.quoting import shortened
+from pipelines.quoting import quoted, shortened
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> Response:
         problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {e.get('msg')}"
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'request'}: {_problem(e)}"
             for e in error.errors()
         ]
         return error_response(request, 422, "; ".join(problems) or "invalid request")
@@ -65,6 +65,14 @@ def install_error_handlers(app: FastAPI) -> None:
         # gets no internals (paths, library messages).
         logger.error("internal error on %s %s: %r", request.method, request.url.path, error)
         return error_response(request, 500, "internal error; the server log has the details")
+
+
+def _problem(error: dict) -> str:
+    """One validation error in words; a non-finite number ("nan", "inf") is told a finite number
+    is needed, whatever range the parameter has."""
+    if error.get("type") == "finite_number":
+        return f"a finite number is required, got {quoted(error.get('input'))}"
+    return str(error.get("msg"))
 
 
 def _answer_with(status: int) -> Callable[[Request, Exception], Awaitable[Response]]:

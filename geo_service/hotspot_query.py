@@ -15,6 +15,7 @@ from fastapi import Query
 
 from geo_service.paging import DEFAULT_LIMIT, MAX_LIMIT
 from geo_service.query_params import (
+    FINITE,
     Alpha,
     Areas,
     Categories,
@@ -90,7 +91,7 @@ def hotspot_query(
     ] = None,
     min_separation_m: Annotated[
         float | None,
-        Query(ge=0, le=100_000, description="Metres between chosen cells (needs top)."),
+        Query(ge=0, le=100_000, description="Metres between chosen cells (needs top).", **FINITE),
     ] = None,
     format: Annotated[Format, Query(description="json, geojson or csv.")] = "json",
     limit: Annotated[

@@ -30,6 +30,11 @@ MONTH_SCHEMA = {"json_schema_extra": {"pattern": r"^[0-9]{4}-(0[1-9]|1[0-2])$"}}
 WEIGHTS_SCHEMA = {"json_schema_extra": {"enum": list_tables()}}
 
 
+# Every float parameter: "nan" and "inf" parse as floats and pass no range check (nan <= 0.5 is
+# false), so they are refused first, as "a finite number is required" (a 422).
+FINITE = {"allow_inf_nan": False}
+
+
 def range_schema(low: float, high: float) -> dict:
     """A number's bounds documented in the schema, for a parameter checked with a message."""
     return {"json_schema_extra": {"minimum": low, "maximum": high}}
@@ -89,7 +94,7 @@ Permutations = Annotated[
 ]
 Seed = Annotated[int, Query(ge=0, le=2**32 - 1)]
 Alpha = Annotated[
-    float, Query(ge=1e-6, le=0.5, description="Significance level (0.000001 to 0.5).")
+    float, Query(ge=1e-6, le=0.5, description="Significance level (0.000001 to 0.5).", **FINITE)
 ]
 CorrectionParam = Annotated[Correction, Query(description="Multiple-testing control.")]
 PForClasses = Annotated[

@@ -34,6 +34,7 @@ from geo_service.maps.compare_map import (
 from geo_service.models import ERRORS, responses_with_text
 from geo_service.pages import map_response
 from geo_service.query_params import (
+    FINITE,
     First,
     Force,
     Last,
@@ -182,6 +183,7 @@ def compare_query(
         Query(
             description="Significance level of a hot cell, after correction (0.000001 to 0.5).",
             **range_schema(1e-6, 0.5),
+            **FINITE,
         ),
     ] = 0.05,
 ) -> CompareQuery:

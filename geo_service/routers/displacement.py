@@ -25,7 +25,13 @@ from geo_service.errors import NotFound
 from geo_service.maps.displacement_map import displacement_map_html
 from geo_service.models import responses_with_text
 from geo_service.pages import map_response
-from geo_service.query_params import Categories, Force, optional_force, parse_categories
+from geo_service.query_params import (
+    FINITE,
+    Categories,
+    Force,
+    optional_force,
+    parse_categories,
+)
 from pipelines.planning.displacement_areas import (
     MAX_BUFFER_M,
     MIN_BUFFER_M,
@@ -117,6 +123,7 @@ def displacement(
             le=MAX_BUFFER_M,
             description=f"Width of the buffer ring around the target, {MIN_BUFFER_M}-"
             f"{MAX_BUFFER_M} metres.",
+            **FINITE,
         ),
     ],
     before: Annotated[

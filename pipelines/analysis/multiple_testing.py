@@ -33,6 +33,8 @@ def check_method(method: str) -> str:
 def check_alpha(alpha: float) -> float:
     if isinstance(alpha, bool) or not isinstance(alpha, int | float | np.floating):
         raise ValueError(f"alpha must be a number between 0 and 1, got {quoted(alpha)}")
+    if not np.isfinite(alpha):
+        raise ValueError(f"alpha must be a finite number between 0 and 1, got {alpha}")
     if not 0.0 < float(alpha) < 1.0:
         raise ValueError(f"alpha must be strictly between 0 and 1, got {alpha}")
     return float(alpha)

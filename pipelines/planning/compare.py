@@ -17,6 +17,7 @@ actually applied.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import h3
@@ -262,8 +263,9 @@ def check_comparison(names: list[str], resolution: int, k: int, alpha: float) ->
         raise CompareError(f"res must be an H3 resolution from 7 to 10, got {resolution}")
     if not 1 <= k <= 3:
         raise CompareError(f"k must be 1, 2 or 3 neighbour rings, got {k}")
-    if not 1e-6 <= alpha <= 0.5:
-        raise CompareError(f"alpha must be between 0.000001 and 0.5, got {alpha}")
+    if not 1e-6 <= alpha <= 0.5:  # also false for nan
+        kind = "a number" if math.isfinite(alpha) else "a finite number"
+        raise CompareError(f"alpha must be {kind} between 0.000001 and 0.5, got {alpha}")
 
 
 def _summary(
