@@ -348,7 +348,7 @@ def test_cover_holds_inside_points_study_cells_except_rim_cells_mostly_outside(w
     assert one.codes == ["E05000000"] and (one.area == 0).all()
     with pytest.raises(BoundaryError, match="one of 7, 8, 9, 10"):
         cover_areas(wards, 12)
-    with pytest.raises(BoundaryError, match="not in grid-wards: X"):
+    with pytest.raises(BoundaryError, match="not in grid-wards: 'X'"):
         cover_areas(wards, 9, ["X"])
 
 
