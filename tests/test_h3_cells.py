@@ -6,7 +6,7 @@ import h3
 import numpy as np
 import pytest
 
-from pipelines.index.h3_cells import cells_for_points, parent_cells
+from pipelines.index.h3_cells import KnownPoints, cells_for_points, parent_cells
 
 
 @pytest.fixture(scope="module")
@@ -45,3 +45,19 @@ def test_parents_equal_h3_cell_to_parent(
         for cell in base.to_pylist()
     ]
     assert parents == expected
+
+
+@pytest.mark.parametrize("limit", [2_000_000, 300])
+def test_known_points_give_the_cells_of_indexing_again(
+    points: tuple[np.ndarray, np.ndarray], limit: int
+) -> None:
+    """Months of one force share most map points: cells looked up from earlier files equal
+    cells indexed afresh, also when the remembered points are emptied at their limit."""
+    latitude, longitude = points
+    known = KnownPoints(limit=limit)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        month = rng.choice(len(latitude), size=len(latitude) // 2)
+        expected = cells_for_points(latitude[month], longitude[month])
+        assert cells_for_points(latitude[month], longitude[month], known=known).equals(expected)
+    assert 0 < len(known) <= max(limit, len(latitude))

@@ -25,10 +25,51 @@ def _coordinate_keys(latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
     return (lat_micro << 32) ^ (lng_micro & 0xFFFFFFFF)
 
 
+class KnownPoints:
+    """Cells of map points already indexed, kept between the files one process ingests.
+
+    police.uk snaps crimes to a fixed set of map points per force, so most of a month's points
+    were in the months before: looking them up (sorted keys, a binary search) costs less than
+    indexing them again. Not thread-safe: one per thread. Emptied past ``limit`` points."""
+
+    def __init__(self, limit: int = 2_000_000) -> None:
+        self.limit = limit
+        self._keys = np.empty(0, dtype=np.int64)
+        self._cells = np.empty(0, dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def cells(self, keys: np.ndarray, latitude: np.ndarray, longitude: np.ndarray) -> np.ndarray:
+        """Base-resolution cells of the points with ``keys`` (sorted, distinct) at ``latitude``,
+        ``longitude``: the known ones looked up, the others indexed and remembered."""
+        at = np.searchsorted(self._keys, keys)
+        known = at < len(self._keys)
+        known[known] = self._keys[at[known]] == keys[known]
+        cells = np.empty(len(keys), dtype=np.uint64)
+        cells[known] = self._cells[at[known]]
+        new = ~known
+        if new.any():
+            found = _to_numpy(
+                coordinates_to_cells(latitude[new], longitude[new], BASE_H3_RESOLUTION)
+            )
+            cells[new] = found
+            if len(self._keys) + len(found) > self.limit:
+                self._keys, self._cells = keys[new], found  # start again (still sorted)
+            else:
+                self._keys = np.insert(self._keys, at[new], keys[new])
+                self._cells = np.insert(self._cells, at[new], found)
+        return cells
+
+
 def cells_for_points(
-    latitude: np.ndarray, longitude: np.ndarray, resolution: int = BASE_H3_RESOLUTION
+    latitude: np.ndarray,
+    longitude: np.ndarray,
+    resolution: int = BASE_H3_RESOLUTION,
+    known: KnownPoints | None = None,
 ) -> pa.Array:
-    """H3 cell (uint64) of each point; null where either coordinate is NaN."""
+    """H3 cell (uint64) of each point; null where either coordinate is NaN. ``known``: points
+    indexed before (base resolution only), looked up instead of indexed again."""
     latitude = np.asarray(latitude, dtype=np.float64)
     longitude = np.asarray(longitude, dtype=np.float64)
     located = ~(np.isnan(latitude) | np.isnan(longitude))
@@ -37,9 +78,12 @@ def cells_for_points(
         lat, lng = latitude[located], longitude[located]
         keys = _coordinate_keys(lat, lng)
         unique_keys, first_index, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        del unique_keys
-        distinct = coordinates_to_cells(lat[first_index], lng[first_index], resolution)
-        cells[located] = _to_numpy(distinct)[inverse]
+        lat, lng = lat[first_index], lng[first_index]
+        if known is not None and resolution == BASE_H3_RESOLUTION:
+            distinct = known.cells(unique_keys, lat, lng)
+        else:
+            distinct = _to_numpy(coordinates_to_cells(lat, lng, resolution))
+        cells[located] = distinct[inverse]
     return pa.array(cells, type=pa.uint64(), mask=~located)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 import zipfile
 from collections import deque
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from pipelines.index.h3_cells import cells_for_points
+from pipelines.index.h3_cells import KnownPoints, cells_for_points
 from pipelines.ingest.archive_csv import CsvFileError, parse_street_csv
 from pipelines.ingest.archive_layout import StreetFile, is_other_archive_file, list_archive
 from pipelines.ingest.sources import record_archive
@@ -212,4 +213,13 @@ def prepare_file(file: StreetFile) -> BuiltFile:
 def _with_h3_cells(rows: pa.Table) -> pa.Table:
     latitude = rows["latitude"].to_numpy().astype(np.float64, copy=False)
     longitude = rows["longitude"].to_numpy().astype(np.float64, copy=False)
-    return rows.append_column("h3_cell", cells_for_points(latitude, longitude)).cast(CRIME_SCHEMA)
+    known = getattr(_thread, "known_points", None)
+    if known is None:
+        known = _thread.known_points = KnownPoints()
+    cells = cells_for_points(latitude, longitude, known=known)
+    return rows.append_column("h3_cell", cells).cast(CRIME_SCHEMA)
+
+
+# Map points indexed by earlier files, per thread (a worker process ingests many months of a
+# force, and police.uk reuses the same map points month after month).
+_thread = threading.local()
