@@ -224,7 +224,10 @@ class Provenance(BaseModel):
     data_version: str = Field(description="Fingerprint of the stored crimes and boundary set.")
     method: str
     resolution: int
-    window: dict[str, Any]
+    window: dict[str, Any] = Field(
+        description="Months asked, stored and missing; no_location_crimes is force-wide "
+        "(no_location_scope says which forces and why)."
+    )
     categories: list[str] | str
     weights: dict[str, Any]
     permutations: int

@@ -370,7 +370,7 @@ def test_build_profile_notes_and_page_from_tables() -> None:
         MISSING
     ]
     assert profile.parent.population == 6000 and profile.area.population == 2000
-    assert any("12 crimes recorded by" in m for m in profile.notes.messages)
+    assert any("recorded 12 crimes across the whole" in m for m in profile.notes.messages)
     page = render_profile_html(profile)
     assert "Open Government Licence v3.0" in page
     assert "No hot spot list: not run" in page

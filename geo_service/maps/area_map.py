@@ -183,7 +183,9 @@ def area_layer(
         f"{window.first} to {window.last}; weights {metrics.weights.name} "
         f"{metrics.weights.version}.",
         "Quantile classes: about as many areas in each.",
-        f"{metrics.no_location:,} crimes in the window had no map location.",
+        f"{metrics.no_location:,} crimes {', '.join(window.forces) or 'no force'} recorded in "
+        "the window (a force-wide count, not this set's) had no map location, so they are in "
+        "no area.",
     ]
     if window.missing:
         notes.append(f"Months with no data stored: {', '.join(window.missing)}.")

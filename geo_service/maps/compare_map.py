@@ -454,7 +454,11 @@ def _provenance_rows(
         ("Schemes", ", ".join(p["sets"])),
         ("Window", months),
         ("Crimes compared", f"{p['crimes_in_reference_region']:,}"),
-        ("Crimes with no location", f"{window.get('no_location_crimes', 0):,} (in no area)"),
+        (
+            "Crimes with no location",
+            f"{window.get('no_location_crimes', 0):,}, force-wide for "
+            f"{', '.join(window.get('forces', [])) or 'no force'} (in no area)",
+        ),
         (
             "Harm weights",
             f"{weights['name']} version {weights['version']}: {weights.get('title', '')} "

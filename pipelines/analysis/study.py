@@ -389,7 +389,7 @@ def _provenance(
             "in_region": int(located.inside.sum()),
             "outside_region": located.outside_region,
             "in_cells_below_land_share": located.below_land_share,
-            "no_location": located.no_location,
+            "no_location": located.no_location,  # force-wide: see window.no_location_scope
         },
         "data_guard": {**asdict(verdict), "adjustments": adjustments},
         "software": {"crime-hotspots": _version()},

@@ -39,8 +39,20 @@ class StudyWindow:
             "months_stored": len(self.stored),
             "months_missing": self.missing,
             "no_location_crimes": self.no_location,
+            "no_location_scope": no_location_scope(self.forces, self.first, self.last),
             "forces": self.forces,
         }
+
+
+def no_location_scope(forces: list[str], first: str, last: str) -> str:
+    """What a no-location count counts. police.uk gives such crimes no map point and no LSOA, so
+    they cannot be placed in any area: the count is of the whole force area, never an area's."""
+    who = ", ".join(forces) or "no force"
+    return (
+        f"force-wide: every crime {who} recorded in {first}..{last} with no map point, across "
+        "the whole force area rather than this region; such crimes cannot be placed in any "
+        "area or cell, so none of them is counted in it"
+    )
 
 
 def choose_window(

@@ -132,8 +132,11 @@ class OutcomeSection(BaseModel):
 
 class DataNotes(BaseModel):
     forces: list[str]
-    no_location_current: int
-    no_location_previous: int
+    no_location_current: int = Field(
+        description="Force-wide: crimes the forces recorded in the profile's 12 months with no "
+        "map point, across the whole force area (they cannot be placed in any area)."
+    )
+    no_location_previous: int = Field(description="The same for the 12 months before.")
     map_points: int  # distinct snapped map points of the area's crimes, last 12 months
     shared_edge_points: int  # map points on a boundary shared by two areas, settled by rule
     months_missing: dict[str, list[str]]  # force -> months of both windows not stored

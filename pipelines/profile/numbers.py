@@ -599,10 +599,11 @@ def data_messages(profile: AreaProfile) -> list[str]:
     notes = profile.notes
     forces = ", ".join(notes.forces) or "no force"
     messages = [
-        f"No-location crimes: {notes.no_location_current:,} crimes recorded by {forces} in "
+        f"No-location crimes (a force-wide count, not this area's): {forces} recorded "
+        f"{notes.no_location_current:,} crimes across the whole force area in "
         f"{profile.window.first}..{profile.window.last} ({notes.no_location_previous:,} in the "
-        "12 months before) have no map point; they cannot be placed in any area and are not "
-        "counted here.",
+        "12 months before) with no map point; they cannot be placed in this or any area, so "
+        "none of them is counted in this profile.",
         f"Snapped locations: police.uk moves every crime to the nearest of a fixed set of "
         f"anonymous map points; this area's crimes of the last 12 months sit on "
         f"{notes.map_points:,} distinct points. A crime near a boundary may be snapped across it. "
