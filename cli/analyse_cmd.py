@@ -35,6 +35,7 @@ from pipelines.cache.studies import CacheHit, find_cached
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
 from pipelines.store.paths import resolve_data_dir
+from pipelines.wording import counted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -225,10 +226,12 @@ def _summary(
     hotspot = columns["hotspot"]
     hot = sum(hotspot)
     console.print(
-        f"{len(hotspot):,} cells at resolution {provenance['resolution']}, "
-        f"{window['first']}..{window['last']}, {provenance['crimes']['in_region']:,} crimes in the "
-        f"region; weights {provenance['weights']['name']} {provenance['weights']['version']}; "
-        f"{hot:,} hot spot cells (adjusted p <= {provenance['alpha']}, "
+        f"{counted(len(hotspot), 'cell')} at resolution {provenance['resolution']}, "
+        f"{window['first']}..{window['last']}, "
+        f"{counted(provenance['crimes']['in_region'], 'crime')} in the region; "
+        f"weights {provenance['weights']['name']} "
+        f"{provenance['weights']['version']}; {counted(hot, 'hot spot cell')} (adjusted p <= "
+        f"{provenance['alpha']}, "
         f"{provenance['multiple_testing']}).",
         highlight=False,
     )

@@ -22,6 +22,7 @@ from pipelines.export import FORMATS, ExportError, export_crimes, format_for
 from pipelines.forces import ForceError, check_force
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
+from pipelines.wording import counted
 
 
 def export(
@@ -75,4 +76,4 @@ def export(
         fail(str(error))
     except OSError as error:
         fail(f"cannot write {output}: {error.strerror or error}")
-    console.print(f"Wrote {rows:,} crimes to {output} ({chosen}).")
+    console.print(f"Wrote {counted(rows, 'crime')} to {output} ({chosen}).")

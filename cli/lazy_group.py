@@ -31,7 +31,9 @@ class LazyCommand:
         defined = getattr(importlib.import_module(module_name), attribute)
         if isinstance(defined, typer.Typer):
             return typer.main.get_group(defined)  # a group even with one command (keys add)
-        single = typer.Typer(add_completion=False)
+        # Plain click help, as for the command list: Rich's panels cut long option names
+        # ("--exclude-police-g…") at 80 columns and break paragraphs where the docstring does.
+        single = typer.Typer(add_completion=False, rich_markup_mode=None)
         single.command(name)(defined)
         return typer.main.get_command(single)
 

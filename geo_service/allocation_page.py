@@ -15,6 +15,7 @@ from typing import Any
 from geo_service.pages import template_environment
 from geo_service.plain_words import ALLOCATION_TERMS, MEASURE_WORDS, ROUNDING_NAMES
 from pipelines.attribution import ATTRIBUTION
+from pipelines.wording import counted
 
 BAR_WIDTH = 100  # SVG units of the longest bar
 
@@ -33,7 +34,7 @@ def allocation_bars(rows: list[dict[str, Any]], width: float = BAR_WIDTH) -> lis
         Bar(
             units_width=round(width * r["units"] / largest, 2),
             equal_x=round(width * r["equal_share"] / largest, 2),
-            label=f"{r['units']} units allocated; equal share {r['equal_share']:g}",
+            label=f"{counted(r['units'], 'unit')} allocated; equal share {r['equal_share']:g}",
         )
         for r in rows
     ]

@@ -20,6 +20,7 @@ from boundaries.store import BoundaryStore
 from geo_service.csp import script_hashes
 from geo_service.maps.styling import content_security_policy
 from geo_service.synthetic import add_banner, boundary_set_is_synthetic
+from pipelines.wording import counted
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PRINT_PAGE_POLICY = (
@@ -45,7 +46,7 @@ def template_environment(**filters: Callable[..., str]) -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    environment.filters.update(number=number, **filters)
+    environment.filters.update(number=number, counted=counted, **filters)
     return environment
 
 

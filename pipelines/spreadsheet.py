@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,8 +38,50 @@ def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def spreadsheet_safe_csv(frame: pd.DataFrame, **to_csv: Any) -> str:
-    """``frame`` as CSV text (no index; ``to_csv`` as pandas' keywords), formulas quoted."""
-    return spreadsheet_safe_frame(frame).to_csv(index=False, **to_csv)
+    """``frame`` as CSV text (no index; ``to_csv`` as pandas' keywords), formulas quoted and
+    numbers rounded (:func:`csv_frame`)."""
+    return csv_frame(frame).to_csv(index=False, **to_csv)
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as every CSV of results is written: text made ``spreadsheet_safe``, decimals to
+    :data:`SIGNIFICANT_DIGITS` significant figures (a z of -0.228147, not -0.22814684444867955)
+    and coordinates to 6 decimals (0.1 m). JSON answers keep full precision."""
+    return spreadsheet_safe_frame(rounded_decimals(frame))
+
+
+SIGNIFICANT_DIGITS = 6
+COORDINATE_COLUMNS = frozenset({"lat", "lng", "lon", "latitude", "longitude"})
+
+
+def rounded_decimals(frame: pd.DataFrame, digits: int = SIGNIFICANT_DIGITS) -> pd.DataFrame:
+    """A copy with float columns rounded to ``digits`` significant figures (coordinates to 6
+    decimals); whole-number columns and text are untouched."""
+    table = frame.copy()
+    for column in table.select_dtypes(include=["floating"]).columns:
+        values = table[column].to_numpy(dtype=np.float64)
+        if str(column).lower() in COORDINATE_COLUMNS:
+            table[column] = np.round(values, 6)
+        else:
+            table[column] = _significant(values, digits)
+    return table
+
+
+def _significant(values: np.ndarray, digits: int) -> np.ndarray:
+    """``values`` rounded to ``digits`` significant figures. Scaling by an exact power of ten
+    and dividing back gives the double nearest the rounded decimal, so it prints as written."""
+    finite = np.isfinite(values) & (values != 0)
+    out = values.copy()
+    x = values[finite]
+    decimals = digits - 1 - np.floor(np.log10(np.abs(x))).astype(int)
+    up = decimals >= 0
+    scale_up = 10.0 ** decimals[up]
+    out_finite = np.empty_like(x)
+    out_finite[up] = np.round(x[up] * scale_up) / scale_up
+    scale_down = 10.0 ** -decimals[~up]
+    out_finite[~up] = np.round(x[~up] / scale_down) * scale_down
+    out[finite] = out_finite
+    return out
 
 
 def spreadsheet_safe_table(table: pa.Table) -> pa.Table:

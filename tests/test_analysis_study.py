@@ -150,7 +150,7 @@ def test_too_coarse_a_grid_is_refined_and_says_so(town) -> None:
     assert result.provenance["resolution"] > 7
     assert result.adjustments and "resolution changed from 7" in result.adjustments[0]
     assert result.provenance["data_guard"]["adjustments"] == result.adjustments
-    with pytest.raises(StudyError, match="cells"):
+    with pytest.raises(StudyError, match="only 1 cell"):
         run_study(
             store,
             wards,

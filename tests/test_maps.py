@@ -281,7 +281,7 @@ def test_area_map_classes_every_area_and_marks_no_data(town: Path) -> None:
     features = _features(page)
     assert [f["properties"]["k"] for f in features] == [0, -1]
     legend = _legend(page)
-    assert "No data (1 areas)" in legend and "<h4>Crimes per 1,000 residents</h4>" in legend
+    assert "No data (1 area)" in legend and "<h4>Crimes per 1,000 residents</h4>" in legend
     legend = _legend(area_map_html(wards, metrics, "harm_per_km2"))
     assert "<h4>Harm per km² (cchi: days of imprisonment per km²)</h4>" in legend
 

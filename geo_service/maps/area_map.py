@@ -35,6 +35,7 @@ from pipelines.harm import HarmTable, load_table
 from pipelines.planning.measures import area_counts
 from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
+from pipelines.wording import counted
 
 METRICS: dict[str, str] = {
     "count": "Crimes",
@@ -163,14 +164,14 @@ def area_layer(
     )
     per_class = np.bincount(index[index >= 0], minlength=len(classes.upper))
     entries = [
-        LegendEntry(colour, f"{text} ({int(n)} areas)")
+        LegendEntry(colour, f"{text} ({counted(int(n), 'area')})")
         for colour, text, n in zip(
             classes.colours, classes.labels(decimals), per_class, strict=True
         )
     ]
     missing = int((index < 0).sum())
     if missing:
-        entries.append(LegendEntry(NO_DATA_COLOUR, f"No data ({missing} areas)"))
+        entries.append(LegendEntry(NO_DATA_COLOUR, f"No data ({counted(missing, 'area')})"))
     window = metrics.window
     lead = [
         f"{window_words(window.first, window.last)}. Darker areas have more; each colour holds "
@@ -183,7 +184,8 @@ def area_layer(
         f"{window.first} to {window.last}; weights {metrics.weights.name} "
         f"{metrics.weights.version}.",
         "Quantile classes: about as many areas in each.",
-        f"{metrics.no_location:,} crimes {', '.join(window.forces) or 'no force'} recorded in "
+        f"{counted(metrics.no_location, 'crime')} {', '.join(window.forces) or 'no force'} "
+        "recorded in "
         "the window (a force-wide count, not this set's) had no map location, so they are in "
         "no area.",
     ]

@@ -45,6 +45,7 @@ from pipelines.errors import InputError
 from pipelines.harm.table import summed_unit
 from pipelines.planning.compare import Comparison, SchemeSummary
 from pipelines.quoting import quoted
+from pipelines.wording import counted
 
 LEAFLET_SYNC_VERSION = "0.2.4"
 LEAFLET_SYNC_JS = f"{STATIC_URL}/leaflet.sync-{LEAFLET_SYNC_VERSION}/L.Map.Sync.js"
@@ -435,7 +436,7 @@ def _provenance_rows(
     window = p["window"]
     weights = p["weights"]
     hot = p["hot_cells"]
-    months = f"{window['first']} to {window['last']} ({window['months']} months"
+    months = f"{window['first']} to {window['last']} ({counted(window['months'], 'month')}"
     months += f", {window['months_stored']} stored"
     if window.get("months_missing"):
         months += f"; no data stored for {', '.join(window['months_missing'])}"
@@ -464,7 +465,10 @@ def _provenance_rows(
             f"{weights['name']} version {weights['version']}: {weights.get('title', '')} "
             f"({weights.get('unit', '')})",
         ),
-        ("H3 resolution", f"{p['resolution']} ({p['cells']:,} cells in the reference region)"),
+        (
+            "H3 resolution",
+            f"{p['resolution']} ({counted(p['cells'], 'cell')} in the reference region)",
+        ),
         ("Neighbours", f"{p['neighbours']['type']}, k = {p['neighbours']['k']}"),
         (
             "Hot cells",

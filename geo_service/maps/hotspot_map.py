@@ -31,6 +31,7 @@ from geo_service.maps.styling import (
     map_page,
 )
 from pipelines.analysis.study import StudyResult
+from pipelines.wording import counted
 
 NOT_SIGNIFICANT: dict[str, int | str] = {"gistar": 0, "lisa": "ns"}  # class of ordinary cells
 
@@ -125,7 +126,7 @@ def hotspot_layer(
     entries = [
         LegendEntry(
             colours[key],
-            f"{labels[key]}: {int(drawn.get(str(key), 0)):,} cells"
+            f"{labels[key]}: {counted(int(drawn.get(str(key), 0)), 'cell')}"
             + (" with crimes" if key == NOT_SIGNIFICANT[method] else ""),
             technical=technical[key],
         )
@@ -144,7 +145,8 @@ def hotspot_layer(
         f"H3 resolution {provenance['resolution']}.",
         f"Classes from p adjusted by {provenance['multiple_testing']} (alpha "
         f"{provenance['alpha']:g}).",
-        f"{len(cells):,} of {len(result.cells):,} cells drawn: cells with no crime that are not "
+        f"{len(cells):,} of {counted(len(result.cells), 'cell')} drawn: cells with no crime that "
+        "are not "
         "significant are left out.",
         *_budget_note(result.cells, cells),
         *result.adjustments,
@@ -157,7 +159,7 @@ def hotspot_layer(
             LegendEntry(
                 HIGH_COUNT_COLOUR,
                 f"High-count place (outlined: one cell with far more crime than the rest, "
-                f"not a cluster): {flagged:,} cells",
+                f"not a cluster): {counted(flagged, 'cell')}",
                 technical="negative-binomial excess test, adjusted p <= alpha",
             )
         )
@@ -183,7 +185,8 @@ def _budget_note(cells: pd.DataFrame, drawn: pd.DataFrame) -> list[str]:
     if left_out.empty:
         return []
     return [
-        f"To keep the page small, {len(left_out):,} cells with crimes that are not significant "
+        f"To keep the page small, {counted(len(left_out), 'cell')} with crimes that are not "
+        "significant "
         f"(those with the fewest, {int(left_out['count'].max()):,} or fewer each) are not drawn "
         "either; /v1/hotspots lists every cell."
     ]

@@ -86,7 +86,7 @@ def write_columns(
     if file_format == "csv":
         import pandas as pd  # only CSV needs a frame (and its spreadsheet-safe cells)
 
-        from pipelines.spreadsheet import spreadsheet_safe_frame
+        from pipelines.spreadsheet import csv_frame
 
         flat = pd.DataFrame(
             {
@@ -97,7 +97,7 @@ def write_columns(
             }
         )
         with atomic_write(path) as tmp:
-            spreadsheet_safe_frame(flat).to_csv(tmp, index=False)
+            csv_frame(flat).to_csv(tmp, index=False)
         sidecar = output_files(path, file_format)[1]
         _write_bytes(sidecar, dumps(provenance))
         return [path, sidecar]

@@ -12,6 +12,7 @@ import pandas as pd
 
 from pipelines.errors import InputError
 from pipelines.quoting import quoted
+from pipelines.wording import counted
 
 RANK_BY = ("z", "value")
 
@@ -121,7 +122,8 @@ def shortfall_note(
     if len(significant) < top:
         note = (
             f"top={top} asked, {len(ranked)} returned: only {len(significant)} of the region's "
-            f"{len(cells)} cells are significant hot spots{test}, and the list holds no others"
+            f"{counted(len(cells), 'cell')} {_are_hot_spots(len(significant))}{test}, and the "
+            "list holds no others"
         )
         left_out = len(significant) - len(ranked)
     else:
@@ -139,3 +141,7 @@ def _spacing(min_separation_m: float | None) -> str:
     if not min_separation_m:
         return ""
     return f"; min_separation_m={min_separation_m:g} m may leave out hot spots near a better one"
+
+
+def _are_hot_spots(n: int) -> str:
+    return "is a significant hot spot" if n == 1 else "are significant hot spots"

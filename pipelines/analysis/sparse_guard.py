@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipelines.quoting import quoted
+from pipelines.wording import counted
 
 # ArcGIS's Hot Spot Analysis needs at least 30 input features; fewer cells give too few
 # neighbourhoods to compare and a permutation null drawn from a handful of values.
@@ -145,7 +146,9 @@ def check_enough_data(
         return verdict("refuse", "there are no crimes in the study region and window")
 
     if total_crimes < MIN_CRIMES:
-        reason = f"only {total_crimes} crimes; a hotspot analysis needs at least {MIN_CRIMES}"
+        reason = (
+            f"only {counted(total_crimes, 'crime')}; a hotspot analysis needs at least {MIN_CRIMES}"
+        )
         months = _months_needed(window_months, MIN_CRIMES / total_crimes)
         if months is not None and months <= max_window_months:
             return verdict(
@@ -156,7 +159,9 @@ def check_enough_data(
         return verdict("refuse", f"{reason}, even over a {max_window_months}-month window")
 
     if cells < MIN_CELLS:
-        reason = f"the study region has only {cells} cells; Gi* needs at least {MIN_CELLS}"
+        reason = (
+            f"the study region has only {counted(cells, 'cell')}; Gi* needs at least {MIN_CELLS}"
+        )
         steps = _steps_needed(MIN_CELLS / cells)
         finer = None if resolution is None else resolution + steps
         if finer is not None and finer <= FINEST_RESOLUTION:
@@ -212,7 +217,8 @@ def too_small_for_map_points(cells: int, resolution: int, finer: int, map_point_
     it would have enough cells) the snapped map points cannot resolve: neither resolution
     works, so the only thing to change is the region."""
     return (
-        f"the study region has only {cells} cells at resolution {resolution} and Gi* needs at "
+        f"the study region has only {counted(cells, 'cell')} at resolution {resolution} and Gi* "
+        "needs at "
         f"least {MIN_CELLS}; resolution {finer} would have enough cells, but {map_point_reason}. "
         "Neither resolution can give a hotspot map here: choose a larger region (more areas, "
         "e.g. the ward with its neighbours, or a ward cluster)"
