@@ -18,25 +18,19 @@ from boundaries.h3_cover import cover_areas
 from boundaries.sets import load_boundary_file
 from pipelines.analysis.classes import class_labels, gi_bin
 from pipelines.analysis.gistar import (
-    DEFAULT_P_FOR_CLASSES,
     gistar,
     gistar_p_permutation,
     gistar_z,
     permutation_tails,
 )
 from pipelines.analysis.high_count import high_count_places
-from pipelines.analysis.multiple_testing import adjust_p
 from pipelines.analysis.neighbours import kring_weights, to_libpysal, without_self
 from pipelines.index.h3_cells import parent_cells
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
+from tests.null_maps import LONDON, disk
 
 _h3 = h3.api.basic_int
-LONDON = _h3.latlng_to_cell(51.5074, -0.1278, 9)
-
-
-def disk(centre: int, radius: int) -> np.ndarray:
-    return np.array(sorted(_h3.grid_disk(centre, radius)), dtype=np.uint64)
 
 
 @functools.lru_cache(maxsize=1)
@@ -294,7 +288,6 @@ def test_analytic_classes_and_permutation_free_run() -> None:
     assert result.p_permutation is None
     np.testing.assert_array_equal(result.p, result.p_analytic)
     np.testing.assert_array_equal(result.p_adjusted, result.p_analytic)
-    from scipy import stats
 
     np.testing.assert_allclose(result.p_analytic, 2 * stats.norm.sf(np.abs(result.z)))
     expected = gi_bin(result.z, result.p_analytic, result.cold_observable)
@@ -371,8 +364,8 @@ def test_a_lone_busy_cell_is_a_high_count_place_not_a_hot_spot() -> None:
 
     Conditional permutation holds the busy cell's own value fixed, so its neighbourhood looks
     ordinary and the default never flags it (shuffle the map and the busy cell's ring is just as
-    extreme somewhere else). The analytic z sees it, at the price of flagging noise (the next
-    test); the high-count test answers the question that was asked.
+    extreme somewhere else). The analytic z sees it, at the price of flagging noise
+    (tests/test_calibration_rules.py); the high-count test answers the question that was asked.
     """
     cells = disk(LONDON, 25)
     w = kring_weights(cells, 1)
@@ -387,54 +380,3 @@ def test_a_lone_busy_cell_is_a_high_count_place_not_a_hot_spot() -> None:
     places = high_count_places(y)
     assert np.flatnonzero(places.flagged).tolist() == [busy]
     assert places.p_adjusted[busy] < 1e-6
-
-
-def _shuffled_over_dispersed_runs(rule: str, runs: int = 10) -> list[int]:
-    """Flagged cells per run on an over-dispersed map with no spatial structure.
-
-    Negative-binomial counts, shape 0.5 at mean 1 (variance 3, the shape of real crime counts),
-    shuffled over 1,951 cells: nothing is clustered, so every flag is false."""
-    cells = disk(LONDON, 25)
-    w = kring_weights(cells, 1)
-    flagged = []
-    for run in range(runs):
-        rng = np.random.default_rng(900 + run)
-        y = rng.permutation(rng.negative_binomial(0.5, 0.5 / 1.5, len(cells)).astype(float))
-        flagged.append(int(gistar(y, w, seed=run, p_for_classes=rule).significant.sum()))
-    return flagged
-
-
-def test_a_shuffled_over_dispersed_map_flags_almost_nothing_by_default() -> None:
-    # BH at 0.05 under a complete null: a run flags anything with probability <= 0.05, so 3 or
-    # more flagged runs of 10 would happen by chance about 1 % of the time for a correct rule.
-    flagged = _shuffled_over_dispersed_runs(DEFAULT_P_FOR_CLASSES)
-    assert sum(count > 0 for count in flagged) <= 2, flagged
-
-
-def test_the_old_analytic_gated_default_fails_the_same_null() -> None:
-    """The tolerance above is one the former default cannot meet: it flags noise in most runs."""
-    flagged = _shuffled_over_dispersed_runs("analytic-gated")
-    assert sum(count > 0 for count in flagged) >= 6, flagged
-    assert np.mean(flagged) > 3
-
-
-def test_high_count_places_on_a_shuffled_over_dispersed_null_flag_almost_nothing() -> None:
-    flagged_runs = 0
-    for run in range(20):
-        rng = np.random.default_rng(700 + run)
-        y = rng.negative_binomial(0.5, 0.5 / 1.5, 1951).astype(float)
-        flagged_runs += bool(high_count_places(y).flagged.any())
-    assert flagged_runs <= 3
-    # A Poisson null (no over-dispersion) would wrongly flag the ordinary busy cells.
-    y = np.random.default_rng(1).negative_binomial(0.5, 0.5 / 1.5, 1951).astype(float)
-    naive = stats.poisson.sf(y - 1, y.mean())
-    assert (adjust_p(naive) <= 0.05).sum() > 20
-
-
-def test_high_count_places_bad_input_is_refused() -> None:
-    with pytest.raises(ValueError, match="alpha must be strictly between 0 and 1"):
-        high_count_places(np.array([1.0, 2.0]), alpha=1.5)
-    with pytest.raises(ValueError, match="whole, non-negative"):
-        high_count_places(np.array([1.5, 2.0]))
-    with pytest.raises(ValueError, match="unknown multiple-testing method"):
-        high_count_places(np.array([1.0, 2.0]), correction="magic")

@@ -11,7 +11,8 @@ import pytest
 from pipelines.analysis.gistar import permutation_tails
 from pipelines.analysis.lisa import lisa_weights, local_moran
 from pipelines.analysis.neighbours import kring_weights, row_standardised, to_libpysal, without_self
-from tests.test_analysis_gistar import LONDON, assert_within_monte_carlo, disk, torbay_study
+from tests.null_maps import LONDON, disk
+from tests.test_analysis_gistar import assert_within_monte_carlo, torbay_study
 
 ESDA_QUADRANTS = {1: "HH", 2: "LH", 3: "LL", 4: "HL"}
 
