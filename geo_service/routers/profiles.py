@@ -3,6 +3,7 @@ come from geo_service.profile."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from boundaries.area_names import area_directory
+from boundaries.store import BoundaryStore
 from geo_service.briefing_page import render_briefing_html
 from geo_service.dependencies import (
     BoundaryStoreDep,
@@ -24,9 +26,11 @@ from geo_service.pages import html_response
 from geo_service.profile import DEFAULT_WEIGHTS, AreaProfile, gather_profile, render_profile_html
 from geo_service.profile_map import profile_map
 from geo_service.query_params import MONTH_SCHEMA, MonthQuery
+from geo_service.results import StudyCache
 from geo_service.site import area_crumbs, briefing_url, hotspot_map_url, profile_url
 from pipelines.briefing import briefing, facts_from_profile
 from pipelines.months import window_words
+from pipelines.store import CrimeStore
 
 router = APIRouter(tags=["profiles"], dependencies=[Depends(require_read_access)])
 
@@ -54,6 +58,63 @@ Suppress = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class ProfileQuery:
+    """One area's profile question, as every profile route asks it: the area (given by code or
+    name, held as its code), the window's last month, the weights, the force and whether small
+    counts are suppressed (a suppressed copy is another answer)."""
+
+    set_name: str
+    code: str
+    to: str | None
+    weights: str
+    force: str | None
+    suppress: bool = False
+
+    def profile(
+        self, store: CrimeStore, boundaries: BoundaryStore, cache: StudyCache
+    ) -> AreaProfile:
+        return gather_profile(
+            store,
+            boundaries,
+            cache,
+            self.set_name,
+            self.code,
+            self.to,
+            self.weights,
+            self.force,
+            self.suppress,
+        )
+
+    @property
+    def key(self) -> tuple:
+        """The response-cache key (the route is in the request the cache sees)."""
+        return (self.set_name, self.code, self.to, self.weights, self.force, self.suppress)
+
+
+def area_query(
+    set_name: str,
+    code: str,
+    boundaries: BoundaryStoreDep,
+    to: To = None,
+    weights: Weights = DEFAULT_WEIGHTS,
+    force: Force = None,
+) -> ProfileQuery:
+    """The area's question; 404 (naming the closest areas) for an unknown set or area."""
+    code = area_directory(boundaries, set_name).resolve(code)  # a code or the area's name
+    return ProfileQuery(set_name, code, to, weights, force)
+
+
+def profile_query(
+    area: Annotated[ProfileQuery, Depends(area_query)], suppress: Suppress = False
+) -> ProfileQuery:
+    return replace(area, suppress=suppress)
+
+
+AreaQuery = Annotated[ProfileQuery, Depends(area_query)]
+ProfileQueryDep = Annotated[ProfileQuery, Depends(profile_query)]
+
+
 # Plain `def` routes: the work is disk and CPU bound, so FastAPI runs them in its thread pool.
 @router.get(
     "/boundaries/{set_name}/areas/{code}/profile",
@@ -62,31 +123,22 @@ Suppress = Annotated[
     summary="Area profile (JSON)",
 )
 def area_profile(
-    set_name: str,
-    code: str,
+    query: ProfileQueryDep,
     request: Request,
     store: StoreDep,
     boundaries: BoundaryStoreDep,
     cache: CacheDep,
     responses: ResponsesDep,
-    to: To = None,
-    weights: Weights = DEFAULT_WEIGHTS,
-    force: Force = None,
-    suppress: Suppress = False,
 ) -> Response:
     """Crime by category (last 12 months against the 12 before, rates, parent, rank), harm,
     monthly trend, top hot spots, outcomes and data notes for one area of a boundary set."""
 
-    code = area_directory(boundaries, set_name).resolve(code)  # a code or the area's name
-
     def build() -> Response:
-        profile = gather_profile(
-            store, boundaries, cache, set_name, code, to, weights, force, suppress
-        )
+        profile = query.profile(store, boundaries, cache)
         return JSONResponse(profile.model_dump(mode="json", by_alias=True))
 
-    key = (set_name, code, to, weights, force, suppress)  # a suppressed copy is another answer
-    return responses.respond(request, current_version(request, set_name), build, key=key)
+    version = current_version(request, query.set_name)
+    return responses.respond(request, version, build, key=query.key)
 
 
 @router.get(
@@ -96,32 +148,24 @@ def area_profile(
     summary="Area profile (printable page)",
 )
 def area_profile_page(
-    set_name: str,
-    code: str,
+    query: ProfileQueryDep,
     request: Request,
     store: StoreDep,
     boundaries: BoundaryStoreDep,
     cache: CacheDep,
     responses: ResponsesDep,
-    to: To = None,
-    weights: Weights = DEFAULT_WEIGHTS,
-    force: Force = None,
-    suppress: Suppress = False,
 ) -> Response:
     """The same profile as a one-page, self-contained HTML document for print (A4)."""
-
-    code = area_directory(boundaries, set_name).resolve(code)
+    set_name, code = query.set_name, query.code
 
     def build() -> Response:
-        profile = gather_profile(
-            store, boundaries, cache, set_name, code, to, weights, force, suppress
-        )
+        profile = query.profile(store, boundaries, cache)
         areas = boundaries.read(set_name).areas
         geometry = areas.to_crs(4326).geometry[areas["code"] == code].iloc[0]
         page = render_profile_html(
             profile,
             # Not on a suppressed profile: its sentences would say the counts suppressed.
-            [] if suppress else briefing(facts_from_profile(profile)),
+            [] if query.suppress else briefing(facts_from_profile(profile)),
             profile_map(geometry, profile.hotspots.items, size=150),
             area_crumbs(set_name, code, profile.area.name),
             [
@@ -131,8 +175,8 @@ def area_profile_page(
         )
         return html_response(page, boundaries, [set_name])
 
-    key = (set_name, code, to, weights, force, suppress)
-    return responses.respond(request, current_version(request, set_name), build, key=key)
+    version = current_version(request, set_name)
+    return responses.respond(request, version, build, key=query.key)
 
 
 class BriefingSentence(BaseModel):
@@ -166,23 +210,19 @@ BRIEFING_METHOD = (
     summary="Plain-English briefing of an area (JSON or HTML)",
 )
 def area_briefing(
-    set_name: str,
-    code: str,
+    query: AreaQuery,
     request: Request,
     store: StoreDep,
     boundaries: BoundaryStoreDep,
     cache: CacheDep,
     responses: ResponsesDep,
-    to: To = None,
-    weights: Weights = DEFAULT_WEIGHTS,
-    force: Force = None,
     format: Annotated[Literal["json", "html"], Query(description="json or html.")] = "json",
 ) -> Response:
     """A few sentences for a ward panel, each traceable to a number on the area's profile."""
-    code = area_directory(boundaries, set_name).resolve(code)
+    set_name, code = query.set_name, query.code
 
     def build() -> Response:
-        profile = gather_profile(store, boundaries, cache, set_name, code, to, weights, force)
+        profile = query.profile(store, boundaries, cache)
         body = Briefing(
             area=profile.area.name,
             code=code,
@@ -201,5 +241,5 @@ def area_briefing(
             return html_response(page, boundaries, [set_name])
         return JSONResponse(body.model_dump(mode="json"))
 
-    key = (set_name, code, to, weights, force, format)  # one route, two formats
+    key = (*query.key[:5], format)  # one route, two formats
     return responses.respond(request, current_version(request, set_name), build, key=key)
