@@ -299,7 +299,9 @@ class PageInfo(BaseModel):
     )
 
 
-class Hotspots(BaseModel):
+class HotspotAnswer(BaseModel):
+    """What every page of a hotspot answer carries, JSON or GeoJSON, before its cells."""
+
     provenance: Provenance
     page: PageInfo
     note: str | None = Field(
@@ -311,6 +313,9 @@ class Hotspots(BaseModel):
             "hot spots at alpha 0.05 with fdr_bh control, and the list holds no others"
         ],
     )
+
+
+class Hotspots(HotspotAnswer):
     cells: list[HotspotCell]
 
 
@@ -344,19 +349,8 @@ class CellFeature(BaseModel):
     properties: HotspotCell
 
 
-class HotspotFeatures(BaseModel):
+class HotspotFeatures(HotspotAnswer):
     type: Literal["FeatureCollection"]
-    provenance: Provenance
-    page: PageInfo
-    note: str | None = Field(
-        default=None,
-        description="Why a ranked list holds fewer rows than top asked for (absent when it "
-        "does not).",
-        examples=[
-            "top=10 asked, 5 returned: only 5 of the region's 180 cells are significant "
-            "hot spots at alpha 0.05 with fdr_bh control, and the list holds no others"
-        ],
-    )
     features: list[CellFeature]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.archive_fixtures import ArchiveBuilder
@@ -60,3 +61,22 @@ def quickstart_dir(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) 
     data_dir = tmp_path_factory.mktemp("quickstart")
     run_quickstart(shared_data, data_dir)
     return data_dir
+
+
+@pytest.fixture(scope="module")
+def town_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The service town (tests/service_town.py) in a fresh data folder, one per test module."""
+    from tests.service_town import build_town
+
+    data_dir, _ = build_town(tmp_path_factory.mktemp("town"))
+    return Path(data_dir)
+
+
+@pytest.fixture(scope="module")
+def town_api(town_dir: Path, no_precompute: None) -> Iterator[httpx.Client]:
+    """A client of a real server (127.0.0.1) serving the town, one per test module."""
+    from geo_service.settings import Settings
+    from tests.live_server import live_client
+
+    with live_client(Settings(data_dir=town_dir)) as client:
+        yield client

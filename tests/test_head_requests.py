@@ -3,15 +3,10 @@ HTTP server: the GET's status and headers, no body; a path without GET still ans
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import httpx
 import pytest
 
-from geo_service.settings import Settings
-from tests.live_server import live_client
-from tests.service_town import WARDS, WEST, build_town
+from tests.service_town import WARDS, WEST
 
 pytestmark = pytest.mark.usefixtures("no_precompute")
 
@@ -27,18 +22,11 @@ GET_PATHS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    data_dir, _ = build_town(tmp_path_factory.mktemp("town"))
-    with live_client(Settings(data_dir=Path(data_dir))) as client:
-        yield client
-
-
 @pytest.mark.parametrize("path", GET_PATHS)
-def test_head_answers_like_get_without_a_body(api: httpx.Client, path: str) -> None:
-    got = api.get(path)
+def test_head_answers_like_get_without_a_body(town_api: httpx.Client, path: str) -> None:
+    got = town_api.get(path)
     assert got.status_code == 200, got.text
-    head = api.head(path)
+    head = town_api.head(path)
     assert head.status_code == 200, head.text
     assert head.content == b""
     assert head.headers["content-type"] == got.headers["content-type"]
@@ -46,12 +34,12 @@ def test_head_answers_like_get_without_a_body(api: httpx.Client, path: str) -> N
         assert head.headers["content-length"] == got.headers["content-length"]
 
 
-def test_head_of_a_missing_page_is_its_404(api: httpx.Client) -> None:
-    head = api.head(f"/areas/{WARDS}/E09999999")
+def test_head_of_a_missing_page_is_its_404(town_api: httpx.Client) -> None:
+    head = town_api.head(f"/areas/{WARDS}/E09999999")
     assert head.status_code == 404 and head.content == b""
 
 
-def test_head_where_there_is_no_get_is_still_405(api: httpx.Client) -> None:
-    head = api.head(f"/v1/boundaries/{WARDS}")  # DELETE only
+def test_head_where_there_is_no_get_is_still_405(town_api: httpx.Client) -> None:
+    head = town_api.head(f"/v1/boundaries/{WARDS}")  # DELETE only
     assert head.status_code == 405
     assert head.headers["allow"] == "DELETE"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,34 +11,21 @@ import pytest
 
 from geo_service.hotspot_query import hotspot_query
 from geo_service.paging import CursorSigner
-from geo_service.settings import Settings
-from tests.live_server import error_message, live_client
-from tests.service_town import WARDS, build_town
+from tests.live_server import error_message
+from tests.service_town import WARDS
 
 pytestmark = pytest.mark.usefixtures("no_precompute")
 QUERY = {"boundaries": WARDS, "permutations": 99}
 
 
-@pytest.fixture(scope="module")
-def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir, _ = build_town(tmp_path_factory.mktemp("town"))
-    return Path(data_dir)
-
-
-@pytest.fixture(scope="module")
-def api(town: Path) -> Iterator[httpx.Client]:
-    with live_client(Settings(data_dir=town)) as client:
-        yield client
-
-
-def _all_pages(api: httpx.Client, fmt: str, limit: int) -> tuple[list[dict], list[dict]]:
+def _all_pages(town_api: httpx.Client, fmt: str, limit: int) -> tuple[list[dict], list[dict]]:
     """(every page's page block, every cell) following next_cursor from the first page."""
     pages, cells, cursor = [], [], None
     while True:
         params = {**QUERY, "format": fmt, "limit": limit}
         if cursor:
             params["cursor"] = cursor
-        response = api.get("/v1/hotspots", params=params)
+        response = town_api.get("/v1/hotspots", params=params)
         assert response.status_code == 200, response.text
         body = response.json()
         pages.append(body["page"])
@@ -50,13 +36,13 @@ def _all_pages(api: httpx.Client, fmt: str, limit: int) -> tuple[list[dict], lis
 
 
 @pytest.mark.parametrize("fmt", ["json", "geojson"])
-def test_following_cursors_gives_every_cell_once(api: httpx.Client, fmt: str) -> None:
-    whole = api.get("/v1/hotspots", params=QUERY).json()
+def test_following_cursors_gives_every_cell_once(town_api: httpx.Client, fmt: str) -> None:
+    whole = town_api.get("/v1/hotspots", params=QUERY).json()
     total = whole["page"]["total"]
     assert whole["page"]["next_cursor"] is None
     assert total == len(whole["cells"]) == whole["provenance"]["region"]["cells"] > 20
 
-    pages, cells = _all_pages(api, fmt, limit=7)
+    pages, cells = _all_pages(town_api, fmt, limit=7)
     assert len(pages) == -(-total // 7)
     assert [p["offset"] for p in pages] == list(range(0, total, 7))
     assert all(p["total"] == total and p["limit"] == 7 for p in pages)
@@ -64,8 +50,8 @@ def test_following_cursors_gives_every_cell_once(api: httpx.Client, fmt: str) ->
     assert [c["h3"] for c in cells] == [c["h3"] for c in whole["cells"]]
 
 
-def test_geojson_is_streamed(api: httpx.Client) -> None:
-    with api.stream("GET", "/v1/hotspots", params={**QUERY, "format": "geojson"}) as response:
+def test_geojson_is_streamed(town_api: httpx.Client) -> None:
+    with town_api.stream("GET", "/v1/hotspots", params={**QUERY, "format": "geojson"}) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("application/geo+json")
         assert "content-length" not in response.headers  # sent in chunks as it is made
@@ -82,9 +68,9 @@ def test_geojson_is_streamed(api: httpx.Client) -> None:
     ],
 )
 def test_bad_page_requests_are_422_with_a_reason(
-    api: httpx.Client, params: dict, words: str
+    town_api: httpx.Client, params: dict, words: str
 ) -> None:
-    response = api.get("/v1/hotspots", params={**QUERY, **params})
+    response = town_api.get("/v1/hotspots", params={**QUERY, **params})
     assert words in error_message(response, 422)
 
 
@@ -93,8 +79,8 @@ def _forged(payload: dict) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
-def _first_page(api: httpx.Client, **params: object) -> dict:
-    response = api.get("/v1/hotspots", params={**QUERY, "limit": 7, **params})
+def _first_page(town_api: httpx.Client, **params: object) -> dict:
+    response = town_api.get("/v1/hotspots", params={**QUERY, "limit": 7, **params})
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -105,55 +91,57 @@ def _first_page(api: httpx.Client, **params: object) -> dict:
     ids=["fraction", "text", "huge", "negative", "plausible"],
 )
 @pytest.mark.parametrize("tagged", [False, True], ids=["unsigned", "fake-tag"])
-def test_made_up_cursors_are_refused(api: httpx.Client, offset: object, tagged: bool) -> None:
+def test_made_up_cursors_are_refused(town_api: httpx.Client, offset: object, tagged: bool) -> None:
     # The version is the real one, so only the signature can tell these from issued cursors.
-    version = _first_page(api)["provenance"]["data_version"]
+    version = _first_page(town_api)["provenance"]["data_version"]
     cursor = _forged({"offset": offset, "version": version, "o": offset, "v": version})
     if tagged:
         cursor += "." + _forged({"sig": "x" * 32})
-    response = api.get("/v1/hotspots", params={**QUERY, "limit": 7, "cursor": cursor})
+    response = town_api.get("/v1/hotspots", params={**QUERY, "limit": 7, "cursor": cursor})
     message = error_message(response, 422)
     assert "not one this service issued" in message
     assert "first page" in message
 
 
-def test_an_edited_cursor_is_refused(api: httpx.Client) -> None:
-    cursor = _first_page(api)["page"]["next_cursor"]
+def test_an_edited_cursor_is_refused(town_api: httpx.Client) -> None:
+    cursor = _first_page(town_api)["page"]["next_cursor"]
     payload, tag = cursor.split(".")
     fields = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     edited = _forged({**fields, "o": 10**9}) + "." + tag
-    response = api.get("/v1/hotspots", params={**QUERY, "limit": 7, "cursor": edited})
+    response = town_api.get("/v1/hotspots", params={**QUERY, "limit": 7, "cursor": edited})
     assert "not one this service issued" in error_message(response, 422)
 
 
-def test_a_cursor_only_pages_its_own_query(api: httpx.Client) -> None:
-    cursor = _first_page(api)["page"]["next_cursor"]
+def test_a_cursor_only_pages_its_own_query(town_api: httpx.Client) -> None:
+    cursor = _first_page(town_api)["page"]["next_cursor"]
     # The same cursor with another question (another seed) is refused...
-    other = api.get("/v1/hotspots", params={**QUERY, "limit": 7, "seed": 3, "cursor": cursor})
+    other = town_api.get("/v1/hotspots", params={**QUERY, "limit": 7, "seed": 3, "cursor": cursor})
     message = error_message(other, 422)
     assert "another query" in message and "first page" in message
     # ...while the page size may change between pages.
-    resized = api.get("/v1/hotspots", params={**QUERY, "limit": 9, "cursor": cursor})
+    resized = town_api.get("/v1/hotspots", params={**QUERY, "limit": 9, "cursor": cursor})
     assert resized.status_code == 200, resized.text
     assert resized.json()["page"]["offset"] == 7
     assert resized.json()["page"]["limit"] == 9
 
 
-def test_a_cursor_from_older_data_is_409_start_again(api: httpx.Client, town: Path) -> None:
+def test_a_cursor_from_older_data_is_409_start_again(
+    town_api: httpx.Client, town_dir: Path
+) -> None:
     """A cursor this service signed for this query, but on data version "older": as a cursor
     issued before an ingest looks once the data have changed."""
     query = hotspot_query(boundaries=WARDS, permutations=99, limit=7)
-    stale = CursorSigner(town).issue(7, "older", query.paging_key())
-    response = api.get("/v1/hotspots", params={**QUERY, "limit": 7, "cursor": stale})
+    stale = CursorSigner(town_dir).issue(7, "older", query.paging_key())
+    response = town_api.get("/v1/hotspots", params={**QUERY, "limit": 7, "cursor": stale})
     message = error_message(response, 409)
     assert "data changed" in message and "first page" in message
 
 
-def test_the_cursor_secret_is_kept_in_the_data_folder_for_every_worker(town: Path) -> None:
-    secret = town / "cursor_secret"
+def test_the_cursor_secret_is_kept_in_the_data_folder_for_every_worker(town_dir: Path) -> None:
+    secret = town_dir / "cursor_secret"
     assert secret.exists()
     assert secret.stat().st_mode & 0o077 == 0  # readable by the service's account only
     query = hotspot_query(boundaries=WARDS, permutations=99).paging_key()
     # A second process on the same store (another worker) accepts the first one's cursors.
-    issued = CursorSigner(town).issue(7, "v1", query)
-    assert CursorSigner(town).page_of(5, issued, "v1", query).offset == 7
+    issued = CursorSigner(town_dir).issue(7, "v1", query)
+    assert CursorSigner(town_dir).page_of(5, issued, "v1", query).offset == 7

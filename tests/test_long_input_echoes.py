@@ -5,7 +5,6 @@ for ever). One helper does it: pipelines.quoting.quoted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -13,10 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
-from geo_service.settings import Settings
 from pipelines.quoting import QUOTE_LIMIT, quoted
-from tests.live_server import live_client, page_or_api_error_message
-from tests.service_town import EAST, FORCE, WARDS, WEST, build_town
+from tests.live_server import page_or_api_error_message
+from tests.service_town import EAST, FORCE, WARDS, WEST
 
 pytestmark = pytest.mark.usefixtures("no_precompute")
 
@@ -52,30 +50,18 @@ REQUESTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir, _ = build_town(tmp_path_factory.mktemp("town"))
-    return Path(data_dir)
-
-
-@pytest.fixture(scope="module")
-def api(town: Path) -> Iterator[httpx.Client]:
-    with live_client(Settings(data_dir=town)) as client:
-        yield client
-
-
 @pytest.mark.parametrize("path", REQUESTS.values(), ids=REQUESTS.keys())
-def test_http_errors_quote_long_input_shortened(api: httpx.Client, path: str) -> None:
-    response = api.get(path)
+def test_http_errors_quote_long_input_shortened(town_api: httpx.Client, path: str) -> None:
+    response = town_api.get(path)
     assert 400 <= response.status_code < 500, response.text[:300]
     message = page_or_api_error_message(response, response.status_code)
     assert LONG[:200] not in message, message[:300]
     assert len(message) < MOST, message[:300]
 
 
-def test_posted_names_are_quoted_shortened(api: httpx.Client) -> None:
+def test_posted_names_are_quoted_shortened(town_api: httpx.Client) -> None:
     body = {"name": LONG, "scheme": "custom", "vintage": "2024", "geojson": {}}
-    response = api.post("/v1/boundaries", json=body, headers={"X-API-Key": "wrong"})
+    response = town_api.post("/v1/boundaries", json=body, headers={"X-API-Key": "wrong"})
     assert response.status_code in (403, 422)
     assert len(response.text) < MOST
 
@@ -94,8 +80,8 @@ CLI = {
 
 
 @pytest.mark.parametrize("args", CLI.values(), ids=CLI.keys())
-def test_cli_errors_quote_long_input_shortened(town: Path, tmp_path: Path, args: list) -> None:
-    argv = [a.format(tmp=tmp_path) for a in args] + ["--data-dir", str(town)]
+def test_cli_errors_quote_long_input_shortened(town_dir: Path, tmp_path: Path, args: list) -> None:
+    argv = [a.format(tmp=tmp_path) for a in args] + ["--data-dir", str(town_dir)]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2, result.output[:300]
     assert "Traceback" not in result.output

@@ -5,7 +5,6 @@ schema, so a float parameter added later is checked too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -16,8 +15,8 @@ from cli.main import app
 from geo_service.app import create_app
 from geo_service.settings import Settings
 from pipelines.analysis.multiple_testing import check_alpha
-from tests.live_server import live_client, page_or_api_error_message
-from tests.service_town import EAST, KEY, WARDS, WEST, build_town
+from tests.live_server import page_or_api_error_message
+from tests.service_town import EAST, KEY, WARDS, WEST
 
 pytestmark = pytest.mark.usefixtures("no_precompute")
 
@@ -60,23 +59,16 @@ def test_the_schema_has_the_float_parameters_we_know_of() -> None:
     assert len(FLOATS) >= 10
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    data_dir, _ = build_town(tmp_path_factory.mktemp("town"))
-    with live_client(Settings(data_dir=Path(data_dir))) as client:
-        yield client
-
-
 @pytest.mark.parametrize(
     ("method", "path", "name", "takes"), FLOATS, ids=[f"{m} {p} {n}" for m, p, n, _ in FLOATS]
 )
 @pytest.mark.parametrize("value", NON_FINITE)
 def test_api_refuses_non_finite_numbers(
-    api: httpx.Client, method: str, path: str, name: str, takes: frozenset[str], value: str
+    town_api: httpx.Client, method: str, path: str, name: str, takes: frozenset[str], value: str
 ) -> None:
     params = {key: v for key, v in REQUIRED.items() if key in takes and key != name}
     params[name] = value
-    response = api.request(method.upper(), path, params=params, headers={"X-API-Key": KEY})
+    response = town_api.request(method.upper(), path, params=params, headers={"X-API-Key": KEY})
     message = page_or_api_error_message(response, 422)
     assert f"{name}: a finite number is required" in message, message
     assert "less than" not in message and "greater than" not in message
