@@ -204,6 +204,18 @@ def test_unknown_area_name_is_one_line_with_close_names(
     assert "Traceback" not in stderr + stdout
 
 
+def test_a_name_two_areas_share_is_refused_with_their_codes(planning_store: Path) -> None:
+    boundaries = BoundaryStore(planning_store)
+    wards = boundaries.read(WARDS)
+    twins = wards.areas.assign(name="Twin Ward")
+    boundaries.save(replace(wards, name="town-twins", areas=twins))
+    args = ("boundaries", "cover", "town-twins", "--area", "twin ward")
+    status, _, stderr = run_cli(*args, "--data-dir", str(planning_store))
+    assert status == 2 and stderr.count("\n") == 1
+    assert stderr.startswith("error: --area: 2 areas of 'town-twins' are named 'twin ward'")
+    assert f"give the code instead ({WEST}, {EAST})" in stderr
+
+
 def test_boundaries_areas_lists_what_area_accepts(planning_store: Path) -> None:
     status, stdout, stderr = run_cli(
         "boundaries", "areas", WARDS, "--format", "json", "--data-dir", str(planning_store)
