@@ -38,7 +38,7 @@ def print_table(table: Table, target: Console | None = None) -> None:
         target.print(Text(_plain(caption), style="dim"), soft_wrap=True, highlight=False)
 
 
-def cell_texts(table: Table) -> list[list[Text]]:
+def _cell_texts(table: Table) -> list[list[Text]]:
     """The table's rows, each a list of its cells as Text (markup applied)."""
     columns = [[_text(cell) for cell in column.cells] for column in table.columns]
     return [list(row) for row in zip(*columns, strict=True)]
@@ -67,7 +67,7 @@ def _fits(table: Table, target: Console) -> bool:
     lines = target.render_lines(table, target.options, pad=False)
     rendered = "\n".join("".join(segment.text for segment in line) for line in lines)
     headers = [_plain(column.header) for column in table.columns]
-    words = {word for row in cell_texts(table) for cell in row for word in cell.plain.split()}
+    words = {word for row in _cell_texts(table) for cell in row for word in cell.plain.split()}
     words.update(word for header in headers for word in header.split())
     return all(word in rendered for word in words)
 
@@ -75,7 +75,7 @@ def _fits(table: Table, target: Console) -> bool:
 def _print_rows(table: Table, target: Console) -> None:
     """Each row as ``column: value`` lines, rows apart by a blank line."""
     headers = [_plain(column.header) for column in table.columns]
-    for index, row in enumerate(cell_texts(table)):
+    for index, row in enumerate(_cell_texts(table)):
         if index:
             target.print()
         for header, cell in zip(headers, row, strict=True):
