@@ -3,6 +3,7 @@ a load balancer or a partner can check it without a key."""
 
 from __future__ import annotations
 
+import functools
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -144,7 +145,9 @@ def warm_up_status(state: object) -> WarmUpStatus:
     )
 
 
+@functools.cache
 def software_version() -> str:
+    """The installed package's version, read once (parsing its metadata cost 0.6 ms a poll)."""
     try:
         return version("crime-hotspots")
     except PackageNotFoundError:
