@@ -52,6 +52,9 @@ from pipelines.analysis.window import choose_window
 from pipelines.store import CrimeStore
 
 SET = "london-wards-2022"
+# A new connection per /health poll, so the polls reach every server process, the one that
+# warms (and reports its progress) among them: a kept-alive connection stays with one.
+_EACH_POLL_ITS_OWN = httpx.Limits(max_keepalive_connections=0)
 WARDS_ASKED = 50
 # A trivial ASGI app for the load generator's own ceiling: the same server, no application work.
 _TRIVIAL_APP = """
@@ -155,7 +158,7 @@ async def warm_up(base: str, cache: StudyCache, wanted: int, limit: float) -> tu
     status: dict = {}
 
     async def poll_health() -> None:
-        async with httpx.AsyncClient(base_url=base) as client:
+        async with httpx.AsyncClient(base_url=base, limits=_EACH_POLL_ITS_OWN) as client:
             while not done.is_set():
                 sent = time.perf_counter()
                 answer = await client.get("/health", timeout=30)
@@ -184,7 +187,7 @@ async def warm_after_start(base: str, cached: int, limit: float = 60.0) -> tuple
     computing the rest), and its last warm_up block."""
     start = time.perf_counter()
     warming: dict = {}
-    async with httpx.AsyncClient(base_url=base) as client:
+    async with httpx.AsyncClient(base_url=base, limits=_EACH_POLL_ITS_OWN) as client:
         while time.perf_counter() - start < limit:
             answer = (await client.get("/health", timeout=30)).json()["warm_up"]
             if answer["state"] != "elsewhere":
