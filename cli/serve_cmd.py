@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import errno
 import os
@@ -142,9 +143,8 @@ def serve(
 
 def uvicorn_options(access_log: bool = False) -> dict:
     """uvicorn's settings for the service: its own log format, with the service's messages
-    (``hotspots.*``: warm-up progress, cache problems) at INFO beside uvicorn's. The event loop
-    and HTTP parser are uvicorn's "auto" choice: uvloop and httptools (dependencies: they
-    measured 1.5-2x the requests a second of asyncio and h11 on cached answers)."""
+    (``hotspots.*``: warm-up progress, cache problems) at INFO beside uvicorn's, and the
+    fastest event loop and HTTP parser installed (:func:`loop_and_parser`)."""
     from uvicorn.config import LOGGING_CONFIG
 
     log_config = copy.deepcopy(LOGGING_CONFIG)
@@ -153,4 +153,25 @@ def uvicorn_options(access_log: bool = False) -> dict:
         "level": "INFO",
         "propagate": False,
     }
-    return {"log_config": log_config, "log_level": "info", "access_log": access_log}
+    return {
+        "log_config": log_config,
+        "log_level": "info",
+        "access_log": access_log,
+        **loop_and_parser(),
+    }
+
+
+def loop_and_parser() -> dict[str, str]:
+    """uvloop and httptools (dependencies: on cached answers they measured 1.5-2x the requests
+    a second of asyncio and h11), or uvicorn's own where one is missing (uvloop has no Windows
+    build)."""
+    options = {"loop": "asyncio", "http": "h11"}
+    with contextlib.suppress(ImportError):
+        import uvloop  # noqa: F401
+
+        options["loop"] = "uvloop"
+    with contextlib.suppress(ImportError):
+        import httptools  # noqa: F401
+
+        options["http"] = "httptools"
+    return options
