@@ -23,6 +23,8 @@ from pipelines.store import CrimeStore
 from tests.archive_fixtures import crime_line
 from tests.service_town import FORCE, WARDS, build_town, write_archive
 
+# The town's busy street is a Gi* hot spot under the opt-in analytic p rule at resolution 10.
+ANALYTIC = ("--p-for-classes", "analytic", "--res", "10")
 HEAVY = ("numpy", "pandas", "pyarrow", "scipy", "geopandas", "shapely", "h3")
 
 
@@ -109,3 +111,20 @@ def test_an_answer_from_the_cache_loads_no_numerical_stack(town: Path, tmp_path:
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
     assert "Answered from the study cache" in done.stdout
     assert json.loads(out.read_text())["provenance"]["study_cache"]["answered_from_cache"]
+
+
+def test_a_ranked_list_and_a_csv_from_the_cache_equal_the_computed_ones(
+    town: Path, tmp_path: Path
+) -> None:
+    computed = _analyse(town, tmp_path / "top.json", "--top", "3", *ANALYTIC)
+    cached = _analyse(town, tmp_path / "top-again.json", "--top", "3", *ANALYTIC)
+    assert cached["provenance"]["study_cache"]["answered_from_cache"] is True
+    assert cached["cells"] == computed["cells"] and 1 <= len(cached["cells"]) <= 3
+    everything = _analyse(town, tmp_path / "all.json")["cells"]  # the default question, kept
+    csv_file = tmp_path / "cells.csv"
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(csv_file)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and "Answered from the study cache" in result.output
+    rows = pd.read_csv(csv_file)
+    assert rows["h3"].tolist() == [cell["h3"] for cell in everything]
+    assert rows["count"].tolist() == [cell["count"] for cell in everything]
