@@ -10,11 +10,11 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import h3
 import orjson
 import pandas as pd
 
 from geo_service.downloads import spreadsheet_safe_csv
+from pipelines.analysis.output import cell_feature
 
 _FEATURES_PER_CHUNK = 500
 
@@ -36,16 +36,6 @@ def cell_records(cells: pd.DataFrame) -> list[dict]:
     return [plain(row) for row in cells.to_dict(orient="records")]
 
 
-def _feature(record: dict) -> dict:
-    ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(record["h3"])]
-    ring.append(ring[0])
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-        "properties": record,
-    }
-
-
 def stream_feature_collection(
     records: list[dict], provenance: dict, page: dict, note: str | None = None
 ) -> Iterator[bytes]:
@@ -58,7 +48,7 @@ def stream_feature_collection(
     yield orjson.dumps(head)[:-1] + b',"features":['
     for start in range(0, len(records), _FEATURES_PER_CHUNK):
         chunk = records[start : start + _FEATURES_PER_CHUNK]
-        body = b",".join(orjson.dumps(_feature(record)) for record in chunk)
+        body = b",".join(orjson.dumps(cell_feature(record)) for record in chunk)
         yield (b"," if start else b"") + body
     yield b"]}"
 

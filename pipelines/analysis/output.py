@@ -79,7 +79,7 @@ def write_columns(
         _write_bytes(path, head + cells + b"}\n")
         return [path]
     if file_format == "geojson":
-        features = [_feature(record) for record in _records(columns)]
+        features = [cell_feature(record) for record in _records(columns)]
         body = {"type": "FeatureCollection", "provenance": provenance, "features": features}
         _write_bytes(path, dumps(body))
         return [path]
@@ -129,7 +129,9 @@ def _plain(value: object) -> object:
     return str(value)
 
 
-def _feature(record: dict) -> dict:
+def cell_feature(record: dict) -> dict:
+    """A cell's record as a GeoJSON Feature: its hexagon (longitude first, 6 decimals) with the
+    record as properties. The service's GeoJSON answers are made of the same features."""
     import h3  # only GeoJSON draws the cells
 
     ring = [[round(lng, 6), round(lat, 6)] for lat, lng in h3.cell_to_boundary(record["h3"])]
