@@ -98,8 +98,8 @@ def ingest_archive(
 ) -> ArchiveIngestReport:
     """Load every street-level file of ``path`` (folder or zip) in the force and months asked.
 
-    ``workers``: processes that prepare files (default: every core this process may use, or
-    $HOTSPOTS_INGEST_WORKERS; small archives are prepared in this process). Raises ArchiveError
+    ``workers``: processes that ingest files (default: every core this process may use, or
+    $HOTSPOTS_INGEST_WORKERS; small archives are ingested in this process). Raises ArchiveError
     when the path holds nothing to ingest; a bad file is reported in the result and the rest are
     still stored.
     """
@@ -158,8 +158,9 @@ def _collect(
     if written.entry is not None:
         partitions.add(written.entry)
         coverage = written.entry.coverage
-    outcome = FileOutcome(file.force, file.month, file.name, coverage, written.samples)
-    outcome.error = written.error
+    outcome = FileOutcome(
+        file.force, file.month, file.name, coverage, written.samples, written.error
+    )
     if progress:
         progress(outcome)
     return outcome

@@ -53,8 +53,12 @@ class ManifestView:
 
     def partition_path(self, force: str, month: str) -> Path | None:
         """The file holding ``force`` ``month`` in this version, or None when it is not held."""
-        entry = self.manifest.partitions.get((check_force(force), month))
-        return self.crimes_dir / entry.file if entry else None
+        # A held key is a valid slug: check only the others (callers loop over every partition).
+        entry = self.manifest.partitions.get((force, month))
+        if entry is None:
+            check_force(force)
+            return None
+        return self.crimes_dir / entry.file
 
     def coverage_of(self, force: str, month: str) -> PartitionCoverage | None:
         entry = self.manifest.partitions.get((check_force(force), month))
