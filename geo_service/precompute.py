@@ -50,6 +50,8 @@ WORKERS_ENV = "HOTSPOTS_PRECOMPUTE_WORKERS"
 WATCH_ENV = "HOTSPOTS_PRECOMPUTE_WATCH"
 DEFAULT_WATCH_SECONDS = 60.0
 _OFF = ("0", "false", "no", "off")
+# Seconds between a warm-up worker's checks that the server process that started it is alive.
+_PARENT_CHECK_SECONDS = 1.0
 # Added to a warm-up worker's nice value (lower priority than the server's processes).
 _WORKER_NICENESS = 10
 # Seconds the service waits at shutdown for the study in progress before leaving it (daemon).
@@ -153,11 +155,26 @@ def _worker_cache(data_dir: str) -> StudyCache:
     return StudyCache(HeldCrimeStore(root), BoundaryStore(root))
 
 
-def lower_priority() -> None:
+def lower_priority(parent: int) -> None:
     """Start of a warm-up worker process: below the server's own processes, so warming uses
-    the cores the requests leave idle and /health and cached answers stay prompt."""
+    the cores the requests leave idle and /health and cached answers stay prompt; and gone
+    with the server process ``parent`` that started it."""
     with contextlib.suppress(OSError):  # not allowed here: warm at normal priority
         os.nice(_WORKER_NICENESS)
+    if os.getppid() != parent:  # it died while this process was starting
+        os._exit(0)
+    threading.Thread(
+        target=_exit_with_parent, args=(parent,), name="hotspots-parent-watch", daemon=True
+    ).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A server process that stops (or is killed) mid-warm-up cannot always shut its pool down;
+    # its idle workers would wait for work for ever. Once the parent is gone, so is the worker.
+    while True:
+        time.sleep(_PARENT_CHECK_SECONDS)
+        if os.getppid() != parent:
+            os._exit(0)
 
 
 def precompute(
@@ -288,6 +305,7 @@ class _WhenNeeded(Executor):
                 self.workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=lower_priority,
+                initargs=(os.getpid(),),
             )
         return self._pool.submit(fn, *args, **kwargs)
 

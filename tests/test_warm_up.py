@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -175,3 +176,35 @@ def test_keyed_reads_take_the_short_way_only_with_a_valid_key(tmp_path: Path) ->
         wrong = client.get(url, headers={"X-API-Key": "not-the-key"})
     assert known.status_code == 200
     assert (without.status_code, wrong.status_code) == (401, 403)
+
+
+def test_a_server_stopped_while_warming_leaves_no_worker_behind(torbay: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    import psutil
+
+    from tests.live_server import free_port
+
+    data_dir = torbay.parent / "killed-while-warming"
+    shutil.copytree(torbay, data_dir, ignore=shutil.ignore_patterns("cache"))
+    env = {**os.environ, PRECOMPUTE_ENV: "1", WORKERS_ENV: "2"}
+    hotspots = Path(sys.executable).with_name("hotspots")
+    server = subprocess.Popen(
+        [str(hotspots), "serve", "--port", str(free_port()), "--tiles", "none",
+         "--data-dir", str(data_dir)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    workers: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(workers) < 2:
+            workers = psutil.Process(server.pid).children(recursive=True)
+            time.sleep(0.05)
+        assert len(workers) >= 2, "the warm-up's worker processes never started"
+    finally:
+        server.send_signal(signal.SIGKILL)  # no shutdown at all: the workers must still go
+        server.wait(30)
+    _, alive = psutil.wait_procs(workers, timeout=30)
+    assert alive == []
