@@ -122,6 +122,17 @@ def test_kring_weights_binary_with_self_and_only_present_cells() -> None:
     assert np.diff(kring_weights(disk(LONDON, 3), 2).indptr).max() == 19
 
 
+def test_kring_weights_equal_h3_grid_disk_near_a_pentagon() -> None:
+    # A pentagon has 5 neighbours, not 6: the vectorised disks must still be h3's own.
+    pentagon = _h3.get_pentagons(7)[0]
+    cells = np.array(sorted(_h3.grid_disk(pentagon, 4)), dtype=np.uint64)
+    w = kring_weights(cells, 2)
+    index = {int(cell): i for i, cell in enumerate(cells.tolist())}
+    for i, cell in enumerate(cells.tolist()):
+        expected = sorted(index[c] for c in _h3.grid_disk(cell, 2) if c in index)
+        assert w.indices[w.indptr[i] : w.indptr[i + 1]].tolist() == expected
+
+
 def test_kring_weights_bad_input() -> None:
     cells = disk(LONDON, 1)
     with pytest.raises(ValueError, match="k must be at least 1"):
@@ -136,6 +147,8 @@ def test_kring_weights_bad_input() -> None:
         kring_weights(np.append(cells, np.uint64(_h3.cell_to_parent(LONDON, 8))))
     with pytest.raises(ValueError, match="not a valid H3 cell"):
         kring_weights(np.array([12345], dtype=np.uint64))
+    with pytest.raises(ValueError, match="12345 is not a valid H3 cell"):
+        kring_weights(np.append(cells, np.uint64(12345)))
 
 
 # -- analytic z ------------------------------------------------------------------------------
