@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from boundaries.h3_cover import STUDY_RESOLUTIONS
+from boundaries.land_share import cells_to_strings
 from boundaries.sets import BoundarySet
 from pipelines.analysis.emerging import emerging_hotspots
 from pipelines.analysis.gistar import gistar
@@ -331,7 +332,7 @@ def _cell_frame(
     names = dict(zip(boundary_set.areas["code"], boundary_set.areas["name"], strict=True))
     return pd.DataFrame(
         {
-            "h3": [f"{int(c):x}" for c in grid.cells],
+            "h3": cells_to_strings(grid.cells).to_numpy(zero_copy_only=False),
             "lat": centres[:, 0].round(6),
             "lng": centres[:, 1].round(6),
             "area_code": codes,
