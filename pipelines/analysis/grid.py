@@ -11,13 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import h3
+import h3ronpy
 import numpy as np
 import pyarrow as pa
+import shapely
 
 from boundaries.assign import AreaIndex, assign_table
 from boundaries.h3_cover import CellCover, cover_areas
 from boundaries.sets import BoundarySet
 from pipelines.index.h3_cells import parent_cells
+
+METRES_PER_DEGREE = 111_320.0  # a degree of latitude (an upper bound for one of longitude)
 
 
 @dataclass
@@ -82,19 +87,67 @@ class LocatedCrimes:
 
 
 def locate_crimes(grid: StudyGrid, boundary_set: BoundarySet, crimes: pa.Table) -> LocatedCrimes:
-    """Each crime's study cell (index into the grid), or -1 when its point is outside the region."""
+    """Each crime's study cell (index into the grid), or -1 when its point is outside the region.
+
+    A crime whose study cell and that cell's whole 1-ring lie wholly inside the areas is inside
+    without a point-in-polygon test (its point is in its base cell, which lies within its parent
+    and the parent's neighbours); only the others are tested exactly. ``_settled_cells`` says when
+    that holds.
+    """
     region = boundary_set.areas[boundary_set.areas["code"].isin(grid.codes)]
-    assignment = assign_table(AreaIndex.of(region), crimes)
-    inside = assignment.area >= 0
     # Nulls (no location) become 0, which is never a cell; filled first so uint64 stays exact.
     parents = parent_cells(crimes["h3_cell"], grid.resolution).fill_null(0).to_numpy()
     # A cover always has cells (cover_areas refuses an empty region), so clipping is safe.
     position = np.minimum(np.searchsorted(grid.cells, parents), len(grid.cells) - 1)
-    found = inside & (grid.cells[position] == parents)
+    in_cover = grid.cells[position] == parents
+    settled = in_cover & _settled_cells(grid, region.geometry.values)[position]
+    rest = crimes.filter(pa.array(~settled)) if settled.any() else crimes
+    assignment = assign_table(AreaIndex.of(region), rest)
+    inside = settled.copy()
+    inside[~settled] = assignment.area >= 0
+    found = inside & in_cover
     # Inside the areas, but in a rim cell mostly at sea or over the boundary: not a region cell.
     below = int((inside & ~found).sum())
     cell = np.where(found, position, -1).astype(np.int64)
     return LocatedCrimes(cell, assignment.outside, assignment.no_location, inside, below)
+
+
+def _settled_cells(grid: StudyGrid, geometries: np.ndarray) -> np.ndarray:
+    """Per grid cell: it and its 1-ring are wholly inside the areas (land share 1), with room to
+    spare for the areas' own edges.
+
+    Land shares are measured with the areas' edges straight in EPSG:3035, while point in polygon
+    reads them straight in degrees; the two lines part by up to ~300 m over a 93 km edge, growing
+    with the square of the length. The shortcut is used only when twice that bound, for the
+    areas' longest edge, is under half a cell edge (a ring cell is wider than 1.7 edges, and a
+    base cell strays well under half an edge from its parent); otherwise no cell is settled.
+    """
+    whole = grid.cover.land_share >= 1.0
+    if not whole.any() or _edge_drift_m(geometries) >= _cell_edge_m(grid.resolution) / 2:
+        return np.zeros(len(grid.cells), dtype=bool)
+    disks = pa.array(h3ronpy.grid_disk(pa.array(grid.cells, type=pa.uint64()), 1))
+    ring = disks.flatten().to_numpy().astype(np.uint64)
+    starts = disks.offsets.to_numpy()[:-1]
+    where = np.minimum(np.searchsorted(grid.cells, ring), len(grid.cells) - 1)
+    ring_whole = (grid.cells[where] == ring) & whole[where]
+    return np.logical_and.reduceat(ring_whole, starts)
+
+
+def _edge_drift_m(geometries: np.ndarray) -> float:
+    """A safe upper bound (metres) on how far an edge straight in degrees strays from the same
+    edge straight in EPSG:3035, for the areas' longest edge."""
+    rings = shapely.get_rings(shapely.get_parts(geometries))
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    same_ring = ring_of[1:] == ring_of[:-1]
+    if not same_ring.any():
+        return 0.0
+    # Degrees of longitude counted at a degree of latitude's length: longer than true, so safe.
+    longest_m = float(np.hypot(*np.diff(xy, axis=0)[same_ring].T).max()) * METRES_PER_DEGREE
+    return 2 * 302.0 * (longest_m / 93_000.0) ** 2
+
+
+def _cell_edge_m(resolution: int) -> float:
+    return h3.average_hexagon_edge_length(resolution, unit="m")
 
 
 def sum_by_cell(
