@@ -8,6 +8,7 @@ Everything heavy is imported by the path that computes.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,9 +32,11 @@ from cli.common import (
 )
 from pipelines.analysis.output import output_files, output_format, write_columns, write_result
 from pipelines.analysis.request import DEFAULT_P_FOR_CLASSES, StudyRequest
+from pipelines.cache.disk import cache_dir_for, open_cache
 from pipelines.cache.studies import CacheHit, find_cached
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
+from pipelines.store.atomic import file_version
 from pipelines.store.paths import resolve_data_dir
 from pipelines.wording import counted
 
@@ -142,7 +145,12 @@ def analyse(
         emerging=emerging,
         adjust=adjust,
     )
-    hit = find_cached(resolve_data_dir(data_dir), request)
+    root = resolve_data_dir(data_dir)
+    hit = find_cached(root, request)
+    if hit is None and area:
+        # Asked by name: the cache keys studies by area code, so resolve the names and look again.
+        request = dataclasses.replace(request, areas=_area_codes(root, boundaries, area))
+        hit = find_cached(root, request)
     from_cache = hit is not None
     if hit is None:
         hit = _compute(request, area, data_dir, quiet)
@@ -187,17 +195,14 @@ def _compute(
     request: StudyRequest, area: list[str] | None, data_dir: Path | None, quiet: bool
 ) -> CacheHit:
     """Run the study on one pinned store version and keep it in the shared study cache."""
-    import dataclasses
-
     from boundaries.errors import BoundaryError
     from boundaries.store import BoundaryStore
-    from cli.areas import area_codes
     from pipelines.analysis.study import run_study
     from pipelines.cache import active_cache
     from pipelines.cache.studies import CachedStudy, canonical_request, data_version, remember
 
     store = open_store(data_dir)
-    request = dataclasses.replace(request, areas=area_codes(store.root, request.boundaries, area))
+    request = dataclasses.replace(request, areas=_area_codes(store.root, request.boundaries, area))
     try:
         boundary_store = BoundaryStore(store.root)
         boundary_set = boundary_store.read(request.boundaries)
@@ -213,6 +218,27 @@ def _compute(
     remember(active_cache(), request, canonical, version, study_answer)
     reported = data_version(snapshot, boundary_store, request.boundaries, up_to=request.last)
     return CacheHit(study_answer, reported)
+
+
+AREA_CODES_KIND = "area-codes"
+
+
+def _area_codes(root: Path, set_name: str, values: list[str] | None) -> tuple[str, ...]:
+    """The codes ``values`` (codes or names) name in the set, remembered in the store's cache
+    for this version of the set's file, so a repeated question by name skips reading the set
+    (and importing geopandas). Unknown names end the command (``cli.areas.area_codes``)."""
+    if not values:
+        return ()
+    from cli.areas import area_codes
+
+    set_file = root / "boundaries" / f"{set_name}.parquet"
+    key = (set_name, file_version(set_file), tuple(values))
+    disk = open_cache(cache_dir_for(root))
+    codes = disk.get(AREA_CODES_KIND, key)
+    if not isinstance(codes, tuple):
+        codes = area_codes(root, set_name, values)
+        disk.set(AREA_CODES_KIND, key, codes)
+    return codes
 
 
 def _summary(

@@ -21,7 +21,7 @@ from pipelines.cache.studies import CachedStudy
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
 from tests.archive_fixtures import crime_line
-from tests.service_town import FORCE, WARDS, build_town, write_archive
+from tests.service_town import FORCE, WARDS, WEST, build_town, write_archive
 
 # The town's busy street is a Gi* hot spot under the opt-in analytic p rule at resolution 10.
 ANALYTIC = ("--p-for-classes", "analytic", "--res", "10")
@@ -128,3 +128,29 @@ def test_a_ranked_list_and_a_csv_from_the_cache_equal_the_computed_ones(
     rows = pd.read_csv(csv_file)
     assert rows["h3"].tolist() == [cell["h3"] for cell in everything]
     assert rows["count"].tolist() == [cell["count"] for cell in everything]
+
+
+def test_an_area_asked_by_name_is_answered_from_what_its_code_computed(
+    town: Path, tmp_path: Path
+) -> None:
+    by_code = _analyse(town, tmp_path / "code.json", "--area", WEST)
+    by_name = _analyse(town, tmp_path / "name.json", "--area", "west ward")
+    assert by_code["provenance"]["study_cache"]["answered_from_cache"] is False
+    assert by_name["provenance"]["study_cache"]["answered_from_cache"] is True
+    assert by_name["cells"] == by_code["cells"]
+    # Asked by that name again, in a new process: its code is remembered with the set's file
+    # version, so the answer comes without reading the set or loading the numerical stack.
+    out = tmp_path / "again.json"
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
+    code = (
+        "import sys\n"
+        "from cli.main import app\n"
+        "try:\n"
+        f"    app({[*args, '--area', 'west ward']!r})\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+    assert json.loads(out.read_text())["cells"] == by_code["cells"]
