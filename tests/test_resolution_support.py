@@ -3,6 +3,7 @@ coarsens or refuses, and what it does on Torbay's real, snapped crimes."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,39 @@ def test_a_ward_too_small_for_either_resolution_gets_one_consistent_message(
         last="2019-12",
     )
     assert run_study(store, wards, both).provenance["resolution"] == 9
+
+
+@pytest.mark.shared_data
+def test_an_area_smaller_than_a_cell_is_refused_as_input_not_a_server_error(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    """An 80 m square inside a Torbay ward owns no resolution-9 cell (London's Bread Street,
+    0.09 km², is such a ward). The study refuses it as bad input saying what to change; before,
+    a bare ValueError reached the service as a 500 and was recomputed on every restart."""
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    from boundaries.sets import load_boundary_file
+    from pipelines.errors import InputError
+
+    store, _ = torbay_store(shared_data, tmp_path, "2019-01", "2019-12")
+    wards = gpd.read_file(shared_data / "boundaries/wards_2019/E06000027.geojson").to_crs(27700)
+    ward = wards.iloc[[0]].copy()
+    centre = ward.geometry.iloc[0].representative_point()
+    square = box(centre.x - 40, centre.y - 40, centre.x + 40, centre.y + 40)
+    tiny = ward.copy()
+    tiny["geometry"], tiny["WD19CD"], tiny["WD19NM"] = [square], "E05999999", "Tiny square"
+    ward["geometry"] = ward.geometry.difference(square)
+    both = gpd.GeoDataFrame(pd.concat([ward, tiny]), crs=27700).to_crs(4326)
+    both.to_file(tmp_path / "tiny.geojson", driver="GeoJSON")
+    areas = load_boundary_file(tmp_path / "tiny.geojson", "tiny-set", "ward", vintage="2019")
+    asked = StudyRequest("tiny-set", areas=("E05999999",), resolution=9, first="2019-01")
+    with pytest.raises(InputError) as refused:
+        run_study(store, areas, replace(asked, last="2019-12"))
+    said = str(refused.value)
+    assert said.startswith("the study region holds no H3 cell at resolution 9")
+    assert said.endswith("or a ward cluster)")
+    # The ward around it is studied as before.
+    around = replace(asked, areas=(str(ward["WD19CD"].iloc[0]),), last="2019-12")
+    assert run_study(store, areas, around).provenance["resolution"] in (8, 9)

@@ -225,6 +225,16 @@ def too_small_for_map_points(cells: int, resolution: int, finer: int, map_point_
     )
 
 
+def no_cells_in_region(resolution: int) -> str:
+    """The message for a region that holds no cell at all: each cell belongs to the area that
+    holds its centre, so an area smaller than a cell can own none."""
+    return (
+        f"the study region holds no H3 cell at resolution {resolution}: each cell belongs to the "
+        "area holding its centre, and this region is smaller than one cell. Choose a larger "
+        "region (more areas, e.g. the ward with its neighbours, or a ward cluster)"
+    )
+
+
 def _months_needed(window_months: int | None, factor: float) -> int | None:
     if window_months is None:
         return None

@@ -37,6 +37,7 @@ from pipelines.analysis.request import P_FOR_CLASSES, StudyRequest
 from pipelines.analysis.sparse_guard import (
     DataVerdict,
     check_enough_data,
+    no_cells_in_region,
     too_small_for_map_points,
 )
 from pipelines.analysis.streets import top_streets
@@ -91,6 +92,8 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
     unresolvable: MapPointSupport | None = None  # the last resolution the map points refused
     for _ in range(len(STUDY_RESOLUTIONS) + 3):
         prepared = _prepare(store, boundary_set, request, categories, first, resolution)
+        if len(prepared.grid) == 0:
+            raise StudyError(no_cells_in_region(resolution))
         support = _map_point_support(prepared)
         if not support.resolvable:
             coarser = resolution - 1
