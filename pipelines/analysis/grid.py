@@ -5,6 +5,7 @@ A crime belongs to the study when its point lies inside the region (exact point 
 (``pipelines.index.h3_cells.parent_cells``). The region's cells are those at least half on land
 inside the areas (``boundaries.h3_cover``); a crime inside the areas whose cell is a rim cell below
 that share is left out of the cell statistics and counted (``below_land_share``), never silently.
+Crimes deep inside the region (cell and 1-ring wholly inside) skip the polygon test, same answer.
 """
 
 from __future__ import annotations
