@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import shapely
 
-from boundaries.assign import AreaIndex, assign_table
+from boundaries.assign import AreaIndex, assign_points
 from boundaries.h3_cover import CellCover, cover_areas
 from boundaries.sets import BoundarySet
 from pipelines.index.h3_cells import parent_cells
@@ -102,15 +102,23 @@ def locate_crimes(grid: StudyGrid, boundary_set: BoundarySet, crimes: pa.Table) 
     position = np.minimum(np.searchsorted(grid.cells, parents), len(grid.cells) - 1)
     in_cover = grid.cells[position] == parents
     settled = in_cover & _settled_cells(grid, region.geometry.values)[position]
-    rest = crimes.filter(pa.array(~settled)) if settled.any() else crimes
-    assignment = assign_table(AreaIndex.of(region), rest)
+    # Only the coordinates of the rest are tested (filtering the whole table would copy every
+    # column, street names included).
+    rest = ~settled
+    longitude, latitude = (_floats(crimes[name])[rest] for name in ("longitude", "latitude"))
+    assignment = assign_points(AreaIndex.of(region), longitude, latitude)
     inside = settled.copy()
-    inside[~settled] = assignment.area >= 0
+    inside[rest] = assignment.area >= 0
     found = inside & in_cover
     # Inside the areas, but in a rim cell mostly at sea or over the boundary: not a region cell.
     below = int((inside & ~found).sum())
     cell = np.where(found, position, -1).astype(np.int64)
     return LocatedCrimes(cell, assignment.outside, assignment.no_location, inside, below)
+
+
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    """A coordinate column as float64 (null: NaN, no location)."""
+    return column.to_numpy().astype(np.float64, copy=False)
 
 
 def _settled_cells(grid: StudyGrid, geometries: np.ndarray) -> np.ndarray:
