@@ -100,3 +100,18 @@ def test_cli_refuses_non_finite_numbers(tmp_path: Path, args: list[str], value: 
 def test_the_statistics_say_so_too() -> None:
     with pytest.raises(ValueError, match="finite number"):
         check_alpha(float("nan"))
+
+
+def test_alpha_has_one_range_on_every_route(town_api: httpx.Client) -> None:
+    """The map once took alpha up to 1 while every other route stops at 0.5: one range, one
+    message, wherever alpha is a parameter."""
+    schema = town_api.get("/openapi.json").json()
+    ranges = {}
+    for path, operations in schema["paths"].items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] == "alpha":
+                    field = parameter["schema"]
+                    ranges[path] = (field.get("minimum"), field.get("maximum"))
+    assert "/v1/maps/hotspots" in ranges
+    assert set(ranges.values()) == {(1e-6, 0.5)}, ranges

@@ -25,7 +25,7 @@ from geo_service.maps.map_text import map_title, place_words, window_words
 from geo_service.maps.outlines import member_wards, region_outlines
 from geo_service.pages import map_response
 from geo_service.query_params import (
-    FINITE,
+    Alpha,
     Categories,
     First,
     Last,
@@ -65,7 +65,7 @@ def hotspot_map(
     categories: Categories = None,
     weights: str = "count",
     method: str = "gistar",
-    alpha: Annotated[float, Query(gt=0, lt=1, **FINITE)] = 0.05,
+    alpha: Alpha = 0.05,
 ) -> HTMLResponse:
     directory = area_directory(boundary_store, boundaries)
     codes = directory.resolve_all(split_values(area))
