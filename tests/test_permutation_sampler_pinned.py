@@ -1,0 +1,73 @@
+"""Same seed, same p: the permutation sampler's output is pinned on generated regions.
+
+The digests were taken from the sampler before it was made faster (re-checking only the rows it
+redraws); any change to the draws, their order or the counting changes them, so a faster sampler
+must reproduce the old p-values exactly, not only in distribution."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from pipelines.analysis.gistar import _sample_without_replacement, permutation_tails
+from pipelines.analysis.neighbours import kring_weights
+from tests.null_maps import LONDON, disk
+
+
+def digest(*arrays: np.ndarray) -> str:
+    hashed = hashlib.sha256()
+    for array in arrays:
+        hashed.update(np.ascontiguousarray(array, dtype=np.int64).tobytes())
+    return hashed.hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    ("radius", "ring", "cells", "expected", "total"),
+    [
+        # 37 cells, 6 neighbours: a small ward; draws by rejection, extreme cells refined
+        (3, 1, 37, "04c2fa03f33aa27e", 135_963),
+        # 331 cells: a larger ward
+        (10, 1, 331, "c83cb026957311c3", 2_598_669),
+        # 18 neighbours of 36 others: every row shuffled in full
+        (3, 2, 37, "8605a371ff6dfa52", 351_963),
+        # 7 cells, the centre's neighbourhood is the whole region
+        (1, 1, 7, "66b9bce1e6f1f190", 6_993),
+    ],
+)
+def test_permutation_tails_for_a_fixed_seed_are_pinned(
+    radius: int, ring: int, cells: int, expected: str, total: int
+) -> None:
+    region = disk(LONDON, radius)
+    assert len(region) == cells
+    rng = np.random.default_rng(radius * 10 + ring)
+    # Over-dispersed counts (negative binomial, mean 1) with a hot cluster in the middle.
+    values = rng.negative_binomial(0.5, 0.5 / 2.0, cells).astype(float)
+    values[np.isin(region, disk(LONDON, 1))] += 6
+    tails = permutation_tails(
+        values, kring_weights(region, ring), 999, seed=7, max_permutations=999_999
+    )
+    assert int(tails.permutations.sum()) == total
+    assert digest(tails.at_least, tails.at_most, tails.permutations) == expected
+
+
+@pytest.mark.parametrize(
+    ("n", "rows", "size", "expected"),
+    [
+        (37, 3000, 7, "d43e321959ca8cba"),  # rejection sampling, many rows redrawn
+        (331, 3000, 7, "f1cdb0493bcec3ef"),  # rejection sampling, few rows redrawn
+        (37, 100, 19, "e3fc465adfdf6910"),  # full shuffles
+        (5, 50, 3, "f09cdd9c71f9fba3"),
+    ],
+)
+def test_draws_without_replacement_for_a_fixed_seed_are_pinned(
+    n: int, rows: int, size: int, expected: str
+) -> None:
+    draws = _sample_without_replacement(np.random.default_rng(3), n, rows, size)
+    assert draws.shape == (rows, size)
+    # Every row holds distinct indices of range(n).
+    ordered = np.sort(draws, axis=1)
+    assert (ordered[:, 1:] != ordered[:, :-1]).all()
+    assert draws.min() >= 0 and draws.max() < n
+    assert digest(draws) == expected
