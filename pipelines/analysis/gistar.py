@@ -200,13 +200,15 @@ def _sample_without_replacement(
     if size * size <= 2 * n:
         # Draw with replacement and redraw the rows that repeat an index: conditioned on no
         # repeats, an ordered draw with replacement is an ordered draw without replacement.
+        # Only the rows just redrawn are checked again: the others already hold distinct indices,
+        # so the rows redrawn, and the random numbers drawn, are the same as checking them all.
         draws = rng.integers(0, n, size=(rows, size))
-        while True:
-            ordered = np.sort(draws, axis=1)
-            bad = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
-            if len(bad) == 0:
-                return draws
-            draws[bad] = rng.integers(0, n, size=(len(bad), size))
+        bad = _rows_with_repeats(draws)
+        while len(bad):
+            redrawn = rng.integers(0, n, size=(len(bad), size))
+            draws[bad] = redrawn
+            bad = bad[_rows_with_repeats(redrawn)]
+        return draws
     # Few cells or large neighbourhoods: shuffle every row in full (chunked to bound memory).
     out = np.empty((rows, size), dtype=np.int64)
     chunk = max(1, _SHUFFLE_ELEMENTS // n)
@@ -215,6 +217,12 @@ def _sample_without_replacement(
         block = np.tile(np.arange(n, dtype=np.int64), (stop - start, 1))
         out[start:stop] = rng.permuted(block, axis=1)[:, :size]
     return out
+
+
+def _rows_with_repeats(draws: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``draws`` that hold some index more than once."""
+    ordered = np.sort(draws, axis=1)
+    return np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
 
 
 class _Simulation:
