@@ -221,6 +221,11 @@ def _sample_without_replacement(
 
 def _rows_with_repeats(draws: np.ndarray) -> np.ndarray:
     """Indices of the rows of ``draws`` that hold some index more than once."""
+    if draws.max(initial=0) < 64:
+        # Small regions: a row is distinct when its indices set as many bits as it has entries
+        # (about twice as fast as sorting the rows).
+        bits = np.bitwise_or.reduce(np.left_shift(np.uint64(1), draws.astype(np.uint64)), axis=1)
+        return np.flatnonzero(np.bitwise_count(bits) != draws.shape[1])
     ordered = np.sort(draws, axis=1)
     return np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
 
