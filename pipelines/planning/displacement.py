@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from scipy.stats import norm
+from scipy import special
 
 from pipelines.errors import InputError
 
@@ -90,7 +90,8 @@ def odds_ratio(
         counts = [c + 0.5 for c in counts]
     a0, a1, c0, c1 = counts
     value = (a0 * c1) / (a1 * c0)
-    spread = norm.ppf(0.5 + CONFIDENCE / 2) * math.sqrt(sum(1 / c for c in counts))
+    # scipy.stats.norm.ppf evaluates exactly ndtri; scipy.stats costs 0.4-0.8 s to import.
+    spread = special.ndtri(0.5 + CONFIDENCE / 2) * math.sqrt(sum(1 / c for c in counts))
     log = math.log(value)
     return OddsRatio(value, math.exp(log - spread), math.exp(log + spread), CONFIDENCE, corrected)
 
