@@ -26,7 +26,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 from shapely.geometry import MultiPoint, Polygon
 
 from boundaries.clusters import build_clusters
@@ -296,6 +295,8 @@ def _month_crimes(
     categories = np.concatenate(category_parts)
     inside = shapely.contains_xy(outline, xy[:, 0], xy[:, 1])
     xy, categories = xy[inside], categories[inside]
+    from scipy.spatial import cKDTree  # only building a demo needs it (0.15 s to import)
+
     _, nearest = cKDTree(snap_xy).query(xy)
     snapped = snap_xy[nearest]
     lng = _CENTRE_LNG + snapped[:, 0] / _M_PER_DEG_LNG
