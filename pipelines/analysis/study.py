@@ -90,11 +90,17 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
     # reported, so the result never silently answers a different question.
     guard_changes = 0
     unresolvable: MapPointSupport | None = None  # the last resolution the map points refused
+    # A pass can come back to a window and resolution already prepared (finer for the guard,
+    # then coarser again for the map points): the same snapshot gives the same region, so it is
+    # prepared once.
+    passes: dict[tuple[str | None, int], tuple[_Prepared, MapPointSupport]] = {}
     for _ in range(len(STUDY_RESOLUTIONS) + 3):
-        prepared = _prepare(store, boundary_set, request, categories, first, resolution)
-        if len(prepared.grid) == 0:
-            raise StudyError(no_cells_in_region(resolution))
-        support = _map_point_support(prepared)
+        if (first, resolution) not in passes:
+            prepared = _prepare(store, boundary_set, request, categories, first, resolution)
+            if len(prepared.grid) == 0:
+                raise StudyError(no_cells_in_region(resolution))
+            passes[first, resolution] = (prepared, _map_point_support(prepared))
+        prepared, support = passes[first, resolution]
         if not support.resolvable:
             coarser = resolution - 1
             if not request.adjust or coarser < min(STUDY_RESOLUTIONS):
