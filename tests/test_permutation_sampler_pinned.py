@@ -11,7 +11,11 @@ import hashlib
 import numpy as np
 import pytest
 
-from pipelines.analysis.gistar import _sample_without_replacement, permutation_tails
+from pipelines.analysis.gistar import (
+    _rows_with_repeats,
+    _sample_without_replacement,
+    permutation_tails,
+)
 from pipelines.analysis.neighbours import kring_weights
 from tests.null_maps import LONDON, disk
 
@@ -71,3 +75,15 @@ def test_draws_without_replacement_for_a_fixed_seed_are_pinned(
     assert (ordered[:, 1:] != ordered[:, :-1]).all()
     assert draws.min() >= 0 and draws.max() < n
     assert digest(draws) == expected
+
+
+@pytest.mark.parametrize("n", [2, 7, 37, 63, 64, 65, 331])
+def test_rows_with_repeats_are_found_exactly(n: int) -> None:
+    """The rows the sampler redraws: exactly those with a repeated index (a bit mask for up to
+    64 cells, a sort beyond)."""
+    draws = np.random.default_rng(n).integers(0, n, size=(2_000, min(n, 7)))
+    # Row 0: distinct indices, the last of them n - 1 (the top bit of the mask).
+    draws[0] = np.arange(draws.shape[1])
+    draws[0, -1] = n - 1
+    naive = [i for i, row in enumerate(draws.tolist()) if len(set(row)) < len(row)]
+    assert _rows_with_repeats(draws, n).tolist() == naive

@@ -49,6 +49,8 @@ MIN_EXTREME = 20
 _BATCH = 1024
 # Beyond this many indices a batch of full shuffles is replaced by rejection sampling.
 _SHUFFLE_ELEMENTS = 4_000_000
+# One bit per index, for finding repeated indices in regions of up to 64 cells.
+_BITS = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
 
 
 @dataclass
@@ -203,11 +205,11 @@ def _sample_without_replacement(
         # Only the rows just redrawn are checked again: the others already hold distinct indices,
         # so the rows redrawn, and the random numbers drawn, are the same as checking them all.
         draws = rng.integers(0, n, size=(rows, size))
-        bad = _rows_with_repeats(draws)
+        bad = _rows_with_repeats(draws, n)
         while len(bad):
             redrawn = rng.integers(0, n, size=(len(bad), size))
             draws[bad] = redrawn
-            bad = bad[_rows_with_repeats(redrawn)]
+            bad = bad[_rows_with_repeats(redrawn, n)]
         return draws
     # Few cells or large neighbourhoods: shuffle every row in full (chunked to bound memory).
     out = np.empty((rows, size), dtype=np.int64)
@@ -219,12 +221,12 @@ def _sample_without_replacement(
     return out
 
 
-def _rows_with_repeats(draws: np.ndarray) -> np.ndarray:
-    """Indices of the rows of ``draws`` that hold some index more than once."""
-    if draws.max(initial=0) < 64:
+def _rows_with_repeats(draws: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the rows of ``draws`` (indices of range(n)) that hold some index twice."""
+    if n <= len(_BITS):
         # Small regions: a row is distinct when its indices set as many bits as it has entries
         # (about twice as fast as sorting the rows).
-        bits = np.bitwise_or.reduce(np.left_shift(np.uint64(1), draws.astype(np.uint64)), axis=1)
+        bits = np.bitwise_or.reduce(_BITS[draws], axis=1)
         return np.flatnonzero(np.bitwise_count(bits) != draws.shape[1])
     ordered = np.sort(draws, axis=1)
     return np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
