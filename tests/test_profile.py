@@ -461,6 +461,9 @@ def _wards_file(tmp_path: Path) -> Path:
     return path
 
 
+POPULATION_FILE_AS_TYPED = "../private/folders/town_population.csv"
+
+
 @pytest.fixture(scope="module")
 def town_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store with the town's crimes and two saved sets: with and without population."""
@@ -487,7 +490,8 @@ def town_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wards = load_boundary_file(_wards_file(root), SET, "ward", vintage="2019")
     boundaries = BoundaryStore(data_dir)
     estimate = PopulationEstimate(pd.Series(POPULATION), "direct")
-    boundaries.save(add_population(wards, estimate, "hand-written test population"))
+    # Recorded as the operator typed it, folders and all: answers must name only the file.
+    boundaries.save(add_population(wards, estimate, POPULATION_FILE_AS_TYPED))
     wards.name = SET_NO_POP
     boundaries.save(wards)
     return data_dir
@@ -546,6 +550,17 @@ def test_json_endpoint(town_server: str) -> None:
     assert len(body["trend"]) == 24
     assert burglary["compared_with_parent"] == "higher" and burglary["rate_low"] > 10
     assert body["statistics"]["suppression"] is None
+
+
+def test_population_source_is_named_by_file_only(town_server: str) -> None:
+    """A population file given as a relative path appears as its name, like every other source,
+    in the JSON and the printed profile: never the server's folders."""
+    url = f"{town_server}/v1/boundaries/{SET}/areas/{WEST}/profile"
+    note = httpx.get(url, timeout=60).json()["notes"]["population"]
+    assert "town_population.csv" in note and "folders" not in note and "../" not in note
+    for page_url in (url + ".html", url + "?format=html"):
+        page = httpx.get(page_url, timeout=60).text
+        assert "private/folders" not in page and "../" not in page
 
 
 def test_suppress_leaves_no_count_of_one_to_four_in_json_or_page(town_server: str) -> None:

@@ -57,6 +57,7 @@ from pipelines.profile.model import (
     TrendPoint,
     WeightsInfo,
 )
+from pipelines.public_text import without_folders
 
 PROFILE_MONTHS = 12
 # Pounds read straight to a board ("£1.2m of harm"); count and cchi are one parameter away.
@@ -450,7 +451,7 @@ def _population_note(boundary_set: BoundarySet) -> str:
         )
     method = boundary_set.extra.get("population", {})
     how = method.get("method", "unknown method")
-    source = method.get("source", "unknown source")
+    source = without_folders(method.get("source", "unknown source"))
     return f"resident population from {source} ({how})"
 
 
