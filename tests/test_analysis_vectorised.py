@@ -52,3 +52,24 @@ def test_top_streets_most_frequent_first_ties_by_name() -> None:
     expected = [["A Road", "B Road", "C Lane"], ["Park"], []]
     assert top_streets(cell, location, 3) == expected
     assert top_streets(cell, pa.chunked_array([location[:4], location[4:]]), 3) == expected
+
+
+def test_top_streets_put_apostrophes_right() -> None:
+    """police.uk writes "St Peter'S Mews"; the list says "St Peter's Mews" and leaves names
+    whose capital after an apostrophe is right (O'Neill, D'Arcy, all capitals) alone."""
+    names = [
+        "On or near St Peter'S Mews",
+        "On or near O'Neill Road",
+        "On or near D'Arcy Close",
+        "On or near ST PETER'S MEWS",
+        "On or near Smith\u2019S Lane",
+    ]
+    cell = np.arange(len(names))
+    streets = top_streets(cell, np.array(names, dtype=object), len(names))
+    assert streets == [
+        ["St Peter's Mews"],
+        ["O'Neill Road"],
+        ["D'Arcy Close"],
+        ["ST PETER'S MEWS"],
+        ["Smith\u2019s Lane"],
+    ]

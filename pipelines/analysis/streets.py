@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 _PREFIX = "On or near "
+# police.uk title-cases names letter by letter after an apostrophe ("St Peter'S Mews"); a single
+# capital ending a word after a lower-case letter is put back ("St Peter's Mews"), while names
+# like "O'Neill Road", "D'Arcy Close" or an all-capitals "ST PETER'S" are left as they are.
+_CAPITAL_AFTER_APOSTROPHE = r"(?<=[a-z])(['’])([A-Z])\b"
 TOP_STREETS = 3
 
 
@@ -26,6 +32,7 @@ def top_streets(
     cell = np.asarray(cell)
     raw_code, raw_names = _codes(location)
     cleaned = pd.Series(raw_names, dtype=object).str.removeprefix(_PREFIX).str.strip()
+    cleaned = cleaned.str.replace(_CAPITAL_AFTER_APOSTROPHE, _lower_letter, regex=True)
     street_of_raw, streets = pd.factorize(cleaned)
     empty = np.flatnonzero(np.asarray(streets, dtype=object) == "")
     street_of_raw = np.where(np.isin(street_of_raw, empty), -1, street_of_raw)
@@ -52,6 +59,10 @@ def top_streets(
     ):
         result[cell_index].append(str(names[street_index]))
     return result
+
+
+def _lower_letter(match: re.Match[str]) -> str:
+    return match[1] + match[2].lower()
 
 
 def _codes(location: np.ndarray | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list]:
