@@ -91,6 +91,18 @@ def finite(value: float | None) -> float | None:
     return value
 
 
+def alpha_level(value: float) -> float:
+    """The callback of ``--alpha``: the range the API takes (0.000001 to 0.5)."""
+    from pipelines.analysis.alpha_range import ALPHA_MAX, ALPHA_MIN
+
+    finite(value)
+    if not ALPHA_MIN <= value <= ALPHA_MAX:
+        raise typer.BadParameter(
+            f"a significance level from {ALPHA_MIN:f} to {ALPHA_MAX} is required, got {value}"
+        )
+    return value
+
+
 def finite_share(value: float) -> float:
     """The callback of a share option: a finite number from 0 to 1."""
     finite(value)

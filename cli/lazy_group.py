@@ -30,12 +30,23 @@ class LazyCommand:
         module_name, attribute = self.target.split(":")
         defined = getattr(importlib.import_module(module_name), attribute)
         if isinstance(defined, typer.Typer):
-            return typer.main.get_group(defined)  # a group even with one command (keys add)
+            group = typer.main.get_group(defined)  # a group even with one command (keys add)
+            _plain_help(group)
+            return group
         # Plain click help, as for the command list: Rich's panels cut long option names
         # ("--exclude-police-g…") at 80 columns and break paragraphs where the docstring does.
         single = typer.Typer(add_completion=False, rich_markup_mode=None)
         single.command(name)(defined)
         return typer.main.get_command(single)
+
+
+def _plain_help(command: _click.Command) -> None:
+    """The same plain click help for a group and every command under it as for a single
+    command (below): no Rich boxes, no ``<bool>`` type labels, one layout for the whole CLI."""
+    if hasattr(command, "rich_markup_mode"):
+        command.rich_markup_mode = None
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
 
 
 class LazyGroup(TyperGroup):

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import finite
+from cli.common import alpha_level
 
 Resolution = Annotated[int, typer.Option("--res", help="H3 study resolution, 7-10.")]
 Weights = Annotated[
@@ -38,7 +38,11 @@ Permutations = Annotated[
 Seed = Annotated[int, typer.Option("--seed", help="Random seed for permutations.")]
 Alpha = Annotated[
     float,
-    typer.Option("--alpha", help="Significance level of a hot spot (adjusted p).", callback=finite),
+    typer.Option(
+        "--alpha",
+        help="Significance level of a hot spot (adjusted p), 0.000001 to 0.5.",
+        callback=alpha_level,
+    ),
 ]
 Correction = Annotated[
     str,

@@ -15,6 +15,7 @@ from fastapi import Query
 from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from pipelines.analysis.alpha_range import ALPHA_MAX, ALPHA_MIN
 from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES, P_FOR_CLASSES
 from pipelines.analysis.multiple_testing import METHODS as CORRECTIONS
 from pipelines.categories import canonical_category
@@ -94,7 +95,10 @@ Permutations = Annotated[
 ]
 Seed = Annotated[int, Query(ge=0, le=2**32 - 1)]
 Alpha = Annotated[
-    float, Query(ge=1e-6, le=0.5, description="Significance level (0.000001 to 0.5).", **FINITE)
+    float,
+    Query(
+        ge=ALPHA_MIN, le=ALPHA_MAX, description="Significance level (0.000001 to 0.5).", **FINITE
+    ),
 ]
 CorrectionParam = Annotated[Correction, Query(description="Multiple-testing control.")]
 PForClasses = Annotated[

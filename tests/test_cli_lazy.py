@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from cli.main import COMMANDS, HotspotsGroup, app
@@ -61,3 +62,30 @@ def test_a_misspelled_command_suggests_the_right_one() -> None:
     result = CliRunner().invoke(app, ["analyze"])
     assert result.exit_code == 2
     assert "No such command 'analyze'. Did you mean 'analyse'?" in result.output
+
+
+def _every_command(group: TyperGroup, path: list[str]) -> list[list[str]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append([*path, name])
+        if isinstance(command, TyperGroup):
+            found += _every_command(command, [*path, name])
+    return found
+
+
+def test_every_command_has_the_same_plain_help_layout() -> None:
+    """``ingest archive --help`` was drawn in Rich boxes with ``<bool>`` flags while
+    ``analyse --help`` was plain: every command, in every group, now has the plain layout."""
+    paths = []
+    for name in COMMANDS:
+        command = COMMANDS[name].load(name)
+        paths.append([name])
+        if isinstance(command, TyperGroup):
+            paths += _every_command(command, [name])
+    assert ["ingest", "archive"] in paths and ["boundaries", "load"] in paths
+    for path in paths:
+        result = CliRunner().invoke(app, [*path, "--help"], terminal_width=100)
+        assert result.exit_code == 0, (path, result.output)
+        assert not any(box in result.output for box in "╭│╰─"), (path, result.output)
+        assert "<bool>" not in result.output, (path, result.output)
+        assert "Options:" in result.output, (path, result.output)

@@ -115,3 +115,22 @@ def test_alpha_has_one_range_on_every_route(town_api: httpx.Client) -> None:
                     ranges[path] = (field.get("minimum"), field.get("maximum"))
     assert "/v1/maps/hotspots" in ranges
     assert set(ranges.values()) == {(1e-6, 0.5)}, ranges
+
+
+ALPHA_OPTIONS = {k: v for k, v in CLI.items() if k.endswith("--alpha")}
+
+
+@pytest.mark.parametrize("args", ALPHA_OPTIONS.values(), ids=ALPHA_OPTIONS.keys())
+@pytest.mark.parametrize("value", ["0.9", "0.51", "0", "-0.05"])
+def test_cli_alpha_has_the_apis_range(tmp_path: Path, args: list[str], value: str) -> None:
+    """``--alpha 0.9`` was accepted while the API stops at 0.5: the same range on the CLI,
+    refused in one line before anything runs."""
+    argv = [a.format(tmp=tmp_path) for a in args] + [value, "--data-dir", str(tmp_path)]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2, result.output
+    error = [line for line in result.output.splitlines() if line.startswith("Error")]
+    assert error == [
+        f"Error: Invalid value for '--alpha': a significance level from 0.000001 to 0.5 "
+        f"is required, got {float(value)}"
+    ], result.output
+    assert "Traceback" not in result.output
