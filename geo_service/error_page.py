@@ -53,10 +53,15 @@ def is_page_request(request: Request) -> bool:
 
 
 def error_page(
-    request: Request, status: int, message: str, headers: dict | None = None
+    request: Request,
+    status: int,
+    message: str,
+    headers: dict | None = None,
+    extra_links: list[Link] | None = None,
 ) -> HTMLResponse:
-    """The HTML error page for a failed page request (status and headers kept)."""
-    links = [Link("Start page: choose a set and an area", "/")]
+    """The HTML error page for a failed page request (status and headers kept); ``extra_links``
+    (the areas a person probably meant) come first."""
+    links = [*(extra_links or []), Link("Start page: choose a set and an area", "/")]
     if request.headers.get("referer", "").startswith(str(request.base_url)):
         links.insert(0, Link("Back to the page you came from", request.headers["referer"]))
     links.append(Link("API documentation", "/docs"))

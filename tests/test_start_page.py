@@ -168,3 +168,24 @@ def test_quickstart_refuses_a_bad_tiles_template(shared_data: Path, tmp_path: Pa
     args = quickstart_args(shared_data, tmp_path / "s", "--tiles", "ftp://x/{z}", "--no-serve")
     result = runner.invoke(cli, args)
     assert result.exit_code == 2 and "--tiles must be none, osm or a URL template" in result.output
+
+
+@pytest.mark.parametrize(("typed", "offered"), [("tormohn", "Tormohun"), ("tor", "Tormohun")])
+def test_go_with_no_single_match_gets_the_html_page_linking_close_names(
+    base: str, typed: str, offered: str
+) -> None:
+    """Pressing Go with a typo or a part of a name: not raw JSON but the error page, with the
+    close names as links to their area pages and the way back to the start page."""
+    response = httpx.get(
+        f"{base}/area",
+        params={"boundaries": SET, "area": typed},
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+    )
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert not response.text.lstrip().startswith("{")
+    assert f'href="/areas/{SET}/' in response.text and f">{offered} (" in response.text
+    assert 'href="/"' in response.text
+    # Without the browser's Accept header too (a form posted by a script, curl): still a page.
+    plain = httpx.get(f"{base}/area", params={"boundaries": SET, "area": typed})
+    assert plain.status_code == 404 and plain.headers["content-type"].startswith("text/html")

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from boundaries.area_names import area_directory
+from boundaries.area_names import AreaDirectory, UnknownAreaError, area_directory
 from boundaries.errors import BoundaryError
 from geo_service.dependencies import BoundaryStoreDep, require_read_access
+from geo_service.error_page import Link, error_page
 from geo_service.pages import html_response, template_environment
 from geo_service.site import (
     SITE_CSS,
@@ -26,7 +27,7 @@ from geo_service.site import (
     profile_url,
 )
 from pipelines.attribution import ATTRIBUTION
-from pipelines.quoting import quoted
+from pipelines.quoting import quoted, shortened
 
 router = APIRouter(tags=["pages"], dependencies=[Depends(require_read_access)])
 _environment = template_environment()
@@ -76,16 +77,51 @@ def start_page(store: BoundaryStoreDep, boundaries: SetQuery = None) -> HTMLResp
     return html_response(page, store, [chosen["name"]] if chosen else [], SITE_PAGE_POLICY)
 
 
-@router.get("/area", summary="Go to an area by name or code", include_in_schema=False)
+@router.get(
+    "/area",
+    # A page route: its errors (unknown set, no or several matches) are the HTML error page.
+    response_class=HTMLResponse,
+    summary="Go to an area by name or code",
+    include_in_schema=False,
+)
 def find_area(
+    request: Request,
     store: BoundaryStoreDep,
     boundaries: Annotated[str, Query(description="Boundary set name.")],
     area: Annotated[str, Query(description="Area code or exact name (any case).")],
-) -> RedirectResponse:
-    """The start page's form without script: straight to the area's page, or a 404 naming the
-    closest areas."""
-    code = area_directory(store, boundaries).resolve(area)
+) -> Response:
+    """The start page's form without script: straight to the area's page, or a 404 page that
+    links the closest areas (or each area sharing the name) and the way back."""
+    directory = area_directory(store, boundaries)
+    try:
+        code = directory.resolve(area)
+    except UnknownAreaError as error:
+        links = [
+            Link(f"{directory.name_of(code)} ({code})", area_page_url(boundaries, code))
+            for code in _candidates(directory, area)
+        ]
+        return error_page(request, 404, shortened(str(error)), extra_links=links)
     return RedirectResponse(area_page_url(boundaries, code), status_code=303)
+
+
+def _candidates(directory: AreaDirectory, wanted: str) -> list[str]:
+    """Codes of the areas a person probably meant: every area with this exact name (when
+    several share it), else the closest names and codes."""
+    folded = wanted.strip().casefold()
+    same_name = [
+        c for c, n in zip(directory.codes, directory.names, strict=True) if n.casefold() == folded
+    ]
+    if same_name:
+        return same_name
+    codes = []
+    for match in directory.close_matches(wanted.strip()):
+        if match in directory.codes:
+            codes.append(match)
+        else:
+            codes += [
+                c for c, n in zip(directory.codes, directory.names, strict=True) if n == match
+            ]
+    return list(dict.fromkeys(codes))
 
 
 @router.get(
