@@ -217,17 +217,20 @@ DISPLACEMENT_TERMS: dict[str, Term] = {
     ),
     "success": Term(
         "Target's change against the control",
-        "below 0: the target improved on the control's trend",
+        "the target's crimes per control-area crime, before and after: a fall means the "
+        "target improved on the control's trend",
         "success measure",
     ),
     "buffer_change": Term(
         "Ring's change against the control",
-        "below 0: crime rose in the ring (moved there); above 0: it fell there too",
+        "the ring's crimes per control-area crime, before and after: a rise means crime "
+        "may have moved there",
         "buffer displacement measure",
     ),
     "net": Term(
-        "Crimes prevented overall",
-        "target and ring together, against what the control area's trend predicts",
+        "Crimes saved, target and ring together",
+        "against what the control area's trend predicts; claimed only when the target's fall "
+        "is significant",
         "total net effect",
     ),
 }

@@ -22,6 +22,7 @@ from geo_service.maps.styling import (
     round_geometries,
 )
 from geo_service.plain_words import DISPLACEMENT_TERMS, displacement_reading
+from pipelines.planning.displacement import NO_CHANGE, NO_SUCCESS
 from pipelines.planning.displacement_areas import BUFFER, CONTROL, TARGET
 from pipelines.planning.displacement_check import DisplacementCheck
 
@@ -78,15 +79,17 @@ def place_name(check: DisplacementCheck, place: str) -> str:
 
 def result_panel(body: dict) -> str:
     """The result in plain words, each measure with its technical name as the row's tooltip,
-    and the analyst's terms in a closing footnote (every text escaped)."""
+    and the analyst's terms in a closing footnote (every text escaped). Crimes saved are said
+    only where the notes claim them: when the target's fall is significant."""
     words = DISPLACEMENT_TERMS
+    improved = body["reading"] not in (NO_CHANGE, NO_SUCCESS)
     rows = [
-        (words["wdq"], _wdq_text(body["wdq"], body["success_measure"])),
+        (words["wdq"], _wdq_text(body["wdq"], improved, body["buffer_odds_ratio"]["significant"])),
         (words["target"], _odds_text(body["target_odds_ratio"])),
         (words["buffer"], _odds_text(body["buffer_odds_ratio"])),
-        (words["success"], f"{body['success_measure']:+.4f}"),
-        (words["buffer_change"], f"{body['buffer_displacement_measure']:+.4f}"),
-        (words["net"], f"{body['total_net_effect']:+,.1f} crimes"),
+        (words["success"], _per_control_crime(body, TARGET)),
+        (words["buffer_change"], _per_control_crime(body, BUFFER)),
+        (words["net"], _net_text(body["total_net_effect"], body["reading"])),
     ]
     table = "".join(
         f'<tr><th title="{html.escape(term.tooltip)}">{html.escape(term.plain)}</th>'
@@ -115,12 +118,52 @@ def _odds_text(ratio: dict) -> str:
     )
 
 
-def _wdq_text(wdq: float | None, success: float) -> str:
+def _wdq_text(wdq: float | None, improved: bool, ring_changed: bool) -> str:
     if wdq is None:
         return "none: the target did not change against the control area"
-    if success >= 0:
-        return f"{wdq:+.3f} (not read: the target did not improve)"
-    return f"{wdq:+.3f}"
+    if not improved:
+        return (
+            "not worked out: crime in the target area did not clearly fall against the control "
+            f"area, so none can have moved (the formula gives {_signed(wdq, 2)}, which means "
+            "nothing here)"
+        )
+    if not ring_changed:
+        moved = "crime did not clearly move into the buffer ring, nor fall there"
+    else:
+        moved = "crime moved into the buffer ring" if wdq < 0 else "the buffer ring gained too"
+    return f"{_signed(wdq, 2)}: {moved}"
+
+
+def _per_control_crime(body: dict, place: str) -> str:
+    """The ratio behind the success and buffer measures, labelled: the place's crimes per
+    control-area crime before and after, and the change."""
+    before = body["before"][place] / body["before"][CONTROL]
+    after = body["after"][place] / body["after"][CONTROL]
+    return (
+        f"{before:.2f} crimes per control-area crime before, {after:.2f} after "
+        f"(change {_signed(after - before, 2)})"
+    )
+
+
+def _net_text(net: float, reading: str) -> str:
+    """Crimes saved only with the significance that backs them, as the notes say."""
+    if reading == NO_CHANGE:
+        return (
+            "none claimed: the change in the target area is not significant (the arithmetic "
+            f"gives {_signed(net, 1)} crimes against the control area's trend, within chance)"
+        )
+    if reading == NO_SUCCESS:
+        return "none: crime in the target area rose against the control area"
+    fewer = "fewer" if net >= 0 else "more"
+    return (
+        f"about {abs(net):,.0f} {fewer} crimes than the control area's trend predicts, target "
+        "and ring together (the target's fall is significant at 95 %; this total has no range "
+        "of its own)"
+    )
+
+
+def _signed(value: float, digits: int) -> str:
+    return f"{round(value, digits) + 0.0:+,.{digits}f}".replace("-", "−")  # no "−0.00"
 
 
 def displacement_map_html(check: DisplacementCheck, tiles: str = "none") -> str:
