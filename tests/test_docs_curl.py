@@ -117,3 +117,49 @@ def test_every_documented_curl_line_answers_as_documented(
             body = run.stdout.replace("\n", " ")[:300]
             failures.append(f"{document}: {command.splitlines()[0]} -> {status} {body}")
     assert not failures, "\n".join(failures)
+
+
+README_ADDRESS = re.compile(r"(?:\$API)?(/v1/[A-Za-z0-9/_.{}\-]+)(\?[^`\"\s)]*)?")
+
+
+def readme_addresses() -> list[tuple[str, dict[str, str]]]:
+    """(path, its query parameters) of every API address README names, in prose or curl."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = []
+    for path, query in README_ADDRESS.findall(text):
+        pairs = [p.split("=", 1) for p in query.lstrip("?").split("&") if "=" in p]
+        found.append((path.rstrip("."), {name: value for name, value in pairs}))
+    return found
+
+
+def test_every_readme_address_names_a_route_and_parameters_it_takes() -> None:
+    """README once offered `/v1/compare?...&format=html`, a 422: every address it names, in
+    prose too (with placeholders, so not run by curl), is a route of the API, each parameter
+    one the route takes, and each `format` one of the route's formats."""
+    from geo_service.app import create_app
+
+    schema = create_app(Settings(data_dir=Path("/nonexistent"))).openapi()
+    routes = {
+        re.sub(r"\{[^}]+\}", "{}", path): operations for path, operations in schema["paths"].items()
+    }
+    addresses = readme_addresses()
+    assert any(path == "/v1/maps/compare" for path, _ in addresses)
+    wrong = []
+    for path, parameters in addresses:
+        # A set's and an area's name in the path stand for the route's path parameters.
+        pattern = re.sub(r"/(boundaries|areas)/[^/]+", r"/\1/{}", path)
+        operations = routes.get(pattern)
+        if operations is None:
+            wrong.append(f"{path}: no such route")
+            continue
+        taken = {
+            p["name"]: p["schema"]
+            for operation in operations.values()
+            for p in operation.get("parameters", [])
+        }
+        for name, value in parameters.items():
+            if name not in taken:
+                wrong.append(f"{path}: no parameter {name}")
+            elif name == "format" and value not in taken[name].get("enum", [value]):
+                wrong.append(f"{path}: format={value} is not one of {taken[name]['enum']}")
+    assert not wrong, "\n".join(wrong)
