@@ -734,3 +734,21 @@ def test_torbay_ward_profile_on_the_real_archive(
     assert profile.hotspots.items and all(h.streets for h in profile.hotspots.items)
     page = render_profile_html(profile)
     assert "Tormohun" in page and "Open Government Licence v3.0" in page
+
+
+def test_a_change_from_none_is_said_in_words_not_a_dash(town_server: str) -> None:
+    """A crime type with none the year before showed "– n.s."; it says "new (none before)"
+    (or "none in either year"), never a dash."""
+    url = f"{town_server}/v1/boundaries/{SET}/areas/{WEST}/profile"
+    body = httpx.get(url, timeout=60).json()
+    new = [r for r in body["categories"] if r["count_previous"] == 0 and r["count"]]
+    assert new, "the town has a crime type new this year"
+    page = httpx.get(url + ".html", timeout=60).text
+    assert "– n.s." not in page
+    for row in new:
+        cells = page.split(f'data-category="{row["category"]}"', 1)[1].split("</tr>", 1)[0]
+        assert "new (none before)" in cells, cells
+    for row in body["categories"]:
+        if row["count_previous"] == 0 and row["count"] == 0:
+            cells = page.split(f'data-category="{row["category"]}"', 1)[1].split("</tr>", 1)[0]
+            assert "none in either year" in cells, cells
