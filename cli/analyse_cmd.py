@@ -30,10 +30,23 @@ from cli.common import (
     refuse_to_overwrite,
     step_progress,
 )
-from pipelines.analysis.output import output_files, output_format, write_columns, write_result
-from pipelines.analysis.request import DEFAULT_P_FOR_CLASSES, StudyRequest
+from pipelines.analysis.output import (
+    encode_cells,
+    output_files,
+    output_format,
+    write_columns,
+    write_result,
+)
+from pipelines.analysis.request import DEFAULT_P_FOR_CLASSES, DEFAULT_SCOPE, StudyRequest
+from pipelines.analysis.scope import (
+    check_scope,
+    judged_against_set,
+    scope_provenance,
+    shown_columns,
+    studied_request,
+)
 from pipelines.cache.disk import cache_dir_for, open_cache
-from pipelines.cache.studies import CacheHit, find_cached
+from pipelines.cache.studies import CachedStudy, CacheHit, find_cached
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
 from pipelines.store.atomic import file_version
@@ -77,6 +90,14 @@ def analyse(
             "(it says which).",
         ),
     ] = True,
+    scope: Annotated[
+        str,
+        typer.Option(
+            "--scope",
+            help="With --area: set (judge the areas against the whole boundary set, write "
+            "their cells) or areas (the named areas alone are the study region).",
+        ),
+    ] = DEFAULT_SCOPE,
     emerging: Annotated[
         bool, typer.Option("--emerging", help="Add emerging-hotspot categories (>= 10 months).")
     ] = False,
@@ -117,6 +138,7 @@ def analyse(
     try:
         first, last = check_range(first, last)
         chosen_format = output_format(output, file_format)
+        check_scope(scope)
         refuse_to_overwrite(output_files(output, chosen_format), overwrite)
         if rank_by != "z":  # the default needs no check (and no pandas)
             from pipelines.analysis.ranking import RANK_BY
@@ -144,26 +166,36 @@ def analyse(
         p_for_classes=p_for_classes,
         emerging=emerging,
         adjust=adjust,
+        scope=scope,
     )
     root = resolve_data_dir(data_dir)
-    hit = find_cached(root, request)
-    if hit is None and area:
-        # Asked by name: the cache keys studies by area code, so resolve the names and look again.
+    if judged_against_set(request):
+        # The set's study serves every area: the codes pick its cells (unknown names end here).
         request = dataclasses.replace(request, areas=_area_codes(root, boundaries, area))
-        hit = find_cached(root, request)
+    studied = studied_request(request)
+    hit = find_cached(root, studied)
+    if hit is None and studied.areas:
+        # Asked by name: the cache keys studies by area code, so resolve the names and look again.
+        studied = request = dataclasses.replace(request, areas=_area_codes(root, boundaries, area))
+        hit = find_cached(root, studied)
     from_cache = hit is not None
     if hit is None:
-        hit = _compute(request, area, data_dir, quiet)
-    study_answer = hit.study
-    provenance = {
-        **study_answer.provenance,
-        "data_version": hit.data_version,
-        "study_cache": {
-            "answered_from_cache": from_cache,
-            "computed_at": study_answer.computed_at,
-            "key": "the request with its window spelled out, and the data version",
+        hit = _compute(studied, area if studied.areas else None, data_dir, quiet)
+    study_answer, studied_cells = _shown(request, hit.study)
+    provenance = scope_provenance(
+        request,
+        {
+            **study_answer.provenance,
+            "data_version": hit.data_version,
+            "study_cache": {
+                "answered_from_cache": from_cache,
+                "computed_at": study_answer.computed_at,
+                "key": "the request with its window spelled out, and the data version",
+            },
         },
-    }
+        len(study_answer),
+    )
+    provenance["study_region"]["cells"] = studied_cells
     ranked = None
     try:
         if top is None:
@@ -189,6 +221,16 @@ def analyse(
         fail(str(error))
     _summary(study_answer.columns, provenance, study_answer.adjustments, ranked, top)
     console.print("Wrote " + ", ".join(str(path) for path in written))
+
+
+def _shown(request: StudyRequest, study_answer: CachedStudy) -> tuple[CachedStudy, int]:
+    """The study as ``request`` shows it (the named areas' cells of the set's study), and the
+    number of cells studied."""
+    columns, studied_cells = shown_columns(request, study_answer.columns)
+    if columns is study_answer.columns:
+        return study_answer, studied_cells
+    cut = dataclasses.replace(study_answer, columns=columns, cells_json=encode_cells(columns))
+    return cut, studied_cells
 
 
 def _compute(

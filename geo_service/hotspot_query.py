@@ -29,6 +29,7 @@ from geo_service.query_params import (
     Permutations,
     PForClasses,
     Region,
+    ScopeParam,
     Seed,
     Weights,
     built_in_weights,
@@ -65,6 +66,7 @@ class HotspotQuery:
 def hotspot_query(
     boundaries: Region,
     area: Areas = None,
+    scope: ScopeParam = "set",
     res: Annotated[
         int, Query(ge=7, le=10, description="H3 resolution, 7-10; 9 is about 0.1 km² a cell.")
     ] = 9,
@@ -129,6 +131,7 @@ def hotspot_query(
         alpha=alpha,
         correction=correction,
         p_for_classes=p_for_classes,
+        scope=scope,
     )
     return HotspotQuery(
         study, top, per_area, rank_by or "z", min_separation_m, format, limit, cursor

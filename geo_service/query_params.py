@@ -100,6 +100,14 @@ Alpha = Annotated[
         ge=ALPHA_MIN, le=ALPHA_MAX, description="Significance level (0.000001 to 0.5).", **FINITE
     ),
 ]
+ScopeParam = Annotated[
+    Literal["set", "areas"],
+    Query(
+        description="With area: set (default) judges the areas' hot spots against the whole "
+        "boundary set and shows the areas' cells; areas makes the named areas alone the study "
+        "region (one ward alone is often too small for Gi*). Without area both are one study."
+    ),
+]
 CorrectionParam = Annotated[Correction, Query(description="Multiple-testing control.")]
 PForClasses = Annotated[
     PRule,

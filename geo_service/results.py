@@ -16,6 +16,7 @@ import threading
 
 from boundaries.store import BoundaryStore
 from geo_service.admission import Admission
+from pipelines.analysis.scope import shown_result, studied_request
 from pipelines.analysis.study import StudyError, StudyRequest, StudyResult, run_study
 from pipelines.cache import DiskCache, cache_dir_for, caching_in, open_cache
 from pipelines.cache.studies import (
@@ -63,6 +64,7 @@ class StudyCache:
         """(whether the answer to ``request`` on the current data is in the cache, its refusal
         message when that answer is a refusal); reads no result, only keys (a restart's
         warm-up checks every study this way)."""
+        request = studied_request(request)
         snapshot = self.store.snapshot()
         request = canonical_request(snapshot, request)
         version = data_version(snapshot, self.boundaries, request.boundaries, up_to=request.last)
@@ -73,7 +75,13 @@ class StudyCache:
         return refusal is not None, refusal
 
     def get(self, request: StudyRequest) -> tuple[StudyResult, str]:
-        """The result for ``request`` on the current data, and that data's version."""
+        """The result for ``request`` on the current data, and that data's version. Areas
+        judged against their set (the default scope) are the set's one cached study cut down
+        to their cells (pipelines/analysis/scope.py), so every ward shares it."""
+        result, version = self._study(studied_request(request))
+        return shown_result(request, result), version
+
+    def _study(self, request: StudyRequest) -> tuple[StudyResult, str]:
         snapshot = self.store.snapshot()  # the study and its version read one store version
         asked, request = request, canonical_request(snapshot, request)
         version = data_version(snapshot, self.boundaries, request.boundaries, up_to=request.last)

@@ -43,6 +43,11 @@ def map_title(weights: str, place: str, first: str, last: str, method: str = "gi
     return f"{what} of {short_measure(weights)} in {place}, {window_words(first, last)}"
 
 
+def scope_words(set_name: str, place: str) -> str:
+    """Said on a map of areas judged against their set (the default scope)."""
+    return f"hot spots judged against all of {set_name}; showing {place}"
+
+
 def gi_class_words(weights: str) -> dict[int, str]:
     """Gi* classes -3..3 in plain words (the confidence stays: it is what a reader weighs)."""
     what = short_measure(weights)

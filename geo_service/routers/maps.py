@@ -21,7 +21,7 @@ from geo_service.dependencies import (
 )
 from geo_service.maps.area_map import METRICS, area_map_html, area_metrics, check_metric
 from geo_service.maps.hotspot_map import hotspot_map_html
-from geo_service.maps.map_text import map_title, place_words, window_words
+from geo_service.maps.map_text import map_title, place_words, scope_words, window_words
 from geo_service.maps.outlines import member_wards, region_outlines
 from geo_service.pages import map_response
 from geo_service.query_params import (
@@ -29,6 +29,7 @@ from geo_service.query_params import (
     Categories,
     First,
     Last,
+    ScopeParam,
     built_in_weights,
     month_range,
     parse_categories,
@@ -42,6 +43,7 @@ from geo_service.site import (
     hotspot_map_url,
     profile_url,
 )
+from pipelines.analysis.scope import judged_against_set
 from pipelines.analysis.study import StudyRequest
 
 router = APIRouter(prefix="/maps", tags=["maps"], dependencies=[Depends(require_read_access)])
@@ -66,6 +68,7 @@ def hotspot_map(
     weights: str = "count",
     method: str = "gistar",
     alpha: Alpha = 0.05,
+    scope: ScopeParam = "set",
 ) -> HTMLResponse:
     directory = area_directory(boundary_store, boundaries)
     codes = directory.resolve_all(split_values(area))
@@ -80,6 +83,7 @@ def hotspot_map(
         weights=built_in_weights(weights),
         method=method,
         alpha=alpha,
+        scope=scope,
     )
 
     def build() -> HTMLResponse:
@@ -90,6 +94,8 @@ def hotspot_map(
         place = place_words(boundaries, names, boundary_set.scheme, len(directory.codes))
         window = result.window
         title = map_title(weights, place, window.first, window.last, method)
+        if judged_against_set(study):
+            title = f"{title} ({scope_words(boundaries, place)})"
         resolution = result.provenance["resolution"]
         backtest = backtest_provenance(store.root, study, resolution, version)["backtest"]
         if len(codes) == 1:

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 # The p rule for Gi* classes (pipelines.analysis.gistar explains the choice).
 P_FOR_CLASSES = ("permutation", "analytic", "analytic-gated")
 DEFAULT_P_FOR_CLASSES = "permutation"
+# What a study of named areas is judged against (pipelines/analysis/scope.py explains).
+SCOPES = ("set", "areas")
+DEFAULT_SCOPE = "set"
 
 
 @dataclass(frozen=True)
@@ -34,3 +37,6 @@ class StudyRequest:
     p_for_classes: str = DEFAULT_P_FOR_CLASSES  # Gi* only; see pipelines/analysis/gistar.py
     emerging: bool = False  # per-month Gi* + Mann-Kendall (needs at least 10 months)
     adjust: bool = True  # let the data guard widen the window or change the resolution
+    # With areas named: "set" studies the whole boundary set and shows the areas' cells;
+    # "areas" makes the named areas alone the study region. Without areas both are one study.
+    scope: str = DEFAULT_SCOPE
