@@ -307,7 +307,10 @@ def _summary(app: FastAPI, set_name: str, weights: tuple[str, ...]) -> None:
 
     cache = app.state.cache
     boundary_set = cache.boundaries.read(set_name)
-    table = Table(title=f"Significant hot spot cells (H3 res 9) per area of {set_name}")
+    table = Table(
+        title=f"Significant hot spot cells (H3 res 9) per area of {set_name}, "
+        "judged against the whole set"
+    )
     table.add_column("code")
     table.add_column("area")
     table.add_column("crimes", justify="right")
@@ -322,7 +325,8 @@ def _summary(app: FastAPI, set_name: str, weights: tuple[str, ...]) -> None:
             except ValueError:  # the data guard's refusal, already counted in the report
                 cells.append("refused")
                 continue
-            crimes = f"{result.provenance['crimes']['in_region']:,}"
+            # The ward's own cells of the set's study (hot spots judged against the whole set).
+            crimes = f"{int(result.cells['count'].sum()):,}"
             windows.add(f"{result.window.first}..{result.window.last}")
             cells.append(str(int(result.cells["hotspot"].sum())))
         table.add_row(code, name, crimes, *cells)

@@ -39,6 +39,7 @@ from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
 from geo_service.held_store import HeldCrimeStore
 from geo_service.results import StudyCache
+from pipelines.analysis.request import DEFAULT_SCOPE
 from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError, choose_window
 
@@ -81,13 +82,16 @@ def default_request(
     area: str | None = None,
     weights: str = "count",
     resolution: int = DEFAULT_RESOLUTION,
+    scope: str = DEFAULT_SCOPE,
 ) -> StudyRequest:
-    """The default hotspot query of one area (or, with ``area=None``, of the whole set)."""
+    """The default hotspot query of one area (or, with ``area=None``, of the whole set). By
+    default an area is judged against its whole set, so its answer is the set's study."""
     return StudyRequest(
         boundaries=set_name,
         areas=(area,) if area else (),
         resolution=resolution,
         weights=weights,
+        scope=scope,
     )
 
 
@@ -97,11 +101,15 @@ def default_requests(
     weights: Sequence[str] = DEFAULT_WEIGHTS,
     resolution: int = DEFAULT_RESOLUTION,
     skipped: list[str] | None = None,
+    areas_alone: bool = False,
 ) -> list[StudyRequest]:
-    """For every set (default: every stored set), per weights, the whole set then each area,
-    areas with the most crimes in the window first (those without any last: they are the ones
-    a study refuses), each question once. A set that cannot be read, or a store with no
-    crimes, is left out and described in ``skipped``."""
+    """For every set (default: every stored set), per weights, the whole set's study: it
+    answers every area's default question (an area is judged against its set,
+    pipelines/analysis/scope.py). Area-alone studies (``scope=areas``) are not the default, so
+    they are warmed only with ``areas_alone``: each area after its set, the areas with the most
+    crimes in the window first (those without any last: they are the ones a study refuses).
+    Each question once. A set that cannot be read, or a store with no crimes, is left out and
+    described in ``skipped``."""
     notes = skipped if skipped is not None else []
     try:
         window = choose_window(cache.store)
@@ -116,10 +124,14 @@ def default_requests(
         except BoundaryError as error:
             notes.append(f"{name}: {error}")
             continue
-        codes = _busiest_first(cache, boundary_set, window.first, window.last)
+        codes = (
+            _busiest_first(cache, boundary_set, window.first, window.last) if areas_alone else []
+        )
         for weight in weights:
             requests.append(default_request(name, None, weight, resolution))
-            requests.extend(default_request(name, code, weight, resolution) for code in codes)
+            requests.extend(
+                default_request(name, code, weight, resolution, scope="areas") for code in codes
+            )
     # The cache keys a question by its window spelled out (results.canonical_request): asking
     # for the same months twice would compute nothing new.
     return list(dict.fromkeys(requests))

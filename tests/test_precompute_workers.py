@@ -32,18 +32,23 @@ def _cache(data_dir: Path) -> StudyCache:
     return StudyCache(CrimeStore(data_dir), BoundaryStore(data_dir))
 
 
-def test_every_area_and_the_whole_set_once_busiest_first(town: Path) -> None:
-    requests = default_requests(_cache(town), weights=WEIGHTS)
+def test_the_whole_set_per_weights_and_areas_alone_on_request_busiest_first(town: Path) -> None:
+    # The set's study answers every ward's default question (judged against the set).
+    assert [(r.areas, r.weights) for r in default_requests(_cache(town), weights=WEIGHTS)] == [
+        ((), weight) for weight in WEIGHTS
+    ]
+    requests = default_requests(_cache(town), weights=WEIGHTS, areas_alone=True)
     assert len(requests) == len(set(requests)) == 2 * 3
     for weight in WEIGHTS:
         mine = [r for r in requests if r.weights == weight]
         # The whole set, then the West ward (the busy street's) before the quieter East ward.
         assert [r.areas for r in mine] == [(), (WEST,), (EAST,)]
+        assert [r.scope for r in mine] == ["set", "areas", "areas"]
 
 
 def test_a_window_spelled_out_is_the_same_cached_question(town: Path) -> None:
     cache = _cache(town)
-    default = default_requests(cache, weights=("count",))[1]
+    default = default_requests(cache, weights=("count",), areas_alone=True)[1]
     window = choose_window(cache.store)
     cache.get(default)
     cache.get(replace(default, first=window.first, last=window.last))  # as the profile asks
@@ -54,10 +59,11 @@ def test_worker_processes_fill_the_services_cache(town: Path) -> None:
     cache = _cache(town)
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
         report = precompute(cache, weights=WEIGHTS, executor=pool)
-    assert (report.requests, report.warmed, report.failed) == (6, 6, [])
+    assert (report.requests, report.warmed, report.failed) == (2, 2, [])
     for request in default_requests(cache, weights=WEIGHTS):
         cache.get(request)
-    assert (cache.misses, cache.hits) == (0, 6)  # every answer came from the workers
+        cache.get(replace(request, areas=(WEST,)))  # a ward's default answer: the set's study
+    assert (cache.misses, cache.hits) == (0, 4)  # every answer came from the workers
 
 
 def test_dask_local_cluster_and_the_cli_run_the_same_batch(town: Path) -> None:
@@ -69,8 +75,8 @@ def test_dask_local_cluster_and_the_cli_run_the_same_batch(town: Path) -> None:
     ):
         cache = _cache(town)
         report = precompute(cache, weights=WEIGHTS, executor=client.get_executor(pure=False))
-        assert (report.warmed, report.failed) == (6, [])
-        assert len(cache) == 6
+        assert (report.warmed, report.failed) == (2, [])
+        assert len(cache) == 2
 
         result = CliRunner().invoke(
             cli,
@@ -87,7 +93,7 @@ def test_dask_local_cluster_and_the_cli_run_the_same_batch(town: Path) -> None:
             ],
         )
     assert result.exit_code == 0, result.output
-    assert "3 of 3 studies computed" in result.output
+    assert "1 of 1 studies computed" in result.output
 
 
 def test_cli_refuses_an_unknown_boundary_set(town: Path) -> None:

@@ -87,7 +87,9 @@ def test_a_warm_up_workers_answers_equal_fresh_studies_refusals_too(torbay: Path
     boundaries = BoundaryStore(torbay)
     wards = boundaries.read(TORBAY_WARDS)
     cache = StudyCache(CrimeStore(torbay), boundaries, DiskCache(torbay / "unused"))
-    requests = default_requests(cache, [TORBAY_WARDS], weights=("count", "home-office-2018"))
+    requests = default_requests(
+        cache, [TORBAY_WARDS], weights=("count", "home-office-2018"), areas_alone=True
+    )
     held, fresh = HeldCrimeStore(torbay), CrimeStore(torbay)
     answered = refused = 0
     for request in requests:
@@ -110,7 +112,7 @@ def test_a_warm_up_workers_answers_equal_fresh_studies_refusals_too(torbay: Path
 def test_a_refusal_is_kept_and_asking_again_computes_nothing(torbay: Path, tmp_path: Path) -> None:
     boundaries = BoundaryStore(torbay)
     cache = StudyCache(CrimeStore(torbay), boundaries, DiskCache(tmp_path / "cache"))
-    quietest = default_requests(cache, [TORBAY_WARDS], weights=("count",))[-1]
+    quietest = default_requests(cache, [TORBAY_WARDS], weights=("count",), areas_alone=True)[-1]
     refused = replace(quietest, resolution=10, adjust=False)  # a quiet ward at res 10: refused
     with pytest.raises(StudyError) as first:
         cache.get(refused)
