@@ -23,6 +23,7 @@ EXAMPLES: dict[str, str] = {
     "set_name": WARDS,
     "code": TORMOHUN,
     "area": TORMOHUN,
+    "scope": "set",
     "res": "9",
     "from": "2020-01",
     "to": "2020-12",

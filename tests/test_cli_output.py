@@ -179,7 +179,7 @@ def test_analyse_progress_on_stderr_and_area_by_name(planning_store: Path, tmp_p
     assert "Computing hot spot statistics" not in stdout and "\x1b[" not in stdout
     assert f"Wrote {out}" in stdout
     provenance = json.loads(out.read_text())["provenance"]
-    assert list(provenance["region"]["areas"]) == [WEST]
+    assert provenance["shown_areas"] == [WEST]  # the West ward's cells of the set's study
 
 
 @pytest.mark.parametrize(

@@ -76,7 +76,7 @@ def test_dask_local_cluster_and_the_cli_run_the_same_batch(town: Path) -> None:
         cache = _cache(town)
         report = precompute(cache, weights=WEIGHTS, executor=client.get_executor(pure=False))
         assert (report.warmed, report.failed) == (2, [])
-        assert len(cache) == 2
+        assert all(cache.holds(request)[0] for request in default_requests(cache, weights=WEIGHTS))
 
         result = CliRunner().invoke(
             cli,

@@ -183,7 +183,11 @@ def test_top_returns_the_ranked_list(api: httpx.Client) -> None:
 def test_area_accepts_repeated_and_comma_separated_codes(api: httpx.Client) -> None:
     one = api.get("/v1/hotspots", params={"boundaries": WARDS, "area": WEST, **FAST}).json()
     assert {c["area_code"] for c in one["cells"]} == {WEST}
-    assert one["provenance"]["region"]["areas"] == [WEST]
+    # Judged against the whole set (the default scope), showing the West ward's cells.
+    assert sorted(one["provenance"]["region"]["areas"]) == sorted([WEST, EAST])
+    assert one["provenance"]["shown_areas"] == [WEST]
+    alone = {"boundaries": WARDS, "area": WEST, "scope": "areas", **FAST}
+    assert api.get("/v1/hotspots", params=alone).json()["provenance"]["region"]["areas"] == [WEST]
     fast = [("permutations", "99"), ("res", "10")]
     both = [("boundaries", WARDS), ("area", f"{WEST},{EAST}"), *fast]
     repeated = [("boundaries", WARDS), ("area", WEST), ("area", EAST), *fast]
