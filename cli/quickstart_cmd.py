@@ -54,6 +54,8 @@ from pipelines.quoting import quoted
 from pipelines.store import CrimeStore, resolve_data_dir
 from pipelines.store.crime_store import StoreError
 
+NO_STUDY = "not possible"  # a hot spot study the data guard refused, in the summary table
+
 if TYPE_CHECKING:  # the web stack is imported only by the commands that serve
     from fastapi import FastAPI
 
@@ -317,22 +319,47 @@ def _summary(app: FastAPI, set_name: str, weights: tuple[str, ...]) -> None:
     for weight in weights:
         table.add_column(weight, justify="right")
     windows: set[str] = set()
+    rows: list[tuple[str, str, int | None, list[str]]] = []
     for code, name in zip(boundary_set.areas["code"], boundary_set.areas["name"], strict=True):
-        crimes, cells = "-", []
+        crimes: int | None = None
+        cells: list[str] = []
         for weight in weights:
             try:
                 result, _ = cache.get(default_request(set_name, code, weight))
             except ValueError:  # the data guard's refusal, already counted in the report
-                cells.append("refused")
+                cells.append(NO_STUDY)
                 continue
             # The ward's own cells of the set's study (hot spots judged against the whole set).
-            crimes = f"{int(result.cells['count'].sum()):,}"
+            crimes = int(result.cells["count"].sum())
             windows.add(f"{result.window.first}..{result.window.last}")
             cells.append(str(int(result.cells["hotspot"].sum())))
-        table.add_row(code, name, crimes, *cells)
+        rows.append((code, name, crimes, cells))
+    counted = _crimes_of_refused_areas(cache.store, boundary_set, rows, windows)
+    for code, name, crimes, cells in rows:
+        shown = crimes if crimes is not None else counted.get(code)
+        table.add_row(code, name, "" if shown is None else f"{shown:,}", *cells)
     if windows:
         table.caption = f"crimes and hot spots of {', '.join(sorted(windows))}"
+    if any(NO_STUDY in cells for *_, cells in rows):
+        table.caption = (table.caption or "") + (
+            f"; {NO_STUDY}: too few crimes or too small an area for a reliable hot spot study "
+            "(the reasons are above); its crimes are still counted"
+        )
     print_table(table)
+
+
+def _crimes_of_refused_areas(
+    store: CrimeStore, boundary_set: BoundarySet, rows: list, windows: set[str]
+) -> dict[str, int]:
+    """Crimes in each area whose studies were all refused, counted into the set's areas for the
+    window the other studies used, so the table shows a count, not a dash."""
+    from boundaries.counts import count_crimes
+
+    if len(windows) != 1 or all(crimes is not None for _, _, crimes, _ in rows):
+        return {}
+    first, last = next(iter(windows)).split("..")
+    counts = count_crimes(store, boundary_set, first=first, last=last).table
+    return dict(zip(counts["code"], counts["crimes"].astype(int).tolist(), strict=True))
 
 
 def _urls(app: FastAPI, base: str, set_name: str) -> list[tuple[str, str]]:

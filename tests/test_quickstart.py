@@ -21,6 +21,7 @@ import shapely
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from boundaries.counts import count_crimes
 from boundaries.sets import load_boundary_file
 from boundaries.store import BoundaryStore
 from cli.main import app as cli
@@ -144,6 +145,24 @@ def test_quickstart_stores_the_wards_and_twelve_months_of_the_lads_crimes(quicks
     assert len(rows) == 16 and "refused" not in rows.values(), output
     assert int(rows[TORMOHUN]) > 0, output
     assert f"/v1/hotspots?boundaries={SET}&area=" in output
+
+
+def test_the_summary_counts_the_crimes_of_wards_whose_study_was_not_possible(quickstarted):
+    """A ward refused a hot spot study showed crimes "-" (Ellacombe had 843): it shows its count
+    and says the study was not possible, with why in the caption."""
+    data_dir, output = quickstarted
+    store, wards = CrimeStore(data_dir), BoundaryStore(data_dir).read(SET)
+    window = re.search(r"crimes and hot spots of (\d{4}-\d{2})\.\.(\d{4}-\d{2})", output)
+    assert window is not None, output
+    counts = count_crimes(store, wards, first=window.group(1), last=window.group(2)).table
+    refused = [line for line in output.splitlines() if "not possible" in line and "E05" in line]
+    assert refused, "the fake's Torbay has a ward too small for a study"
+    for line in refused:
+        code = re.search(r"E05\d{6}", line).group(0)
+        crimes = int(counts.loc[counts["code"] == code, "crimes"].iloc[0])
+        assert f"{crimes:,}" in line.split(code, 1)[1], line
+        assert " - " not in line and not line.rstrip("│ ").endswith("-"), line
+    assert "not possible: too few crimes or too small an area" in " ".join(output.split())
 
 
 def test_the_served_store_answers_ranked_hotspots_with_provenance_for_a_torbay_ward(
