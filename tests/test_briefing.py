@@ -204,5 +204,11 @@ def test_the_briefing_page_shows_the_sentences_and_their_sources(base: str) -> N
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for sentence in said["sentences"]:
         assert sentence["text"].replace("'", "&#39;") in page.text
-    assert "From: total.count = 3,927" in page.text
+    # The trace in words ("Burglary, 12 months before: 1,074"); field paths only in the JSON.
+    assert "from: All crime, last 12 months: 3,927" in page.text
+    assert "categories[" not in page.text and "total.count" not in page.text
+    assert "hotspots.items" not in page.text and " = " not in page.text
+    paths = [path for s in said["sentences"] for path in s["sources"]]
+    assert any(path.startswith("categories[") for path in paths)
+    assert re.search(r"from: [A-Z][a-z ,-]+, (12 months before|last 12 months): [\d,]+", page.text)
     assert f'href="/areas/{SET}/{TORMOHUN}"' in page.text  # breadcrumbs back to the area

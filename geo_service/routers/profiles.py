@@ -237,7 +237,8 @@ def area_briefing(
         )
         if format == "html":
             crumbs = area_crumbs(set_name, code, profile.area.name)
-            page = render_briefing_html(body.model_dump(), crumbs)
+            names = [row.name for row in profile.categories]
+            page = render_briefing_html(body.model_dump(), crumbs, names)
             return html_response(page, boundaries, [set_name])
         return JSONResponse(body.model_dump(mode="json"))
 
