@@ -43,10 +43,21 @@ def reading(row: dict) -> str:
         verdict = f"{caught}: less than an even spread of crime would put there."
     else:
         verdict = f"{caught}: {pai:.1f} times what an even spread of crime would put there."
+    return f"{verdict} {_top5_words(row, test)}"
+
+
+def _top5_words(row: dict, test: str) -> str:
+    """The equal-land comparison (PEI* at 5 %) in plain words: what the busiest places held,
+    against the most any places of that size could have held."""
+    held, share = row["hit_rate_top5"], row["pei_top5"]
+    compared = "To compare settings on the same amount of land"
+    if share <= 0:
+        return f"{compared}: the busiest 5% of the land before held none of the crimes of {test}."
+    best = held / share
     return (
-        f"{verdict} On the same 5% of the land for every setting, the busiest cells held "
-        f"{row['hit_rate_top5']:.1%} of the crimes, {row['pei_top5']:.0%} of the most any cells "
-        "covering that much land could have held."
+        f"{compared}: the busiest 5% of the land before held {held:.1%} of the crimes of {test}; "
+        f"the best 5% anyone could have picked held {best:.1%}, so the pick caught {share:.0%} "
+        "of the most it could have."
     )
 
 

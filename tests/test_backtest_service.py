@@ -650,9 +650,10 @@ def test_the_plain_words_reading() -> None:
     assert reading(row) == (
         "The hot spots chosen on 2019-01 to 2019-09 (about 0.1 km² cells, by crime counts) cover "
         "5.0% of the land and held 21.0% (42 of 200) of the crimes of 2019-10 to 2019-12: 4.2 "
-        "times what an even spread of crime would put there. On the same 5% of the land for "
-        "every setting, the busiest cells held 19.0% of the crimes, 60% of the most any cells "
-        "covering that much land could have held."
+        "times what an even spread of crime would put there. To compare settings on the same "
+        "amount of land: the busiest 5% of the land before held 19.0% of the crimes of 2019-10 "
+        "to 2019-12; the best 5% anyone could have picked held 31.7%, so the pick caught 60% of "
+        "the most it could have."
     )
     assert technical_reading(row) == (
         "PAI 4.2: the hotspots picked on 2019-01 to 2019-09 (resolution 9, crime counts) held "
