@@ -15,6 +15,7 @@ from typing import Any
 from geo_service.pages import template_environment
 from geo_service.plain_words import ALLOCATION_TERMS, MEASURE_WORDS, ROUNDING_NAMES
 from pipelines.attribution import ATTRIBUTION
+from pipelines.harm.table import summed_unit
 from pipelines.wording import counted
 
 BAR_WIDTH = 100  # SVG units of the longest bar
@@ -62,5 +63,9 @@ def render_allocation_html(body: dict[str, Any]) -> str:
         bars=allocation_bars(rows),
         bar_width=BAR_WIDTH,
         has_population=any(r.get("population") is not None for r in rows),
+        # Harm is a sum of weights in the table's unit (e.g. "GBP (2015/16 prices)"), shown
+        # whole: decimals of pounds or crime-days say nothing a planner can use.
+        harm_unit=summed_unit(provenance["weights"].get("unit") or "unstated"),
+        measure_digits=1 if provenance["measure"] == "rate" else 0,
         attribution=ATTRIBUTION,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import html
 import io
 import json
 from collections.abc import Iterator
@@ -225,6 +226,21 @@ def test_allocation_page_shows_the_table_in_chromium(api: httpx.Client) -> None:
         assert "Webster (Sainte-Laguë) divisor method" in text and "home-office-2018" in text
         assert "2019-01 to 2019-12" in text
     assert attempted == [] and errors == []
+
+
+def test_allocation_page_gives_harm_its_unit_and_whole_numbers(api: httpx.Client) -> None:
+    """Harm was shown with no unit and with decimals ("4,354,392.00"): the column names the
+    weights table's unit and its figures are whole."""
+    params = {"boundaries": WARDS, "units": 9, "measure": "harm", "weights": "cchi"}
+    numbers = api.get("/v1/allocate", params=params).json()
+    unit = numbers["provenance"]["weights"]["unit"].replace(" per crime", "")
+    page = api.get("/v1/allocate", params={**params, "format": "html"}).text
+    assert f"Harm ({html.escape(unit)})</th>" in page
+    assert f"Need: harm ({html.escape(unit)})</th>" in page
+    for row in numbers["rows"]:
+        cells = page.split(f'data-code="{row["code"]}"', 1)[1].split("</tr>", 1)[0]
+        # The harm and the need (harm here), each a whole number.
+        assert cells.count(f"<td>{round(row['harm']):,}</td>") >= 2, cells
 
 
 ALLOCATE_ERRORS = [
