@@ -3,6 +3,8 @@ Chromium), the area page's links, and `serve`/`quickstart` on a busy port."""
 
 from __future__ import annotations
 
+import html
+import re
 import socket
 from pathlib import Path
 
@@ -189,3 +191,24 @@ def test_go_with_no_single_match_gets_the_html_page_linking_close_names(
     # Without the browser's Accept header too (a form posted by a script, curl): still a page.
     plain = httpx.get(f"{base}/area", params={"boundaries": SET, "area": typed})
     assert plain.status_code == 404 and plain.headers["content-type"].startswith("text/html")
+
+
+def test_the_start_page_links_the_planning_pages_and_each_answers(base: str) -> None:
+    """The start page had no way to the planning pages: compare, allocation, backtest and the
+    displacement check are linked, and each link opens (a page, not an error)."""
+    page = httpx.get(f"{base}/").text
+    links = re.findall(r'<ul class="planning-links">(.*?)</ul>', page, flags=re.S)
+    assert links, page
+    addresses = [html.unescape(a) for a in re.findall(r'href="([^"]+)"', links[0])]
+    assert "Compare boundary schemes" in links[0]  # its page, or what it needs (one set here)
+    assert any(a.startswith("/v1/allocate?") for a in addresses)
+    assert any(a.startswith("/v1/backtest/last?") for a in addresses)
+    assert any(a.startswith("/docs#/planning") for a in addresses)
+    for address in addresses:
+        response = httpx.get(f"{base}{address}", timeout=300)
+        assert response.headers["content-type"].startswith("text/html"), address
+        if address.startswith("/v1/backtest/last") and response.status_code == 404:
+            # No run recorded in this store: the page says how to record one.
+            assert "run one with POST /v1/backtest" in response.text
+            continue
+        assert response.status_code == 200, (address, response.text[:300])

@@ -5,6 +5,7 @@ downloads. The area is named by code or exact name (boundaries.area_names), as e
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -67,6 +68,7 @@ def start_page(store: BoundaryStoreDep, boundaries: SetQuery = None) -> HTMLResp
     page = _environment.get_template("start.html").render(
         sets=sets,
         chosen=chosen,
+        planning=_planning_links(chosen["name"], [s["name"] for s in sets]) if chosen else [],
         areas=areas,
         scheme_words=_SCHEME_WORDS,
         area_map=area_map_url(chosen["name"]) if chosen else None,
@@ -75,6 +77,42 @@ def start_page(store: BoundaryStoreDep, boundaries: SetQuery = None) -> HTMLResp
         attribution=ATTRIBUTION,
     )
     return html_response(page, store, [chosen["name"]] if chosen else [], SITE_PAGE_POLICY)
+
+
+def _planning_links(set_name: str, set_names: list[str]) -> list[tuple[str, str, str]]:
+    """(label, address, note) of the planning pages for the chosen set."""
+    others = [name for name in set_names if name != set_name]
+    compare = (
+        (
+            "Compare boundary schemes",
+            f"/v1/maps/compare?boundaries={quote(set_name)},{quote(others[0])}",
+            f"{set_name} beside {others[0]}",
+        )
+        if others
+        else (
+            "Compare boundary schemes",
+            "/docs#/planning",
+            "needs a second boundary set of the same place, such as ward clusters",
+        )
+    )
+    return [
+        compare,
+        (
+            "Share patrol units by need",
+            f"/v1/allocate?boundaries={quote(set_name)}&units=10&format=html",
+            "10 units; change units= in the address",
+        ),
+        (
+            "Test last period's hot spots against this period (backtest)",
+            f"/v1/backtest/last?boundaries={quote(set_name)}&format=html",
+            "the newest recorded run; `hotspots backtest` or POST /v1/backtest records one",
+        ),
+        (
+            "Did crime move next door? (displacement check)",
+            "/docs#/planning",
+            "choose a target area, a control area and the periods before and after",
+        ),
+    ]
 
 
 @router.get(
