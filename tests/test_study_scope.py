@@ -128,3 +128,16 @@ def test_cli_scope(quickstart_dir: Path, tmp_path: Path) -> None:
         ],
     )
     assert bad.exit_code != 0 and "scope must be one of set, areas" in bad.output
+
+
+def test_a_page_cursor_is_bound_to_the_scope(api: httpx.Client) -> None:
+    params = {"boundaries": SET, "area": TORMOHUN, "limit": "5"}
+    first = api.get("/v1/hotspots", params=params, timeout=300).json()
+    cursor = first["page"]["next_cursor"]
+    assert cursor and len(first["cells"]) == 5
+    following = api.get("/v1/hotspots", params={**params, "cursor": cursor}, timeout=300)
+    assert following.status_code == 200
+    assert {c["h3"] for c in following.json()["cells"]}.isdisjoint(c["h3"] for c in first["cells"])
+    elsewhere = {**params, "cursor": cursor, "scope": "areas"}
+    refused = api.get("/v1/hotspots", params=elsewhere, timeout=300)
+    assert refused.status_code == 422, refused.text
