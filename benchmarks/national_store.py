@@ -244,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             "torbay-wards-2019",
             "--area",
             TORBAY_WARD,
+            "--scope",  # the ward alone as the region: the small study this row measures
+            "areas",
             "--from",
             "2020-01",
             "--to",
