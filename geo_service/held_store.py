@@ -16,13 +16,11 @@ current version no longer names are dropped.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
 
 from pipelines.index.h3_ranges import in_ranges
-from pipelines.schema import CRIME_SCHEMA
 from pipelines.store import CrimeStore, Snapshot
 from pipelines.store.manifest import PartitionEntry
 
@@ -94,29 +92,13 @@ class HeldSnapshot(Snapshot):
         super().__init__(snapshot.root, snapshot.manifest, snapshot._current)
         self._held = held
 
-    def read_region(
-        self,
-        ranges: np.ndarray,
-        columns: Iterable[str],
-        force: str | None = None,
-        first: str | None = None,
-        last: str | None = None,
+    def _read_region_file(
+        self, entry: PartitionEntry, columns: list[str], ranges: np.ndarray
     ) -> pa.Table:
-        wanted = list(columns)
-        tables = []
-        candidates = self.manifest.region_index.may_hold(ranges)  # as Snapshot.read_region
-        for key in self.partitions(force, first, last):
-            if key not in candidates:
-                continue
-            entry = self.manifest.partitions[key]
-            held = self._held.get(self, entry)
-            if held is None:
-                tables.append(self._read_file(entry, wanted, ranges))
-            else:
-                tables.append(held.rows_in(ranges, wanted))
-        if not tables:
-            return pa.schema([CRIME_SCHEMA.field(name) for name in wanted]).empty_table()
-        return pa.concat_tables(tables)
+        held = self._held.get(self, entry)
+        if held is None:
+            return self._read_file(entry, columns, ranges)
+        return held.rows_in(ranges, columns)
 
 
 class HeldCrimeStore(CrimeStore):

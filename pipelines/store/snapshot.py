@@ -120,13 +120,20 @@ class Snapshot(ManifestView):
         # The manifest's index rules out most partitions before any file is opened.
         candidates = self.manifest.region_index.may_hold(ranges)
         tables = [
-            self._read_file(self.manifest.partitions[key], wanted, ranges)
+            self._read_region_file(self.manifest.partitions[key], wanted, ranges)
             for key in self.partitions(force, first, last)
             if key in candidates
         ]
         if not tables:
             return pa.schema([CRIME_SCHEMA.field(name) for name in wanted]).empty_table()
         return pa.concat_tables(tables)
+
+    def _read_region_file(
+        self, entry: PartitionEntry, columns: list[str], ranges: np.ndarray
+    ) -> pa.Table:
+        """One partition's rows in ``ranges``: the place a snapshot that holds files in memory
+        (``geo_service.held_store``) answers from them instead of the disk."""
+        return self._read_file(entry, columns, ranges)
 
     def _read_file(
         self, entry: PartitionEntry, columns: list[str] | None, ranges: np.ndarray | None = None
