@@ -227,6 +227,17 @@ def test_boundaries_areas_lists_what_area_accepts(planning_store: Path) -> None:
     ]
 
 
+def test_boundaries_areas_of_an_unknown_set_is_one_line_naming_the_sets(
+    planning_store: Path,
+) -> None:
+    status, stdout, stderr = run_cli(
+        "boundaries", "areas", "no-such-set", "--data-dir", str(planning_store)
+    )
+    assert status != 0 and stdout == ""
+    assert "Traceback" not in stderr
+    assert "no boundary set named 'no-such-set'" in stderr and WARDS in stderr
+
+
 @pytest.mark.parametrize("columns", [60, 80])
 @pytest.mark.parametrize(
     ("args", "whole"),
