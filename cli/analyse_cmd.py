@@ -30,6 +30,7 @@ from cli.common import (
     refuse_to_overwrite,
     step_progress,
 )
+from cli.study_summary import study_summary
 from pipelines.analysis.output import (
     encode_cells,
     output_files,
@@ -51,7 +52,6 @@ from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
 from pipelines.store.atomic import file_version
 from pipelines.store.paths import resolve_data_dir
-from pipelines.wording import counted
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -292,17 +292,7 @@ def _summary(
 ) -> None:
     window = provenance["window"]
     hotspot = columns["hotspot"]
-    hot = sum(hotspot)
-    console.print(
-        f"{counted(len(hotspot), 'cell')} at resolution {provenance['resolution']}, "
-        f"{window['first']}..{window['last']}, "
-        f"{counted(provenance['crimes']['in_region'], 'crime')} in the region; "
-        f"weights {provenance['weights']['name']} "
-        f"{provenance['weights']['version']}; {counted(hot, 'hot spot cell')} (adjusted p <= "
-        f"{provenance['alpha']}, "
-        f"{provenance['multiple_testing']}).",
-        highlight=False,
-    )
+    console.print(study_summary(columns, provenance), highlight=False)
     if provenance["method"] == "gistar":
         pairs = zip(columns["class"], hotspot, strict=True)
         weaker = sum(1 for level, is_hot in pairs if level > 0 and not is_hot)

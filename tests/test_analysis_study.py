@@ -278,7 +278,7 @@ def test_analyse_writes_every_cell_with_provenance(town, data_dir: Path, tmp_pat
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     # The summary counts hot spots by their one meaning, and the busy street apart from them.
-    assert "0 hot spot cells (adjusted p <= 0.05" in result.output
+    assert "0 hot spot cells (adjusted p <= 0.05" in " ".join(result.output.split())
     assert "1 high-count places" in result.output
     cells = pd.read_csv(csv_path)
     for column in ("h3", "count", "value", "z", "p", "p_adjusted", "class"):

@@ -141,3 +141,49 @@ def test_a_page_cursor_is_bound_to_the_scope(api: httpx.Client) -> None:
     elsewhere = {**params, "cursor": cursor, "scope": "areas"}
     refused = api.get("/v1/hotspots", params=elsewhere, timeout=300)
     assert refused.status_code == 422, refused.text
+
+
+def _said(output: str) -> str:
+    return " ".join(output.split())  # the console wraps long lines
+
+
+def test_cli_summary_names_the_study_region_and_the_ward_shown(
+    quickstart_dir: Path, tmp_path: Path
+) -> None:
+    """Judged against its set, the ward's summary gives the set's cells and crimes as the study
+    region and the ward's own cells and crimes as what is shown, never the set's count as the
+    ward's."""
+    out = tmp_path / "tormohun.json"
+    args = ["analyse", "--boundaries", SET, "--area", TORMOHUN, "-o", str(out)]
+    result = CliRunner().invoke(cli, [*args, "--data-dir", str(quickstart_dir)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    provenance, cells = written["provenance"], written["cells"]
+    studied_cells, set_crimes = (
+        provenance["study_region"]["cells"],
+        provenance["crimes"]["in_region"],
+    )
+    ward_crimes = sum(cell["count"] for cell in cells)
+    hot = sum(cell["hotspot"] for cell in cells)
+    assert 0 < ward_crimes < set_crimes and 0 < len(cells) < studied_cells
+    said = _said(result.output)
+    assert f"Study region: all of {SET} ({studied_cells:,} cells and {set_crimes:,} crimes)" in said
+    assert f"Shown: Tormohun ({len(cells):,} cells and {ward_crimes:,} crimes)" in said
+    assert f"{hot} hot spot cells (adjusted p <= 0.05, fdr_bh) in Tormohun" in said
+    assert "in the region" not in said
+
+
+def test_cli_summary_of_a_ward_studied_alone(quickstart_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "alone.json"
+    args = ["analyse", "--boundaries", SET, "--area", TORMOHUN, "--scope", "areas"]
+    result = CliRunner().invoke(cli, [*args, "-o", str(out), "--data-dir", str(quickstart_dir)])
+    assert result.exit_code == 0, result.output
+    written = json.loads(out.read_text())
+    crimes = written["provenance"]["crimes"]["in_region"]
+    assert crimes == sum(cell["count"] for cell in written["cells"])
+    said = _said(result.output)
+    cells = len(written["cells"])
+    assert (
+        f"Study region: Tormohun of {SET}, studied alone ({cells:,} cells and {crimes:,} crimes)"
+        in said
+    )
