@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import special
 
+from pipelines.analysis.bounded_minimum import minimize_bounded
 from pipelines.analysis.multiple_testing import adjust_p, check_alpha, check_method
 
 NAME = "high-count places"
@@ -51,8 +52,6 @@ def fit_negative_binomial(counts: np.ndarray) -> tuple[float, float]:
     mean = float(x.mean())
     if mean <= 0 or x.var() <= mean:
         return mean, float("inf")
-    # Imported here, not at the top: only an over-dispersed fit needs the optimiser.
-    from scipy import optimize
 
     def negative_log_likelihood(log_r: float) -> float:
         r = float(np.exp(log_r))
@@ -62,11 +61,10 @@ def fit_negative_binomial(counts: np.ndarray) -> tuple[float, float]:
             + np.sum(x) * np.log(mean / (r + mean))
         )
 
-    best = optimize.minimize_scalar(
-        negative_log_likelihood,
-        bounds=(np.log(_MIN_SHAPE), np.log(_MAX_SHAPE)),
-        method="bounded",
-        options={"xatol": 1e-6},
+    # scipy.optimize.minimize_scalar(method="bounded", options={"xatol": 1e-6}), step for
+    # step, without importing scipy.optimize (pipelines/analysis/bounded_minimum.py says why).
+    best = minimize_bounded(
+        negative_log_likelihood, bounds=(np.log(_MIN_SHAPE), np.log(_MAX_SHAPE)), xatol=1e-6
     )
     return mean, float(np.exp(best.x))
 

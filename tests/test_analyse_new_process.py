@@ -1,0 +1,79 @@
+"""``hotspots analyse`` computing a study in a new process, as a user runs it: the work it does
+not need stays out of the process (scipy.optimize, extra OpenBLAS threads) and the study is
+in the shared cache, whole, when the process ends (it is written while the answer is)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.service_town import WARDS, build_town
+
+# Run in a new process; prints, after the command, which modules were loaded and how many
+# threads each BLAS library runs.
+_PROBE = """
+import sys
+from cli.main import app
+try:
+    app({args!r})
+except SystemExit as done:
+    assert not done.code, done.code
+import json
+try:
+    from threadpoolctl import threadpool_info
+    blas = threadpool_info()
+    blas = sorted({{info["num_threads"] for info in blas if info["user_api"] == "blas"}})
+except ImportError:
+    blas = None
+print(json.dumps({{"optimize": "scipy.optimize" in sys.modules, "blas_threads": blas}}))
+"""
+
+
+@pytest.fixture
+def town(tmp_path: Path) -> Path:
+    data_dir, _ = build_town(tmp_path)
+    return data_dir
+
+
+def _analyse_in_new_process(data_dir: Path, out: Path, env: dict[str, str]) -> dict:
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(data_dir), "-o", str(out)]
+    code = _PROBE.format(args=[*args, "--overwrite"])
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    return {**env, "HOTSPOTS_CACHE_DIR": str(data_dir / "cache"), **extra}
+
+
+def test_a_computed_study_is_cached_whole_when_the_process_ends(town: Path, tmp_path: Path) -> None:
+    first = tmp_path / "first.json"
+    probe = _analyse_in_new_process(town, first, _env(town))
+    computed = json.loads(first.read_text())
+    assert computed["provenance"]["study_cache"]["answered_from_cache"] is False
+    # The high-count fit ran (over-dispersed counts) without importing the optimiser.
+    assert computed["provenance"]["high_count_places"]["fitted_shape"] is not None
+    assert probe["optimize"] is False
+    again = tmp_path / "again.json"
+    _analyse_in_new_process(town, again, _env(town))
+    cached = json.loads(again.read_text())
+    assert cached["provenance"]["study_cache"]["answered_from_cache"] is True
+    assert cached["cells"] == computed["cells"]
+
+
+def test_a_study_runs_one_blas_thread_unless_told_otherwise(town: Path, tmp_path: Path) -> None:
+    pytest.importorskip("threadpoolctl")
+    probe = _analyse_in_new_process(town, tmp_path / "a.json", _env(town))
+    assert probe["blas_threads"] == [1]
+    # The user's own setting stands (a new cache folder: the study is computed again).
+    told = _env(town, OPENBLAS_NUM_THREADS="2", HOTSPOTS_CACHE_DIR=str(tmp_path / "other"))
+    probe = _analyse_in_new_process(town, tmp_path / "b.json", told)
+    assert probe["blas_threads"] == [2]
