@@ -29,6 +29,7 @@ from cli.common import (
     step_progress,
 )
 from cli.tables import print_table
+from pipelines.analysis.scope import check_scope
 from pipelines.analysis.study import StudyRequest
 from pipelines.months import check_range, parse_month
 from pipelines.planning.allocation_request import AllocationRequest, allocate_by_need
@@ -111,6 +112,8 @@ def allocate_command(
         fail(str(error))
     title = f"{units} units across {boundaries}"
     _emit(allocation.frame, allocation.provenance, file_format, output, title=title)
+    # On stderr: stdout may be JSON or CSV for another program.
+    typer.echo(f"Region: {allocation.provenance['study_region']['meaning']}.", err=True)
 
 
 def compare_command(
@@ -155,8 +158,10 @@ def compare_command(
     except (ValueError, BoundaryError) as error:
         fail(str(error))
     body = comparison.to_dict()
+    region = f"Region: {comparison.provenance['study_region']['meaning']}."
     if file_format == "json" or output:
         _write_json(body, output)
+        typer.echo(region, err=True)
         return
     table = Table(title="Boundary schemes compared (harm: " + weights + ")")
     for column in (
@@ -182,6 +187,7 @@ def compare_command(
             f"{s.between_share:.2f}",
         )
     print_table(table)
+    typer.echo(region, err=True)
 
 
 def displacement_command(
@@ -241,6 +247,7 @@ def backtest_command(
     seed: study.Seed = 0,
     # gistar.DEFAULT_P_FOR_CLASSES, not imported: the command's module loads lazily
     p_for_classes: study.PForClasses = "permutation",
+    scope: study.Scope = "set",
     file_format: FormatOption = "table",
     output: OutputOption = None,
     quiet: QuietOption = False,
@@ -276,6 +283,7 @@ def backtest_command(
             permutations=permutations,
             seed=seed,
             p_for_classes=p_for_classes,
+            scope=check_scope(scope),
         )
         asked = BacktestRequest.ending(
             base,
@@ -296,10 +304,19 @@ def backtest_command(
     frame = pd.DataFrame(entry["rows"])
     provenance = {
         key: entry[key]
-        for key in ("best", "train", "test", "hotspot_selection", "test_crimes_rule", "formulas")
+        for key in (
+            "best",
+            "train",
+            "test",
+            "study_region",
+            "hotspot_selection",
+            "test_crimes_rule",
+            "formulas",
+        )
     } | {"settings": entry["settings"], "data_version": version, "run_at": entry["run_at"]}
     _emit(frame, provenance, file_format, output, title="Hotspot backtest (PAI)")
     # On stderr: stdout may be JSON or CSV for another program.
+    typer.echo(f"Region: {entry['study_region']['meaning']}.", err=True)
     if warning:
         typer.echo(f"warning: {warning}", err=True)
     else:

@@ -56,3 +56,11 @@ PForClasses = Annotated[
         "or the opt-in analytic / analytic-gated (flag noise on over-dispersed counts).",
     ),
 ]
+Scope = Annotated[
+    str,
+    typer.Option(
+        "--scope",
+        help="With --area: set (default: the areas' hot spots are judged against the whole "
+        "boundary set, as on their map) or areas (the named areas alone are the study region).",
+    ),
+]

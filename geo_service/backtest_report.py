@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from pipelines.analysis.request import DEFAULT_SCOPE
 from pipelines.analysis.study import StudyRequest
 from pipelines.planning.backtest_record import (
     find_match,
@@ -57,6 +58,9 @@ def backtest_hint(study: StudyRequest, resolution: int) -> str:
         f"--res {resolution}",
         f"--weights {study.weights}",
     ]
+    if study.areas and study.scope != DEFAULT_SCOPE:  # the scope of the answer it is hinted on
+        query.append(("scope", study.scope))
+        cli.append(f"--scope {study.scope}")
     if study.force:
         query.append(("force", study.force))
         cli.append(f"--force {study.force}")
@@ -79,3 +83,33 @@ def backtest_hint(study: StudyRequest, resolution: int) -> str:
         f"POST /v1/backtest?{urlencode(query)} (with an API key; add to=YYYY-MM, the training "
         f"window's last month) or `hotspots backtest {' '.join(cli)} --to YYYY-MM`"
     )
+
+
+def recorded_backtest_url(data_dir: Path, study: StudyRequest, resolution: int) -> str | None:
+    """The page of the recorded backtest that scored ``study``'s settings (its scope included,
+    so a ward's map links to the backtest of the hot spots it shows), or None without one."""
+    match = find_match(read_records(data_dir, study.boundaries).runs, study, resolution)
+    if match is None:
+        return None
+    run, _ = match
+    settings = run["settings"]
+    query: list[tuple[str, str]] = [
+        ("boundaries", settings["boundaries"]),
+        *(("area", code) for code in settings["areas"]),
+        ("to", run["train"]["last"]),
+        ("train_months", str(run["train_months"])),
+        ("test_months", str(run["test_months"])),
+        ("res", ",".join(map(str, run["resolutions"]))),
+        ("weights", ",".join(run["selections"])),
+    ]
+    if settings["areas"]:
+        query.append(("scope", settings.get("scope", "areas")))
+    for name in ("force", "method", "k", "alpha", "correction", "p_for_classes"):
+        if settings[name] is not None:
+            query.append((name, str(settings[name])))
+    if settings["categories"]:
+        query.append(("categories", ",".join(settings["categories"])))
+    if settings["exclude_police_generated"]:
+        query.append(("exclude_police_generated", "true"))
+    query += [("permutations", str(settings["permutations"])), ("seed", str(settings["seed"]))]
+    return f"/v1/backtest?{urlencode([*query, ('format', 'html')])}"

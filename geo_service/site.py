@@ -51,8 +51,13 @@ def briefing_url(set_name: str, code: str, format: str = "html") -> str:
     return base + ("" if format == "json" else "?format=html")
 
 
-def hotspot_list_url(set_name: str, code: str, format: str = "json", weights: str = "count") -> str:
-    query = {"boundaries": set_name, "area": code, "weights": weights, "top": 10}
+def hotspot_list_url(
+    set_name: str, code: str, format: str = "json", weights: str = "count", scope: str = "set"
+) -> str:
+    query: dict[str, str | int] = {"boundaries": set_name, "area": code, "weights": weights}
+    if scope != "set":  # the default needs no word; another scope is carried from the page
+        query["scope"] = scope
+    query["top"] = 10
     if format != "json":
         query["format"] = format
     return f"/v1/hotspots?{urlencode(query)}"

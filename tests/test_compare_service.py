@@ -327,3 +327,24 @@ def test_chromium_draws_both_maps_in_step_with_no_outside_request(base: str) -> 
         assert zoomed[1][2] == after[1][2] + 1 and zoomed[0][2] == zoomed[1][2]
     assert attempted == []
     assert errors == []
+
+
+def test_the_region_compared_is_stated(town: Path, base: str) -> None:
+    """compare takes no areas (a comparison of schemes needs one region they all cover), so it
+    says what region it studied: the reference set whole, in the answer, the page and the CLI."""
+    from typer.testing import CliRunner
+
+    from cli.main import app as cli
+
+    body = _get(base, "/v1/compare", boundaries=f"{WARDS},{CLUSTERS}").json()
+    region = body["provenance"]["study_region"]
+    assert region["boundary_set"] == WARDS and region["areas"] == "all areas of the set"
+    assert f"judged against all of {WARDS}" in region["meaning"]
+    assert "takes no areas" in region["why_no_scope"]
+    page = _get(base, "/v1/maps/compare", boundaries=f"{WARDS},{CLUSTERS}")
+    assert region["meaning"] in html.unescape(page.text)
+    said = CliRunner().invoke(
+        cli, ["compare", "--boundaries", f"{WARDS},{CLUSTERS}", "--data-dir", str(town), "--quiet"]
+    )
+    assert said.exit_code == 0, said.output
+    assert f"Region: {region['meaning']}." in " ".join(said.stderr.split())

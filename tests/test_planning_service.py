@@ -494,3 +494,18 @@ def crimes_in(store: CrimeStore, wards: object, code: str, first: str, last: str
     table = store.read(None, first, last, columns=["longitude", "latitude"])
     assignment = assign_table(wards, table)
     return float(assignment.counts()[wards.codes.index(code)])
+
+
+def test_allocation_states_the_region_it_shares_over(api: httpx.Client, town: Path) -> None:
+    """allocate studies no hot spots (each area's own crimes are its need), so it has no scope;
+    it says which region the units were shared over, in the answer, the page and the CLI."""
+    params = {"boundaries": WARDS, "units": 10}
+    region = api.get("/v1/allocate", params=params).json()["provenance"]["study_region"]
+    assert region["meaning"].startswith(f"units shared across all 2 areas of {WARDS}")
+    assert "no scope" in region["meaning"]
+    page = api.get("/v1/allocate", params={**params, "format": "html"})
+    assert region["meaning"] in html.unescape(page.text)
+    args = ["allocate", "--boundaries", WARDS, "--units", "10", "--data-dir", str(town)]
+    said = CliRunner().invoke(cli, [*args, "--quiet"])
+    assert said.exit_code == 0, said.output
+    assert f"Region: {region['meaning']}." in " ".join(said.stderr.split())

@@ -451,7 +451,11 @@ def _provenance_rows(
         "sums its wards), so compare colours within a map, or choose harm_per_km2 or rate"
     )
     return [
-        ("Reference region", f"{p['reference_set']} (crimes inside it are the crimes compared)"),
+        (
+            "Reference region",
+            f"{p['reference_set']} (crimes inside it are the crimes compared; "
+            f"{p['study_region']['meaning']})",
+        ),
         ("Schemes", ", ".join(p["sets"])),
         ("Window", months),
         ("Crimes compared", f"{p['crimes_in_reference_region']:,}"),

@@ -47,6 +47,7 @@ from geo_service.query_params import (
     Permutations,
     PForClasses,
     Region,
+    ScopeParam,
     Seed,
     built_in_weights,
     optional_force,
@@ -56,16 +57,18 @@ from geo_service.query_params import (
 from geo_service.routers.hotspots import resolved_study
 from geo_service.synthetic import boundary_set_is_synthetic, mark_provenance
 from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
+from pipelines.analysis.request import DEFAULT_SCOPE
 from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError
 from pipelines.attribution import ATTRIBUTION
 from pipelines.errors import InputError, NotFoundError
 from pipelines.harm import list_tables
 from pipelines.months import shift_month
-from pipelines.planning.backtest import BACKTEST_RESOLUTIONS
+from pipelines.planning.backtest import BACKTEST_RESOLUTIONS, backtest_region
 from pipelines.planning.backtest_record import (
     RECORD_DIR,
     BacktestRequest,
+    BacktestSettings,
     backtest_and_record,
     find_run,
     read_records,
@@ -123,6 +126,14 @@ class BacktestProvenance(BaseModel):
     model_config = ConfigDict(extra="allow")
     boundary_set: str
     areas: list[str] = Field(description="Area codes; empty = the whole set.")
+    scope: str = Field(
+        description="set: the areas' hot spots judged against the whole set (as on their map), "
+        "then scored on the areas; areas: the areas alone are the study region."
+    )
+    study_region: dict[str, Any] = Field(
+        description="What was studied (the region the hot spots were judged against) and what "
+        "was scored, in words."
+    )
     force: str | None
     categories: list[str] | str
     exclude_police_generated: bool
@@ -210,6 +221,7 @@ def backtest_query(
     alpha: Alpha = 0.05,
     correction: CorrectionParam = "fdr_bh",
     p_for_classes: PForClasses = DEFAULT_P_FOR_CLASSES,
+    scope: ScopeParam = DEFAULT_SCOPE,
     format: Annotated[Literal["json", "html"], Query(description="json or html.")] = "json",
 ) -> BacktestQuery:
     """The parsed query; InputError (422) naming the parameter when it is wrong."""
@@ -231,6 +243,7 @@ def backtest_query(
         alpha=alpha,
         correction=correction,
         p_for_classes=p_for_classes,
+        scope=scope,
     )
     asked = BacktestRequest.ending(
         base,
@@ -413,9 +426,13 @@ def result_body(
 ) -> dict:
     """The response body of a recorded run: rows, best, and every choice behind them."""
     settings = entry["settings"]
+    scope = BacktestSettings.from_dict(settings).scope  # runs recorded before scopes: "areas"
+    studied = StudyRequest(settings["boundaries"], areas=tuple(settings["areas"]), scope=scope)
     provenance = {
         "boundary_set": settings["boundaries"],
         "areas": settings["areas"],
+        "scope": scope,
+        "study_region": backtest_region(studied),
         "force": settings["force"],
         "categories": settings["categories"] or "all",
         "exclude_police_generated": settings["exclude_police_generated"],

@@ -9,7 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
 from boundaries.area_names import area_directory
-from geo_service.backtest_report import backtest_provenance, version_with_backtests
+from geo_service.backtest_report import (
+    backtest_provenance,
+    recorded_backtest_url,
+    version_with_backtests,
+)
 from geo_service.dependencies import (
     BoundaryStoreDep,
     CacheDep,
@@ -103,7 +107,7 @@ def hotspot_map(
             crumbs = area_crumbs(boundaries, code, names[0])
             links = [
                 ("Area profile", profile_url(boundaries, code)),
-                ("Top 10 list (CSV)", hotspot_list_url(boundaries, code, "csv", weights)),
+                ("Top 10 list (CSV)", hotspot_list_url(boundaries, code, "csv", weights, scope)),
                 ("Whole set", hotspot_map_url(boundaries, None, weights)),
             ]
         else:
@@ -112,6 +116,9 @@ def hotspot_map(
                 (name, area_page_url(boundaries, code))
                 for code, name in zip(codes, names, strict=True)
             ]
+        tested = recorded_backtest_url(store.root, study, resolution)
+        if tested:  # the backtest of these very settings, scope included
+            links.append(("Backtest", tested))
         page = hotspot_map_html(
             result,
             outlines,

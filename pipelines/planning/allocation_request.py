@@ -156,6 +156,15 @@ def allocate_by_need(
     provenance = {
         "boundaries": boundary_set.name,
         "areas": len(frame),
+        # No hot spot study: the units follow every area's own measure, so there is no scope.
+        "study_region": {
+            "boundary_set": boundary_set.name,
+            "areas": "all areas of the set",
+            "meaning": (
+                f"units shared across all {len(frame)} areas of {boundary_set.name}, each by "
+                "its own crimes (no hot spot study, so no scope)"
+            ),
+        },
         "units": request.units,
         "min": request.minimum,
         "min_rule": request.floor_rule,

@@ -40,11 +40,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from boundaries.sets import BoundarySet
 from pipelines.analysis.grid import build_grid, locate_crimes, sum_by_cell
+from pipelines.analysis.scope import judged_against_set, studied_request
 from pipelines.analysis.study import (
     METHODS,
     STUDY_RESOLUTIONS,
@@ -143,6 +145,7 @@ class BacktestRun:
     test_window: dict  # first, last, months (all stored: the test period must be complete)
     hotspot_selection: dict  # the statistics settings that chose the hotspots, and the rule
     test_crimes_rule: str
+    study_region: dict = field(default_factory=dict)  # backtest_region(request)
     formulas: dict = field(
         default_factory=lambda: {
             "hit_rate": HIT_RATE_FORMULA,
@@ -210,8 +213,11 @@ def run_backtest(
     steps = len(resolutions) * len(selections)
     rows = []
     trained: StudyResult | None = None
+    judged = judged_against_set(base)
     for resolution in resolutions:
-        grid = build_grid(boundary_set, resolution, list(base.areas) or None)
+        # Judged against the set (the default scope), the hot spots are the set's study's, so the
+        # grid is the set's; the named areas' cells are then the ones scored.
+        grid = build_grid(boundary_set, resolution, None if judged else list(base.areas) or None)
         located = locate_crimes(grid, boundary_set, test_crimes)
         test_counts = sum_by_cell(located, len(grid))
         areas = grid.cell_areas_km2()
@@ -220,7 +226,7 @@ def run_backtest(
             request = replace(base, resolution=resolution, weights=selection, adjust=False)
             progress(f"Resolution {resolution}, {selection}", len(rows), steps)
             try:
-                trained = run(request)
+                trained = run(studied_request(request))
             except StudyError as error:  # the data guard's refusal, about this resolution
                 raise BacktestError(
                     f"resolution {resolution} with {selection}: {error}; leave it out of the "
@@ -229,46 +235,26 @@ def run_backtest(
             cells = trained.cells
             if len(cells) != len(grid):
                 raise BacktestError("the training and test grids differ; this is a bug")
-            chosen = cells["hotspot"].to_numpy()
-            fixed = {
-                share: fixed_area_scores(
-                    cells["z"].to_numpy(dtype=np.float64),
-                    cells["value"].to_numpy(dtype=np.float64),
-                    test_counts,
-                    areas,
-                    grid.land_km2,
-                    share,
+            if judged:
+                shown = cells["area_code"].isin(base.areas).to_numpy()
+                scored = _Scored(
+                    cells[shown], test_counts[shown], areas[shown], float(areas[shown].sum())
                 )
-                for share in AREA_SHARES
-            }
-            hits = int(test_counts[chosen].sum())
-            # N counts every test crime inside the areas, those in rim cells below the land
-            # share included; A is the areas' land area, a the chosen cells' clipped area.
-            total = int(test_counts.sum()) + located.below_land_share
+                # Crimes of the set's coastal rim cells cannot be told apart by area: not counted.
+                total = int(scored.test_counts.sum())
+            else:
+                scored = _Scored(cells, test_counts, areas, grid.land_km2)
+                # N counts every test crime inside the areas, those in rim cells below the land
+                # share included; A is the areas' land area, a the chosen cells' clipped area.
+                total = int(test_counts.sum()) + located.below_land_share
             rows.append(
-                BacktestRow(
-                    resolution=resolution,
-                    selection=selection,
-                    train=f"{trained.window.first}..{trained.window.last}",
-                    test=f"{test_first}..{test_last}",
-                    hotspot_cells=int(chosen.sum()),
-                    region_cells=len(grid),
-                    area_share=float(areas[chosen].sum() / grid.land_km2),
-                    test_crimes=total,
-                    hits=hits,
-                    hit_rate=hits / total if total else 0.0,
-                    pai=predictive_accuracy_index(hits, total, areas[chosen].sum(), grid.land_km2),
-                    pei=_ratio(hits, most_in_area(test_counts, areas, float(areas[chosen].sum()))),
-                    hit_rate_top1=fixed[0.01].hits / total if total else 0.0,
-                    pai_top1=predictive_accuracy_index(
-                        fixed[0.01].hits, total, fixed[0.01].area, grid.land_km2
-                    ),
-                    pei_top1=fixed[0.01].pei,
-                    hit_rate_top5=fixed[0.05].hits / total if total else 0.0,
-                    pai_top5=predictive_accuracy_index(
-                        fixed[0.05].hits, total, fixed[0.05].area, grid.land_km2
-                    ),
-                    pei_top5=fixed[0.05].pei,
+                _row(
+                    scored,
+                    total,
+                    resolution,
+                    selection,
+                    f"{trained.window.first}..{trained.window.last}",
+                    f"{test_first}..{test_last}",
                 )
             )
     assert trained is not None  # at least one resolution and selection, checked above
@@ -285,7 +271,92 @@ def run_backtest(
         },
         hotspot_selection=_selection_settings(base, trained.provenance["statistics"]),
         test_crimes_rule=_test_crimes_rule(base),
+        study_region=backtest_region(base),
     )
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """What one row is scored on: the training study's cells, their test crimes and land areas
+    (the named areas' cells of the set's study under the default scope), and A."""
+
+    cells: pd.DataFrame
+    test_counts: np.ndarray
+    areas: np.ndarray
+    land_km2: float
+
+
+def _row(
+    scored: _Scored, total: int, resolution: int, selection: str, train: str, test: str
+) -> BacktestRow:
+    cells, test_counts, areas, land = (
+        scored.cells,
+        scored.test_counts,
+        scored.areas,
+        scored.land_km2,
+    )
+    chosen = cells["hotspot"].to_numpy()
+    fixed = {
+        share: fixed_area_scores(
+            cells["z"].to_numpy(dtype=np.float64),
+            cells["value"].to_numpy(dtype=np.float64),
+            test_counts,
+            areas,
+            land,
+            share,
+        )
+        for share in AREA_SHARES
+    }
+    hits = int(test_counts[chosen].sum())
+    return BacktestRow(
+        resolution=resolution,
+        selection=selection,
+        train=train,
+        test=test,
+        hotspot_cells=int(chosen.sum()),
+        region_cells=len(cells),
+        area_share=float(areas[chosen].sum() / land),
+        test_crimes=total,
+        hits=hits,
+        hit_rate=hits / total if total else 0.0,
+        pai=predictive_accuracy_index(hits, total, areas[chosen].sum(), land),
+        pei=_ratio(hits, most_in_area(test_counts, areas, float(areas[chosen].sum()))),
+        hit_rate_top1=fixed[0.01].hits / total if total else 0.0,
+        pai_top1=predictive_accuracy_index(fixed[0.01].hits, total, fixed[0.01].area, land),
+        pei_top1=fixed[0.01].pei,
+        hit_rate_top5=fixed[0.05].hits / total if total else 0.0,
+        pai_top5=predictive_accuracy_index(fixed[0.05].hits, total, fixed[0.05].area, land),
+        pei_top5=fixed[0.05].pei,
+    )
+
+
+def backtest_region(base: StudyRequest) -> dict:
+    """What the backtest studied and what it scored, in the words of a hotspot answer's
+    ``study_region`` / ``shown_areas``: the same scope meaning as the maps and lists."""
+    if judged_against_set(base):
+        return {
+            "scope": "set",
+            "study_region": f"all areas of {base.boundaries}",
+            "scored_areas": list(base.areas),
+            "meaning": (
+                f"hot spots chosen as on the map of these areas: judged against all of "
+                f"{base.boundaries}, then scored on the named areas' cells alone (N their test "
+                "crimes, A their cells' land area)"
+            ),
+        }
+    if base.areas:
+        return {
+            "scope": "areas",
+            "study_region": list(base.areas),
+            "scored_areas": list(base.areas),
+            "meaning": "hot spots judged against the named areas alone and scored on them",
+        }
+    return {
+        "scope": "set",
+        "study_region": f"all areas of {base.boundaries}",
+        "scored_areas": "all",
+        "meaning": f"hot spots judged against all of {base.boundaries} and scored on all of it",
+    }
 
 
 def _missing_test_months(
@@ -336,6 +407,11 @@ def _scored_categories(base: StudyRequest) -> list[str] | None:
 
 def _test_crimes_rule(base: StudyRequest) -> str:
     rule = "every crime of the test period with a map point in the region"
+    if judged_against_set(base):
+        rule = (
+            "every crime of the test period with a map point in the named areas' cells of the "
+            "set's grid (a cell is an area's by its centre)"
+        )
     if base.categories:
         rule += f", of the categories {', '.join(_scored_categories(base) or [])}"
     if base.exclude_police_generated:

@@ -7,7 +7,7 @@ with that identity replaces the older one, whatever its windows. Files are repla
 (``pipelines.store.atomic``) under a lock, so readers see the old list or the new one.
 
 A row (resolution R, selection W) of a run on settings S *matches* a hotspot question with the
-same boundaries, areas, force, categories, police-generated exclusion, method, k, alpha,
+same boundaries, areas, scope, force, categories, police-generated exclusion, method, k, alpha,
 correction and p-for-classes rule, at resolution R with weights W. The window need not match: the
 hotspot question is usually about a later window, so the match reports the windows the backtest
 was scored on. Permutations and seed are not compared (with the default Gi* rule they do not
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from boundaries.sets import BoundarySet, check_name
+from pipelines.analysis.request import DEFAULT_SCOPE
 from pipelines.analysis.study import StudyRequest
 from pipelines.categories import canonical_category
 from pipelines.months import shift_month
@@ -132,12 +133,16 @@ class BacktestSettings:
     p_for_classes: str
     permutations: int
     seed: int
+    # What the areas' hot spots are judged against (pipelines/analysis/scope.py): "set" unless
+    # named areas were studied alone.
+    scope: str = DEFAULT_SCOPE
 
     @classmethod
     def of(cls, request: StudyRequest) -> BacktestSettings:
         return cls(
             boundaries=request.boundaries,
             areas=tuple(sorted(set(request.areas))),
+            scope=request.scope if request.areas else DEFAULT_SCOPE,
             force=request.force or None,
             categories=_canonical(request.categories),
             exclude_police_generated=request.exclude_police_generated,
@@ -153,6 +158,9 @@ class BacktestSettings:
     @classmethod
     def from_dict(cls, data: dict) -> BacktestSettings:
         names = {f.name for f in fields(cls)}
+        data = dict(data)
+        # Runs recorded before scopes existed studied the named areas alone.
+        data.setdefault("scope", "areas" if data.get("areas") else DEFAULT_SCOPE)
         values = {name: data[name] for name in names}  # KeyError: not a record we wrote
         values["areas"] = tuple(values["areas"])
         values["categories"] = tuple(values["categories"])
@@ -164,6 +172,7 @@ class BacktestSettings:
         return (
             self.boundaries == other.boundaries
             and self.areas == other.areas
+            and self.scope == other.scope
             and self.force == other.force
             and self.categories == other.categories
             and self.exclude_police_generated == other.exclude_police_generated
@@ -366,6 +375,7 @@ def run_entry(
         "test": run.test_window,
         "hotspot_selection": run.hotspot_selection,
         "test_crimes_rule": run.test_crimes_rule,
+        "study_region": run.study_region,
         "formulas": run.formulas,
         "rows": rows_as_dicts(run.rows),
         "best": {
@@ -385,7 +395,8 @@ def run_entry(
 
 
 def _identity(run: dict) -> tuple:
-    settings = run["settings"]
+    # Through the settings class: a run recorded before scopes gets the scope it had.
+    settings = asdict(BacktestSettings.from_dict(run["settings"]))
     return (
         tuple((name, json.dumps(settings[name])) for name in sorted(settings)),
         tuple(run["resolutions"]),

@@ -162,6 +162,21 @@ def compare_schemes(
         _rank_moves(summaries, cell_areas_by_scheme),
         {
             "reference_set": reference.name,
+            "study_region": {
+                "scope": "set",
+                "boundary_set": reference.name,
+                "areas": "all areas of the set",
+                "meaning": (
+                    f"hot cells judged against all of {reference.name}, the reference set's "
+                    "whole region; every scheme is measured on it"
+                ),
+                # Why there is no scope=areas: the schemes' areas differ, so a region of named
+                # areas would be one scheme's and the others' areas would be cut at its edge.
+                "why_no_scope": (
+                    "a comparison of boundary schemes needs one region they all cover, so it "
+                    "takes no areas and always studies the reference set whole"
+                ),
+            },
             "sets": [s.name for s in sets],
             "window": window.provenance(),
             "weights": table.provenance(),
