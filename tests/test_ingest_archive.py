@@ -110,6 +110,55 @@ def test_h3_cell_is_fine_resolution_and_parents_are_study_cells(
         assert h3.grid_distance(h3.int_to_str(parent[0]), direct) <= 1
 
 
+def test_points_repeated_across_months_and_forces_get_their_own_cells(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
+    """A worker remembers the cells of a force's map points from month to month and forgets
+    them at the next force; every stored cell is still the point's own H3 cell."""
+    points = [("50.463581", "-3.526912"), ("50.471234", "-3.530001"), ("51.507400", "-0.127800")]
+    for force, month, order in (
+        ("devon-and-cornwall", "2019-01", [0, 1]),
+        ("devon-and-cornwall", "2019-02", [1, 2, 0]),
+        ("metropolitan", "2019-01", [2, 0]),
+        ("metropolitan", "2019-02", [0, 2, 1]),
+    ):
+        lines = [
+            crime_line(month, crime_id=f"{force}-{month}-{i}", latitude=lat, longitude=lng)
+            for i, (lat, lng) in enumerate(points[j] for j in order)
+        ]
+        archive.write(force, month, lines)
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root, workers=1)
+
+    rows = store.read().to_pylist()
+    assert len(rows) == 10
+    for row in rows:
+        expected = h3.latlng_to_cell(row["latitude"], row["longitude"], BASE_H3_RESOLUTION)
+        assert h3.int_to_str(row["h3_cell"]) == expected
+
+
+def test_repeated_crime_ids_are_counted_and_kept_unnamed_rows_are_not(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
+    month = "2019-06"
+    asb = crime_line(month, category="Anti-social behaviour", outcome="")  # no Crime ID
+    lines = [
+        crime_line(month, crime_id="a"),
+        crime_line(month, crime_id="a"),
+        crime_line(month, crime_id="a"),
+        crime_line(month, crime_id="b"),
+        asb,
+        asb,
+        asb,
+    ]
+    archive.write("devon-and-cornwall", month, lines)
+    report = ingest_archive(CrimeStore(data_dir), archive.root)
+
+    coverage = report.files[0].coverage
+    assert coverage.stored == 7
+    assert coverage.warnings == {"duplicate_crime_id": 2}
+
+
 def test_wrong_header_refuses_that_file_only(archive: ArchiveBuilder, data_dir: Path) -> None:
     archive.write("devon-and-cornwall", "2019-01", [crime_line("2019-01", crime_id="good")])
     archive.write("devon-and-cornwall", "2019-02", ["1,2,3"], header="id,when,what")

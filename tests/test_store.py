@@ -76,16 +76,15 @@ def test_killed_writer_leaves_previous_contents(archive: ArchiveBuilder, data_di
         """
         import os, signal, sys
         from pathlib import Path
-        import pyarrow.parquet as pq
-        from pipelines.store import crime_store
+        from pipelines.store import atomic
         from pipelines.store import CrimeStore
         from pipelines.ingest.archive import ingest_archive
 
-        real_write = pq.write_table
-        def write_half_then_die(table, where, **options):
-            real_write(table.slice(0, table.num_rows // 2), where, **options)
+        def die_half_written(tmp_path, path, mode):
+            with open(tmp_path, "r+b") as half:
+                half.truncate(tmp_path.stat().st_size // 2)
             os.kill(os.getpid(), signal.SIGKILL)
-        crime_store.pq.write_table = write_half_then_die
+        atomic._publish = die_half_written
         ingest_archive(CrimeStore(sys.argv[1]), Path(sys.argv[2]))
         """
     )

@@ -12,7 +12,7 @@ import errno
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,23 +78,20 @@ def atomic_write(path: Path, mode: int = _FILE_MODE) -> Iterator[Path]:
 
 
 def write_content_addressed(
-    directory: Path, stem: str, suffix: str, write: Callable[[Path], None]
+    directory: Path, stem: str, suffix: str, content: bytes | memoryview
 ) -> Path:
-    """Write a new file with ``write(tmp)`` and move it to ``<stem>.<hash><suffix>``, the hash
-    being the first 16 hex digits of its SHA-256. The same bytes always get the same name, and a
-    different content never overwrites a file a reader may have open."""
+    """Write ``content`` as a new file ``<stem>.<hash><suffix>``, the hash being the first 16
+    hex digits of its SHA-256. The same bytes always get the same name, and a different content
+    never overwrites a file a reader may have open. The content is hashed from memory, not read
+    back from the disk."""
     with disk_faults_in_words(f"{directory.name}/{stem}{suffix}"):
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}{suffix}.", suffix=".tmp", dir=directory)
-        os.close(fd)
         tmp_path = Path(tmp_name)
         try:
-            write(tmp_path)
-            digest = hashlib.sha256()
-            with open(tmp_path, "rb") as written:
-                for block in iter(lambda: written.read(1 << 20), b""):
-                    digest.update(block)
-            path = directory / f"{stem}.{digest.hexdigest()[:16]}{suffix}"
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+            path = directory / f"{stem}.{hashlib.sha256(content).hexdigest()[:16]}{suffix}"
             _publish(tmp_path, path, _FILE_MODE)
         except BaseException:
             tmp_path.unlink(missing_ok=True)
