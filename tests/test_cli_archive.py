@@ -122,3 +122,37 @@ def test_help_describes_every_command() -> None:
     ingest_help = runner.invoke(app, ["ingest", "archive", "--help"])
     # Plain click help may wrap the layout at a hyphen: compared without line breaks.
     assert "YYYY-MM/YYYY-MM-<force>-street.csv" in "".join(ingest_help.stdout.split())
+
+
+def test_a_big_archive_is_reported_force_by_force(
+    archive: ArchiveBuilder, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past PER_FILE_ROWS_UP_TO files the table has a row per force with its months and
+    summed counts; refused files, rejected rows and warnings are still named."""
+    import cli.ingest_archive_cmd as command
+
+    monkeypatch.setattr(command, "PER_FILE_ROWS_UP_TO", 3)
+    for month in ("2019-01", "2019-02", "2019-03"):
+        archive.write(
+            "devon-and-cornwall",
+            month,
+            [crime_line(month, crime_id="same"), crime_line(month, crime_id="same")],
+        )
+    archive.write("dorset", "2019-01", [crime_line("2019-01", crime_id="d"), crime_line("2019-02")])
+    archive.write("dorset", "2019-02", ["garbage"], header="not,a,police,csv")
+    result = runner.invoke(
+        app,
+        ["ingest", "archive", str(archive.root), "--data-dir", str(data_dir)],
+        terminal_width=200,
+    )
+
+    assert result.exit_code == 1
+    # Read across the layout print_table picks for the terminal (a table or column: value).
+    text = " ".join(result.stdout.split())
+    assert "2019-01..2019-03" in text and "2019-01..2019-02" in text
+    assert "2 (1 refused)" in text and "month_mismatch 1" in text
+    assert text.count("devon-and-cornwall") == 2  # its table row and its warnings line
+    assert "devon-and-cornwall duplicate_crime_id: 3 row(s) kept, in 3 file(s)" in text
+    assert "2019-02/2019-02-dorset-street.csv: wrong header" in text  # refused, by name
+    assert "2019-01/2019-01-dorset-street.csv month_mismatch: Month='2019-02'" in text
+    assert "8 rows read, 7 stored, 1 rejected." in text

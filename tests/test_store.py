@@ -50,6 +50,25 @@ def test_same_ingest_twice_gives_identical_files(archive: ArchiveBuilder, data_d
     assert len(first) == 4  # three partitions and the manifest naming them
 
 
+def test_manifest_read_back_writes_the_same_text(archive: ArchiveBuilder, data_dir: Path) -> None:
+    """Entries read from a manifest write the dictionaries they were read from (a batched
+    ingest reads the manifest before every swap): the text survives a round trip unchanged,
+    and a coverage record changed after reading is written as changed."""
+    from pipelines.store.manifest import MANIFEST_NAME, Manifest
+
+    _three_months(archive)
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root)
+    text = (store.crimes_dir / MANIFEST_NAME).read_text(encoding="utf-8")
+    manifest = Manifest.from_json(text)
+    assert manifest.to_json() == text
+    entry = manifest.partitions[(FORCE, "2019-02")]
+    assert entry.coverage is not None and entry.h3_parents
+    entry.coverage.warnings["duplicate_crime_id"] = 3
+    changed = Manifest.from_json(manifest.to_json())
+    assert changed.partitions[(FORCE, "2019-02")].coverage.warnings == {"duplicate_crime_id": 3}
+
+
 def test_reingest_replaces_the_month_instead_of_adding(
     archive: ArchiveBuilder, data_dir: Path
 ) -> None:

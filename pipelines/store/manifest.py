@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
+_ENTRY_KEYS = ("force", "month", "file", "bytes", "coverage", "h3_parents")
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class PartitionEntry:
     def from_dict(cls, item: dict) -> PartitionEntry:
         coverage = item.get("coverage")
         parents = item.get("h3_parents")
-        return cls(
+        entry = cls(
             force=item["force"],
             month=item["month"],
             file=item["file"],
@@ -74,6 +75,12 @@ class PartitionEntry:
             coverage=PartitionCoverage(**coverage) if coverage else None,
             h3_parents=tuple(parents) if parents is not None else None,
         )
+        # The dictionary it was read from is the one it writes: an ingest that publishes in
+        # batches reads the manifest back before every swap, and turning each entry into a
+        # dictionary again (asdict) made the swaps of a national ingest grow with the square
+        # of its partitions.
+        entry.__dict__["_as_dict"] = {key: item[key] for key in _ENTRY_KEYS if key in item}
+        return entry
 
 
 @dataclass(frozen=True)
