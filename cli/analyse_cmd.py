@@ -178,9 +178,12 @@ def analyse(
     studied = studied_request(request)
     hit = find_cached(root, studied)
     if hit is None and studied.areas:
-        # Asked by name: the cache keys studies by area code, so resolve the names and look again.
-        studied = request = dataclasses.replace(request, areas=_area_codes(root, boundaries, area))
-        hit = find_cached(root, studied)
+        # Asked by name: the cache keys studies by area code, so resolve the names and look again
+        # (asked by code, the codes are what was looked up already).
+        codes = _area_codes(root, boundaries, area)
+        if codes != studied.areas:
+            studied = request = dataclasses.replace(request, areas=codes)
+            hit = find_cached(root, studied)
     from_cache = hit is not None
     keeping: threading.Thread | None = None
     if hit is None:

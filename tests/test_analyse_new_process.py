@@ -77,3 +77,35 @@ def test_a_study_runs_one_blas_thread_unless_told_otherwise(town: Path, tmp_path
     told = _env(town, OPENBLAS_NUM_THREADS="2", HOTSPOTS_CACHE_DIR=str(tmp_path / "other"))
     probe = _analyse_in_new_process(town, tmp_path / "b.json", told)
     assert probe["blas_threads"] == [2]
+
+
+def test_the_months_version_is_remembered_per_manifest_version(town: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    from pipelines.cache import studies
+    from pipelines.ingest.archive import ingest_archive
+    from pipelines.store import CrimeStore
+    from tests.archive_fixtures import crime_line
+    from tests.service_town import FORCE, write_archive
+
+    def spelled_out(snapshot: object, up_to: str) -> str:  # the digest, from the files on disk
+        digest = hashlib.sha256(b"up-to:" + up_to.encode())
+        for force, month in snapshot.partitions(last=up_to):
+            digest.update(
+                f"{force}/{month}={snapshot.partition_path(force, month).name}\n".encode()
+            )
+        return digest.hexdigest()[:16]
+
+    before = CrimeStore(town).snapshot()
+    first = studies.months_version(before, "2019-12")
+    assert first == spelled_out(before, "2019-12")
+    assert studies.months_version(before, "2019-12") == first  # remembered: the same answer
+    assert studies.months_version(before, "2019-05") == spelled_out(before, "2019-05")
+    # A republished month is a new manifest version: a new digest, not the remembered one.
+    archive = write_archive(tmp_path / "republished")
+    archive.write(FORCE, "2019-06", [crime_line("2019-06", crime_id="late")])
+    ingest_archive(CrimeStore(town), archive.root, first="2019-06", last="2019-06")
+    after = CrimeStore(town).snapshot()
+    assert after.version != before.version
+    assert studies.months_version(after, "2019-12") == spelled_out(after, "2019-12") != first
+    assert studies.months_version(after, "2019-05") == studies.months_version(before, "2019-05")

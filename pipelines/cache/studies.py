@@ -81,12 +81,29 @@ def data_version(
 
 
 def months_version(snapshot: ManifestView, up_to: str) -> str:
-    """16 hex digits naming the partition files of every month up to ``up_to``."""
+    """16 hex digits naming the partition files of every month up to ``up_to``.
+
+    A pure function of the manifest's version (which names exactly its files) and ``up_to``,
+    so it is worked out once per process: one command asks it up to four times, and a national
+    store's manifest lists 1,440 partitions."""
+    key = (snapshot.version, up_to)
+    known = _months_versions.get(key)
+    if known is not None:
+        return known
     digest = hashlib.sha256(b"up-to:" + up_to.encode())
+    partitions = snapshot.manifest.partitions
     for force, month in snapshot.partitions(last=up_to):
-        path = snapshot.partition_path(force, month)
-        digest.update(f"{force}/{month}={path.name if path else ''}\n".encode())
-    return digest.hexdigest()[:16]
+        name = partitions[force, month].file.rsplit("/", 1)[-1]  # the partition file's name
+        digest.update(f"{force}/{month}={name}\n".encode())
+    if len(_months_versions) >= 1024:  # a long-running service sees a version per ingest
+        _months_versions.clear()
+    version = _months_versions[key] = digest.hexdigest()[:16]
+    return version
+
+
+# (manifest version, up_to) -> months_version; the manifest's version is a digest of every
+# (force, month, file), so the key determines the answer.
+_months_versions: dict[tuple[str, str], str] = {}
 
 
 def canonical_request(store: CrimeStore | ManifestView, request: StudyRequest) -> StudyRequest:
