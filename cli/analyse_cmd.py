@@ -8,6 +8,8 @@ Everything heavy is imported by the path that computes.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 import threading
@@ -57,6 +59,8 @@ from pipelines.store.paths import resolve_data_dir
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from boundaries.sets import BoundarySet
 
 
 def analyse(
@@ -285,7 +289,6 @@ def _compute(
     the file and SQLite writes release the GIL). The caller joins the thread before it ends."""
     from boundaries.errors import BoundaryError
     from boundaries.store import BoundaryStore
-    from pipelines.analysis.study import run_study
     from pipelines.cache import active_cache
     from pipelines.cache.studies import CachedStudy, canonical_request, data_version, remember
 
@@ -294,6 +297,12 @@ def _compute(
     try:
         boundary_store = BoundaryStore(store.root)
         boundary_set = boundary_store.read(request.boundaries)
+        covering = _cover_ahead(boundary_set, request)
+        # Imported while the cover is computed: the cover's geometry (shapely, h3ronpy)
+        # releases the GIL, the imports (scipy.sparse and the statistics) hold it.
+        from pipelines.analysis.study import run_study
+
+        covering.join()  # the study reads the cover from the cache instead of computing it
         snapshot = store.snapshot()  # the answer and its data version read one store version
         canonical = canonical_request(snapshot, request)
         with step_progress("Hot spots", quiet) as progress:
@@ -311,6 +320,22 @@ def _compute(
     keeping.start()
     reported = data_version(snapshot, boundary_store, request.boundaries, up_to=request.last)
     return CacheHit(study_answer, reported), keeping
+
+
+def _cover_ahead(boundary_set: BoundarySet, request: StudyRequest) -> threading.Thread:
+    """Start computing the study region's cover at the asked resolution (the study's first
+    pass) into the cover cache; the caller joins the thread before the study asks for it. Any
+    error is left to the study, which asks for the same cover and says what is wrong."""
+    from boundaries.h3_cover import cover_areas
+
+    def cover() -> None:
+        with contextlib.suppress(Exception):  # the study raises it again, with its message
+            cover_areas(boundary_set, request.resolution, list(request.areas) or None)
+
+    # In this context: covers go to the cache the command chose (pipelines.cache.caching_in).
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(cover,))
+    thread.start()
+    return thread
 
 
 AREA_CODES_KIND = "area-codes"

@@ -109,3 +109,37 @@ def test_the_months_version_is_remembered_per_manifest_version(town: Path, tmp_p
     assert after.version != before.version
     assert studies.months_version(after, "2019-12") == spelled_out(after, "2019-12") != first
     assert studies.months_version(after, "2019-05") == studies.months_version(before, "2019-05")
+
+
+def test_the_cover_is_computed_once_ahead_of_the_study(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from boundaries import h3_cover
+    from cli.main import app
+    from pipelines.cache import disk
+
+    computed = []
+    real = h3_cover.compute_cover
+
+    def counting(areas: object, resolution: int) -> object:
+        computed.append(resolution)
+        return real(areas, resolution)
+
+    monkeypatch.setattr(h3_cover, "compute_cover", counting)
+    # Nothing cached: the cover is computed (the process's cache is put back afterwards).
+    monkeypatch.setattr(disk, "_active", disk.open_cache(tmp_path / "fresh-cache"))
+    monkeypatch.setenv("HOTSPOTS_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    out = tmp_path / "answer.json"
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
+    result = CliRunner().invoke(app, [*args, "--res", "9"])
+    assert result.exit_code == 0, result.output
+    assert computed == [9]  # by the thread started ahead; the study read it from the cache
+    assert json.loads(out.read_text())["provenance"]["region"]["cells"] > 0
+    # An unknown area fails in the study, with its message, not in the thread.
+    bad = CliRunner().invoke(
+        app, [*args, "--overwrite", "--area", "E05999999", "--scope", "areas", "--res", "9"]
+    )
+    assert bad.exit_code != 0
+    assert "E05999999" in bad.output
