@@ -199,4 +199,5 @@ def with_population(target: BoundarySet, estimate: PopulationEstimate, source: s
         quality=target.quality,
         created=target.created,
         extra=extra,
+        title=target.title,
     )

@@ -26,6 +26,7 @@ from pipelines.quoting import quoted
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 _VINTAGE = re.compile(r"^[0-9]{4}(-[0-9]{2}){0,2}$")
+MAX_TITLE = 120
 _SHOWN = 8  # codes named in an error message before "and N more"
 
 
@@ -42,10 +43,17 @@ class BoundarySet:
     quality: QualityReport = field(default_factory=QualityReport)
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     extra: dict = field(default_factory=dict)  # e.g. a cluster's ward set, population method
+    # The set's name for people ("Torbay wards (2019)"); "" = none given: pages show the code.
+    title: str = ""
 
     @property
     def codes(self) -> list[str]:
         return self.areas["code"].tolist()
+
+    @property
+    def display_name(self) -> str:
+        """What a page calls the set: its title, or its code when it has none."""
+        return self.title or self.name
 
     def metadata(self) -> dict:
         return {
@@ -60,6 +68,7 @@ class BoundarySet:
             "created": self.created,
             "areas": len(self.areas),
             "extra": self.extra,
+            "title": self.title,
         }
 
 
@@ -70,6 +79,23 @@ def check_name(name: str) -> str:
             "(up to 80, starting with a letter or digit), e.g. torbay-wards-2019"
         )
     return name
+
+
+def display_name(description: dict) -> str:
+    """A stored set's title from its description (``BoundaryStore.describe``), else its code:
+    sets stored before titles existed keep being named by their code."""
+    return str(description.get("title") or description["name"])
+
+
+def check_title(title: str) -> str:
+    """A display name: one line of 1-120 printable characters, surrounding spaces dropped."""
+    cleaned = " ".join(title.split())  # runs of spaces tidied; a line break is refused below
+    if not cleaned or len(cleaned) > MAX_TITLE or not title.strip().isprintable():
+        raise BoundaryError(
+            f"a set's title must be one line of 1 to {MAX_TITLE} printable characters, e.g. "
+            f'"Torbay wards (2019)"; got {quoted(title)}'
+        )
+    return cleaned
 
 
 def check_scheme(scheme: str) -> str:

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from boundaries.errors import BoundaryError, BoundarySetExists, UnknownBoundarySet
 from boundaries.quality import QualityReport
-from boundaries.sets import BoundarySet, check_name
+from boundaries.sets import BoundarySet, check_name, display_name
 from pipelines.quoting import quoted
 from pipelines.store.atomic import atomic_write, disk_faults_in_words, remove_stale_temporaries
 
@@ -92,7 +92,12 @@ class BoundaryStore:
             quality=QualityReport.from_dict(description.get("quality", {})),
             created=description.get("created", ""),
             extra=description.get("extra", {}),
+            title=description.get("title", ""),
         )
+
+    def display_name(self, name: str) -> str:
+        """The set's title for pages (its code when it has none), from its footer only."""
+        return display_name(self.describe(name))
 
     def delete(self, name: str) -> None:
         path = self._existing(name)

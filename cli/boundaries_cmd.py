@@ -22,7 +22,7 @@ from boundaries.h3_cover import cover_areas
 from boundaries.lsoa_route import compare_routes, read_lookup
 from boundaries.ons_fetch import DEFAULT_BASE_URL, DEFAULT_VINTAGE, fetch_wards
 from boundaries.population import population_for_set, read_population, with_population
-from boundaries.sets import BoundarySet, load_boundary_file
+from boundaries.sets import BoundarySet, check_title, load_boundary_file
 from boundaries.store import BoundaryStore
 from cli.areas import AreaOption, area_codes
 from cli.common import (
@@ -60,6 +60,15 @@ VintageOption = Annotated[
     typer.Option("--vintage", help="Year (or date) the boundaries are of.", show_default=False),
 ]
 ReplaceOption = Annotated[bool, typer.Option("--replace", help="Overwrite a set of the same name.")]
+TitleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--title",
+        help='Name of the set for people, shown on pages and maps, e.g. "Torbay wards (2019)" '
+        "(default: the set's code).",
+        show_default=False,
+    ),
+]
 FormatOption = Annotated[
     str, typer.Option("--format", help="table, csv or json.", case_sensitive=False)
 ]
@@ -85,8 +94,10 @@ def _save(store: BoundaryStore, boundary_set: BoundarySet, replace: bool) -> Non
 
 
 def _report_set(boundary_set: BoundarySet, path: Path) -> None:
+    titled = f" ({boundary_set.title})" if boundary_set.title else ""
     console.print(
-        f"Stored [bold]{boundary_set.name}[/]: {len(boundary_set.areas)} {boundary_set.scheme} "
+        f"Stored [bold]{boundary_set.name}[/]{titled}: {len(boundary_set.areas)} "
+        f"{boundary_set.scheme} "
         f"area(s), vintage {boundary_set.vintage} -> {path}",
         highlight=False,
     )
@@ -131,6 +142,7 @@ def load(
     layer: Annotated[
         str | None, typer.Option("--layer", help="Layer of a GeoPackage (default: the first).")
     ] = None,
+    title: TitleOption = None,
     replace: ReplaceOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -140,10 +152,12 @@ def load(
     """
     store = _boundary_store(data_dir)
     try:
+        checked_title = check_title(title) if title is not None else ""  # before the slow read
         with error_console.status(f"Loading {path.name}"):
             boundary_set = load_boundary_file(
                 path, name, scheme, vintage, code_field, name_field, layer
             )
+        boundary_set.title = checked_title
     except BoundaryError as error:
         fail(str(error))
     _save(store, boundary_set, replace)
@@ -168,12 +182,13 @@ def list_sets(
         console.print(f"No boundary sets in {store.root}; add one with `hotspots boundaries load`.")
         return
     table = Table(title=f"Boundary sets in {store.root}")
-    for column in ("name", "scheme", "vintage", "areas", "overlaps", "gaps", "source"):
+    for column in ("name", "title", "scheme", "vintage", "areas", "overlaps", "gaps", "source"):
         table.add_column(column, justify="right" if column == "areas" else "left")
     for item in sets:
         quality = item.get("quality", {})
         table.add_row(
             item["name"],
+            item.get("title") or "",
             item["scheme"],
             item["vintage"],
             f"{item['areas']:,}",

@@ -23,6 +23,11 @@ from boundaries.errors import BoundaryError
 from boundaries.fields import detect_fields
 from boundaries.ons_fetch import DEFAULT_BASE_URL as ONS_BASE_URL
 from boundaries.ons_fetch import DEFAULT_VINTAGE, WARD_SERVICES, fetch_wards
+from boundaries.set_titles import (
+    authority_name_in_frame,
+    authority_name_in_lookup,
+    ward_set_title,
+)
 from boundaries.sets import BoundarySet, prepare_areas, read_boundary_file
 from boundaries.store import BoundaryStore
 from cli.common import (
@@ -152,6 +157,7 @@ def quickstart(
 
     console.print(f"[bold]1/4[/] Wards of {lad}", highlight=False)
     ward_set = _ward_set(lad, vintage, wards, ons_api)
+    ward_set.title = ward_set.title or _title_from_lookup(lookup, lad, vintage)
     try:
         boundary_store.save(ward_set, replace=True)  # re-running quickstart refreshes the set
     except BoundaryError as error:
@@ -489,7 +495,17 @@ def _wards_from_file(path: Path, lad: str, vintage: str) -> BoundarySet:
     # The file's own code field (WD22CD...) says its vintage better than --vintage's default.
     vintage = detect_fields(list(frame.columns), "ward").vintage_hint or vintage
     name = f"{lad.lower()}-wards-{vintage}"
-    return prepare_areas(frame, name, "ward", vintage=vintage, source=source)
+    prepared = prepare_areas(frame, name, "ward", vintage=vintage, source=source)
+    authority = authority_name_in_frame(frame, lad)
+    prepared.title = ward_set_title(authority, vintage) if authority else ""
+    return prepared
+
+
+def _title_from_lookup(lookup: Path | None, lad: str, vintage: str) -> str:
+    """'Torbay wards (2019)' when the ONS lookup names the authority, else "" (pages show the
+    set's code)."""
+    authority = authority_name_in_lookup(lookup, lad) if lookup is not None else None
+    return ward_set_title(authority, vintage) if authority else ""
 
 
 def _dissolved(ward_set: BoundarySet) -> BaseGeometry:

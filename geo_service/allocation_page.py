@@ -50,13 +50,15 @@ def _signed(value: float | None, digits: int = 1) -> str:
 _environment = template_environment(signed=_signed)
 
 
-def render_allocation_html(body: dict[str, Any]) -> str:
-    """The page for an allocation body (``provenance``, ``rows``, ``totals``, as the JSON)."""
+def render_allocation_html(body: dict[str, Any], set_title: str | None = None) -> str:
+    """The page for an allocation body (``provenance``, ``rows``, ``totals``, as the JSON);
+    ``set_title`` names the boundary set for people (default: its code)."""
     rows = body["rows"]
     provenance = body["provenance"]
     return _environment.get_template("allocation.html").render(
         a=body,
         p=provenance,
+        set_title=set_title or provenance["boundaries"],
         t=ALLOCATION_TERMS,
         measure_words=MEASURE_WORDS.get(provenance["measure"], provenance["measure"]),
         rounding_name=ROUNDING_NAMES.get(provenance["rounding"], provenance["rounding"]),

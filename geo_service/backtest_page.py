@@ -93,8 +93,9 @@ def technical_reading(row: dict) -> str:
     )
 
 
-def render_backtest_html(body: dict) -> str:
-    """The page for a backtest body (``provenance``, ``rows``, ``best``)."""
+def render_backtest_html(body: dict, set_title: str | None = None) -> str:
+    """The page for a backtest body (``provenance``, ``rows``, ``best``); ``set_title`` names
+    the boundary set for people (default: its code)."""
     top = body["best"]
     best_row = next(
         row
@@ -103,6 +104,7 @@ def render_backtest_html(body: dict) -> str:
     )
     return _environment.get_template("backtest.html").render(
         p=body["provenance"],
+        set_title=set_title or body["provenance"]["boundary_set"],
         rows=body["rows"],
         best=best_row,
         best_reading=reading(best_row),

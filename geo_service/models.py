@@ -147,6 +147,10 @@ class Health(BaseModel):
 
 class BoundarySetSummary(BaseModel):
     name: str
+    title: str = Field(
+        default="",
+        description="The set's name for people, as pages show it (its name when none was given).",
+    )
     scheme: str
     vintage: str
     areas: int
@@ -179,6 +183,12 @@ class CustomSetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(examples=["paignton-town-centre"], max_length=80)
     scheme: Literal["custom"]
+    title: str | None = Field(
+        default=None,
+        description="The set's name for people, shown on pages and maps (default: its name).",
+        examples=["Paignton town centre"],
+        max_length=120,
+    )
     vintage: str | None = Field(default=None, description="A year or date; default today.")
     geojson: dict[str, Any] = Field(
         description="A GeoJSON FeatureCollection, Feature or Polygon/MultiPolygon; each "
@@ -192,6 +202,12 @@ class ClusterSetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(examples=["torbay-clusters"], max_length=80)
     scheme: Literal["cluster"]
+    title: str | None = Field(
+        default=None,
+        description="The set's name for people, shown on pages and maps (default: its name).",
+        examples=["Torbay ward clusters"],
+        max_length=120,
+    )
     vintage: str | None = Field(default=None, description="Default: the ward set's vintage.")
     wards: str = Field(description="Name of the stored set the ward codes belong to.")
     mapping: dict[str, str | list[str]] = Field(

@@ -199,9 +199,11 @@ def render_profile_html(
     area_map: SvgMap | None = None,
     crumbs: Sequence[Crumb] = (),
     links: Sequence[tuple[str, str]] = (),
+    set_title: str | None = None,
 ) -> str:
     """The printable one-page profile: inline CSS and SVG, no script, no external resource;
-    with the briefing's ``sentences``, the small ``area_map`` and the breadcrumbs when given."""
+    with the briefing's ``sentences``, the small ``area_map`` and the breadcrumbs when given.
+    ``set_title`` names the boundary set for people (default: its code)."""
     chart = trend_chart(profile.trend, height=135)  # low enough for one A4 page
     return _environment.get_template("profile.html").render(
         p=profile,
@@ -210,4 +212,5 @@ def render_profile_html(
         area_map=area_map,
         crumbs=list(crumbs),
         links=list(links),
+        set_title=set_title or profile.parent.boundary_set,
     )

@@ -63,9 +63,12 @@ def hotspot_list_url(
     return f"/v1/hotspots?{urlencode(query)}"
 
 
-def area_crumbs(set_name: str, code: str | None = None, name: str | None = None) -> list[Crumb]:
-    """Start page > boundary set > area: the trail every page of an area starts with."""
-    crumbs = [Crumb("Start", HOME), Crumb(set_name, set_page_url(set_name))]
+def area_crumbs(
+    set_name: str, code: str | None = None, name: str | None = None, set_title: str | None = None
+) -> list[Crumb]:
+    """Start page > boundary set > area: the trail every page of an area starts with; the set
+    is called by its title (``set_title``) when it has one."""
+    crumbs = [Crumb("Start", HOME), Crumb(set_title or set_name, set_page_url(set_name))]
     if code:
         crumbs.append(Crumb(name or code, area_page_url(set_name, code)))
     return crumbs

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from cli.main import app as cli
 
 SET = "e06000027-wards-2019"
+SET_TITLE = "Torbay wards (2019)"  # quickstart names the set after the authority the lookup names
 TORMOHUN = "E05012268"  # Torquay's town centre: the busiest Torbay ward
 
 

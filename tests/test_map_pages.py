@@ -19,7 +19,7 @@ from geo_service.maps.map_text import (
 from geo_service.settings import Settings
 from tests.browser import offline_context, require_chromium
 from tests.live_server import live_server
-from tests.quickstart_store import SET, TORMOHUN
+from tests.quickstart_store import SET, SET_TITLE, TORMOHUN
 from tests.tile_server import tile_server
 
 # ------------------------------------------------------------------------------- the words
@@ -101,7 +101,8 @@ def test_the_hotspot_map_draws_basemap_tiles_ward_names_and_a_title(
             attribution = page.inner_text(".leaflet-control-attribution")
     assert errors == [] and attempted == []
     assert any(path.endswith(".png") for path in tiles.requested)
-    assert title.startswith("Hot spots of crime in all 16 wards of e06000027-wards-2019, ")
+    # The set by its title (quickstart took the authority's name from the ONS lookup).
+    assert title.startswith(f"Hot spots of crime in all 16 of {SET_TITLE}, ")
     assert title.endswith("Jan 2020 to Dec 2020")
     assert len(labels) == 16 and "Tormohun" in labels and "King's Ash" in labels
     assert "more crime here than chance would explain (95 % confidence)" in legend
@@ -124,7 +125,7 @@ def test_one_wards_map_links_its_profile_and_reads_without_a_basemap(
             assert page.locator(".hotspots-area-label").all_inner_texts() == ["Tormohun"]
             assert page.inner_text("#map-title h1").startswith("Hot spots of crime in Tormohun, ")
             crumbs = page.locator("#map-title nav a")
-            assert crumbs.all_inner_texts() == ["Start", SET, "Tormohun"]
+            assert crumbs.all_inner_texts() == ["Start", SET_TITLE, "Tormohun"]
             page.click("#map-title .links a:text('Area profile')")
             page.wait_for_url(f"**/areas/{TORMOHUN}/profile.html")
         assert attempted == []
@@ -137,4 +138,4 @@ def test_the_area_map_mentions_crimes_elsewhere_in_the_force_once_in_words(
         page = httpx.get(f"{base}/v1/maps/areas?boundaries={SET}", timeout=120).text
     assert page.count("elsewhere in Devon and Cornwall") == 1
     assert "fell outside every area" not in page
-    assert "Crimes by area of e06000027-wards-2019, Jan 2020 to Dec 2020" in page
+    assert f"Crimes by area of {SET_TITLE}, Jan 2020 to Dec 2020" in page

@@ -12,7 +12,7 @@ import httpx
 from geo_service.settings import Settings
 from tests.browser import offline_context, require_chromium
 from tests.live_server import live_server
-from tests.quickstart_store import SET, TORMOHUN
+from tests.quickstart_store import SET, SET_TITLE, TORMOHUN
 
 
 def _pdf_pages(pdf: bytes) -> int:
@@ -63,5 +63,5 @@ def test_the_busiest_wards_profile_fills_itself_and_prints_on_one_a4_page(
     assert sentences[0].startswith("Tormohun had 3,927 crimes")
     assert any("per 1,000 residents" in s for s in sentences)
     assert spots == len(profile["hotspots"]["items"]) >= 1
-    assert crumbs[:3] == ["Start", SET, "Tormohun"]
+    assert crumbs[:3] == ["Start", SET_TITLE, "Tormohun"]
     assert _pdf_pages(pdf) == 1

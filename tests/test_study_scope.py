@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from cli.main import app as cli
 from geo_service.settings import Settings
 from tests.live_server import live_client
-from tests.quickstart_store import SET, TORMOHUN
+from tests.quickstart_store import SET, SET_TITLE, TORMOHUN
 
 pytestmark = [pytest.mark.shared_data, pytest.mark.usefixtures("no_precompute")]
 
@@ -52,7 +52,7 @@ def test_ward_list_map_and_profile_name_the_same_hot_cells(api: httpx.Client) ->
         "/v1/maps/hotspots", params={"boundaries": SET, "area": TORMOHUN, **same}, timeout=300
     )
     assert page.status_code == 200, page.text
-    assert f"hot spots judged against all of {SET}; showing Tormohun" in page.text
+    assert f"hot spots judged against all of {SET_TITLE}; showing Tormohun" in page.text
     assert all(cell in page.text for cell in profiled)
     provenance = body["provenance"]
     region = provenance["study_region"]

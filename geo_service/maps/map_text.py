@@ -25,14 +25,19 @@ def short_measure(weights: str) -> str:
     return "crime" if weights == "count" else "harm"
 
 
-def place_words(set_name: str, area_names: Sequence[str], scheme: str, total_areas: int) -> str:
-    """'Tormohun', 'Tormohun and Ellacombe', or 'all 16 wards of e06000027-wards-2019'."""
+def place_words(
+    set_name: str, area_names: Sequence[str], scheme: str, total_areas: int, titled: bool = False
+) -> str:
+    """'Tormohun', 'Tormohun and Ellacombe', 'all 16 wards of e06000027-wards-2019', or for a
+    set with a title (``titled``, which names the kind itself) 'all 16 of Torbay wards (2019)'."""
     if area_names and len(area_names) < total_areas:
         if len(area_names) == 1:
             return area_names[0]
         if len(area_names) <= 3:
             return f"{', '.join(area_names[:-1])} and {area_names[-1]}"
         return f"{len(area_names)} areas of {set_name}"
+    if titled:
+        return f"all {total_areas} of {set_name}"
     kind = {"ward": "wards", "cluster": "ward clusters", "lsoa": "LSOAs"}.get(scheme, "areas")
     return f"all {total_areas} {kind} of {set_name}"
 

@@ -200,7 +200,10 @@ def allocate(
             return csv_response(text, "allocation.csv", link, headers)
         model = Allocation.model_validate(body["json"])
         if query.format == "html":
-            page = render_allocation_html(model.model_dump(mode="json", exclude_unset=True))
+            page = render_allocation_html(
+                model.model_dump(mode="json", exclude_unset=True),
+                boundaries.display_name(set_name),
+            )
             return html_response(page, boundaries, [set_name], headers=headers)
         return JSONResponse(model.model_dump(mode="json", exclude_unset=True), headers=headers)
 

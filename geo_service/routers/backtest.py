@@ -380,7 +380,8 @@ def _answer(
     body = result_body(entry, warning, data_version, boundary_store)
     set_name = entry["settings"]["boundaries"]
     if format == "html":
-        return html_response(render_backtest_html(body), boundary_store, [set_name])
+        page = render_backtest_html(body, boundary_store.display_name(set_name))
+        return html_response(page, boundary_store, [set_name])
     model = BacktestResult.model_validate(body)
     return JSONResponse(model.model_dump(mode="json"), headers={"X-Data-Version": data_version})
 
@@ -413,7 +414,8 @@ def last_backtests(
                 + f"; run one with POST /v1/backtest?boundaries={boundaries} (needs an API key)"
             )
         body = result_body(records.runs[0], records.warning, data_version, boundary_store)
-        return html_response(render_backtest_html(body), boundary_store, [boundaries])
+        page = render_backtest_html(body, boundary_store.display_name(boundaries))
+        return html_response(page, boundary_store, [boundaries])
     runs = [{**run, "stale": run["data_version"] != data_version} for run in records.runs]
     model = BacktestRecords(
         boundary_set=boundaries, data_version=data_version, runs=runs, warning=records.warning

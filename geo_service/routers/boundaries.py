@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
 from boundaries.clusters import build_clusters
 from boundaries.custom_areas import custom_areas_from_geojson
-from boundaries.sets import BoundarySet
+from boundaries.sets import BoundarySet, check_title, display_name
 from geo_service.body_limit import KeyedLimitedBodyRoute
 from geo_service.dependencies import (
     BoundaryStoreDep,
@@ -116,6 +116,8 @@ def create_set(
         unassigned = result.unassigned
     else:
         new_set = custom_areas_from_geojson(body.geojson, body.name, body.vintage, source="api")
+    if body.title is not None:
+        new_set.title = check_title(body.title)
     store.save(new_set, replace=replace)
     response.headers["Location"] = f"/v1/boundaries/{new_set.name}/areas"
     metadata = new_set.metadata()
@@ -140,6 +142,7 @@ router.include_router(writes)
 def _summary(description: dict) -> BoundarySetSummary:
     return BoundarySetSummary(
         name=description["name"],
+        title=display_name(description),
         scheme=description["scheme"],
         vintage=description["vintage"],
         areas=description["areas"],

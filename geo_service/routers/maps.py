@@ -95,23 +95,26 @@ def hotspot_map(
         boundary_set = boundary_store.read(boundaries)
         outlines = region_outlines(boundary_store, boundary_set, codes)
         names = [directory.name_of(code) for code in codes]
-        place = place_words(boundaries, names, boundary_set.scheme, len(directory.codes))
+        set_title = boundary_set.display_name  # the set's name for people; URLs keep the code
+        place = place_words(
+            set_title, names, boundary_set.scheme, len(directory.codes), bool(boundary_set.title)
+        )
         window = result.window
         title = map_title(weights, place, window.first, window.last, method)
         if judged_against_set(study):
-            title = f"{title} ({scope_words(boundaries, place)})"
+            title = f"{title} ({scope_words(set_title, place)})"
         resolution = result.provenance["resolution"]
         backtest = backtest_provenance(store.root, study, resolution, version)["backtest"]
         if len(codes) == 1:
             code = codes[0]
-            crumbs = area_crumbs(boundaries, code, names[0])
+            crumbs = area_crumbs(boundaries, code, names[0], set_title)
             links = [
                 ("Area profile", profile_url(boundaries, code)),
                 ("Top 10 list (CSV)", hotspot_list_url(boundaries, code, "csv", weights, scope)),
                 ("Whole set", hotspot_map_url(boundaries, None, weights)),
             ]
         else:
-            crumbs = area_crumbs(boundaries)
+            crumbs = area_crumbs(boundaries, set_title=set_title)
             links = [
                 (name, area_page_url(boundaries, code))
                 for code, name in zip(codes, names, strict=True)
@@ -158,10 +161,11 @@ def area_map(
         wards = member_wards(boundary_store, boundary_set)
         extra = [wards] if wards else []
         window = metrics.window
+        set_title = boundary_set.display_name
         title = (
-            f"{METRICS[metric]} by area of {boundaries}, {window_words(window.first, window.last)}"
+            f"{METRICS[metric]} by area of {set_title}, {window_words(window.first, window.last)}"
         )
-        crumbs = breadcrumbs_html(area_crumbs(boundaries), "Map of every area")
+        crumbs = breadcrumbs_html(area_crumbs(boundaries, set_title=set_title), "Map of every area")
         page = area_map_html(boundary_set, metrics, metric, settings.tiles, extra, title, crumbs)
         return map_response(page, settings.tiles, boundary_store, [boundaries])
 

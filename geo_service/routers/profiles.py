@@ -160,18 +160,20 @@ def area_profile_page(
 
     def build() -> Response:
         profile = query.profile(store, boundaries, cache)
-        areas = boundaries.read(set_name).areas
+        boundary_set = boundaries.read(set_name)
+        areas = boundary_set.areas
         geometry = areas.to_crs(4326).geometry[areas["code"] == code].iloc[0]
         page = render_profile_html(
             profile,
             # Not on a suppressed profile: its sentences would say the counts suppressed.
             [] if query.suppress else briefing(facts_from_profile(profile)),
             profile_map(geometry, profile.hotspots.items, size=150),
-            area_crumbs(set_name, code, profile.area.name),
+            area_crumbs(set_name, code, profile.area.name, boundary_set.display_name),
             [
                 ("Hot spot map", hotspot_map_url(set_name, code)),
                 ("Briefing", briefing_url(set_name, code)),
             ],
+            set_title=boundary_set.display_name,
         )
         return html_response(page, boundaries, [set_name])
 
@@ -236,7 +238,9 @@ def area_briefing(
             method=BRIEFING_METHOD,
         )
         if format == "html":
-            crumbs = area_crumbs(set_name, code, profile.area.name)
+            crumbs = area_crumbs(
+                set_name, code, profile.area.name, boundaries.display_name(set_name)
+            )
             names = [row.name for row in profile.categories]
             page = render_briefing_html(body.model_dump(), crumbs, names)
             return html_response(page, boundaries, [set_name])

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from boundaries.area_names import AreaDirectory, UnknownAreaError, area_directory
 from boundaries.errors import BoundaryError
+from boundaries.sets import display_name
 from geo_service.dependencies import BoundaryStoreDep, require_read_access
 from geo_service.error_page import Link, error_page
 from geo_service.pages import html_response, template_environment
@@ -71,6 +72,7 @@ def start_page(store: BoundaryStoreDep, boundaries: SetQuery = None) -> HTMLResp
         planning=_planning_links(chosen["name"], [s["name"] for s in sets]) if chosen else [],
         areas=areas,
         scheme_words=_SCHEME_WORDS,
+        title_of=display_name,
         area_map=area_map_url(chosen["name"]) if chosen else None,
         css=SITE_CSS,
         script=SITE_SCRIPT,
@@ -191,11 +193,12 @@ def area_page(
         "harm_hotspots_csv": hotspot_list_url(set_name, code, "csv", "home-office-2018"),
         "cells_geojson": hotspot_list_url(set_name, code, "geojson").replace("&top=10", ""),
     }
-    crumbs = area_crumbs(set_name)
+    crumbs = area_crumbs(set_name, set_title=display_name(description))
     page = _environment.get_template("area.html").render(
         name=name,
         code=code,
         set=description,
+        set_title=display_name(description),
         scheme_words=_SCHEME_WORDS,
         links=links,
         crumbs=crumbs,
