@@ -139,3 +139,27 @@ def test_the_area_map_mentions_crimes_elsewhere_in_the_force_once_in_words(
     assert page.count("elsewhere in Devon and Cornwall") == 1
     assert "fell outside every area" not in page
     assert f"Crimes by area of {SET_TITLE}, Jan 2020 to Dec 2020" in page
+
+
+def test_a_server_with_other_tiles_never_serves_a_page_cached_with_the_old_ones(
+    quickstart_dir: Path, no_precompute: None
+) -> None:
+    """Pages bake their tiles (and the CSP that lets them in); the on-disk response cache
+    outlives a server, so a restart with other tiles must build its own pages."""
+    paths = [
+        f"/v1/maps/hotspots?boundaries={SET}",
+        f"/v1/maps/areas?boundaries={SET}",
+    ]
+    with tile_server() as tiles:
+        host = tiles.template.split("/")[2]
+        for settings, has_tiles in (
+            (Settings(data_dir=quickstart_dir, tiles="none"), False),
+            (Settings(data_dir=quickstart_dir, tiles=tiles.template), True),
+        ):
+            with live_server(settings) as base:
+                for path in paths:
+                    response = httpx.get(f"{base}{path}", timeout=300)
+                    assert response.status_code == 200, response.text
+                    assert (host in response.text) == has_tiles, path
+                    csp = response.headers["content-security-policy"]
+                    assert (host in csp) == has_tiles, path

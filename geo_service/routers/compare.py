@@ -305,7 +305,8 @@ def compare_map(
         headers = {"X-Data-Version": version}
         return map_response(page, settings.tiles, boundary_store, query.sets, headers)
 
-    return responses.respond(request, version, build, key=(query, metric))
+    # The tiles are baked into the page: another server's tiles must not share its entry.
+    return responses.respond(request, version, build, key=(query, metric, settings.tiles))
 
 
 # -- CSV -------------------------------------------------------------------------------------------

@@ -169,4 +169,5 @@ def displacement(
         return JSONResponse(model.model_dump(mode="json"), headers=headers)
 
     key = (target, control, buffer_m, periods, parse_categories(categories), force, format)
+    key += (settings.tiles,) if format == "html" else ()  # a page bakes its tiles in
     return responses.respond(request, version, build, key=key)

@@ -135,7 +135,9 @@ def hotspot_map(
 
     # The page reports the recorded backtest, so a new record must change the cache key too.
     version = version_with_backtests(current_version(request, boundaries), store.root, boundaries)
-    return responses.respond(request, version, build, key=study)
+    # The tiles are baked into the page and its CSP: a server started with other tiles (the
+    # on-disk cache outlives it) must not serve this page.
+    return responses.respond(request, version, build, key=(study, settings.tiles))
 
 
 @router.get("/areas", response_class=HTMLResponse, summary="Choropleth of areas (HTML)")
@@ -169,5 +171,5 @@ def area_map(
         page = area_map_html(boundary_set, metrics, metric, settings.tiles, extra, title, crumbs)
         return map_response(page, settings.tiles, boundary_store, [boundaries])
 
-    key = (boundaries, metric, first, last, weights)
+    key = (boundaries, metric, first, last, weights, settings.tiles)  # tiles: baked into the page
     return responses.respond(request, current_version(request, boundaries), build, key=key)
