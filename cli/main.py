@@ -112,5 +112,18 @@ def hotspots() -> None:
     """Load police.uk crime into a local store and turn it into hotspot evidence."""
 
 
+def main() -> None:
+    """The ``hotspots`` console script: the command, then, if it asked, an end without the
+    interpreter's teardown (cli/process_exit.py says why)."""
+    try:
+        app()
+    except SystemExit as done:
+        from cli.process_exit import end_now, teardown_skipped
+
+        if teardown_skipped():
+            end_now(done.code)
+        raise
+
+
 if __name__ == "__main__":
-    app()
+    main()

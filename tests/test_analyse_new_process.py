@@ -143,3 +143,56 @@ def test_the_cover_is_computed_once_ahead_of_the_study(
     )
     assert bad.exit_code != 0
     assert "E05999999" in bad.output
+
+
+HOTSPOTS = Path(sys.executable).with_name("hotspots")
+
+
+def test_the_console_script_ends_with_everything_written(town: Path, tmp_path: Path) -> None:
+    if not HOTSPOTS.is_file():
+        pytest.skip(f"the hotspots console script is not installed beside {sys.executable}")
+    env = _env(town, COLUMNS="1000")  # the summary's lines unwrapped
+    args = [str(HOTSPOTS), "analyse", "--boundaries", WARDS, "--data-dir", str(town)]
+    first = subprocess.run([*args, "-o", str(tmp_path / "a.csv")], capture_output=True, env=env)
+    assert first.returncode == 0, first.stderr
+    # The summary reached the pipe, to its last line, and both files are whole.
+    assert first.stdout.splitlines()[-1].startswith(b"Wrote ")
+    assert first.stdout.endswith(b"a.csv.provenance.json\n")
+    provenance = json.loads((tmp_path / "a.csv.provenance.json").read_text())
+    rows = (tmp_path / "a.csv").read_text().splitlines()
+    assert len(rows) == provenance["shown_cells"] + 1
+    # The study was in the cache when the process ended.
+    again = subprocess.run([*args, "-o", str(tmp_path / "b.json")], capture_output=True, env=env)
+    assert again.returncode == 0, again.stderr
+    assert b"Answered from the study cache" in again.stdout
+    # A refused request keeps its exit status and message.
+    refused = subprocess.run(
+        [*args, "-o", str(tmp_path / "c.json"), "--res", "5"], capture_output=True, env=env
+    )
+    assert refused.returncode != 0
+    assert b"resolution" in refused.stdout + refused.stderr
+    assert not (tmp_path / "c.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "stderr"), [("None", 0, ""), ("3", 3, ""), ("'stopped'", 1, "stopped")]
+)
+def test_ending_without_teardown_keeps_the_exit_status(
+    tmp_path: Path, code: str, status: int, stderr: str
+) -> None:
+    marker = tmp_path / "late.txt"
+    script = (
+        "import threading, time, pathlib\n"
+        "from cli.process_exit import end_now\n"
+        "def late():\n"
+        "    time.sleep(0.2)\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('done')\n"
+        "threading.Thread(target=late).start()\n"
+        "print('said before the end', end='')\n"
+        f"end_now({code})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == status
+    assert done.stdout == "said before the end"  # buffered output is flushed
+    assert done.stderr.strip() == stderr
+    assert marker.read_text() == "done"  # a running (non-daemon) thread was waited for
