@@ -4,14 +4,16 @@ When a command returns, Python tears the interpreter down: it clears every modul
 every object, and for the numerical stack a study imports (numpy, pandas, pyarrow, scipy,
 geopandas) that takes 0.15-0.18 s, after the answer is written, on every study in a new process.
 A command that has finished everything it does (its files written and closed, its threads
-joined) says so with :func:`skip_teardown`; the console script (``cli.main.main``) then flushes
-the standard streams and logging and ends the process with the command's exit code at once.
+joined) says so with :func:`skip_teardown`; the console script (``cli.main.main``) then runs the
+exit functions (logging's flush among them), flushes the standard streams and ends the process
+with the command's exit code at once.
 The operating system releases the memory and closes the files either way. Commands that do not
 ask, errors, and ``app()`` called in-process (tests, ``CliRunner``) end as before.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
@@ -30,7 +32,10 @@ def skip_teardown() -> None:
 
 
 def teardown_skipped() -> bool:
-    return _requested
+    """Whether the process may end without teardown: the command asked, and no profiler,
+    debugger or coverage tracer is watching (they write their results as the interpreter
+    ends: ``python -m cProfile -m cli.main analyse ...`` still gets its profile)."""
+    return _requested and sys.gettrace() is None and sys.getprofile() is None
 
 
 def end_now(code: object) -> NoReturn:
@@ -45,6 +50,10 @@ def end_now(code: object) -> NoReturn:
     else:  # sys.exit("message"): printed, status 1
         print(code, file=sys.stderr)
         status = 1
+    # What the interpreter would run at exit (logging's flush among them), then no teardown.
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_functions is not None:
+        run_exit_functions()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say

@@ -180,10 +180,11 @@ def test_the_console_script_ends_with_everything_written(town: Path, tmp_path: P
 def test_ending_without_teardown_keeps_the_exit_status(
     tmp_path: Path, code: str, status: int, stderr: str
 ) -> None:
-    marker = tmp_path / "late.txt"
+    marker, at_exit = tmp_path / "late.txt", tmp_path / "atexit.txt"
     script = (
-        "import threading, time, pathlib\n"
+        "import atexit, threading, time, pathlib\n"
         "from cli.process_exit import end_now\n"
+        f"atexit.register(pathlib.Path({str(at_exit)!r}).write_text, 'ran')\n"
         "def late():\n"
         "    time.sleep(0.2)\n"
         f"    pathlib.Path({str(marker)!r}).write_text('done')\n"
@@ -196,3 +197,25 @@ def test_ending_without_teardown_keeps_the_exit_status(
     assert done.stdout == "said before the end"  # buffered output is flushed
     assert done.stderr.strip() == stderr
     assert marker.read_text() == "done"  # a running (non-daemon) thread was waited for
+    assert at_exit.read_text() == "ran"  # and the exit functions ran
+
+
+def test_a_profiled_command_still_ends_with_its_profile(town: Path, tmp_path: Path) -> None:
+    profile = tmp_path / "analyse.prof"
+    args = [
+        "analyse",
+        "--boundaries",
+        WARDS,
+        "--data-dir",
+        str(town),
+        "-o",
+        str(tmp_path / "a.json"),
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "cli.main", *args],
+        capture_output=True,
+        env=_env(town),
+    )
+    assert done.returncode == 0, done.stderr
+    assert profile.stat().st_size > 0  # written as the interpreter ended, not skipped
+    assert json.loads((tmp_path / "a.json").read_text())["cells"]
