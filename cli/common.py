@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from pipelines.cache import cache_dir_for, open_cache, use_cache
 from pipelines.progress import StepReport
 from pipelines.quoting import shortened
+from pipelines.store.atomic import keep_existing
 from pipelines.store.paths import resolve_data_dir
 
 if TYPE_CHECKING:
@@ -135,6 +136,8 @@ def refuse_to_overwrite(paths: list[Path], overwrite: bool) -> None:
     if existing and not overwrite:
         names = " and ".join(str(path) for path in existing)
         fail(f"{names} exists already; add --overwrite to replace it, or choose another -o")
+    # And at the end: a file made meanwhile is not replaced either (the write is refused).
+    keep_existing([] if overwrite else paths)
 
 
 def progress_bar(

@@ -22,6 +22,7 @@ from pipelines.export import FORMATS, ExportError, export_crimes, format_for
 from pipelines.forces import ForceError, check_force
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
+from pipelines.store.atomic import OutputExistsError
 from pipelines.wording import counted
 
 
@@ -72,7 +73,7 @@ def export(
     try:
         with error_console.status(f"Writing {crimes.num_rows:,} crimes to {output}..."):
             rows = export_crimes(crimes, output, chosen)
-    except ExportError as error:
+    except (ExportError, OutputExistsError) as error:
         fail(str(error))
     except OSError as error:
         fail(f"cannot write {output}: {error.strerror or error}")

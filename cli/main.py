@@ -7,6 +7,8 @@ own docstring or Typer help; tests/test_cli_lazy.py checks them.
 
 from __future__ import annotations
 
+import contextvars
+
 import typer
 
 from cli.lazy_group import LazyCommand, LazyGroup
@@ -81,7 +83,9 @@ class HotspotsGroup(LazyGroup):
         """A store fault (read-only or full disk, a damaged partition, a partition another
         ingest holds) ends any command with one line on stderr, never a traceback."""
         try:
-            return super().invoke(ctx)
+            # In a context of its own: the files one command keeps (-o without --overwrite,
+            # pipelines/store/atomic.keep_existing) are not kept by the next in this process.
+            return contextvars.copy_context().run(super().invoke, ctx)
         except Exception as error:
             # Imported here: the store pulls in pyarrow, and `hotspots --help` must stay fast.
             from pipelines.errors import UnavailableError
@@ -90,8 +94,11 @@ class HotspotsGroup(LazyGroup):
             if not isinstance(error, StoreError | UnavailableError):
                 raise
             from cli.common import fail
+            from pipelines.store.atomic import OutputExistsError
 
-            fail(str(error), code=1)
+            # An -o file made while the command ran is the user's to resolve, like one that
+            # existed before it (exit 2); a store fault is the store's (exit 1).
+            fail(str(error), code=2 if isinstance(error, OutputExistsError) else 1)
 
 
 app = typer.Typer(

@@ -5,6 +5,7 @@ work, and writes atomically: a failed run leaves the old file as it was and no t
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tests.service_town import FORCE, WARDS, build_town
 runner = CliRunner()
 SECOND = "town-wards-again"
 OLD = "the report someone already sent\n"
+OTHER = "written by another program meanwhile\n"
 
 
 @pytest.fixture(scope="module")
@@ -87,3 +89,39 @@ def test_a_new_file_needs_no_flag(town: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert _written(args).read_text(encoding="utf-8").startswith('"crime_id"')
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_file_made_while_the_command_ran_is_not_replaced(
+    town: Path, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before the work passes (no file yet); another program then writes the file
+    while the command runs (here: the moment the command's temporary file appears beside it).
+    The command's publish must refuse, keep the other file whole, and say so in one line."""
+    args = _args(command, tmp_path / "report", town)
+    target = _written(args)
+    made_temporary = tempfile.mkstemp
+
+    def then_someone_else_writes(*positional: object, **named: object) -> tuple[int, str]:
+        made = made_temporary(*positional, **named)  # type: ignore[call-overload]
+        if Path(made[1]).parent == target.parent and not target.exists():
+            target.write_text(OTHER, encoding="utf-8")
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp", then_someone_else_writes)
+    result = runner.invoke(app, args)
+    monkeypatch.undo()
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output  # as for a file there before the run
+    assert said.count(str(target)) == 1
+    assert f"{target} was created by something else while this command ran" in said
+    assert "--overwrite" in said and "Traceback" not in result.output
+    assert target.read_text(encoding="utf-8") == OTHER
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary left behind
+
+    target.unlink()  # with --overwrite the same race replaces it, as asked
+    monkeypatch.setattr(tempfile, "mkstemp", then_someone_else_writes)
+    replaced = runner.invoke(app, [*args, "--overwrite"])
+    monkeypatch.undo()
+    assert replaced.exit_code == 0, replaced.output
+    assert target.read_text(encoding="utf-8") != OTHER

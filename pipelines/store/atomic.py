@@ -14,9 +14,29 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
-from pipelines.store.errors import StoreWriteError
+from pipelines.store.errors import StoreError, StoreWriteError
+
+# Files that must not be replaced: a command's -o files given without --overwrite (cli/common
+# refuse_to_overwrite sets them for the command's run). Checking before the work is not enough:
+# a file made while the command ran would still be replaced by the final rename, so the
+# publish itself refuses (a hard link fails on an existing name, atomically).
+_KEPT: ContextVar[frozenset[str]] = ContextVar("kept_existing_files", default=frozenset())
+
+
+class OutputExistsError(StoreError, FileExistsError):
+    """A file that was not to be replaced appeared while it was being written."""
+
+
+def keep_existing(paths: list[Path]) -> None:
+    """From now on in this context, :func:`atomic_write` never replaces any of ``paths``."""
+    _KEPT.set(frozenset(os.path.abspath(path) for path in paths))
+
+
+def _replaceable(path: Path) -> bool:
+    return os.path.abspath(path) not in _KEPT.get()
 
 
 def _process_umask() -> int:
@@ -71,7 +91,7 @@ def atomic_write(path: Path, mode: int = _FILE_MODE) -> Iterator[Path]:
         tmp_path = Path(tmp_name)
         try:
             yield tmp_path
-            _publish(tmp_path, path, mode)
+            _publish(tmp_path, path, mode, replace=_replaceable(path))
         except BaseException:
             tmp_path.unlink(missing_ok=True)
             raise
@@ -99,12 +119,36 @@ def write_content_addressed(
     return path
 
 
-def _publish(tmp_path: Path, path: Path, mode: int) -> None:
+def _publish(tmp_path: Path, path: Path, mode: int, replace: bool = True) -> None:
     with open(tmp_path, "rb") as written:
         os.fsync(written.fileno())
     os.chmod(tmp_path, mode)
-    os.replace(tmp_path, path)
+    if replace:
+        os.replace(tmp_path, path)
+    else:
+        _publish_new(tmp_path, path)
     _fsync_dir(path.parent)
+
+
+def _publish_new(tmp_path: Path, path: Path) -> None:
+    """Give ``tmp_path`` the name ``path`` only if no file has it: a hard link (atomic, and
+    refused on an existing name), then the temporary name is dropped. Where links are not
+    supported, the name is claimed with O_EXCL and the written file renamed over the claim."""
+    try:
+        try:
+            os.link(tmp_path, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links here (some network and FAT file systems)
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            os.replace(tmp_path, path)
+            return
+    except FileExistsError:
+        raise OutputExistsError(
+            f"{path} was created by something else while this command ran, so it was kept and "
+            "this output was not written; add --overwrite to replace it, or choose another -o"
+        ) from None
+    tmp_path.unlink()
 
 
 def file_version(path: Path) -> str:
