@@ -122,13 +122,18 @@ def serve(
     if workers == 1:
         uvicorn.run(create_app(settings), host=host, port=port, **options)
         return
-    # Each worker process builds its app from the environment (Settings.from_env).
+    from geo_service.paging import CURSOR_SECRET_ENV, cursor_secret
+
+    # Each worker process builds its app from the environment (Settings.from_env). The page
+    # cursors' secret is made here, once, so that every worker signs with the same one even
+    # when the data folder is read-only and cannot keep it (each would make its own).
     os.environ.update(
         {
             DATA_DIR_ENV: str(settings.data_dir),
             "HOTSPOTS_API_KEYS_FILE": str(settings.api_keys_file),
             "HOTSPOTS_READ_ACCESS": read_access,
             "HOTSPOTS_TILES": tiles,
+            CURSOR_SECRET_ENV: cursor_secret(settings.data_dir).hex(),
         }
     )
     uvicorn.run(

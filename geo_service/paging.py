@@ -4,7 +4,11 @@
 A cursor is ``<payload>.<signature>``: the payload names the position, the data version it was
 issued for and a digest of the query it belongs to; the signature is an HMAC-SHA256 over the
 payload with a secret kept in the data folder (:class:`CursorSigner`), shared by every worker of
-one store. So a client cannot make up a position (``offset=1.5``, ``"5"``, or one past the end),
+one store. Where the data folder is read-only the secret cannot be kept there, so ``hotspots serve
+--workers N`` makes it once in the parent and hands it to every worker in its environment
+(:data:`CURSOR_SECRET_ENV`): a cursor one worker issued is then good at every other.
+
+So a client cannot make up a position (``offset=1.5``, ``"5"``, or one past the end),
 and a cursor only works for the query that issued it. Cells keep one order for a given study, so
 following ``next`` pages through every cell exactly once; a cursor from before the data changed
 is refused (409) rather than silently mixing two versions of the answer.
@@ -33,6 +37,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_LIMIT = 5_000  # about 1.5 MB of JSON
 MAX_LIMIT = 50_000
 SECRET_FILE = "cursor_secret"
+# The secret as hex, set by `hotspots serve` for its workers (cli/serve_cmd.py); it wins over
+# the data folder's file, which the parent read (or made) to set it.
+CURSOR_SECRET_ENV = "HOTSPOTS_CURSOR_SECRET"
 
 _START_AGAIN = "leave cursor out to start again from the first page"
 _NOT_OURS = (
@@ -52,7 +59,7 @@ class CursorSigner:
     first use, readable by its owner only)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._secret = _store_secret(Path(data_dir) / SECRET_FILE)
+        self._secret = cursor_secret(Path(data_dir))
 
     def issue(self, offset: int, version: str, query: str) -> str:
         payload = orjson.dumps({"o": offset, "v": version, "q": query_digest(query)})
@@ -118,6 +125,22 @@ def _b64(raw: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def cursor_secret(data_dir: Path) -> bytes:
+    """The secret cursors are signed with: the one handed down by ``hotspots serve``
+    (:data:`CURSOR_SECRET_ENV`), else the data folder's (made on first use; a read-only folder
+    gives a secret of this process only)."""
+    handed_down = os.environ.get(CURSOR_SECRET_ENV, "")
+    try:
+        secret = bytes.fromhex(handed_down)
+    except ValueError:
+        secret = b""
+    if len(secret) >= 32:
+        return secret
+    if handed_down:
+        logger.warning("%s is not 64 hex digits; using the data folder's secret", CURSOR_SECRET_ENV)
+    return _store_secret(Path(data_dir) / SECRET_FILE)
 
 
 def _store_secret(path: Path) -> bytes:

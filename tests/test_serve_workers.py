@@ -7,7 +7,9 @@ import contextlib
 import os
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -54,3 +56,92 @@ def test_two_server_workers_answer_and_share_one_warmed_cache(tmp_path: Path) ->
         server.terminate()
         output, _ = server.communicate(timeout=30)
     assert "Started parent process" in output or "Uvicorn running" in output
+
+
+def test_page_cursors_work_across_workers_on_a_read_only_data_folder(tmp_path: Path) -> None:
+    """A read-only data folder cannot keep the cursor secret; the workers of one `hotspots
+    serve` still share one (the parent makes it), so a cursor issued by one worker is good at
+    the other, and nothing is written into the folder."""
+    from tests.test_store_faults import read_only_view
+
+    data_dir, _ = build_town(tmp_path / "town")
+    assert not (data_dir / "cursor_secret").exists()
+    with read_only_view(data_dir, tmp_path / "ro") as read_only:
+        port = free_port()
+        env = {
+            **os.environ,
+            "HOTSPOTS_PRECOMPUTE": "0",
+            "HOTSPOTS_CACHE_DIR": str(tmp_path / "cache"),  # the caches: somewhere writable
+        }
+        server = subprocess.Popen(
+            [str(HOTSPOTS), "serve", "--workers", "2", "--port", str(port), "--tiles", "none",
+             "--data-dir", str(read_only)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        lines: list[str] = []
+        reader = threading.Thread(target=lambda: lines.extend(server.stdout or []), daemon=True)
+        reader.start()
+        try:
+            base = f"http://127.0.0.1:{port}"
+            _wait_until_listening(base)
+            _wait_for(lambda: sum("startup complete" in line for line in lines) >= 2)
+            params = {"boundaries": WARDS, "limit": "3", "permutations": "99"}
+            first_worker, second_worker = _listening_workers(server.pid, port)[:2]
+            # Only the first worker can take the first page (the other is stopped), only the
+            # second the next one: the second must accept the first one's cursor.
+            with _stopped(second_worker):
+                first = httpx.get(f"{base}/v1/hotspots", params=params, timeout=120)
+            assert first.status_code == 200, first.text
+            cursor = first.json()["page"]["next_cursor"]
+            assert cursor
+            with _stopped(first_worker):
+                following = httpx.get(
+                    f"{base}/v1/hotspots", params={**params, "cursor": cursor}, timeout=120
+                )
+            assert following.status_code == 200, following.text
+            assert following.json()["page"]["offset"] == 3
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            reader.join(timeout=10)
+    assert not (data_dir / "cursor_secret").exists()  # nothing written into the data folder
+
+
+def _listening_workers(parent: int, port: int) -> list[psutil.Process]:
+    """The server processes that accept on ``port`` (not uvicorn's supervisor's other
+    children)."""
+    workers = [
+        child
+        for child in psutil.Process(parent).children()
+        if any(c.laddr.port == port for c in child.net_connections(kind="tcp"))
+    ]
+    assert len(workers) >= 2, workers
+    return workers
+
+
+@contextlib.contextmanager
+def _stopped(process: psutil.Process) -> Iterator[None]:
+    """``process`` stopped (SIGSTOP): it accepts no connection until the block ends."""
+    process.suspend()
+    try:
+        yield
+    finally:
+        process.resume()
+
+
+def _wait_until_listening(base: str) -> None:
+    def answers() -> bool:
+        with contextlib.suppress(httpx.TransportError):
+            return httpx.get(f"{base}/health", timeout=5).status_code == 200
+        return False
+
+    _wait_for(answers)
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"not ready after {seconds} s")
