@@ -90,8 +90,9 @@ class WarmUpStatus(BaseModel):
     background; requests are answered meanwhile."""
 
     state: Literal["warming", "done", "stopped", "failed", "off", "elsewhere"] = Field(
-        description="'elsewhere': another server process of this service warms the shared "
-        "cache; 'off': HOTSPOTS_PRECOMPUTE=0."
+        description="Every server process reports the one warm-up of the shared cache; "
+        "'elsewhere': another process warms it and has not published its progress yet; "
+        "'off': HOTSPOTS_PRECOMPUTE=0."
     )
     studies: int = Field(0, description="Default studies to warm.")
     done: int = Field(0, description="Studies finished so far (computed, found or refused).")

@@ -39,6 +39,7 @@ from boundaries.errors import BoundaryError
 from boundaries.store import BoundaryStore
 from geo_service.held_store import HeldCrimeStore
 from geo_service.results import StudyCache
+from geo_service.warm_up_status import SharedWarmUp, status_of
 from pipelines.analysis.request import DEFAULT_SCOPE
 from pipelines.analysis.study import StudyRequest
 from pipelines.analysis.window import WindowError, choose_window
@@ -327,11 +328,16 @@ class _WhenNeeded(Executor):
 
 
 class BackgroundPrecompute:
-    """:func:`precompute` in a daemon thread; ``stop()`` ends it between two studies."""
+    """:func:`precompute` in a daemon thread; ``stop()`` ends it between two studies. With
+    ``shared``, its progress is published for the service's other processes as it goes."""
 
-    def __init__(self, target: StudyCache | FastAPI, **options: object) -> None:
+    def __init__(
+        self, target: StudyCache | FastAPI, shared: SharedWarmUp | None = None, **options: object
+    ) -> None:
         self.report = PrecomputeReport()  # filled in as studies finish: /health shows it
         self.error: BaseException | None = None
+        self.started_at = time.time()  # wall clock: the other processes count seconds from it
+        self._shared = shared
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, args=(target, options), name="hotspots-precompute", daemon=True
@@ -341,7 +347,32 @@ class BackgroundPrecompute:
         self._thread.start()
         return self
 
+    def status(self) -> dict:
+        """/health's ``warm_up`` fields (geo_service.warm_up_status.status_of)."""
+        return status_of(self._state(), self.report, self.started_at)
+
+    def _state(self) -> str:
+        if self.running and not self._finished:
+            return "warming"
+        return "failed" if self.error else "stopped" if self.report.stopped else "done"
+
+    _finished = False
+
+    def _publish(self, force: bool = False) -> None:
+        if self._shared is not None:
+            self._shared.publish(self.status(), self.started_at, force=force)
+
     def _run(self, target: StudyCache | FastAPI, options: dict) -> None:
+        self._publish(force=True)
+        if self._shared is not None:
+            options = {**options, "progress": lambda *_: self._publish()}
+        try:
+            self._warm(target, options)
+        finally:
+            self._finished = True
+            self._publish(force=True)
+
+    def _warm(self, target: StudyCache | FastAPI, options: dict) -> None:
         workers = worker_count()
         try:
             if workers == 0:
@@ -415,7 +446,7 @@ class RewarmOnNewData:
             current = getattr(self.app.state, "precompute", None)
             if current is not None:
                 current.stop()
-            self.app.state.precompute = BackgroundPrecompute(self.app).start()
+            self.app.state.precompute = warm_up(self.app)
             self.rewarmed += 1
             log.info("new data version %s: warming the default studies again", version)
 
@@ -445,7 +476,7 @@ async def precompute_lifespan(app: FastAPI) -> AsyncIterator[None]:
     # With several server workers (``hotspots serve --workers N``) one of them warms the cache
     # they share on disk: the one that holds the lock; the others only answer.
     enabled, warmer = _warmer(app) if enabled_at_startup() else (False, None)
-    app.state.precompute = BackgroundPrecompute(app).start() if enabled else None
+    app.state.precompute = warm_up(app) if enabled else None
     app.state.precompute_elsewhere = enabled_at_startup() and not enabled
     every = watch_seconds()
     watcher = RewarmOnNewData(app, every).start() if enabled and every > 0 else None
@@ -460,6 +491,13 @@ async def precompute_lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(warming.stop)
         if warmer is not None:
             warmer.release()
+
+
+def warm_up(app: FastAPI) -> BackgroundPrecompute:
+    """Start warming ``app``'s cache, its progress shared with the service's other processes
+    through the cache folder (geo_service.warm_up_status)."""
+    shared = SharedWarmUp(Path(app.state.settings.cache_dir))
+    return BackgroundPrecompute(app, shared=shared).start()
 
 
 def _warmer(app: FastAPI) -> tuple[bool, FileLock | None]:

@@ -145,3 +145,43 @@ def _wait_for(condition: Callable[[], bool], seconds: float = 120) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"not ready after {seconds} s")
+
+
+def test_every_worker_reports_the_same_warm_up_progress(tmp_path: Path) -> None:
+    """One worker warms the shared cache; /health from each worker alone (the other stopped)
+    gives the same progress, not "elsewhere" from the one that does not warm."""
+    data_dir, _ = build_town(tmp_path)
+    port = free_port()
+    env = {**os.environ, "HOTSPOTS_PRECOMPUTE": "1", "HOTSPOTS_PRECOMPUTE_WORKERS": "0"}
+    server = subprocess.Popen(
+        [str(HOTSPOTS), "serve", "--workers", "2", "--port", str(port), "--tiles", "none",
+         "--data-dir", str(data_dir)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(server.stdout or []), daemon=True)
+    reader.start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_listening(base)
+        _wait_for(lambda: sum("startup complete" in line for line in lines) >= 2)
+        _wait_for(lambda: _warm_up(base)["state"] == "done")
+        reports = []
+        workers = _listening_workers(server.pid, port)[:2]
+        for alone in workers:
+            others = [worker for worker in workers if worker is not alone]
+            with contextlib.ExitStack() as stack:
+                for other in others:
+                    stack.enter_context(_stopped(other))
+                reports.append(_warm_up(base))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        reader.join(timeout=10)
+    assert [report["state"] for report in reports] == ["done", "done"]
+    assert reports[0] == reports[1]
+    assert reports[0]["studies"] == reports[0]["done"] == 2  # the town's set, both weights
+
+
+def _warm_up(base: str) -> dict:
+    return httpx.get(f"{base}/health", timeout=10).json()["warm_up"]

@@ -4,7 +4,6 @@ a load balancer or a partner can check it without a key."""
 from __future__ import annotations
 
 import functools
-import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from geo_service.models import (
     WarmUpStatus,
 )
 from geo_service.results import StudyCache
+from geo_service.warm_up_status import shared_status
 from pipelines.attribution import ATTRIBUTION
 from pipelines.freshness import store_freshness
 from pipelines.store import Snapshot, StoreUnavailable
@@ -124,25 +124,15 @@ def admission_status(admission: Admission) -> AdmissionStatus:
 
 
 def warm_up_status(state: object) -> WarmUpStatus:
-    """Progress of this process's background warm-up (geo_service.precompute)."""
+    """Progress of the background warm-up (geo_service.precompute): this process's own, or the
+    one another process of the service publishes in the shared cache folder."""
     warming = getattr(state, "precompute", None)
-    if warming is None:
-        elsewhere = getattr(state, "precompute_elsewhere", False)
-        return WarmUpStatus(state="elsewhere" if elsewhere else "off")
-    report = warming.report
-    if warming.running:
-        phase, seconds = "warming", time.perf_counter() - report.started
-    else:
-        phase = "failed" if warming.error else "stopped" if report.stopped else "done"
-        seconds = report.seconds
-    return WarmUpStatus(
-        state=phase,
-        studies=report.requests,
-        done=report.done,
-        computed=report.computed,
-        refused=len(report.failed),
-        seconds=round(seconds, 1),
-    )
+    if warming is not None:
+        return WarmUpStatus(**warming.status())
+    if not getattr(state, "precompute_elsewhere", False):
+        return WarmUpStatus(state="off")
+    shared = shared_status(Path(state.settings.cache_dir))  # type: ignore[attr-defined]
+    return WarmUpStatus(**shared) if shared else WarmUpStatus(state="elsewhere")
 
 
 @functools.cache
