@@ -219,3 +219,14 @@ def test_a_profiled_command_still_ends_with_its_profile(town: Path, tmp_path: Pa
     assert done.returncode == 0, done.stderr
     assert profile.stat().st_size > 0  # written as the interpreter ended, not skipped
     assert json.loads((tmp_path / "a.json").read_text())["cells"]
+
+
+def test_a_gistar_study_does_not_load_the_statistics_it_does_not_run() -> None:
+    code = (
+        "import sys\n"
+        "import pipelines.analysis.study\n"
+        "print(sorted(m for m in ('pipelines.analysis.emerging', 'pipelines.analysis.lisa')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -18,7 +18,6 @@ import pyarrow.compute as pc
 from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.land_share import cells_to_strings
 from boundaries.sets import BoundarySet
-from pipelines.analysis.emerging import emerging_hotspots
 from pipelines.analysis.gistar import gistar
 from pipelines.analysis.grid import (
     LocatedCrimes,
@@ -29,7 +28,6 @@ from pipelines.analysis.grid import (
     sum_by_cell,
 )
 from pipelines.analysis.high_count import high_count_places
-from pipelines.analysis.lisa import local_moran
 from pipelines.analysis.map_points import MapPointSupport, map_point_support
 from pipelines.analysis.multiple_testing import check_alpha, check_method
 from pipelines.analysis.neighbours import kring_weights
@@ -171,6 +169,10 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
 
     emerging_settings = None
     if request.emerging:
+        # Imported when asked for (as Local Moran's I below): a study in a new process
+        # loads only the statistics it runs.
+        from pipelines.analysis.emerging import emerging_hotspots
+
         month_index = _month_index(crimes["month"], window.months)
         periods = len(window.months)
         series = series_by_cell(located, month_index, periods, len(grid), harm)
@@ -271,6 +273,8 @@ def _statistics(
         # 90 % class stays in ``class``, labelled as such, but is not a hot spot.
         frame["hotspot"] = result.significant & (result.classes > 0)
         return result.settings
+    from pipelines.analysis.lisa import local_moran
+
     result = local_moran(
         values,
         weights,
