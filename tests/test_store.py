@@ -69,6 +69,43 @@ def test_manifest_read_back_writes_the_same_text(archive: ArchiveBuilder, data_d
     assert changed.partitions[(FORCE, "2019-02")].coverage.warnings == {"duplicate_crime_id": 3}
 
 
+def test_partition_files_reach_the_disk_before_a_manifest_names_them(
+    archive: ArchiveBuilder, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers leave flushing to the process that publishes (it waits for the disk, they go on
+    parsing): every file and its folder are still flushed before the manifest swap."""
+    from pipelines.store import atomic
+    from pipelines.store.manifest import MANIFEST_NAME
+
+    events: list[tuple[str, Path]] = []
+    real_file, real_dir = atomic._fsync_file, atomic._fsync_dir
+
+    def fsync_file(path: Path) -> None:
+        events.append(("file", path))
+        real_file(path)
+
+    def fsync_dir(path: Path) -> None:
+        events.append(("dir", path))
+        real_dir(path)
+
+    monkeypatch.setattr(atomic, "_fsync_file", fsync_file)
+    monkeypatch.setattr(atomic, "_fsync_dir", fsync_dir)
+    _three_months(archive)
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root, workers=1)
+
+    manifest_synced = [
+        i for i, (kind, path) in enumerate(events) if kind == "dir" and path == store.crimes_dir
+    ]
+    assert manifest_synced, "the manifest's rename was not flushed"
+    published = manifest_synced[-1]
+    for force, month in store.partitions():
+        path = store.crimes_dir / store.snapshot().manifest.partitions[(force, month)].file
+        assert ("file", path) in events[:published], f"{path.name} not flushed before publishing"
+        assert ("dir", path.parent) in events[:published]
+    assert (store.crimes_dir / MANIFEST_NAME).exists()
+
+
 def test_reingest_replaces_the_month_instead_of_adding(
     archive: ArchiveBuilder, data_dir: Path
 ) -> None:
@@ -99,7 +136,7 @@ def test_killed_writer_leaves_previous_contents(archive: ArchiveBuilder, data_di
         from pipelines.store import CrimeStore
         from pipelines.ingest.archive import ingest_archive
 
-        def die_half_written(tmp_path, path, mode):
+        def die_half_written(tmp_path, path, *_, **__):
             with open(tmp_path, "r+b") as half:
                 half.truncate(tmp_path.stat().st_size // 2)
             os.kill(os.getpid(), signal.SIGKILL)

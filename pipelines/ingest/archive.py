@@ -30,6 +30,7 @@ from pipelines.ingest.archive_layout import StreetFile, is_other_archive_file, l
 from pipelines.ingest.sources import record_archive
 from pipelines.schema import CRIME_SCHEMA, SOURCE_ARCHIVE
 from pipelines.store import CrimeStore, PartitionCoverage, StoreWriter
+from pipelines.store.atomic import make_durable
 from pipelines.store.crime_store import write_partition_file
 from pipelines.store.manifest import PartitionEntry
 
@@ -144,7 +145,8 @@ def ingest_file(file: StreetFile, crimes_dir: Path) -> WrittenFile:
     built = prepare_file(file)
     if built.table is None or built.coverage is None:
         return WrittenFile(error=built.error)
-    entry = write_partition_file(crimes_dir, built.table, built.coverage)
+    # Flushed to the disk by the parent (_collect), which waits for it instead of this worker.
+    entry = write_partition_file(crimes_dir, built.table, built.coverage, durable=False)
     return WrittenFile(entry, built.samples)
 
 
@@ -157,6 +159,7 @@ def _collect(
     written = future.result()
     coverage = None
     if written.entry is not None:
+        make_durable([partitions.store.crimes_dir / written.entry.file])
         partitions.add(written.entry)
         coverage = written.entry.coverage
     outcome = FileOutcome(

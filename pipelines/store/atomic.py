@@ -98,12 +98,16 @@ def atomic_write(path: Path, mode: int = _FILE_MODE) -> Iterator[Path]:
 
 
 def write_content_addressed(
-    directory: Path, stem: str, suffix: str, content: bytes | memoryview
+    directory: Path, stem: str, suffix: str, content: bytes | memoryview, durable: bool = True
 ) -> Path:
     """Write ``content`` as a new file ``<stem>.<hash><suffix>``, the hash being the first 16
     hex digits of its SHA-256. The same bytes always get the same name, and a different content
     never overwrites a file a reader may have open. The content is hashed from memory, not read
-    back from the disk."""
+    back from the disk.
+
+    ``durable=False`` leaves flushing to the disk to the caller (:func:`make_durable`, before
+    anything names the file): an archive ingest's workers then go on to their next file while
+    the process that publishes waits for the disk."""
     with disk_faults_in_words(f"{directory.name}/{stem}{suffix}"):
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}{suffix}.", suffix=".tmp", dir=directory)
@@ -112,22 +116,39 @@ def write_content_addressed(
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
             path = directory / f"{stem}.{hashlib.sha256(content).hexdigest()[:16]}{suffix}"
-            _publish(tmp_path, path, _FILE_MODE)
+            _publish(tmp_path, path, _FILE_MODE, durable=durable)
         except BaseException:
             tmp_path.unlink(missing_ok=True)
             raise
     return path
 
 
-def _publish(tmp_path: Path, path: Path, mode: int, replace: bool = True) -> None:
-    with open(tmp_path, "rb") as written:
-        os.fsync(written.fileno())
+def _publish(
+    tmp_path: Path, path: Path, mode: int, replace: bool = True, durable: bool = True
+) -> None:
+    if durable:
+        _fsync_file(tmp_path)
     os.chmod(tmp_path, mode)
     if replace:
         os.replace(tmp_path, path)
     else:
         _publish_new(tmp_path, path)
-    _fsync_dir(path.parent)
+    if durable:
+        _fsync_dir(path.parent)
+
+
+def make_durable(paths: list[Path]) -> None:
+    """Flush files written with ``durable=False``, and the folders naming them, to the disk."""
+    with disk_faults_in_words("the files written"):
+        for path in paths:
+            _fsync_file(path)
+        for directory in sorted({path.parent for path in paths}):
+            _fsync_dir(directory)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as written:
+        os.fsync(written.fileno())
 
 
 def _publish_new(tmp_path: Path, path: Path) -> None:

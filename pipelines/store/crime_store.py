@@ -280,10 +280,12 @@ _COMPRESSION = {name: "none" if name == "crime_id" else "lz4" for name in CRIME_
 
 
 def write_partition_file(
-    crimes_dir: Path, table: pa.Table, coverage: PartitionCoverage
+    crimes_dir: Path, table: pa.Table, coverage: PartitionCoverage, durable: bool = True
 ) -> PartitionEntry:
     """Write ``table`` as a new, unpublished file of its force-month under ``crimes_dir``
-    (sorted by H3 cell, content-addressed) and return its manifest entry.
+    (sorted by H3 cell, content-addressed) and return its manifest entry. ``durable=False``:
+    not yet flushed to the disk; the publishing process calls ``atomic.make_durable`` on it
+    before the manifest names it.
 
     The caller must hold the force-month's lock (:meth:`StoreWriter.lock`), in this process or
     in the one it works for, and publish the entry with :meth:`StoreWriter.add`."""
@@ -311,7 +313,7 @@ def write_partition_file(
         write_statistics=[_H3_COLUMN],
     )
     content = sink.getvalue()
-    path = write_content_addressed(directory, month, ".parquet", memoryview(content))
+    path = write_content_addressed(directory, month, ".parquet", memoryview(content), durable)
     return PartitionEntry(
         force,
         month,
