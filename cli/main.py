@@ -8,8 +8,10 @@ own docstring or Typer help; tests/test_cli_lazy.py checks them.
 from __future__ import annotations
 
 import contextvars
+from typing import Any, NoReturn
 
 import typer
+from typer._click import exceptions as click_errors  # Typer's own Click: its exceptions
 
 from cli.lazy_group import LazyCommand, LazyGroup
 from pipelines.attribution import ATTRIBUTION
@@ -79,13 +81,29 @@ COMMANDS = {
 class HotspotsGroup(LazyGroup):
     lazy_commands = COMMANDS
 
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: typer.Context | None = None,
+        **extra: Any,
+    ) -> typer.Context:
+        """A bad option of ``hotspots`` itself is one line too (see :meth:`invoke`)."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click_errors.UsageError as error:
+            usage_error(error)
+
     def invoke(self, ctx: typer.Context) -> object:
         """A store fault (read-only or full disk, a damaged partition, a partition another
-        ingest holds) ends any command with one line on stderr, never a traceback."""
+        ingest holds) ends any command with one line on stderr, never a traceback; so does a
+        usage error (:func:`usage_error`)."""
         try:
             # In a context of its own: the files one command keeps (-o without --overwrite,
             # pipelines/store/atomic.keep_existing) are not kept by the next in this process.
             return contextvars.copy_context().run(super().invoke, ctx)
+        except click_errors.UsageError as error:
+            usage_error(error)
         except Exception as error:
             # Imported here: the store pulls in pyarrow, and `hotspots --help` must stay fast.
             from pipelines.errors import UnavailableError
@@ -99,6 +117,21 @@ class HotspotsGroup(LazyGroup):
             # An -o file made while the command ran is the user's to resolve, like one that
             # existed before it (exit 2); a store fault is the store's (exit 1).
             fail(str(error), code=2 if isinstance(error, OutputExistsError) else 1)
+
+
+def usage_error(error: click_errors.UsageError) -> NoReturn:
+    """A bad option, value or command as one line on stderr, what is wrong (Click says which
+    option and, where it can, what it expected or the closest name) and where the help is,
+    instead of Click's usage lines and boxed message; exit 2 as Click does. A group called
+    without a command still shows its help (Click signals that with a usage error too)."""
+    if isinstance(error, click_errors.NoArgsIsHelpError):
+        raise error
+    from cli.common import fail  # here: `hotspots --help` must not load Rich's console
+
+    where = error.ctx.command_path if error.ctx is not None else "hotspots"
+    message = error.format_message().rstrip(".")
+    stop = "" if message.endswith("?") else "."
+    fail(f"{message}{stop} See `{where} --help`.", code=error.exit_code)
 
 
 app = typer.Typer(

@@ -128,9 +128,9 @@ def test_cli_alpha_has_the_apis_range(tmp_path: Path, args: list[str], value: st
     argv = [a.format(tmp=tmp_path) for a in args] + [value, "--data-dir", str(tmp_path)]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 2, result.output
-    error = [line for line in result.output.splitlines() if line.startswith("Error")]
-    assert error == [
-        f"Error: Invalid value for '--alpha': a significance level from 0.000001 to 0.5 "
-        f"is required, got {float(value)}"
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [
+        f"error: Invalid value for '--alpha': a significance level from 0.000001 to 0.5 "
+        f"is required, got {float(value)}. See `hotspots {argv[0]} --help`."
     ], result.output
     assert "Traceback" not in result.output
