@@ -9,8 +9,8 @@ same operations in the same order on the same float64 values give the same minim
 tests/test_bounded_minimum.py checks that against SciPy on real and generated counts, so a SciPy
 upgrade that changed the algorithm would fail there rather than change a result silently.
 
-Port of SciPy's code: Copyright (c) 2001-2002 Enthought, Inc. 2003, SciPy Developers; BSD
-3-Clause licence (the SciPy licence).
+Port of SciPy's code: Copyright (c) 2001-2002 Enthought, Inc. 2003, SciPy Developers. All rights
+reserved. BSD 3-Clause licence: its conditions and disclaimer are in THIRD_PARTY_NOTICES.md.
 """
 
 from __future__ import annotations
