@@ -26,7 +26,7 @@ WORKDIR /src
 # Every runtime dependency ships manylinux wheels (numpy, pyarrow, shapely, pyproj, pyogrio,
 # h3, scipy), so the slim image needs no compiler.
 RUN python -m venv /opt/venv && /opt/venv/bin/pip install pip==26.3 setuptools==84.2.1 wheel==0.48.0
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml README.md constraints.txt LICENSE THIRD_PARTY_NOTICES.md ./
 COPY cli ./cli
 COPY pipelines ./pipelines
 COPY boundaries ./boundaries

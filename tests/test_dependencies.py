@@ -87,5 +87,10 @@ def test_the_docker_build_installs_pinned_versions_of_every_runtime_dependency()
         assert requirement.specifier.contains(pinned[name]), (name, pinned[name])
     assert not {"esda", "pytest", "ruff", "schemathesis"} & set(pinned)
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
-    assert "COPY pyproject.toml README.md constraints.txt ./" in dockerfile
+    lines = dockerfile.splitlines()
+    copied = next(line for line in lines if line.startswith("COPY pyproject.toml"))
+    assert {"README.md", "constraints.txt"} <= set(copied.split())
+    # The wheel carries the licence files pyproject names (SciPy's notice for the ported
+    # minimiser among them): an image built without them would ship the code without its licence.
+    assert set(project["license-files"]) <= set(copied.split()), copied
     assert "pip install --no-build-isolation -c constraints.txt ." in dockerfile
