@@ -85,8 +85,12 @@ def _check_format(value: str, allowed: tuple[str, ...] = ("table", "csv", "json"
     return value
 
 
-def _save(store: BoundaryStore, boundary_set: BoundarySet, replace: bool) -> None:
+def _save(
+    store: BoundaryStore, boundary_set: BoundarySet, replace: bool, title: str | None = None
+) -> None:
     try:
+        if title is not None:
+            boundary_set.title = check_title(title)
         path = store.save(boundary_set, replace=replace)
     except BoundaryError as error:
         fail(str(error))
@@ -284,6 +288,7 @@ def fetch(
     base_url: Annotated[
         str, typer.Option("--base-url", help="ArcGIS REST services root of the ONS portal.")
     ] = DEFAULT_BASE_URL,
+    title: TitleOption = None,
     replace: ReplaceOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -303,7 +308,7 @@ def fetch(
             )
     except BoundaryError as error:
         fail(str(error))
-    _save(store, boundary_set, replace)
+    _save(store, boundary_set, replace, title)
 
 
 @boundaries_app.command("cluster")
@@ -317,6 +322,7 @@ def cluster(
     ],
     name: NameOption,
     vintage: VintageOption = None,
+    title: TitleOption = None,
     replace: ReplaceOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -333,7 +339,7 @@ def cluster(
             f"{', '.join(result.unassigned)}",
             highlight=False,
         )
-    _save(store, result.clusters, replace)
+    _save(store, result.clusters, replace, title)
 
 
 @boundaries_app.command("custom")
@@ -343,6 +349,7 @@ def custom(
     ],
     name: NameOption,
     vintage: VintageOption = None,
+    title: TitleOption = None,
     replace: ReplaceOption = False,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -352,7 +359,7 @@ def custom(
         boundary_set = load_custom_file(path, name, vintage)
     except BoundaryError as error:
         fail(str(error))
-    _save(store, boundary_set, replace)
+    _save(store, boundary_set, replace, title)
 
 
 @boundaries_app.command("cover")

@@ -141,3 +141,37 @@ def test_a_set_added_over_http_takes_a_title(api: httpx.Client) -> None:
     listed = {s["name"]: s["title"] for s in api.get("/v1/boundaries").json()["sets"]}
     assert listed["paignton-centre"] == "Paignton town centre"
     assert listed[PLAIN] == PLAIN  # no title: the name
+
+
+def test_clusters_and_custom_areas_take_a_title_on_the_command_line(
+    sets_only: Path, tmp_path: Path
+) -> None:
+    from boundaries.store import BoundaryStore
+
+    codes = BoundaryStore(sets_only).read(TITLED).codes
+    mapping = tmp_path / "clusters.csv"
+    rows = [f"{code},{'North' if i % 2 else 'South'}" for i, code in enumerate(codes)]
+    mapping.write_text("ward_code,cluster\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    args = ["boundaries", "cluster", str(mapping), "--wards", TITLED, "--name", "torbay-two"]
+    done = CliRunner().invoke(
+        cli, [*args, "--title", "Torbay in two", "--data-dir", str(sets_only)]
+    )
+    assert done.exit_code == 0, done.output
+    assert BoundaryStore(sets_only).display_name("torbay-two") == "Torbay in two"
+    area = {
+        "type": "Feature",
+        "properties": {"code": "C1", "name": "Harbour"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[-3.53, 50.46], [-3.52, 50.46], [-3.52, 50.47], [-3.53, 50.46]]],
+        },
+    }
+    drawn = tmp_path / "harbour.geojson"
+    drawn.write_text(json.dumps(area), encoding="utf-8")
+    bad = CliRunner().invoke(
+        cli,
+        ["boundaries", "custom", str(drawn), "--name", "harbour", "--title", "\t",
+         "--data-dir", str(sets_only)],
+    )  # fmt: skip
+    assert bad.exit_code == 2 and "title must be one line" in bad.output
+    assert not BoundaryStore(sets_only).exists("harbour")
