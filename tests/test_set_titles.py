@@ -78,6 +78,9 @@ def test_the_start_and_area_pages_name_the_set_by_its_title(api: httpx.Client) -
     assert f"{PLAIN} – 16" in start  # no title: the code, as before
     assert '<span id="chosen-set">Torbay wards (2019)</span>' in start
     assert "Map of every area of Torbay wards (2019)" in start
+    # The planning notes name sets by title (or code), the addresses by code.
+    assert f"(Torbay wards (2019) beside {PLAIN})" in start
+    assert f"/v1/maps/compare?boundaries={TITLED},{PLAIN}" in start
     area = api.get(f"/areas/{TITLED}/{TORMOHUN}")
     assert area.status_code == 200, area.text
     page = html.unescape(area.text)

@@ -69,7 +69,7 @@ def start_page(store: BoundaryStoreDep, boundaries: SetQuery = None) -> HTMLResp
     page = _environment.get_template("start.html").render(
         sets=sets,
         chosen=chosen,
-        planning=_planning_links(chosen["name"], [s["name"] for s in sets]) if chosen else [],
+        planning=_planning_links(chosen, sets) if chosen else [],
         areas=areas,
         scheme_words=_SCHEME_WORDS,
         title_of=display_name,
@@ -81,14 +81,16 @@ def start_page(store: BoundaryStoreDep, boundaries: SetQuery = None) -> HTMLResp
     return html_response(page, store, [chosen["name"]] if chosen else [], SITE_PAGE_POLICY)
 
 
-def _planning_links(set_name: str, set_names: list[str]) -> list[tuple[str, str, str]]:
-    """(label, address, note) of the planning pages for the chosen set."""
-    others = [name for name in set_names if name != set_name]
+def _planning_links(chosen: dict, sets: list[dict]) -> list[tuple[str, str, str]]:
+    """(label, address, note) of the planning pages for the chosen set (sets by their titles
+    in the notes, by their codes in the addresses)."""
+    set_name = chosen["name"]
+    others = [described for described in sets if described["name"] != set_name]
     compare = (
         (
             "Compare boundary schemes",
-            f"/v1/maps/compare?boundaries={quote(set_name)},{quote(others[0])}",
-            f"{set_name} beside {others[0]}",
+            f"/v1/maps/compare?boundaries={quote(set_name)},{quote(others[0]['name'])}",
+            f"{display_name(chosen)} beside {display_name(others[0])}",
         )
         if others
         else (
