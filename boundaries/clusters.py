@@ -113,6 +113,16 @@ def cluster_code(cluster: str) -> str:
     return code
 
 
+def check_not_own_wards(name: str, wards_name: str) -> None:
+    """Refuse a cluster set named after the ward set it is built from: saving it would replace
+    those wards (and their title) with the clusters, and the wards could not be rebuilt from it."""
+    if name == wards_name:
+        raise BoundaryError(
+            f"a cluster set cannot replace the ward set it is built from ({quoted(wards_name)}); "
+            f"give the cluster set another name, e.g. {quoted(wards_name + '-clusters')}"
+        )
+
+
 def build_clusters(
     wards: BoundarySet,
     mapping: dict[str, str] | dict[str, list[str]],
@@ -121,6 +131,7 @@ def build_clusters(
 ) -> ClusterResult:
     """Union the wards of each cluster into a new set of scheme ``cluster``."""
     check_name(name)
+    check_not_own_wards(name, wards.name)
     ward_to_cluster = normalise_mapping(mapping)
     if not ward_to_cluster:
         raise BoundaryError(

@@ -178,6 +178,10 @@ def _closed_port() -> int:
         (["cluster", "{tmp}/twice.csv", "--wards", "grid", "--name", "c"], "more than one cluster"),
         (["cluster", "{tmp}/notes.txt", "--wards", "grid", "--name", "c"], "needs a ward code"),
         (["cluster", "{tmp}/unknown.csv", "--wards", "nope", "--name", "c"], "no boundary set"),
+        (
+            ["cluster", "{tmp}/own.csv", "--wards", "grid", "--name", "grid", "--replace"],
+            "cannot replace the ward set it is built from",
+        ),
         (["custom", "{tmp}/missing.geojson", "--name", "c"], "does not exist"),
         (["custom", "{tmp}/notes.txt", "--name", "c"], "not JSON"),
         (["custom", "{tmp}/line.geojson", "--name", "c"], "custom areas must be Polygon"),
@@ -210,6 +214,7 @@ def test_bad_input_gets_one_line_error(
     plain = grid()[["geometry"]]
     write(plain.assign(code=[f"A{i}" for i in range(6)]), tmp_path / "plain.geojson")
     (tmp_path / "unknown.csv").write_text("ward_code,cluster\nE05999999,West\n")
+    (tmp_path / "own.csv").write_text("ward_code,cluster\nE05000000,West\n")
     (tmp_path / "twice.csv").write_text("ward_code,cluster\nE05000000,West\nE05000000,East\n")
     (tmp_path / "line.geojson").write_text(
         json.dumps(

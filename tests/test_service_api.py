@@ -479,13 +479,24 @@ def test_body_too_large_by_length_and_by_bytes_read(api: httpx.Client) -> None:
 
 
 def test_overwrite_needs_replace_and_delete_needs_a_set(api: httpx.Client) -> None:
-    body = {"name": WARDS, "scheme": "cluster", "wards": WARDS, "mapping": {WEST: "A"}}
-    assert "replace=true" in error_message(
-        api.post("/v1/boundaries", json=body, headers=_key()), 409
-    )
+    square = {"type": "FeatureCollection", "features": [square_feature("x", "X", X0, Y0)]}
+    body = {"name": WARDS, "scheme": "custom", "vintage": "2024", "geojson": square}
+    conflict = error_message(api.post("/v1/boundaries", json=body, headers=_key()), 409)
+    assert "replace=true" in conflict and "--" not in conflict  # the API's words, not the CLI's
     assert api.get(f"/v1/boundaries/{WARDS}/areas").json()["set"]["scheme"] == "ward"
     missing = error_message(api.delete("/v1/boundaries/never-made", headers=_key()), 404)
     assert "no boundary set named 'never-made'" in missing
+
+
+def test_a_cluster_set_cannot_replace_its_own_wards(api: httpx.Client) -> None:
+    body = {"name": WARDS, "scheme": "cluster", "wards": WARDS, "mapping": {WEST: "A"}}
+    for replace in ("false", "true"):
+        refused = api.post("/v1/boundaries", json=body, headers=_key(), params={"replace": replace})
+        message = error_message(refused, 422)
+        assert "cannot replace the ward set it is built from" in message
+        assert "another name" in message
+    kept = api.get(f"/v1/boundaries/{WARDS}/areas").json()
+    assert kept["set"]["scheme"] == "ward" and len(kept["areas"]) > 1
 
 
 def test_bad_bodies_are_422_not_500(api: httpx.Client) -> None:

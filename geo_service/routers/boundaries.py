@@ -11,8 +11,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
-from boundaries.clusters import build_clusters
+from boundaries.clusters import build_clusters, check_not_own_wards
 from boundaries.custom_areas import custom_areas_from_geojson
+from boundaries.errors import BoundarySetExists
 from boundaries.sets import BoundarySet, check_title, display_name
 from geo_service.body_limit import KeyedLimitedBodyRoute
 from geo_service.dependencies import (
@@ -103,12 +104,10 @@ def create_set(
 ) -> BoundarySetCreated:
     """Add a custom set from GeoJSON (``scheme: custom``) or a cluster set from a ward-to-cluster
     mapping over a stored set (``scheme: cluster``)."""
+    if isinstance(body, ClusterSetRequest):
+        check_not_own_wards(body.name, body.wards)  # before the 409: replace=true cannot help
     if store.exists(body.name) and not replace:
-        raise HTTPException(
-            409,
-            f"a boundary set named {quoted(body.name)} already exists; choose another name or send "
-            "replace=true to overwrite it",
-        )
+        raise _exists(body.name)
     unassigned: list[str] = []
     if isinstance(body, ClusterSetRequest):
         result = build_clusters(store.read(body.wards), body.mapping, body.name, body.vintage)
@@ -118,7 +117,10 @@ def create_set(
         new_set = custom_areas_from_geojson(body.geojson, body.name, body.vintage, source="api")
     if body.title is not None:
         new_set.title = check_title(body.title)
-    store.save(new_set, replace=replace)
+    try:
+        store.save(new_set, replace=replace)
+    except BoundarySetExists:  # made by another request meanwhile; the store's words are the CLI's
+        raise _exists(body.name) from None
     response.headers["Location"] = f"/v1/boundaries/{new_set.name}/areas"
     metadata = new_set.metadata()
     return BoundarySetCreated(
@@ -137,6 +139,14 @@ def delete_set(set_name: SetName, store: BoundaryStoreDep, settings: SettingsDep
 
 router.include_router(reads)
 router.include_router(writes)
+
+
+def _exists(name: str) -> HTTPException:
+    return HTTPException(
+        409,
+        f"a boundary set named {quoted(name)} already exists; choose another name or send "
+        "replace=true to overwrite it",
+    )
 
 
 def _summary(description: dict) -> BoundarySetSummary:
