@@ -321,7 +321,7 @@ def _summary(app: FastAPI, set_name: str, weights: tuple[str, ...]) -> None:
     )
     table.add_column("code")
     table.add_column("area")
-    table.add_column("crimes", justify="right")
+    table.add_column("crimes in map cells", justify="right")
     for weight in weights:
         table.add_column(weight, justify="right")
     windows: set[str] = set()
@@ -345,7 +345,11 @@ def _summary(app: FastAPI, set_name: str, weights: tuple[str, ...]) -> None:
         shown = crimes if crimes is not None else counted.get(code)
         table.add_row(code, name, "" if shown is None else f"{shown:,}", *cells)
     if windows:
-        table.caption = f"crimes and hot spots of {', '.join(sorted(windows))}"
+        table.caption = (
+            f"crimes and hot spots of {', '.join(sorted(windows))}; crimes in map cells: those in "
+            "the H3 cells whose centre is in the area (the profile counts crimes inside the "
+            "boundary, docs/profile.md)"
+        )
     if any(NO_STUDY in cells for *_, cells in rows):
         table.caption = (table.caption or "") + (
             f"; {NO_STUDY}: too few crimes or too small an area for a reliable hot spot study "

@@ -94,7 +94,7 @@ def volume(facts: BriefingFacts) -> Sentence:
     return Sentence(
         "volume",
         f"{facts.area} had {_whole(total.count)} crimes and anti-social behaviour incidents "
-        f"recorded by police.uk in the 12 months {facts.window}.",
+        f"recorded by police.uk inside its boundary in the 12 months {facts.window}.",
         {f"{total.path}.count": _whole(total.count)},
     )
 
