@@ -45,7 +45,7 @@ def test_volume_states_the_count_and_window() -> None:
     sentence = volume(facts())
     assert sentence.text == (
         "Tormohun had 3,927 crimes and anti-social behaviour incidents recorded by police.uk "
-        "in the 12 months Jan 2020 to Dec 2020."
+        "inside its boundary in the 12 months Jan 2020 to Dec 2020."
     )
     assert sentence.sources == {"total.count": "3,927"}
 

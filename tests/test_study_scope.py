@@ -168,7 +168,10 @@ def test_cli_summary_names_the_study_region_and_the_ward_shown(
     assert 0 < ward_crimes < set_crimes and 0 < len(cells) < studied_cells
     said = _said(result.output)
     assert f"Study region: all of {SET} ({studied_cells:,} cells and {set_crimes:,} crimes)" in said
-    assert f"Shown: Tormohun ({len(cells):,} cells and {ward_crimes:,} crimes in its map cells)" in said
+    assert (
+        f"Shown: Tormohun ({len(cells):,} cells and {ward_crimes:,} crimes in its map cells)"
+        in said
+    )
     assert f"{hot} hot spot cells (adjusted p <= 0.05, fdr_bh) in Tormohun" in said
     assert "in the region" not in said
 
