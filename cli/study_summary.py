@@ -42,7 +42,8 @@ def study_summary(columns: Mapping[str, Sequence[Any]], provenance: Mapping[str,
             f"Study region: all of {region.get('boundary_set', 'the boundary set')} "
             f"({studied}); each cell is judged against it. "
             f"Shown: {place} ({counted(shown_cells, 'cell')} and "
-            f"{counted(shown_crimes, 'crime')} in its map cells), with {hot_words} in {place}. {settings}"
+            f"{counted(shown_crimes, 'crime')} in its map cells), with {hot_words} in {place}. "
+            f"{settings}"
         )
     region_words = _region_words(columns, provenance)
     return f"Study region: {region_words} ({studied}); {hot_words}. {settings}"
