@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 
 from cli import study_options as study
 from cli.areas import AreaOption
@@ -389,10 +390,14 @@ def _summary(
         highlight=False,
     )
     for adjustment in adjustments:
-        console.print(f"[yellow]Adjusted:[/] {adjustment}", highlight=False)
+        console.print(Text.assemble(("Adjusted:", "yellow"), f" {adjustment}"), highlight=False)
     if window["months_missing"]:
         console.print(
-            f"[yellow]Months with no stored data:[/] {', '.join(window['months_missing'])}"
+            Text.assemble(
+                ("Months with no stored data:", "yellow"),
+                f" {', '.join(window['months_missing'])}",
+            ),
+            highlight=False,
         )
     if provenance["study_cache"]["answered_from_cache"]:
         console.print(

@@ -11,6 +11,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from boundaries.area_names import area_directory
 from boundaries.clusters import build_clusters, read_mapping
@@ -100,9 +101,12 @@ def _save(
 def _report_set(boundary_set: BoundarySet, path: Path) -> None:
     titled = f" ({boundary_set.title})" if boundary_set.title else ""
     console.print(
-        f"Stored [bold]{boundary_set.name}[/]{titled}: {len(boundary_set.areas)} "
-        f"{boundary_set.scheme} "
-        f"area(s), vintage {boundary_set.vintage} -> {path}",
+        Text.assemble(
+            "Stored ",
+            (boundary_set.name, "bold"),
+            f"{titled}: {len(boundary_set.areas)} {boundary_set.scheme} "
+            f"area(s), vintage {boundary_set.vintage} -> {path}",
+        ),
         highlight=False,
     )
     for note in boundary_set.notes:
@@ -111,12 +115,20 @@ def _report_set(boundary_set: BoundarySet, path: Path) -> None:
     console.print(f"  tiling: {quality.summary()}", highlight=False)
     for overlap in quality.largest_overlaps[:5]:
         console.print(
-            f"  [yellow]overlap[/] {overlap.code_a} / {overlap.code_b}: {overlap.area_m2:,.0f} m²",
+            Text.assemble(
+                "  ",
+                ("overlap", "yellow"),
+                f" {overlap.code_a} / {overlap.code_b}: {overlap.area_m2:,.0f} m²",
+            ),
             highlight=False,
         )
     for gap in quality.largest_gaps[:5]:
         console.print(
-            f"  [yellow]gap[/] {gap.area_m2:,.0f} m² at {gap.longitude}, {gap.latitude}",
+            Text.assemble(
+                "  ",
+                ("gap", "yellow"),
+                f" {gap.area_m2:,.0f} m² at {gap.longitude}, {gap.latitude}",
+            ),
             highlight=False,
         )
 
@@ -157,7 +169,7 @@ def load(
     store = _boundary_store(data_dir)
     try:
         checked_title = check_title(title) if title is not None else ""  # before the slow read
-        with error_console.status(f"Loading {path.name}"):
+        with error_console.status(Text(f"Loading {path.name}")):
             boundary_set = load_boundary_file(
                 path, name, scheme, vintage, code_field, name_field, layer
             )
@@ -192,7 +204,7 @@ def list_sets(
         quality = item.get("quality", {})
         table.add_row(
             item["name"],
-            item.get("title") or "",
+            item.get("title") or item["name"],  # untitled: the code, as --title's help says
             item["scheme"],
             item["vintage"],
             f"{item['areas']:,}",
@@ -241,7 +253,7 @@ def counts(
     try:
         first, last = check_range(first, last)
         boundary_set = _boundary_store(data_dir).read(name)
-        with error_console.status(f"Counting crimes into {name}"):
+        with error_console.status(Text(f"Counting crimes into {name}")):
             result = count_crimes(open_store(data_dir), boundary_set, force, first, last)
     except (MonthError, BoundaryError, ForceError) as error:
         fail(str(error))
@@ -298,13 +310,13 @@ def fetch(
     set_name = name or f"{lad.strip().lower()}-wards-{vintage}"
     store = _boundary_store(data_dir)
     try:
-        with error_console.status(f"Fetching {vintage} wards of {lad} from ONS") as status:
+        with error_console.status(Text(f"Fetching {vintage} wards of {lad} from ONS")) as status:
             boundary_set = fetch_wards(
                 lad,
                 set_name,
                 vintage,
                 base_url,
-                progress=lambda n: status.update(f"Fetched {n} ward(s) of {lad}"),
+                progress=lambda n: status.update(Text(f"Fetched {n} ward(s) of {lad}")),
             )
     except BoundaryError as error:
         fail(str(error))
@@ -335,8 +347,11 @@ def cluster(
         fail(str(error))
     if result.unassigned:
         error_console.print(
-            f"[yellow]warning:[/] {len(result.unassigned)} ward(s) of {wards} are in no cluster: "
-            f"{', '.join(result.unassigned)}",
+            Text.assemble(
+                ("warning:", "yellow"),
+                f" {len(result.unassigned)} ward(s) of {wards} are in no cluster: "
+                f"{', '.join(result.unassigned)}",
+            ),
             highlight=False,
         )
     _save(store, result.clusters, replace, title)
@@ -377,7 +392,7 @@ def cover(
     output = _check_format(output, ("csv", "json"))
     try:
         boundary_set = _boundary_store(data_dir).read(name)
-        with error_console.status(f"Covering {name} at resolution {resolution}"):
+        with error_console.status(Text(f"Covering {name} at resolution {resolution}")):
             codes = area_codes(resolve_data_dir(data_dir), name, areas)
             result = cover_areas(boundary_set, resolution, codes or None)
     except BoundaryError as error:
@@ -426,7 +441,7 @@ def population(
         highlight=False,
     )
     for note in estimate.notes:
-        console.print(f"  [yellow]{note}[/]", highlight=False)
+        console.print(Text.assemble("  ", (note, "yellow")), highlight=False)
 
 
 @boundaries_app.command("routes")

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from pipelines.cache import cache_dir_for, open_cache, use_cache
 from pipelines.progress import StepReport
@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from pipelines.store import CrimeStore
 
 # Reports go to stdout; errors and progress to stderr (errors one line, no traceback), so
-# stdout holds only the answer another program may read.
-console = Console()
-error_console = Console(stderr=True)
+# stdout holds only the answer another program may read. markup=False: what the commands print
+# quotes set titles, area names, paths and the user's input, which must print as typed ("Tor
+# [/] quay" is a name, not a Rich tag); a styled piece is built as rich.text.Text instead.
+console = Console(markup=False)
+error_console = Console(stderr=True, markup=False)
 
 DataDirOption = Annotated[
     Path | None,
@@ -123,9 +125,9 @@ def open_store(data_dir: Path | None) -> CrimeStore:
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error and exit non-zero (2 for bad input, 1 for partial failure)."""
-    # escape: a message quotes the user's input, which must print as typed, not as rich markup.
-    text = escape(shortened(message))  # input is quoted shortened (pipelines.quoting); the guard
-    error_console.print(f"[bold red]error:[/] {text}", highlight=False, soft_wrap=True)
+    # input is quoted shortened (pipelines.quoting); the console prints it as typed (no markup).
+    line = Text.assemble(("error:", "bold red"), " ", shortened(message))
+    error_console.print(line, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -141,7 +143,7 @@ def refuse_to_overwrite(paths: list[Path], overwrite: bool) -> None:
 
 
 def progress_bar(
-    description: str = "[progress.description]{task.description}",
+    description: str = "{task.description}",
     detail: bool = False,
     quiet: bool = False,
 ) -> Progress:
@@ -149,9 +151,14 @@ def progress_bar(
 
     Drawn on stderr and only on a terminal (a pipe or a log file gets none), and not at all
     with --quiet; it disappears when done, leaving the command's own output."""
-    columns = [TextColumn(description), BarColumn(), MofNCompleteColumn()]
+    # markup=False: a description or step may name an area or a file, printed as it is.
+    columns = [
+        TextColumn(description, style="progress.description", markup=False),
+        BarColumn(),
+        MofNCompleteColumn(),
+    ]
     if detail:
-        columns.append(TextColumn("{task.fields[detail]}"))
+        columns.append(TextColumn("{task.fields[detail]}", markup=False))
     return Progress(
         *columns,
         TimeElapsedColumn(),

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cli.common import DataDirOption, ForceOption, FromOption, ToOption, console, fail, open_store
 from cli.tables import print_table
@@ -58,7 +59,8 @@ def coverage(
         )
     for row in rows:
         if row["status"] == "missing":
-            table.add_row(row["force"], row["month"], "[red]missing[/]", "", "", "", "", "")
+            missing_cell = Text("missing", style="red")
+            table.add_row(row["force"], row["month"], missing_cell, "", "", "", "", "")
             continue
         rejected = ", ".join(f"{reason} {n:,}" for reason, n in row["rejected"].items()) or "0"
         table.add_row(
@@ -81,8 +83,11 @@ def coverage(
     missing = [row for row in rows if row["status"] == "missing"]
     if missing:
         console.print(
-            f"[red]{len(missing)} month(s) missing[/] inside the stored range: "
-            + ", ".join(f"{row['force']} {row['month']}" for row in missing),
+            Text.assemble(
+                (f"{len(missing)} month(s) missing", "red"),
+                " inside the stored range: "
+                + ", ".join(f"{row['force']} {row['month']}" for row in missing),
+            ),
             highlight=False,
         )
 

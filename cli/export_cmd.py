@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from cli.common import (
     DataDirOption,
@@ -63,7 +64,7 @@ def export(
             f"the store at {store.root} holds no crimes for force {quoted(force)}; "
             f"it holds: {known}"
         )
-    with error_console.status(f"Reading {force} from {store.root}..."):
+    with error_console.status(Text(f"Reading {force} from {store.root}...")):
         crimes = store.read(force, first, last)
     if crimes.num_rows == 0:
         fail(
@@ -71,7 +72,7 @@ def export(
             f"stored months run {stored_months[0]}..{stored_months[-1]}"
         )
     try:
-        with error_console.status(f"Writing {crimes.num_rows:,} crimes to {output}..."):
+        with error_console.status(Text(f"Writing {crimes.num_rows:,} crimes to {output}...")):
             rows = export_crimes(crimes, output, chosen)
     except (ExportError, OutputExistsError) as error:
         fail(str(error))

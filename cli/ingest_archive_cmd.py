@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cli.common import (
     DataDirOption,
@@ -90,12 +91,13 @@ def _print_report(report: ArchiveIngestReport, root: Path) -> None:
     else:
         _print_file_table(report, root)
     for outcome in report.failed:
-        console.print(f"[red]{outcome.name}[/]: {outcome.error}", highlight=False)
+        console.print(Text.assemble((outcome.name, "red"), f": {outcome.error}"), highlight=False)
     sampled = [outcome for outcome in report.files if outcome.samples]
     for outcome in sampled[:_SAMPLED_FILES]:
         for reason, samples in outcome.samples.items():
             console.print(
-                f"[yellow]{outcome.name}[/] {reason}: {'; '.join(samples[:3])}", highlight=False
+                Text.assemble((outcome.name, "yellow"), f" {reason}: {'; '.join(samples[:3])}"),
+                highlight=False,
             )
     if len(sampled) > _SAMPLED_FILES:
         console.print(
@@ -131,7 +133,8 @@ def _print_file_table(report: ArchiveIngestReport, root: Path) -> None:
     table = _new_table(root, ("force", "month"))
     for outcome in report.files:
         if outcome.coverage is None:
-            table.add_row(outcome.force, outcome.month, "-", "-", "-", "[red]file refused[/]")
+            refused = Text("file refused", style="red")
+            table.add_row(outcome.force, outcome.month, "-", "-", "-", refused)
             continue
         cov = outcome.coverage
         table.add_row(
@@ -161,7 +164,10 @@ def _print_force_table(report: ArchiveIngestReport, root: Path) -> None:
         table.add_row(
             force,
             months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}",
-            f"{len(outcomes):,}" + (f" ([red]{refused} refused[/])" if refused else ""),
+            Text.assemble(
+                f"{len(outcomes):,}",
+                *((" (", (f"{refused} refused", "red"), ")") if refused else ()),
+            ),
             f"{sum(cov.source_rows for cov in loaded):,}",
             f"{sum(cov.stored for cov in loaded):,}",
             f"{sum(cov.no_location for cov in loaded):,}",
@@ -172,11 +178,13 @@ def _print_force_table(report: ArchiveIngestReport, root: Path) -> None:
 
 def _print_warnings(report: ArchiveIngestReport) -> None:
     """Rows kept but worth knowing about: per file in a small report, per force in a big one."""
-    lines: list[str] = []
+    lines: list[Text] = []
     if len(report.files) <= PER_FILE_ROWS_UP_TO:
         for outcome in report.files:
             for warning, count in (outcome.coverage.warnings if outcome.coverage else {}).items():
-                lines.append(f"[yellow]{outcome.name}[/] {warning}: {count} row(s) kept")
+                lines.append(
+                    Text.assemble((outcome.name, "yellow"), f" {warning}: {count} row(s) kept")
+                )
     else:
         counts: dict[tuple[str, str], list[int]] = {}
         for outcome in report.files:
@@ -184,7 +192,10 @@ def _print_warnings(report: ArchiveIngestReport) -> None:
                 counts.setdefault((outcome.force, warning), []).append(count)
         for (force, warning), found in sorted(counts.items()):
             lines.append(
-                f"[yellow]{force}[/] {warning}: {sum(found):,} row(s) kept, in {len(found)} file(s)"
+                Text.assemble(
+                    (force, "yellow"),
+                    f" {warning}: {sum(found):,} row(s) kept, in {len(found)} file(s)",
+                )
             )
     if lines:  # one print: a call each cost about a millisecond
-        console.print("\n".join(lines), highlight=False)
+        console.print(Text("\n").join(lines), highlight=False)

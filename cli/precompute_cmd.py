@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from cli.common import (
     DataDirOption,
@@ -91,6 +92,9 @@ def precompute_command(
     )
     for request, reason in report.failed[:10]:
         area = ",".join(request.areas) or "whole set"
-        error_console.print(f"[yellow]{request.boundaries} {area}:[/] {reason}", highlight=False)
+        error_console.print(
+            Text.assemble((f"{request.boundaries} {area}:", "yellow"), f" {reason}"),
+            highlight=False,
+        )
     for note in report.skipped:
-        error_console.print(f"[yellow]not computed:[/] {note}", highlight=False)
+        error_console.print(Text.assemble(("not computed:", "yellow"), f" {note}"), highlight=False)

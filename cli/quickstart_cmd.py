@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import shapely
 import typer
 from rich.table import Table
+from rich.text import Text
 from shapely.geometry.base import BaseGeometry
 
 from boundaries.errors import BoundaryError
@@ -155,7 +156,7 @@ def quickstart(
     root = resolve_data_dir(data_dir)
     store, boundary_store = CrimeStore(root), BoundaryStore(root)
 
-    console.print(f"[bold]1/4[/] Wards of {lad}", highlight=False)
+    console.print(Text.assemble(("1/4", "bold"), f" Wards of {lad}"), highlight=False)
     ward_set = _ward_set(lad, vintage, wards, ons_api)
     ward_set.title = ward_set.title or _title_from_lookup(lookup, lad, vintage)
     try:
@@ -163,8 +164,11 @@ def quickstart(
     except BoundaryError as error:
         fail(str(error))
     console.print(
-        f"    {len(ward_set.areas)} wards saved as boundary set [bold]{ward_set.name}[/] "
-        f"({ward_set.source})",
+        Text.assemble(
+            f"    {len(ward_set.areas)} wards saved as boundary set ",
+            (ward_set.name, "bold"),
+            f" ({ward_set.source})",
+        ),
         highlight=False,
         soft_wrap=True,
     )
@@ -177,7 +181,10 @@ def quickstart(
             highlight=False,
         )
 
-    console.print(f"[bold]2/4[/] Crimes of {force}, latest {months} month(s)", highlight=False)
+    console.print(
+        Text.assemble(("2/4", "bold"), f" Crimes of {force}, latest {months} month(s)"),
+        highlight=False,
+    )
     if archive is not None:
         _load_archive(store, archive, force, months)
     else:
@@ -226,15 +233,20 @@ def demo(
             "--data-dir"
         )
     console.print(
-        f"[bold]1/2[/] Generating the synthetic demo city (seed {seed}) into {root}",
+        Text.assemble(
+            ("1/2", "bold"), f" Generating the synthetic demo city (seed {seed}) into {root}"
+        ),
         highlight=False,
     )
     report = build_demo(store, boundary_store, seed)
     months = report.city.months
     console.print(
-        f"    {report.ingest.stored:,} synthetic crimes for {months[0]}..{months[-1]}, "
-        f"{len(report.wards.areas)} wards ({WARDS_SET}), {len(report.clusters.areas)} clusters "
-        f"({CLUSTERS_SET}). [bold red]Synthetic: not a real place, not real crime.[/]",
+        Text.assemble(
+            f"    {report.ingest.stored:,} synthetic crimes for {months[0]}..{months[-1]}, "
+            f"{len(report.wards.areas)} wards ({WARDS_SET}), {len(report.clusters.areas)} "
+            f"clusters ({CLUSTERS_SET}). ",
+            ("Synthetic: not a real place, not real crime.", "bold red"),
+        ),
         highlight=False,
     )
     serve_and_report(
@@ -266,8 +278,11 @@ def serve_and_report(
 
     # Same settings as `hotspots serve` would use for this store (keys file included).
     app = create_app(Settings(data_dir=root, api_keys_file=keys_file(root), tiles=tiles))
-    step = "[bold]2/2[/]" if synthetic else "[bold]3/4[/]"
-    console.print(f"{step} Precomputing the default hot spot studies", highlight=False)
+    step = "2/2" if synthetic else "3/4"
+    console.print(
+        Text.assemble((step, "bold"), " Precomputing the default hot spot studies"),
+        highlight=False,
+    )
     with progress_bar("    {task.description}") as bar:
         task = bar.add_task("studies", total=None)
         report = precompute(
@@ -282,7 +297,9 @@ def serve_and_report(
         highlight=False,
     )
     for note in report.skipped:
-        error_console.print(f"[yellow]warning:[/] not precomputed: {note}", highlight=False)
+        error_console.print(
+            Text.assemble(("warning:", "yellow"), f" not precomputed: {note}"), highlight=False
+        )
     if report.warmed == 0:
         reason = report.failed[0][1] if report.failed else "; ".join(report.skipped)
         fail(f"no hot spot study could be computed: {reason}", code=1)
@@ -300,7 +317,8 @@ def serve_and_report(
             console.print(f"    {label}: {url}", highlight=False, soft_wrap=True)
         return
     console.print(
-        f"[bold]{'' if synthetic else '4/4 '}Serving[/] {root} on {base}", highlight=False
+        Text.assemble((f"{'' if synthetic else '4/4 '}Serving", "bold"), f" {root} on {base}"),
+        highlight=False,
     )
     for label, url in urls:
         console.print(f"    {label}: {url}", highlight=False, soft_wrap=True)
@@ -440,7 +458,7 @@ def _attach_population(
         soft_wrap=True,
     )
     for note in estimate.notes:
-        error_console.print(f"[yellow]warning:[/] {note}", highlight=False)
+        error_console.print(Text.assemble(("warning:", "yellow"), f" {note}"), highlight=False)
 
 
 def _check_weights(weights: list[str] | None) -> tuple[str, ...]:
@@ -478,7 +496,7 @@ def _check_inputs(
 def _ward_set(lad: str, vintage: str, wards: Path | None, ons_api: str) -> BoundarySet:
     try:
         if wards is None:
-            with error_console.status(f"Fetching {vintage} wards of {lad} from ONS"):
+            with error_console.status(Text(f"Fetching {vintage} wards of {lad} from ONS")):
                 return fetch_wards(lad, f"{lad.lower()}-wards-{vintage}", vintage, ons_api)
         return _wards_from_file(wards, lad, vintage)
     except BoundaryError as error:
@@ -526,7 +544,7 @@ def _load_archive(store: CrimeStore, path: Path, force: str, months: int) -> Non
     try:
         listing = list_archive(path, force)
         first, last = _latest(listing.months, months)
-        with error_console.status(f"Loading {force} {first}..{last} from {path}"):
+        with error_console.status(Text(f"Loading {force} {first}..{last} from {path}")):
             report = ingest_archive(store, path, force, first, last)
     except ArchiveError as error:
         fail(str(error))
@@ -539,7 +557,8 @@ def _load_archive(store: CrimeStore, path: Path, force: str, months: int) -> Non
     )
     for failed in report.failed:
         error_console.print(
-            f"[yellow]warning:[/] {failed.name} not loaded: {failed.error}", highlight=False
+            Text.assemble(("warning:", "yellow"), f" {failed.name} not loaded: {failed.error}"),
+            highlight=False,
         )
     if not loaded:
         fail(f"no month of {force} could be loaded from {path}", code=1)
@@ -548,14 +567,14 @@ def _load_archive(store: CrimeStore, path: Path, force: str, months: int) -> Non
 def _load_api(store: CrimeStore, force: str, area: BaseGeometry, months: int, url: str) -> None:
     retry = retry_policy()
     try:
-        with error_console.status(f"Asking {url} which months it has"):
+        with error_console.status(Text(f"Asking {url} which months it has")):
             available = asyncio.run(_available_months(url, retry))
     except ApiError as error:
         fail(f"cannot get the list of months from police.uk: {' '.join(str(error).split())}", 1)
     if not available:
         fail(f"{url} lists no months of crime", code=1)
     first, last = _latest(available, months)
-    with error_console.status(f"Fetching {force} crimes {first}..{last} from {url}"):
+    with error_console.status(Text(f"Fetching {force} crimes {first}..{last} from {url}")):
         try:
             report = ingest_api(store, force, area, first, last, url, retry=retry)
         except ApiIngestError as error:

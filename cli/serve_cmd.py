@@ -11,6 +11,7 @@ import socket
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from cli.common import DataDirOption, console, error_console, fail
 from cli.keys_cmd import keys_file
@@ -109,8 +110,11 @@ def serve(
     assert settings.api_keys_file is not None  # always set by Settings
     if not settings.api_keys_file.exists():
         error_console.print(
-            f"[yellow]warning:[/] no API keys in {settings.api_keys_file}: writes (and keyed "
-            "reads) are refused until you run `hotspots keys add`",
+            Text.assemble(
+                ("warning:", "yellow"),
+                f" no API keys in {settings.api_keys_file}: writes (and keyed "
+                "reads) are refused until you run `hotspots keys add`",
+            ),
             highlight=False,
         )
     console.print(

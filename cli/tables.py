@@ -8,6 +8,10 @@ whole; if not, it tries again without the frame (one space between columns), and
 not fit either it prints each row as a block of ``column: value`` lines, which fits any width.
 The title and caption go on lines of their own, never wrapped by Rich, so a long data folder in
 them stays one piece too.
+
+Every string in a table (title, caption, header, cell) is plain text, never Rich markup: cells
+hold area names, set titles and paths, and "Tor [/] quay" must print as it is. A styled cell is
+given as a rich.text.Text.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cli.common import console
 def print_table(table: Table, target: Console | None = None) -> None:
     """Print ``table`` on ``target`` (stdout by default) with every cell whole."""
     target = target or console
+    _plain_cells(table)
     title, table.title = table.title, None
     caption, table.caption = table.caption, None
     if title:
@@ -38,8 +43,15 @@ def print_table(table: Table, target: Console | None = None) -> None:
         target.print(Text(_plain(caption), style="dim"), soft_wrap=True, highlight=False)
 
 
+def _plain_cells(table: Table) -> None:
+    """Every header and cell as Text, so that Rich reads none of them as markup."""
+    for column in table.columns:
+        column.header = _text(column.header)
+        column._cells = [_text(cell) for cell in column.cells]  # Rich keeps no public setter
+
+
 def _cell_texts(table: Table) -> list[list[Text]]:
-    """The table's rows, each a list of its cells as Text (markup applied)."""
+    """The table's rows, each a list of its cells as Text."""
     columns = [[_text(cell) for cell in column.cells] for column in table.columns]
     return [list(row) for row in zip(*columns, strict=True)]
 
@@ -86,7 +98,7 @@ def _print_rows(table: Table, target: Console) -> None:
 def _text(cell: object) -> Text:
     if isinstance(cell, Text):
         return cell
-    return Text.from_markup(cell) if isinstance(cell, str) else Text(str(cell))
+    return Text(str(cell))  # a str too: plain text, not markup
 
 
 def _plain(value: object) -> str:

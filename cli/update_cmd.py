@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from cli.common import DataDirOption, console, fail, finite_share, open_store
 from cli.police_api import BaseUrlOption, api_root, retry_policy
@@ -105,7 +106,7 @@ def update(
 
 
 def _say(message: str) -> None:
-    console.print(f"[dim]{message}[/]", highlight=False)
+    console.print(Text(message, style="dim"), highlight=False)
 
 
 def report_json(report: UpdateReport) -> dict:
@@ -148,7 +149,7 @@ def _print(report: UpdateReport, root: Path) -> None:
             highlight=False,
         )
     for note in report.skipped:
-        console.print(f"[yellow]skipped[/] {note}", highlight=False)
+        console.print(Text.assemble(("skipped", "yellow"), f" {note}"), highlight=False)
     changed = report.changed
     if changed:
         table = Table(title=f"Months that {verb} in {root}")
