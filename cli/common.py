@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import os
+import secrets
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,13 +137,68 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def refuse_to_overwrite(paths: list[Path], overwrite: bool) -> None:
     """Fail before any work when an output file exists and --overwrite was not given (a
-    command's output is often the only copy of a report someone already sent on)."""
-    existing = [path for path in paths if path.exists()]
+    command's output is often the only copy of a report someone already sent on), or when an
+    output path cannot take a file at all (:func:`check_output_path`)."""
+    for path in paths:
+        check_output_path(path)
+    existing = [path for path in paths if os.path.lexists(path)]
     if existing and not overwrite:
         names = " and ".join(str(path) for path in existing)
         fail(f"{names} exists already; add --overwrite to replace it, or choose another -o")
     # And at the end: a file made meanwhile is not replaced either (the write is refused).
     keep_existing([] if overwrite else paths)
+
+
+_FOLDER_FAULTS = {
+    errno.EROFS: "its folder is read-only",
+    errno.EACCES: "this account may not write in its folder",
+    errno.EPERM: "this account may not write in its folder",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+}
+
+
+def check_output_path(path: Path) -> None:
+    """Fail, before any work, when ``path`` cannot become a regular file: it is a folder, a
+    device, a symbolic link (even a dangling one) or another special file, which -o never
+    replaces, not even with --overwrite (as root, `-o /dev/null --overwrite` would otherwise
+    swap /dev/null for a file); or its folder takes no new file (read-only, /proc, /sys).
+    Tried by making and removing a hidden file where the output will be written."""
+    try:
+        info = path.lstat()
+    except (FileNotFoundError, NotADirectoryError):  # a missing folder is looked at below
+        info = None
+    except OSError as error:
+        fail(f"cannot write {path}: {error.strerror}; choose another -o")
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        fail(
+            f"{path} is {_kind(info.st_mode)}, not a regular file, and -o only writes or "
+            "replaces regular files; give the path of a file to write"
+        )
+    folder = path.absolute().parent
+    while not os.path.lexists(folder) and folder != folder.parent:
+        folder = folder.parent  # the write makes the missing folders; try the first that exists
+    if not folder.is_dir():
+        fail(f"cannot write {path}: {folder} is not a folder; choose another -o")
+    probe = folder / f".{path.name}.{secrets.token_hex(6)}.probe"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as error:
+        reason = _FOLDER_FAULTS.get(error.errno or 0, "its folder takes no new files")
+        fail(f"cannot write {path}: {reason}; choose another -o")
+    probe.unlink()
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    return "a special file"
 
 
 def progress_bar(

@@ -5,6 +5,7 @@ work, and writes atomically: a failed run leaves the old file as it was and no t
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -125,3 +126,66 @@ def test_a_file_made_while_the_command_ran_is_not_replaced(
     monkeypatch.undo()
     assert replaced.exit_code == 0, replaced.output
     assert target.read_text(encoding="utf-8") != OTHER
+
+
+def _one_line_refusal(args: list[str]) -> str:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not an uncaught error
+    said = result.stderr.strip()
+    assert said.startswith("error:") and "\n" not in said, said  # one line
+    return said
+
+
+def _special(kind: str, root: Path) -> Path:
+    """A path holding something that is not a regular file (a regular file beside it)."""
+    target = root / "report.json"
+    (root / "real.json").write_text(OLD, encoding="utf-8")
+    if kind == "folder":
+        target.mkdir()
+    elif kind == "dangling symlink":
+        target.symlink_to(root / "nowhere.json")
+    elif kind == "symlink to a file":
+        target.symlink_to(root / "real.json")
+    else:
+        os.mkfifo(target)
+    return target
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]])
+@pytest.mark.parametrize("kind", ["folder", "dangling symlink", "symlink to a file", "fifo"])
+def test_only_a_regular_file_is_ever_replaced(
+    town: Path, tmp_path: Path, kind: str, overwrite: list[str]
+) -> None:
+    """A folder, a link (dangling or not) or a special file at -o is refused before any work,
+    with or without --overwrite (as root, `-o /dev/null --overwrite` would otherwise swap
+    /dev/null for a file), and left as it was."""
+    target = _special(kind, tmp_path)
+    before = os.lstat(target)
+    args = ["analyse", "--boundaries", WARDS, "--permutations", "99", "-o", str(target)]
+    said = _one_line_refusal([*args, "--format", "json", *overwrite, "--data-dir", str(town)])
+    assert f"{target} is a " in said and "not a regular file" in said
+    assert "created by something else" not in said
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino)
+    assert (tmp_path / "real.json").read_text(encoding="utf-8") == OLD
+
+
+@pytest.mark.parametrize("folder", ["/proc", "/sys"])
+def test_a_folder_that_takes_no_files_is_one_line(town: Path, folder: str) -> None:
+    if not Path(folder).is_dir():
+        pytest.skip(f"no {folder} on this system")
+    target = f"{folder}/x.json"
+    args = ["analyse", "--boundaries", WARDS, "-o", target, "--overwrite"]
+    said = _one_line_refusal([*args, "--data-dir", str(town)])
+    assert said.startswith(f"error: cannot write {target}: ")
+    assert "data folder" not in said
+
+
+def test_a_file_where_a_folder_should_be_is_one_line(town: Path, tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text(OLD, encoding="utf-8")
+    target = tmp_path / "notes.txt" / "x.json"
+    said = _one_line_refusal(
+        ["analyse", "--boundaries", WARDS, "-o", str(target), "--data-dir", str(town)]
+    )
+    assert f"cannot write {target}: {tmp_path / 'notes.txt'} is not a folder" in said
