@@ -32,12 +32,15 @@ class LazyCommand:
         if isinstance(defined, typer.Typer):
             group = typer.main.get_group(defined)  # a group even with one command (keys add)
             _plain_help(group)
+            _name_the_command_in_usage_errors(group)
             return group
         # Plain click help, as for the command list: Rich's panels cut long option names
         # ("--exclude-police-g…") at 80 columns and break paragraphs where the docstring does.
         single = typer.Typer(add_completion=False, rich_markup_mode=None)
         single.command(name)(defined)
-        return typer.main.get_command(single)
+        command = typer.main.get_command(single)
+        _name_the_command_in_usage_errors(command)
+        return command
 
 
 def _plain_help(command: _click.Command) -> None:
@@ -47,6 +50,26 @@ def _plain_help(command: _click.Command) -> None:
         command.rich_markup_mode = None
     for sub in getattr(command, "commands", {}).values():
         _plain_help(sub)
+
+
+def _name_the_command_in_usage_errors(command: _click.Command) -> None:
+    """Give a usage error raised while ``command`` (and every command under it) parses its
+    arguments the command's context. Click leaves some without one ("Option '--boundaries'
+    requires an argument"), and cli/main.usage_error would then point at `hotspots --help`
+    rather than `hotspots analyse --help`."""
+    parse_args = command.parse_args
+
+    def parse_args_in_context(ctx: _click.Context, args: list[str]) -> list[str]:
+        try:
+            return parse_args(ctx, args)
+        except _click.exceptions.UsageError as error:
+            if error.ctx is None:
+                error.ctx = ctx
+            raise
+
+    command.parse_args = parse_args_in_context  # type: ignore[method-assign]
+    for sub in getattr(command, "commands", {}).values():
+        _name_the_command_in_usage_errors(sub)
 
 
 class LazyGroup(TyperGroup):

@@ -224,11 +224,27 @@ def displacement_command(
     typer.echo(json.dumps(check.to_dict(), indent=2))
 
 
+# The API's limits (geo_service/routers/backtest.py, not imported: it loads FastAPI), so a month
+# count far out of range is refused in words, not as "no month 6 of year -6313".
+MAX_TRAIN_MONTHS = 36
+MAX_TEST_MONTHS = 12
+
+
 def backtest_command(
     boundaries: Annotated[str, typer.Option("--boundaries", help="Boundary set of the region.")],
     last: Annotated[str, typer.Option("--to", help="Last month of the training window.")],
-    train_months: Annotated[int, typer.Option("--train-months", help="Training months.")] = 12,
-    test_months: Annotated[int, typer.Option("--test-months", help="Months scored after.")] = 3,
+    train_months: Annotated[
+        int,
+        typer.Option(
+            "--train-months", min=1, max=MAX_TRAIN_MONTHS, help="Training months (1 to 36)."
+        ),
+    ] = 12,
+    test_months: Annotated[
+        int,
+        typer.Option(
+            "--test-months", min=1, max=MAX_TEST_MONTHS, help="Months scored after (1 to 12)."
+        ),
+    ] = 3,
     area: AreaOption = None,
     resolutions: Annotated[
         str, typer.Option("--res", help="Resolutions the data supports, e.g. 8,9.")

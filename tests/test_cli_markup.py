@@ -125,3 +125,14 @@ def test_an_error_quoting_markup_like_input_prints_it(markup_store: Path) -> Non
     )
     assert done.exit_code == 2
     assert "no-[b]such[/]" in done.stderr
+
+
+def test_an_untitled_set_is_listed_under_its_code(markup_store: Path) -> None:
+    """--title's help says an untitled set is shown by its code: the list shows it so."""
+    sets = json.loads(_run("boundaries", "list", "--format", "json", data_dir=markup_store).stdout)
+    untitled = [s["name"] for s in sets if not s.get("title")]
+    assert untitled, sets
+    table = _run("boundaries", "list", data_dir=markup_store).stdout
+    for name in untitled:  # in the name column, again in the title column, and in sources
+        in_sources = sum(name in s["source"] for s in sets)
+        assert table.count(name) == 2 + in_sources, table

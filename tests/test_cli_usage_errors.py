@@ -32,7 +32,28 @@ MISTAKES = [
     (["allocate", "--boundaries", "x"], "Missing option '--units'", "hotspots allocate"),
     (["serve", "--port", "0"], "Invalid value for '--port'", "hotspots serve"),
     (["keys", "add", "--bogus"], "No such option: --bogus", "hotspots keys add"),
+    # An option given no value names its own command's help, not `hotspots --help`.
+    (["analyse", "--boundaries"], "Option '--boundaries' requires an argument",
+     "hotspots analyse"),
+    (["boundaries", "load", "--name"], "Option '--name' requires an argument",
+     "hotspots boundaries load"),
+    (["keys", "add", "--label"], "Option '--label' requires an argument", "hotspots keys add"),
+    (["--data-dir"], "No such option: --data-dir", "hotspots"),
+    # A month count out of range is refused as such, not as "no month 6 of year -6313".
+    (["backtest", "--boundaries", "x", "--to", "2020-01", "--train-months", "100000"],
+     "'--train-months': 100000 is not in the range 1<=x<=36", "hotspots backtest"),
+    (["backtest", "--boundaries", "x", "--to", "2020-01", "--test-months", "0"],
+     "'--test-months': 0 is not in the range 1<=x<=12", "hotspots backtest"),
 ]  # fmt: skip
+
+
+def test_the_backtest_month_limits_are_the_apis() -> None:
+    """The CLI states the API's limits without importing it (FastAPI): they must stay equal."""
+    from cli import planning_cmd
+    from geo_service.routers import backtest
+
+    assert planning_cmd.MAX_TRAIN_MONTHS == backtest.MAX_TRAIN_MONTHS
+    assert planning_cmd.MAX_TEST_MONTHS == backtest.MAX_TEST_MONTHS
 
 
 @pytest.mark.parametrize(("args", "said", "command"), MISTAKES)
