@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -134,3 +135,54 @@ def test_cli_backtest_takes_the_scope(torbay: Path, runs: dict[str, dict]) -> No
         assert body["rows"][0]["pai"] == pytest.approx(runs[scope]["rows"][0]["pai"], abs=1e-9)
     bad = CliRunner().invoke(cli, [*args, *options, "--scope", "ward", "--data-dir", str(torbay)])
     assert bad.exit_code != 0 and "scope must be one of set, areas" in bad.output
+
+
+def test_map_links_keep_the_page_settings(api: httpx.Client) -> None:
+    params = {
+        "boundaries": TORBAY_WARDS,
+        "area": TORMOHUN,
+        "from": "2019-01",
+        "to": "2019-06",
+        "res": 8,
+        "categories": "burglary",
+    }
+    page = api.get("/v1/maps/hotspots", params=params)
+    assert page.status_code == 200, page.text
+    links = _links(page.text)
+    for name in ("Top 10 list (CSV)", "Whole set"):
+        query = parse_qs(urlsplit(links[name]).query)
+        asked = {key: query.get(key) for key in ("from", "to", "res", "categories", "method")}
+        assert asked == {
+            "from": ["2019-01"],
+            "to": ["2019-06"],
+            "res": ["8"],
+            "categories": ["burglary"],
+            "method": ["gistar"],
+        }, name
+        followed = api.get(links[name])
+        assert followed.status_code == 200, followed.text
+    whole = html.unescape(api.get(links["Whole set"]).text)
+    assert "Jan 2019 to Jun 2019" in whole
+
+
+def test_a_ward_studied_alone_says_so_in_its_title(api: httpx.Client) -> None:
+    params = {"boundaries": TORBAY_WARDS, "area": TORMOHUN, "res": 9}
+    alone = html.unescape(api.get("/v1/maps/hotspots", params={**params, "scope": "areas"}).text)
+    judged = html.unescape(api.get("/v1/maps/hotspots", params=params).text)
+    assert "studied alone, not judged against the whole set" in alone
+    assert "studied alone" not in judged and "judged against all of" in judged
+
+
+def test_the_profile_links_to_the_map_of_the_hot_spots_it_lists(api: httpx.Client) -> None:
+    profile_path = f"/v1/boundaries/{TORBAY_WARDS}/areas/{TORMOHUN}/profile"
+    listed = api.get(profile_path).json()["hotspots"]
+    assert listed["available"] and listed["items"], listed
+    link = _links(api.get(profile_path + ".html").text)["Hot spot map"]
+    query = parse_qs(urlsplit(link).query)
+    assert query["weights"] == [listed["weights"]] and listed["weights"] != "count"
+    assert query["res"] == [str(listed["resolution"])]
+    assert (query["from"], query["to"]) == ([listed["first"]], [listed["last"]])
+    shown = api.get(link)
+    assert shown.status_code == 200, shown.text
+    for item in listed["items"]:  # every hot spot the profile lists is a cell of that map
+        assert item["h3"] in shown.text

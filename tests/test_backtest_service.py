@@ -228,14 +228,20 @@ def test_to_defaults_to_the_latest_month_with_a_stored_test_period(fresh_town: P
         "p_for_classes": "analytic",
     }
     with live_server(Settings(data_dir=fresh_town)) as base:
+        # The store ends 2019-12: test October-December, train the 12 months to September, of
+        # which October-December 2018 are not stored: refused, saying how many months fit.
+        short = httpx.post(f"{base}/v1/backtest", params=query, headers=WRITE, timeout=120)
+        refusal = short.json()["error"]
+        assert short.status_code == 422
+        assert "2018-10..2019-09 is not fully stored (3 of its 12 months missing" in refusal
+        assert "ending at 2019-09, at most 9 training months are stored" in refusal
+        query["train_months"] = 9
         response = httpx.post(f"{base}/v1/backtest", params=query, headers=WRITE, timeout=120)
     assert response.status_code == 200, response.text
     p = response.json()["provenance"]
-    # The store ends 2019-12: test October-December, train the 12 months to September, of which
-    # October-December 2018 are not stored (and said so).
     assert (p["test"]["first"], p["test"]["last"]) == TEST
-    assert (p["train"]["first"], p["train"]["last"]) == ("2018-10", "2019-09")
-    assert p["train"]["months_missing"] == ["2018-10", "2018-11", "2018-12"]
+    assert (p["train"]["first"], p["train"]["last"]) == TRAIN
+    assert p["train"]["months_missing"] == []
 
 
 # -- reading is not running: GET reads, POST (with a key) runs and records ------------------------
@@ -557,6 +563,36 @@ def test_the_newest_run_for_the_same_settings_replaces_the_older(fresh_town: Pat
     assert find_match(runs, request, 9)[0]["resolutions"] == [9]
 
 
+def test_a_map_quotes_only_a_run_of_its_own_question_with_a_full_training_window(
+    fresh_town: Path,
+) -> None:
+    # The map's own hotspot rule (the default p rule); trained 2019-01..2019-09.
+    base = StudyRequest(WARDS, first="2019-01", last="2019-09", permutations=99)
+    wards = BoundaryStore(fresh_town).read(WARDS)
+    run = run_backtest(CrimeStore(fresh_town), wards, base, 3, (9,), ("count",))
+    record_run(fresh_town, run, "v1", "test", 9)
+    map_query = {"boundaries": WARDS, "res": 9, "weights": "count"}
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        page = client.get("/v1/maps/hotspots", params=map_query).text
+        assert "Tested on past data: hot spots chosen on" in page
+        assert "From the backtest run of" in page and "resolution 9, weights count." in page
+        # Another resolution or weights is another question: that run is not quoted.
+        for other in ({"res": 10}, {"weights": "home-office-2018"}):
+            elsewhere = client.get("/v1/maps/hotspots", params={**map_query, **other}).text
+            assert "Tested on past data" not in elsewhere
+
+    # A run recorded before short training windows were refused: 1 of its 9 months stored.
+    path = records_path(fresh_town, WARDS)
+    body = json.loads(path.read_text())
+    body["runs"][0]["train"]["months_stored"] = 1
+    path.write_text(json.dumps(body))
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        page = client.get("/v1/maps/hotspots", params=map_query).text
+        assert "Tested on past data" not in page
+        query = {"boundaries": WARDS, "res": 9, "permutations": 99}
+        assert client.get("/v1/hotspots", params=query).json()["provenance"]["backtest"] is None
+
+
 def test_the_record_keeps_the_newest_runs_only(
     fresh_town: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -726,6 +762,13 @@ def test_the_page_renders_in_chromium(api: httpx.Client, recorded: dict) -> None
         ({"to": "2019-12"}, 422, "at 2019-09 or earlier"),
         ({"to": "2019-12"}, 422, "missing 2020-01, 2020-02, 2020-03"),
         ({"to": "2018-12", "train_months": 12}, 422, "no crimes stored for 2018-01..2018-12"),
+        (
+            {"to": "2019-01", "train_months": 12},
+            422,
+            "the training window 2018-02..2019-01 is not fully stored (11 of its 12 months",
+        ),
+        ({"to": "2019-01", "train_months": 12}, 422, "at most 1 training month is stored"),
+        ({"to": "2019-08", "train_months": 12}, 422, "at most 8 training months are stored"),
         ({"categories": "bicycle-theft"}, 422, "resolution 9 with count"),
         ({"test_months": 0}, 422, "test_months"),
         ({"test_months": 13}, 422, "test_months"),
@@ -767,7 +810,11 @@ def test_bad_last_requests(api: httpx.Client) -> None:
         (["--to", "2019-09", "--res", "9", "--method", "kde"], "method must be one of"),
         (["--to", "2019-09", "--res", "9", "--train-months", "0"], "at least 1 month"),
         (["--to", "2019-09", "--res", "9", "--test-months", "0"], "at least 1 month"),
-        (["--to", "2019-09", "--res", "9", "--category", "unicorns"], "unknown crime category"),
+        (
+            ["--to", "2019-09", "--train-months", "9", "--res", "9", "--category", "unicorns"],
+            "unknown crime category",
+        ),
+        (["--to", "2019-09", "--res", "9"], "at most 9 training months are stored"),
     ],
 )
 def test_bad_command_line_backtests_are_one_clear_line(

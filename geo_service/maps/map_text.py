@@ -53,6 +53,12 @@ def scope_words(set_name: str, place: str) -> str:
     return f"hot spots judged against all of {set_name}; showing {place}"
 
 
+def alone_words(place: str) -> str:
+    """Said on a map of areas studied alone (scope=areas): their hot spots are judged against
+    themselves only, so the same areas' map under the default scope can show others."""
+    return f"{place} studied alone, not judged against the whole set"
+
+
 def gi_class_words(weights: str) -> dict[int, str]:
     """Gi* classes -3..3 in plain words (the confidence stays: it is what a reader weighs)."""
     what = short_measure(weights)
@@ -90,6 +96,12 @@ def backtest_words(backtest: dict | None) -> str | None:
         f"of the area: {backtest['pai']:.1f} times what an even spread would catch "
         "(Predictive Accuracy Index, PAI)."
     )
+    # Which recorded run this is: the one of this map's set, scope, weights and resolution.
+    if backtest.get("run_at"):
+        sentence += (
+            f" From the backtest run of {backtest['run_at'][:10]} at H3 resolution "
+            f"{backtest['resolution']}, weights {backtest['selection']}."
+        )
     if backtest.get("stale"):
         sentence += " The data have changed since that test."
     return sentence

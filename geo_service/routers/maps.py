@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
@@ -25,7 +26,13 @@ from geo_service.dependencies import (
 )
 from geo_service.maps.area_map import METRICS, area_map_html, area_metrics, check_metric
 from geo_service.maps.hotspot_map import hotspot_map_html
-from geo_service.maps.map_text import map_title, place_words, scope_words, window_words
+from geo_service.maps.map_text import (
+    alone_words,
+    map_title,
+    place_words,
+    scope_words,
+    window_words,
+)
 from geo_service.maps.outlines import member_wards, region_outlines
 from geo_service.pages import map_response
 from geo_service.query_params import (
@@ -90,6 +97,9 @@ def hotspot_map(
         scope=scope,
     )
 
+    # Links from this page ask the same question: window, resolution, categories and method.
+    same_settings = _settings_query(res, first, last, categories, method, alpha)
+
     def build() -> HTMLResponse:
         result, version = cache.get(study)
         boundary_set = boundary_store.read(boundaries)
@@ -103,6 +113,8 @@ def hotspot_map(
         title = map_title(weights, place, window.first, window.last, method)
         if judged_against_set(study):
             title = f"{title} ({scope_words(set_title, place)})"
+        elif codes and len(codes) < len(directory.codes):
+            title = f"{title} ({alone_words(place)})"
         resolution = result.provenance["resolution"]
         backtest = backtest_provenance(store.root, study, resolution, version)["backtest"]
         if len(codes) == 1:
@@ -110,8 +122,11 @@ def hotspot_map(
             crumbs = area_crumbs(boundaries, code, names[0], set_title)
             links = [
                 ("Area profile", profile_url(boundaries, code)),
-                ("Top 10 list (CSV)", hotspot_list_url(boundaries, code, "csv", weights, scope)),
-                ("Whole set", hotspot_map_url(boundaries, None, weights)),
+                (
+                    "Top 10 list (CSV)",
+                    hotspot_list_url(boundaries, code, "csv", weights, scope) + same_settings,
+                ),
+                ("Whole set", hotspot_map_url(boundaries, None, weights) + same_settings),
             ]
         else:
             crumbs = area_crumbs(boundaries, set_title=set_title)
@@ -138,6 +153,23 @@ def hotspot_map(
     # The tiles are baked into the page and its CSP: a server started with other tiles (the
     # on-disk cache outlives it) must not serve this page.
     return responses.respond(request, version, build, key=(study, settings.tiles))
+
+
+def _settings_query(
+    res: int,
+    first: object | None,
+    last: object | None,
+    categories: list[str] | None,
+    method: str,
+    alpha: float,
+) -> str:
+    """``&res=..&from=..`` for a link that must keep this page's settings (weights and scope are
+    placed by the link builders)."""
+    query: list[tuple[str, str]] = [("res", str(res))]
+    query += [(name, str(month)) for name, month in (("from", first), ("to", last)) if month]
+    query += [("categories", value) for value in categories or []]
+    query += [("method", method), ("alpha", f"{alpha:g}")]
+    return "&" + urlencode(query)
 
 
 @router.get("/areas", response_class=HTMLResponse, summary="Choropleth of areas (HTML)")

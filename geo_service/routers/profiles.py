@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from typing import Annotated, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -170,7 +171,7 @@ def area_profile_page(
             profile_map(geometry, profile.hotspots.items, size=150),
             area_crumbs(set_name, code, profile.area.name, boundary_set.display_name),
             [
-                ("Hot spot map", hotspot_map_url(set_name, code)),
+                ("Hot spot map", _hotspot_map_of(profile, set_name, code)),
                 ("Briefing", briefing_url(set_name, code)),
             ],
             set_title=boundary_set.display_name,
@@ -179,6 +180,16 @@ def area_profile_page(
 
     version = current_version(request, set_name)
     return responses.respond(request, version, build, key=query.key)
+
+
+def _hotspot_map_of(profile: AreaProfile, set_name: str, code: str) -> str:
+    """The map of the hot spots the profile lists: its weights, resolution and window."""
+    hotspots = profile.hotspots
+    url = hotspot_map_url(set_name, code, hotspots.weights)
+    if not hotspots.available:
+        return url
+    query = [("res", str(hotspots.resolution)), ("from", hotspots.first), ("to", hotspots.last)]
+    return url + "&" + urlencode([(name, value) for name, value in query if value])
 
 
 class BriefingSentence(BaseModel):

@@ -202,6 +202,8 @@ def run_backtest(
             f"method must be one of {', '.join(METHODS)}, got {quoted(base.method)}"
         )
     run = study or (lambda request: run_study(store, boundary_set, request))
+    if base.first is not None:
+        check_training_window_stored(store, base, test_months)
     test_first = shift_month(base.last, 1)
     test_last = shift_month(base.last, test_months)
     stored = {month for _, month in store.partitions(base.force, test_first, test_last)}
@@ -357,6 +359,45 @@ def backtest_region(base: StudyRequest) -> dict:
         "scored_areas": "all",
         "meaning": f"hot spots judged against all of {base.boundaries} and scored on all of it",
     }
+
+
+def check_training_window_stored(store: CrimeStore, base: StudyRequest, test_months: int) -> None:
+    """Refuse a training window that is not fully stored: its hot spots would be chosen on fewer
+    months than the run (and any map legend quoting it) claims."""
+    first, last = base.first or "", base.last or ""
+    stored = {month for _, month in store.partitions(base.force, first, last)}
+    missing = [m for m in months_between(first, last) if m not in stored]
+    if not missing:
+        return
+    wanted = len(months_between(first, last))
+    shown = missing[0] if len(missing) == 1 else f"{missing[0]}..{missing[-1]}"
+    if len(missing) == wanted:
+        message = f"no crimes stored for {first}..{last}, the training window"
+    else:
+        message = (
+            f"the training window {first}..{last} is not fully stored ({len(missing)} of its "
+            f"{wanted} months missing: {shown})"
+        )
+    held = sorted({month for _, month in store.partitions(base.force)})
+    if not held:
+        raise BacktestError(f"{message}; the store holds no crimes for this force: load some first")
+    earliest_to = shift_month(held[0], wanted - 1)
+    if earliest_to <= last:  # a gap inside the stored months: moving the window cannot help
+        fix = "load the missing months or choose a window without them"
+    elif earliest_to <= shift_month(held[-1], -test_months):
+        fix = (
+            f"end the training window (--to, to=) at {earliest_to} or later so that a test "
+            "period still follows, or shorten it (--train-months, train_months=)"
+        )
+    else:
+        fix = "shorten it (--train-months, train_months=) or load the missing months"
+    months_to_last = len(months_between(held[0], last)) if held[0] <= last else 0
+    if months_to_last:
+        fix += (
+            f"; ending at {last}, at most {months_to_last} training "
+            f"{'month is' if months_to_last == 1 else 'months are'} stored"
+        )
+    raise BacktestError(f"{message}; the store holds {held[0]}..{held[-1]}: {fix}")
 
 
 def _missing_test_months(

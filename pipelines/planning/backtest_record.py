@@ -318,10 +318,19 @@ def find_match(
     for run in runs:
         if not BacktestSettings.from_dict(run["settings"]).matches(request):
             continue
+        if not _training_fully_stored(run):
+            continue  # chosen on fewer months than its window says: not a score to quote
         for row in run["rows"]:
             if row["resolution"] == resolution and row["selection"] == request.weights:
                 return run, row
     return None
+
+
+def _training_fully_stored(run: dict) -> bool:
+    """False for a run recorded before incomplete training windows were refused."""
+    train = run.get("train") or {}
+    months, stored = train.get("months"), train.get("months_stored")
+    return not isinstance(months, int) or not isinstance(stored, int) or stored >= months
 
 
 def hotspot_entry(run: dict, row: dict, current_version: str) -> dict[str, Any]:
