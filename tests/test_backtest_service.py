@@ -808,8 +808,8 @@ def test_bad_last_requests(api: httpx.Client) -> None:
         (["--to", "2019-09", "--res", "6"], "resolutions must be among 7, 8, 9, 10"),
         (["--to", "2019-09", "--res", "9,x"], "--res must be whole numbers"),
         (["--to", "2019-09", "--res", "9", "--method", "kde"], "method must be one of"),
-        (["--to", "2019-09", "--res", "9", "--train-months", "0"], "at least 1 month"),
-        (["--to", "2019-09", "--res", "9", "--test-months", "0"], "at least 1 month"),
+        (["--to", "2019-09", "--res", "9", "--train-months", "0"], "'--train-months': 0 is not"),
+        (["--to", "2019-09", "--res", "9", "--test-months", "0"], "'--test-months': 0 is not"),
         (
             ["--to", "2019-09", "--train-months", "9", "--res", "9", "--category", "unicorns"],
             "unknown crime category",
