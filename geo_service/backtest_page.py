@@ -102,11 +102,16 @@ def render_backtest_html(body: dict, set_title: str | None = None) -> str:
         for row in body["rows"]
         if (row["resolution"], row["selection"]) == (top["resolution"], top["selection"])
     )
+    # A setting that flagged no hot spot tested nothing: it is never marked best, and its
+    # "times an even spread" is no number (0.00 would read as a result).
+    flagged = best_row["hotspot_cells"] > 0
     return _environment.get_template("backtest.html").render(
         p=body["provenance"],
         set_title=set_title or body["provenance"]["boundary_set"],
         rows=body["rows"],
         best=best_row,
+        best_key=(best_row["resolution"], best_row["selection"]) if flagged else None,
+        none_flagged=not any(row["hotspot_cells"] for row in body["rows"]),
         best_reading=reading(best_row),
         technical_reading=technical_reading(best_row),
         label=selection_label,

@@ -186,3 +186,21 @@ def test_the_profile_links_to_the_map_of_the_hot_spots_it_lists(api: httpx.Clien
     assert shown.status_code == 200, shown.text
     for item in listed["items"]:  # every hot spot the profile lists is a cell of that map
         assert item["h3"] in shown.text
+
+
+def test_a_backtest_with_no_hot_spots_marks_no_best(
+    api: httpx.Client, runs: dict[str, dict]
+) -> None:
+    # Tormohun studied alone at resolution 9 has no hot spot in 2019 (its count row: 0 cells).
+    assert [row["hotspot_cells"] for row in runs["areas"]["rows"]] == [0]
+    pages = {}
+    for scope in ("set", "areas"):
+        params = {**ASK_ONE, "scope": scope, "format": "html"}
+        page = api.get("/v1/backtest", params=params)
+        assert page.status_code == 200, page.text
+        pages[scope] = html.unescape(page.text)
+    alone = pages["areas"]
+    assert "(best)" not in alone and 'class="best"' not in alone
+    assert "there were no hot spots to test" in alone
+    assert re.search(r'<td class="pai">\s*no hot spots</td>', alone)
+    assert "(best)" in pages["set"] and "no hot spots to test" not in pages["set"]
