@@ -9,10 +9,13 @@ the page and the API can never disagree. Self-contained: inline CSS, no script, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import h3
 
 from geo_service.pages import template_environment
 from geo_service.plain_words import BACKTEST_TERMS
+from pipelines.wording import areas_in_set
 
 
 def selection_label(selection: str) -> str:
@@ -93,9 +96,43 @@ def technical_reading(row: dict) -> str:
     )
 
 
-def render_backtest_html(body: dict, set_title: str | None = None) -> str:
+def area_words(codes: list[str], names: Mapping[str, str]) -> str:
+    """The scored areas by name ("Tormohun", "Tormohun and Ellacombe"), a code where the set
+    names none."""
+    shown = [names.get(code) or code for code in codes]
+    if len(shown) <= 1:
+        return "".join(shown)
+    return f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+def region_words(provenance: Mapping, set_words: str, names: Mapping[str, str]) -> str:
+    """What was studied and what was scored, in words, the set by its title and the areas by
+    their names (the JSON's ``study_region.meaning`` keeps the codes, for programs)."""
+    areas = list(provenance.get("areas") or [])
+    if not areas:
+        return f"hot spots judged against {set_words} together and scored on all of them"
+    place = area_words(areas, names)
+    if provenance.get("scope") == "areas":
+        return f"hot spots judged against {place} alone and scored on {place}"
+    return (
+        f"hot spots chosen as on the map of {place}: judged against {set_words} together, then "
+        f"scored on the cells of {place} alone (N their test crimes, A their cells' land area)"
+    )
+
+
+def render_backtest_html(
+    body: dict,
+    set_title: str | None = None,
+    area_names: Mapping[str, str] | None = None,
+    scheme: str = "",
+) -> str:
     """The page for a backtest body (``provenance``, ``rows``, ``best``); ``set_title`` names
-    the boundary set for people (default: its code)."""
+    the boundary set for people (default: its code), ``area_names`` (code -> name) the scored
+    areas, and ``scheme`` ("ward", ...) what the set's areas are called."""
+    names = area_names or {}
+    provenance = body["provenance"]
+    title = set_title or provenance["boundary_set"]
+    count = len(names) if names else None
     top = body["best"]
     best_row = next(
         row
@@ -106,8 +143,10 @@ def render_backtest_html(body: dict, set_title: str | None = None) -> str:
     # "times an even spread" is no number (0.00 would read as a result).
     flagged = best_row["hotspot_cells"] > 0
     return _environment.get_template("backtest.html").render(
-        p=body["provenance"],
-        set_title=set_title or body["provenance"]["boundary_set"],
+        p=provenance,
+        set_title=title,
+        places=area_words(list(provenance.get("areas") or []), names),
+        region=region_words(provenance, areas_in_set(count, scheme, title), names),
         rows=body["rows"],
         best=best_row,
         best_key=(best_row["resolution"], best_row["selection"]) if flagged else None,

@@ -20,7 +20,7 @@ from boundaries.store import BoundaryStore
 from geo_service.csp import script_hashes
 from geo_service.maps.styling import content_security_policy
 from geo_service.synthetic import add_banner, boundary_set_is_synthetic
-from pipelines.wording import counted
+from pipelines.wording import areas_in_set, counted, scheme_plural, vintage_words
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 PRINT_PAGE_POLICY = (
@@ -47,6 +47,10 @@ def template_environment(**filters: Callable[..., str]) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     environment.filters.update(number=number, counted=counted, **filters)
+    # A set named in a sentence: "the 16 wards in Torbay wards (2019)", the year said once.
+    environment.globals.update(
+        areas_in_set=areas_in_set, scheme_plural=scheme_plural, vintage_words=vintage_words
+    )
     return environment
 
 

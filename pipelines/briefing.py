@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from pipelines.months import window_words
 from pipelines.profile.model import AreaProfile, CategoryRow
+from pipelines.wording import areas_in_set
 
 MAX_NAMED_CATEGORIES = 3
 MAX_NAMED_HOTSPOTS = 3
@@ -55,7 +56,7 @@ class HotspotFact:
 @dataclass(frozen=True)
 class BriefingFacts:
     area: str
-    parent: str  # the parent in words: "the 16 wards of e06000027-wards-2019"
+    parent: str  # the parent in words: "the 16 wards in Torbay wards (2019)"
     window: str  # "Jan 2020 to Dec 2020"
     total: Change
     categories: Sequence[Change] = ()
@@ -272,10 +273,7 @@ def briefing(facts: BriefingFacts) -> list[Sentence]:
 def facts_from_profile(profile: AreaProfile) -> BriefingFacts:
     """The numbers of a profile a briefing may use, each with its place in the profile."""
     parent = profile.parent
-    kind = {"ward": "wards", "cluster": "ward clusters", "lsoa": "LSOAs"}.get(
-        parent.scheme, "areas"
-    )
-    parent_words = f"the {parent.areas} {kind} of {parent.boundary_set}"
+    parent_words = areas_in_set(parent.areas, parent.scheme, parent.title or parent.boundary_set)
     total = profile.total
     statistics = profile.statistics
     rate = None

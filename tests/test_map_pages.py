@@ -33,7 +33,7 @@ def test_a_title_says_what_where_and_when() -> None:
     assert map_title("cchi", "Shiphay", "2020-03", "2020-03").startswith("Hot spots of harm in")
     assert place_words("s", ["A", "B"], "ward", 16) == "A and B"
     assert place_words("s", ["A", "B", "C"], "ward", 16) == "A, B and C"
-    assert place_words("torbay", [], "ward", 16) == "all 16 wards of torbay"
+    assert place_words("torbay", [], "ward", 16) == "the 16 wards in torbay"
 
 
 def test_legend_classes_are_in_plain_words() -> None:
@@ -102,7 +102,7 @@ def test_the_hotspot_map_draws_basemap_tiles_ward_names_and_a_title(
     assert errors == [] and attempted == []
     assert any(path.endswith(".png") for path in tiles.requested)
     # The set by its title (quickstart took the authority's name from the ONS lookup).
-    assert title.startswith(f"Hot spots of crime in all 16 of {SET_TITLE}, ")
+    assert title.startswith(f"Hot spots of crime in the 16 wards in {SET_TITLE}, ")
     assert title.endswith("Jan 2020 to Dec 2020")
     assert len(labels) == 16 and "Tormohun" in labels and "King's Ash" in labels
     assert "more crime here than chance would explain (95 % confidence)" in legend

@@ -502,9 +502,12 @@ def test_allocation_states_the_region_it_shares_over(api: httpx.Client, town: Pa
     params = {"boundaries": WARDS, "units": 10}
     region = api.get("/v1/allocate", params=params).json()["provenance"]["study_region"]
     assert region["meaning"].startswith(f"units shared across all 2 areas of {WARDS}")
-    assert "no scope" in region["meaning"]
+    assert "with no hot spot study" in region["meaning"]
     page = api.get("/v1/allocate", params={**params, "format": "html"})
-    assert region["meaning"] in html.unescape(page.text)
+    assert (
+        f"units shared across the 2 areas in {WARDS}; shares are worked out from each area's "
+        "own crime and harm counts, with no hot spot study" in html.unescape(page.text)
+    )
     args = ["allocate", "--boundaries", WARDS, "--units", "10", "--data-dir", str(town)]
     said = CliRunner().invoke(cli, [*args, "--quiet"])
     assert said.exit_code == 0, said.output

@@ -74,8 +74,9 @@ def test_a_bad_title_is_one_clear_error(shared_data: Path, tmp_path: Path, bad: 
 
 def test_the_start_and_area_pages_name_the_set_by_its_title(api: httpx.Client) -> None:
     start = html.unescape(api.get("/", params={"boundaries": TITLED}).text)
-    assert f"Torbay wards (2019) [{TITLED}]" in start  # the chooser: title, code beside it
-    assert f"{PLAIN} – 16" in start  # no title: the code, as before
+    assert f"Torbay wards (2019) – 16 wards [{TITLED}]" in start  # title, code beside it
+    assert "16 wards (2019)" not in start  # the title says the year: not said twice
+    assert f"{PLAIN} – 16 wards (2019 boundaries)" in start  # no title: the code, as before
     assert '<span id="chosen-set">Torbay wards (2019)</span>' in start
     assert "Map of every area of Torbay wards (2019)" in start
     # The planning notes name sets by title (or code), the addresses by code.
@@ -85,7 +86,8 @@ def test_the_start_and_area_pages_name_the_set_by_its_title(api: httpx.Client) -
     assert area.status_code == 200, area.text
     page = html.unescape(area.text)
     assert "<title>Tormohun (E05012268), Torbay wards (2019) – crime hot spots</title>" in page
-    assert "One of the wards of Torbay wards (2019)" in page
+    assert "One of the 16 wards in Torbay wards (2019)." in page  # the year once
+    assert "(2019 boundaries)" not in page
     assert f"/v1/maps/hotspots?boundaries={TITLED}" in page  # the address keeps the code
     plain = html.unescape(api.get(f"/areas/{PLAIN}/{TORMOHUN}").text)
     assert f"Tormohun (E05012268), {PLAIN} – crime hot spots" in plain
@@ -106,7 +108,7 @@ def test_quickstart_titles_its_set_and_maps_and_profiles_use_it(quickstart_dir: 
     assert f"(E05012268), {SET_TITLE}</span></h1>" in page
     assert f"Boundary set {SET_TITLE} ({SET}, ward, 2019)" in page
     assert hotspots["provenance"]["region"]["boundary_set"] == SET  # provenance keeps the code
-    assert f"Hot spots of crime in all 16 of {SET_TITLE}" in area_map.text
+    assert f"Hot spots of crime in the 16 wards in {SET_TITLE}" in area_map.text
 
 
 def test_the_authority_name_comes_from_the_lookup_or_the_ward_file(shared_data: Path) -> None:

@@ -177,7 +177,8 @@ def compare_page_html(
     }
     shared = metric in SHARED_CLASS_METRICS
     return _environment.get_template("compare.html").render(
-        title=f"Boundary schemes compared: {', '.join(s.name for s in sets)}",
+        title=f"Boundary schemes compared: {', '.join(s.display_name for s in sets)}",
+        titles={s.name: s.display_name for s in sets},  # what the page calls each set
         metric=metric,
         metric_label=label,
         metrics=METRICS,
@@ -186,7 +187,9 @@ def compare_page_html(
         schemes=comparison.schemes,
         measures=_measures(comparison, weights),
         moves=_moves(comparison),
-        provenance=_provenance_rows(comparison, metric, shared, data_version),
+        provenance=_provenance_rows(
+            comparison, metric, shared, data_version, {s.name: s.display_name for s in sets}
+        ),
         harm_unit=_total_unit(weights),
         data_json=script_safe(orjson.dumps(data).decode()),
         leaflet_js=LEAFLET_JS,
@@ -430,9 +433,14 @@ def _moves(comparison: Comparison) -> dict:
 
 
 def _provenance_rows(
-    comparison: Comparison, metric: str, shared: bool, data_version: str
+    comparison: Comparison,
+    metric: str,
+    shared: bool,
+    data_version: str,
+    titles: dict[str, str],
 ) -> list[tuple[str, str]]:
     p = comparison.provenance
+    reference = titles.get(p["reference_set"], p["reference_set"])
     window = p["window"]
     weights = p["weights"]
     hot = p["hot_cells"]
@@ -453,10 +461,10 @@ def _provenance_rows(
     return [
         (
             "Reference region",
-            f"{p['reference_set']} (crimes inside it are the crimes compared; "
-            f"{p['study_region']['meaning']})",
+            f"{reference} (crimes inside it are the crimes compared; hot cells judged against "
+            f"the whole of {reference}; every scheme is measured on it)",
         ),
-        ("Schemes", ", ".join(p["sets"])),
+        ("Schemes", ", ".join(titles.get(name, name) for name in p["sets"])),
         ("Window", months),
         ("Crimes compared", f"{p['crimes_in_reference_region']:,}"),
         (

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipelines.months import window_words
+from pipelines.wording import areas_in_set
 
 # What a weights table measures, in words (count weights count crimes; the rest weigh harm).
 HARM_WORDS: dict[str, str] = {
@@ -28,18 +29,16 @@ def short_measure(weights: str) -> str:
 def place_words(
     set_name: str, area_names: Sequence[str], scheme: str, total_areas: int, titled: bool = False
 ) -> str:
-    """'Tormohun', 'Tormohun and Ellacombe', 'all 16 wards of e06000027-wards-2019', or for a
-    set with a title (``titled``, which names the kind itself) 'all 16 of Torbay wards (2019)'."""
+    """'Tormohun', 'Tormohun and Ellacombe', or the whole set: 'the 16 wards in Torbay wards
+    (2019)' (``set_name`` is the set's title when it has one, its code otherwise; ``titled`` is
+    kept for callers, the words are the same either way)."""
     if area_names and len(area_names) < total_areas:
         if len(area_names) == 1:
             return area_names[0]
         if len(area_names) <= 3:
             return f"{', '.join(area_names[:-1])} and {area_names[-1]}"
         return f"{len(area_names)} areas of {set_name}"
-    if titled:
-        return f"all {total_areas} of {set_name}"
-    kind = {"ward": "wards", "cluster": "ward clusters", "lsoa": "LSOAs"}.get(scheme, "areas")
-    return f"all {total_areas} {kind} of {set_name}"
+    return areas_in_set(total_areas, scheme, set_name)
 
 
 def map_title(weights: str, place: str, first: str, last: str, method: str = "gistar") -> str:

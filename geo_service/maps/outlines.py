@@ -30,7 +30,10 @@ class Outline:
 
 
 def layer_name(boundary_set: BoundarySet) -> str:
-    """ "Wards (barnet-wards-2019)": what the set's areas are, and which set."""
+    """ "Wards (barnet-wards-2019)": what the set's areas are, and which set; a titled set by its
+    title ("Torbay wards (2019)"), which already says what its areas are."""
+    if boundary_set.title:
+        return boundary_set.title
     kind = _SCHEME_LAYER_NAMES.get(boundary_set.scheme, "Areas")
     return f"{kind} ({boundary_set.name})"
 

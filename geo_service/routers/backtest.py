@@ -18,7 +18,9 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from boundaries.area_names import area_directory
 from boundaries.h3_cover import STUDY_RESOLUTIONS
+from boundaries.sets import display_name
 from boundaries.store import BoundaryStore
 from geo_service.backtest_page import render_backtest_html
 from geo_service.body_limit import KeyedLimitedBodyRoute
@@ -380,7 +382,7 @@ def _answer(
     body = result_body(entry, warning, data_version, boundary_store)
     set_name = entry["settings"]["boundaries"]
     if format == "html":
-        page = render_backtest_html(body, boundary_store.display_name(set_name))
+        page = render_backtest_html(body, *_set_words(boundary_store, set_name))
         return html_response(page, boundary_store, [set_name])
     model = BacktestResult.model_validate(body)
     return JSONResponse(model.model_dump(mode="json"), headers={"X-Data-Version": data_version})
@@ -414,13 +416,21 @@ def last_backtests(
                 + f"; run one with POST /v1/backtest?boundaries={boundaries} (needs an API key)"
             )
         body = result_body(records.runs[0], records.warning, data_version, boundary_store)
-        page = render_backtest_html(body, boundary_store.display_name(boundaries))
+        page = render_backtest_html(body, *_set_words(boundary_store, boundaries))
         return html_response(page, boundary_store, [boundaries])
     runs = [{**run, "stale": run["data_version"] != data_version} for run in records.runs]
     model = BacktestRecords(
         boundary_set=boundaries, data_version=data_version, runs=runs, warning=records.warning
     )
     return JSONResponse(model.model_dump(mode="json"), headers={"X-Data-Version": data_version})
+
+
+def _set_words(store: BoundaryStore, set_name: str) -> tuple[str, dict[str, str], str]:
+    """What the page names the set and its areas by: title, code -> name, scheme."""
+    description = store.describe(set_name)
+    directory = area_directory(store, set_name)
+    names = dict(zip(directory.codes, directory.names, strict=True))
+    return display_name(description), names, str(description.get("scheme", ""))
 
 
 def result_body(

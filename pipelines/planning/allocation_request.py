@@ -161,8 +161,9 @@ def allocate_by_need(
             "boundary_set": boundary_set.name,
             "areas": "all areas of the set",
             "meaning": (
-                f"units shared across all {len(frame)} areas of {boundary_set.name}, each by "
-                "its own crimes (no hot spot study, so no scope)"
+                f"units shared across all {len(frame)} areas of {boundary_set.name}; shares "
+                "are worked out from each area's own crime and harm counts, with no hot spot "
+                "study"
             ),
         },
         "units": request.units,

@@ -31,6 +31,7 @@ class AreaInfo(BaseModel):
 
 class ParentInfo(BaseModel):
     boundary_set: str
+    title: str = ""  # the set's name for people ("Torbay wards (2019)"); "" when it has none
     scheme: str
     vintage: str
     areas: int

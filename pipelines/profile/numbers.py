@@ -502,6 +502,7 @@ def build_profile(inputs: ProfileInputs) -> AreaProfile:
         ),
         parent=ParentInfo(
             boundary_set=boundary_set.name,
+            title=boundary_set.title,
             scheme=boundary_set.scheme,
             vintage=boundary_set.vintage,
             areas=len(areas),
