@@ -18,6 +18,7 @@ import geopandas as gpd
 import httpx
 
 from boundaries.errors import BoundaryError
+from boundaries.set_titles import authority_name_in_frame, ward_set_title
 from boundaries.sets import BoundarySet, prepare_areas
 from pipelines.quoting import quoted
 
@@ -71,7 +72,13 @@ def fetch_wards(
     if not features:
         raise BoundaryError(f"the ONS service {service} has no wards for local authority {lad}")
     frame = gpd.GeoDataFrame.from_features(features, crs="EPSG:4326")
-    return prepare_areas(frame, name, "ward", vintage, source=f"{layer} where {lad_field}='{lad}'")
+    prepared = prepare_areas(
+        frame, name, "ward", vintage, source=f"{layer} where {lad_field}='{lad}'"
+    )
+    # The service's LADyyNM names the authority: the set's title ("Torbay wards (2022)").
+    authority = authority_name_in_frame(frame, lad)
+    prepared.title = ward_set_title(authority, vintage) if authority else ""
+    return prepared
 
 
 def _get(client: httpx.Client, url: str, params: dict[str, str | int]) -> dict:

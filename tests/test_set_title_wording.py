@@ -118,3 +118,29 @@ def test_the_hot_spot_map_layer_control_uses_the_title(api: httpx.Client) -> Non
     assert page.status_code == 200, page.text
     assert f"Wards ({SET})" not in page.text
     assert f'"{SET_TITLE}" : ' in page.text  # the outline layer's entry in the layer control
+
+
+def test_wards_fetched_from_ons_are_titled_by_the_authority_the_service_names(
+    shared_data: Path,
+) -> None:
+    """The live `make quickstart` (no local data) fetches wards from ONS with no --lookup: the
+    ward service's LAD22NM names the authority, so the set is titled all the same."""
+    from boundaries.ons_fetch import WARD_SERVICES, fetch_wards
+    from tests.fake_ons_arcgis import FakeOnsArcgis
+
+    services = {WARD_SERVICES["2022"]: shared_data / "boundaries" / "wards_2022"}
+    with FakeOnsArcgis(services) as ons:
+        wards = fetch_wards("E06000027", "e06000027-wards-2022", "2022", ons.base_url)
+    assert wards.title == "Torbay wards (2022)"
+
+
+def test_quickstart_without_a_lookup_titles_the_set_from_the_ward_files_authority_name(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    _run("quickstart", "--force", "devon-and-cornwall", "--lad", "E06000027", "--months", "1",
+         "--archive", str(shared_data / "police_uk" / "archive" / "devon-and-cornwall"),
+         "--wards", str(shared_data / "boundaries" / "wards_2022" / "E06000027.geojson"),
+         "--weights", "count", "--no-serve", "--data-dir", str(data_dir))  # fmt: skip
+    listed = CliRunner().invoke(cli, ["boundaries", "list", "--data-dir", str(data_dir)])
+    assert "Torbay wards (2022)" in " ".join(listed.output.split())
