@@ -106,7 +106,7 @@ def test_quickstart_titles_its_set_and_maps_and_profiles_use_it(quickstart_dir: 
     assert described.get("title") == SET_TITLE
     assert f"<title>Tormohun (E05012268), {SET_TITLE} – crime profile" in page
     assert f"(E05012268), {SET_TITLE}</span></h1>" in page
-    assert f"Boundary set {SET_TITLE} ({SET}, ward, 2019)" in page
+    assert f"Boundary set {SET_TITLE} ({SET}, ward)." in page  # the title says the year
     assert hotspots["provenance"]["region"]["boundary_set"] == SET  # provenance keeps the code
     assert f"Hot spots of crime in the 16 wards in {SET_TITLE}" in area_map.text
 
