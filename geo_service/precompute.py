@@ -75,7 +75,7 @@ class PrecomputeReport:
     started: float = field(default_factory=time.perf_counter)
 
 
-Progress = Callable[[int, int, StudyRequest], None]
+Progress = Callable[[int, int, StudyRequest | None], None]  # None: the list is made
 
 
 def default_request(
@@ -217,6 +217,8 @@ def precompute(
     requests = default_requests(cache, set_names, weights, resolution, report.skipped)
     # The cache is on disk and bounded in bytes, not entries: every default study is warmed.
     report.requests = len(requests)
+    if progress is not None:  # the number of studies is news before the first one finishes
+        progress(0, len(requests), None)
     # Answers already cached (a restart, a second run) are counted here, without a worker.
     pending = []
     for request in requests:
@@ -348,7 +350,16 @@ class BackgroundPrecompute:
         return self
 
     def status(self) -> dict:
-        """/health's ``warm_up`` fields (geo_service.warm_up_status.status_of)."""
+        """/health's ``warm_up`` fields (geo_service.warm_up_status.status_of). With ``shared``,
+        the status last published: the one every other server process reports too."""
+        published = self._shared.published() if self._shared is not None else None
+        if published is None:
+            return self._live_status()
+        if published["state"] == "warming":
+            published["seconds"] = round(time.time() - self.started_at, 1)
+        return published
+
+    def _live_status(self) -> dict:
         return status_of(self._state(), self.report, self.started_at)
 
     def _state(self) -> str:
@@ -358,19 +369,19 @@ class BackgroundPrecompute:
 
     _finished = False
 
-    def _publish(self, force: bool = False) -> None:
+    def _publish(self) -> None:
         if self._shared is not None:
-            self._shared.publish(self.status(), self.started_at, force=force)
+            self._shared.publish(self._live_status(), self.started_at)
 
     def _run(self, target: StudyCache | FastAPI, options: dict) -> None:
-        self._publish(force=True)
+        self._publish()
         if self._shared is not None:
             options = {**options, "progress": lambda *_: self._publish()}
         try:
             self._warm(target, options)
         finally:
             self._finished = True
-            self._publish(force=True)
+            self._publish()
 
     def _warm(self, target: StudyCache | FastAPI, options: dict) -> None:
         workers = worker_count()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,6 @@ from pipelines.store.atomic import atomic_write
 from pipelines.store.errors import StoreWriteError
 
 STATUS_FILE = "warm_up.json"
-# At most one write a this many seconds while warming (each study finishing would be one).
-_PUBLISH_EVERY = 0.5
 
 log = logging.getLogger("hotspots.precompute")
 
@@ -43,28 +42,40 @@ def status_of(state: str, report: Any, started_at: float) -> dict[str, Any]:
 
 
 class SharedWarmUp:
-    """Publishes one warming process's status for its sibling processes (throttled)."""
+    """Publishes one warming process's status for its sibling processes, and keeps what it
+    published: the warming process reports that same status, so /health never goes backwards
+    when consecutive requests reach different processes (its own live counters run ahead of
+    the file between two writes). One small write per study finished, none dropped."""
 
     def __init__(self, cache_dir: Path) -> None:
         self.path = Path(cache_dir) / STATUS_FILE
-        self._last = 0.0
+        self._lock = threading.Lock()
+        self._published: dict[str, Any] | None = None
+        self._writable = True
 
-    def publish(self, status: dict[str, Any], started_at: float, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < _PUBLISH_EVERY:
-            return
-        self._last = now
+    def publish(self, status: dict[str, Any], started_at: float) -> None:
         body = {
             **status,
             "started_at": started_at,
             "server": os.getppid(),
             "warmer": os.getpid(),
         }
-        try:
-            with atomic_write(self.path) as tmp:
-                tmp.write_bytes(json.dumps(body).encode())
-        except (OSError, StoreWriteError) as error:  # read-only: the others say "elsewhere"
-            log.warning("cannot share the warm-up progress in %s: %s", self.path, error)
+        with self._lock:  # the file and what this process reports change together
+            if self._writable:
+                try:
+                    with atomic_write(self.path) as tmp:
+                        tmp.write_bytes(json.dumps(body).encode())
+                except (OSError, StoreWriteError) as error:  # read-only: the others say
+                    log.warning(  # "elsewhere"; this process reports its own counters
+                        "cannot share the warm-up progress in %s: %s", self.path, error
+                    )
+                    self._writable = False
+            self._published = dict(status)
+
+    def published(self) -> dict[str, Any] | None:
+        """The last status published (what the sibling processes read), or None before any."""
+        with self._lock:
+            return None if self._published is None else dict(self._published)
 
 
 def shared_status(cache_dir: Path) -> dict[str, Any] | None:

@@ -13,8 +13,14 @@ from typer.testing import CliRunner
 
 from boundaries.store import BoundaryStore
 from cli.main import app as cli
-from geo_service.precompute import default_requests, precompute
+from geo_service.precompute import (
+    WORKERS_ENV,
+    BackgroundPrecompute,
+    default_requests,
+    precompute,
+)
 from geo_service.results import StudyCache
+from geo_service.warm_up_status import SharedWarmUp, shared_status
 from pipelines.analysis.window import choose_window
 from pipelines.store import CrimeStore
 from tests.service_town import EAST, WARDS, WEST, build_town
@@ -101,3 +107,27 @@ def test_cli_refuses_an_unknown_boundary_set(town: Path) -> None:
         cli, ["precompute", "--boundaries", "nope", "--data-dir", str(town)]
     )
     assert result.exit_code != 0 and "no boundary set named nope" in result.output
+
+
+def test_warm_up_progress_never_goes_back_whichever_process_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/health of the warming process and of its siblings (reading the shared file), asked
+    alternately as a load balancer would, never see the progress go backwards."""
+    monkeypatch.setenv(WORKERS_ENV, "0")  # warm in this process: its studies take a while
+    data_dir, _ = build_town(tmp_path / "fresh")
+    shared_dir = tmp_path / "shared"
+    shared_dir.mkdir()
+    warmer = BackgroundPrecompute(_cache(data_dir), shared=SharedWarmUp(shared_dir)).start()
+    seen: list[tuple[int, int]] = []
+    while True:
+        finished = not warmer.running
+        for status in (warmer.status(), shared_status(shared_dir)):
+            if status is not None:
+                seen.append((status["studies"], status["done"]))
+        if finished:
+            break
+    warmer.join()
+    assert seen == sorted(seen), [pair for pair in seen if pair != seen[0]][:10]
+    assert seen[-1] == seen[-2] == (2, 2)  # the town's set, both weights; both sources agree
+    assert warmer.status()["state"] == shared_status(shared_dir)["state"] == "done"
