@@ -37,7 +37,13 @@ from geo_service.precompute import PRECOMPUTE_ENV
 from geo_service.settings import Settings
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
-from tests.live_server import error_message, free_port, live_client, live_server
+from tests.live_server import (
+    error_message,
+    free_port,
+    live_client,
+    live_server,
+    page_or_api_error_message,
+)
 from tests.service_town import (
     EAST,
     FORCE,
@@ -668,3 +674,29 @@ def test_torbay_ward_hotspots_on_real_data(shared_data: Path, tmp_path: Path) ->
     assert provenance.window["first"] == "2020-01" and provenance.window["months_stored"] == 12
     assert provenance.weights["name"] == "cchi" and provenance.crimes["in_region"] > 1000
     assert provenance.data_version == response.headers["X-Data-Version"]
+
+
+def test_scope_on_compare_or_allocate_says_why_it_does_not_apply(api: httpx.Client) -> None:
+    compare = api.get("/v1/compare", params={"boundaries": WARDS, "scope": "areas"})
+    assert "scope does not apply to a comparison" in error_message(compare, 422)
+    page = api.get("/v1/maps/compare", params={"boundaries": WARDS, "scope": "set"})
+    assert "scope does not apply to a comparison" in page_or_api_error_message(page, 422)
+    allocate = api.get("/v1/allocate", params={"boundaries": WARDS, "scope": "areas"})
+    message = error_message(allocate, 422)
+    assert "scope does not apply to an allocation" in message
+    assert "unknown query parameter" not in message
+
+
+def test_a_single_valued_parameter_given_twice_is_refused(api: httpx.Client) -> None:
+    twice = api.get(
+        "/v1/hotspots",
+        params=[("boundaries", WARDS), ("from", "2019-01"), ("from", "2019-06"), ("res", "10")],
+    )
+    message = error_message(twice, 422)
+    assert "from= is given 2 times ('2019-01', '2019-06')" in message and "give it once" in message
+    # Parameters that take several values may still be repeated.
+    areas = api.get(
+        "/v1/hotspots",
+        params=[("boundaries", WARDS), ("area", WEST), ("area", EAST), *FAST.items(), ("top", 3)],
+    )
+    assert areas.status_code == 200, areas.text
