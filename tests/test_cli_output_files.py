@@ -39,7 +39,8 @@ COMMANDS = {
     "analyse": "analyse --boundaries {wards} --permutations 99 -o {out}.json",
     "allocate": "allocate --boundaries {wards} --units 5 --format json -o {out}.json",
     "compare": "compare --boundaries {wards},{second} --format json -o {out}.json",
-    "backtest": "backtest --boundaries {wards} --to 2019-09 --res 9 --permutations 99 "
+    "backtest": "backtest --boundaries {wards} --to 2019-09 --train-months 9 --res 9 "
+    "--permutations 99 "
     "--format json -o {out}.json",
 }
 
