@@ -94,6 +94,7 @@ def _pages() -> dict[str, str]:
             {
                 "boundaries": SET,
                 "to": "2019-09",
+                "train_months": "9",  # the town stores 2019 only; a window must be fully stored
                 "res": "10",
                 "categories": "shoplifting",
                 "format": "html",
