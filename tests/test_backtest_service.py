@@ -593,6 +593,33 @@ def test_a_map_quotes_only_a_run_of_its_own_question_with_a_full_training_window
         assert client.get("/v1/hotspots", params=query).json()["provenance"]["backtest"] is None
 
 
+def test_a_map_of_another_window_does_not_call_a_current_backtest_stale(
+    fresh_town: Path,
+) -> None:
+    # Recorded on the whole store's version, as POST /v1/backtest records it; the map asks a
+    # pinned window whose own study version differs: the test is still current, as the JSON says.
+    from geo_service.results import data_version
+
+    base = StudyRequest(WARDS, first="2019-01", last="2019-09", permutations=99)
+    wards = BoundaryStore(fresh_town).read(WARDS)
+    run = run_backtest(CrimeStore(fresh_town), wards, base, 3, (9,), ("count",))
+    current = data_version(CrimeStore(fresh_town), BoundaryStore(fresh_town), WARDS)
+    record_run(fresh_town, run, current, "test", 9)
+    window = {"boundaries": WARDS, "res": 9, "weights": "count", "from": "2019-04"}
+    window["to"] = "2019-09"
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        page = client.get("/v1/maps/hotspots", params=window).text
+        assert "Tested on past data" in page
+        assert "The data have changed since that test" not in page
+        answer = client.get("/v1/hotspots", params={**window, "permutations": 99}).json()
+        assert answer["provenance"]["backtest"]["stale"] is False
+    # A run recorded on data since replaced is said to be out of date, on the map as in JSON.
+    record_run(fresh_town, run, "an-older-version", "test", 9)
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        page = client.get("/v1/maps/hotspots", params=window).text
+        assert "The data have changed since that test" in page
+
+
 def test_the_record_keeps_the_newest_runs_only(
     fresh_town: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

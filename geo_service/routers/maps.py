@@ -100,8 +100,13 @@ def hotspot_map(
     # Links from this page ask the same question: window, resolution, categories and method.
     same_settings = _settings_query(res, first, last, categories, method, alpha)
 
+    # Backtests are recorded on the whole store's version, as /v1/hotspots compares them: the
+    # version of a pinned window's own study covers only its months and would call every run
+    # of another window stale.
+    whole = current_version(request, boundaries)
+
     def build() -> HTMLResponse:
-        result, version = cache.get(study)
+        result, _ = cache.get(study)
         boundary_set = boundary_store.read(boundaries)
         outlines = region_outlines(boundary_store, boundary_set, codes)
         names = [directory.name_of(code) for code in codes]
@@ -116,7 +121,7 @@ def hotspot_map(
         elif codes and len(codes) < len(directory.codes):
             title = f"{title} ({alone_words(place)})"
         resolution = result.provenance["resolution"]
-        backtest = backtest_provenance(store.root, study, resolution, version)["backtest"]
+        backtest = backtest_provenance(store.root, study, resolution, whole)["backtest"]
         if len(codes) == 1:
             code = codes[0]
             crumbs = area_crumbs(boundaries, code, names[0], set_title)
@@ -149,7 +154,7 @@ def hotspot_map(
         return map_response(page, settings.tiles, boundary_store, [boundaries])
 
     # The page reports the recorded backtest, so a new record must change the cache key too.
-    version = version_with_backtests(current_version(request, boundaries), store.root, boundaries)
+    version = version_with_backtests(whole, store.root, boundaries)
     # The tiles are baked into the page and its CSP: a server started with other tiles (the
     # on-disk cache outlives it) must not serve this page.
     return responses.respond(request, version, build, key=(study, settings.tiles))
