@@ -16,8 +16,10 @@ _FIELD_WORDS = {
     "count": "last 12 months",
     "count_previous": "12 months before",
     "change_pct": "change",
-    "rate_per_1000": "crimes per 1,000 residents",
-    "parent_rate_per_1000": "crimes per 1,000 residents across the whole set",
+    "rate_per_1000": "crimes and anti-social behaviour incidents per 1,000 residents",
+    "parent_rate_per_1000": (
+        "crimes and anti-social behaviour incidents per 1,000 residents across the whole set"
+    ),
     "streets[0]": "street",
     "crimes": "crimes",
 }

@@ -214,7 +214,9 @@ def parent_comparison(facts: BriefingFacts) -> Sentence | None:
         "total.parent_rate_per_1000": f"{rate.parent_rate:.1f}",
     }
     figures = (
-        f"{rate.rate:.1f} crimes per 1,000 residents against {rate.parent_rate:.1f} across "
+        # The rate counts the profile's total, which includes anti-social behaviour: said so.
+        f"{rate.rate:.1f} crimes and anti-social behaviour incidents per 1,000 residents "
+        f"against {rate.parent_rate:.1f} across "
         f"{facts.parent}"
     )
     if rate.significant is None:

@@ -168,6 +168,11 @@ def test_map_links_keep_the_page_settings(api: httpx.Client) -> None:
         assert followed.status_code == 200, followed.text
     whole = html.unescape(api.get(links["Whole set"]).text)
     assert "Jan 2019 to Jun 2019" in whole
+    # The profile takes the window's last month and the weights (not resolution or categories).
+    profile = parse_qs(urlsplit(links["Area profile"]).query)
+    assert profile == {"weights": ["count"], "to": ["2019-06"]}
+    followed = api.get(links["Area profile"])
+    assert followed.status_code == 200, followed.text
 
 
 def test_a_ward_studied_alone_says_so_in_its_title(api: httpx.Client) -> None:

@@ -127,6 +127,8 @@ def test_the_parent_comparison_needs_a_test_to_say_higher() -> None:
     untested = parent_comparison(facts(rate=RateComparison(385.8, 110.3)))
     assert untested is not None and untested.rule == "rate_untested"
     assert not FORBIDDEN_WITHOUT_A_TEST.search(untested.text)
+    # The rate is of the profile's total, anti-social behaviour included: the words say so.
+    assert "crimes and anti-social behaviour incidents per 1,000 residents" in untested.text
     similar = parent_comparison(facts(rate=RateComparison(120.0, 110.3, significant=False)))
     assert similar is not None and "higher" not in similar.text
     higher = parent_comparison(facts(rate=RateComparison(385.8, 110.3, significant=True)))

@@ -126,7 +126,7 @@ def hotspot_map(
             code = codes[0]
             crumbs = area_crumbs(boundaries, code, names[0], set_title)
             links = [
-                ("Area profile", profile_url(boundaries, code)),
+                ("Area profile", profile_url(boundaries, code) + _profile_settings(last, weights)),
                 (
                     "Top 10 list (CSV)",
                     hotspot_list_url(boundaries, code, "csv", weights, scope) + same_settings,
@@ -158,6 +158,13 @@ def hotspot_map(
     # The tiles are baked into the page and its CSP: a server started with other tiles (the
     # on-disk cache outlives it) must not serve this page.
     return responses.respond(request, version, build, key=(study, settings.tiles))
+
+
+def _profile_settings(last: object | None, weights: str) -> str:
+    """``?to=..&weights=..``: the profile of the same weights whose window ends where this
+    map's does (a profile always covers 12 months; it takes no resolution or categories)."""
+    query = [("weights", weights)] + ([("to", str(last))] if last else [])
+    return "?" + urlencode(query)
 
 
 def _settings_query(
