@@ -13,30 +13,22 @@ import h3
 import numpy as np
 import orjson
 import pytest
-from scipy import optimize, special
+from scipy import optimize
 
 from pipelines.analysis import high_count
 from pipelines.analysis.bounded_minimum import minimize_bounded
-from pipelines.analysis.high_count import fit_negative_binomial
+from pipelines.analysis.high_count import fit_negative_binomial, profile_negative_log_likelihood
 
-BOUNDS = (np.log(high_count._MIN_SHAPE), np.log(high_count._MAX_SHAPE))
+BOUNDS = high_count.SHAPE_SEARCH
 
 
 def _scipy_fit(counts: np.ndarray) -> float:
-    """The shape r the fit found before it stopped importing scipy.optimize (its old code)."""
-    x = np.asarray(counts, dtype=np.float64)
-    mean = float(x.mean())
-
-    def negative_log_likelihood(log_r: float) -> float:
-        r = float(np.exp(log_r))
-        return -float(
-            np.sum(special.gammaln(x + r) - special.gammaln(r))
-            + len(x) * r * np.log(r / (r + mean))
-            + np.sum(x) * np.log(mean / (r + mean))
-        )
-
+    """The shape r the fit found before it stopped importing scipy.optimize (its old call)."""
     best = optimize.minimize_scalar(
-        negative_log_likelihood, bounds=BOUNDS, method="bounded", options={"xatol": 1e-6}
+        profile_negative_log_likelihood(counts),
+        bounds=BOUNDS,
+        method="bounded",
+        options={"xatol": 1e-6},
     )
     return float(np.exp(best.x))
 

@@ -20,6 +20,7 @@ Crime counts are tested, not harm: the negative binomial is a model for counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,6 +34,7 @@ NAME = "high-count places"
 # per unit mean); the search for r stays inside [_MIN_SHAPE, _MAX_SHAPE].
 _MIN_SHAPE = 1e-3
 _MAX_SHAPE = 1e6
+SHAPE_SEARCH = (float(np.log(_MIN_SHAPE)), float(np.log(_MAX_SHAPE)))  # over log r
 
 
 @dataclass
@@ -52,6 +54,17 @@ def fit_negative_binomial(counts: np.ndarray) -> tuple[float, float]:
     mean = float(x.mean())
     if mean <= 0 or x.var() <= mean:
         return mean, float("inf")
+    # scipy.optimize.minimize_scalar(method="bounded", options={"xatol": 1e-6}), step for
+    # step, without importing scipy.optimize (pipelines/analysis/bounded_minimum.py says why).
+    best = minimize_bounded(profile_negative_log_likelihood(x), SHAPE_SEARCH, xatol=1e-6)
+    return mean, float(np.exp(best.x))
+
+
+def profile_negative_log_likelihood(counts: np.ndarray) -> Callable[[float], float]:
+    """-log L of ``counts`` under NB(mean = the sample mean, shape = exp(log_r)), as a function
+    of log_r: what the fit minimises over :data:`SHAPE_SEARCH`."""
+    x = np.asarray(counts, dtype=np.float64)
+    mean = float(x.mean())
 
     def negative_log_likelihood(log_r: float) -> float:
         r = float(np.exp(log_r))
@@ -61,12 +74,7 @@ def fit_negative_binomial(counts: np.ndarray) -> tuple[float, float]:
             + np.sum(x) * np.log(mean / (r + mean))
         )
 
-    # scipy.optimize.minimize_scalar(method="bounded", options={"xatol": 1e-6}), step for
-    # step, without importing scipy.optimize (pipelines/analysis/bounded_minimum.py says why).
-    best = minimize_bounded(
-        negative_log_likelihood, bounds=(np.log(_MIN_SHAPE), np.log(_MAX_SHAPE)), xatol=1e-6
-    )
-    return mean, float(np.exp(best.x))
+    return negative_log_likelihood
 
 
 def excess_p(counts: np.ndarray, mean: float, shape: float) -> np.ndarray:
