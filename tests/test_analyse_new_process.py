@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fresh_process import modules_loaded
 from tests.service_town import WARDS, build_town
 
 # Run in a new process; prints, after the command, which modules were loaded and how many
@@ -222,11 +223,6 @@ def test_a_profiled_command_still_ends_with_its_profile(town: Path, tmp_path: Pa
 
 
 def test_a_gistar_study_does_not_load_the_statistics_it_does_not_run() -> None:
-    code = (
-        "import sys\n"
-        "import pipelines.analysis.study\n"
-        "print(sorted(m for m in ('pipelines.analysis.emerging', 'pipelines.analysis.lisa')"
-        " if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    unused = ("pipelines.analysis.emerging", "pipelines.analysis.lisa")
+    loaded, _ = modules_loaded("import pipelines.analysis.study", unused)
+    assert loaded == []

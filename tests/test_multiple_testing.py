@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from pipelines.analysis.multiple_testing import adjust_p
+from tests.fresh_process import modules_loaded
 
 
 @pytest.mark.parametrize("method", ["fdr_bh", "fdr_by"])
@@ -28,12 +29,6 @@ def test_false_discovery_rate_of_one_test_is_its_p() -> None:
 
 def test_study_modules_do_not_import_scipy_stats() -> None:
     """A study pays 0.4-0.8 s for importing scipy.stats; its default path must not need it."""
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, pipelines.analysis.study, pipelines.analysis.output; "
-        "print('scipy.stats' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    code = "import pipelines.analysis.study, pipelines.analysis.output"
+    loaded, _ = modules_loaded(code, ["scipy.stats"])
+    assert loaded == []

@@ -5,8 +5,6 @@ does not import scipy.stats (0.4-0.8 s) when it starts."""
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 
 import numpy as np
 from scipy import stats
@@ -18,6 +16,7 @@ from pipelines.analysis.rates import (
     weighted_change,
 )
 from pipelines.planning.displacement import CONFIDENCE, odds_ratio
+from tests.fresh_process import modules_loaded
 
 COUNTS = [*range(0, 2_001), 0.5, 2.25, 7.75, 12_345, 98_765, 1_000_000]
 CONFIDENCES = [0.8, 0.9, 0.95, 0.99, 0.998, 0.999999]
@@ -62,9 +61,5 @@ def test_odds_ratio_interval_equals_scipy_normal_quantile_exactly() -> None:
 def test_the_web_service_starts_without_importing_scipy_stats_or_spatial() -> None:
     """A server process (and each of its workers) starts faster without them; scipy.spatial
     is only needed to build the demo city."""
-    code = (
-        "import sys, geo_service.app; "
-        "print(sorted(set(sys.modules) & {'scipy.stats', 'scipy.spatial'}))"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    loaded, _ = modules_loaded("import geo_service.app", ["scipy.stats", "scipy.spatial"])
+    assert loaded == []

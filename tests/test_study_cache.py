@@ -5,8 +5,6 @@ without loading the numerical stack."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,6 +19,7 @@ from pipelines.cache.studies import CachedStudy
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore
 from tests.archive_fixtures import crime_line
+from tests.fresh_process import modules_loaded
 from tests.service_town import FORCE, WARDS, WEST, build_town, write_archive
 
 # The town's busy street is a Gi* hot spot under the opt-in analytic p rule at resolution 10.
@@ -94,22 +93,24 @@ def test_the_service_answers_from_what_the_command_line_computed(
     assert result.cells["count"].tolist() == [cell["count"] for cell in computed["cells"]]
 
 
+def _cli_in_process(args: list[str]) -> str:
+    """Code that runs ``hotspots ARGS`` in the interpreter it is given to, failing if it fails."""
+    return (
+        "from cli.main import app\n"
+        "try:\n"
+        f"    app({args!r})\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+    )
+
+
 def test_an_answer_from_the_cache_loads_no_numerical_stack(town: Path, tmp_path: Path) -> None:
     out = tmp_path / "answer.json"
     _analyse(town, out)  # computed and kept
     args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
-    code = (
-        "import sys\n"
-        "from cli.main import app\n"
-        "try:\n"
-        f"    app({[*args, '--overwrite']!r})\n"
-        "except SystemExit as done:\n"
-        "    assert not done.code, done.code\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
-    assert "Answered from the study cache" in done.stdout
+    loaded, printed = modules_loaded(_cli_in_process([*args, "--overwrite"]), HEAVY)
+    assert loaded == [], printed
+    assert "Answered from the study cache" in printed
     assert json.loads(out.read_text())["provenance"]["study_cache"]["answered_from_cache"]
 
 
@@ -142,15 +143,6 @@ def test_an_area_asked_by_name_is_answered_from_what_its_code_computed(
     # version, so the answer comes without reading the set or loading the numerical stack.
     out = tmp_path / "again.json"
     args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
-    code = (
-        "import sys\n"
-        "from cli.main import app\n"
-        "try:\n"
-        f"    app({[*args, '--area', 'west ward']!r})\n"
-        "except SystemExit as done:\n"
-        "    assert not done.code, done.code\n"
-        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+    loaded, printed = modules_loaded(_cli_in_process([*args, "--area", "west ward"]), HEAVY)
+    assert loaded == [], printed
     assert json.loads(out.read_text())["cells"] == by_code["cells"]
