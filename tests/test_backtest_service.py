@@ -828,6 +828,30 @@ def test_bad_last_requests(api: httpx.Client) -> None:
     assert api.get("/v1/backtest/last").status_code == 422
 
 
+def test_scope_areas_without_an_area_is_refused_not_run_on_the_whole_set(
+    fresh_town: Path,
+) -> None:
+    """scope=areas asks for named areas studied alone: with none named it used to run, and
+    record, the whole set's backtest as if scope had been left out."""
+    query = {**ASK, "res": "9", "weights": "count", "scope": "areas"}
+    needs_area = "scope areas backtests the named areas studied alone, so it needs at least one"
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        for response in (
+            client.post("/v1/backtest", params=query, headers=WRITE),
+            client.get("/v1/backtest", params=query),
+            client.get("/v1/backtest", params={**query, "format": "html"}),
+        ):
+            assert response.status_code == 422, response.text
+            assert needs_area in response.text
+    command = ["backtest", "--boundaries", WARDS, "--to", "2019-09", "--train-months", "9"]
+    command += ["--res", "9", "--weights", "count", "--scope", "areas", "--quiet"]
+    result = CliRunner().invoke(cli, [*command, "--data-dir", str(fresh_town)])
+    assert result.exit_code == 2, result.output
+    assert needs_area in result.stderr and "--area" in result.stderr
+    assert "Traceback" not in result.output
+    assert not records_path(fresh_town, WARDS).exists()  # nothing was run or recorded
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -31,6 +31,7 @@ from boundaries.sets import BoundarySet, check_name
 from pipelines.analysis.request import DEFAULT_SCOPE
 from pipelines.analysis.study import StudyRequest
 from pipelines.categories import canonical_category
+from pipelines.errors import InputError
 from pipelines.months import shift_month
 from pipelines.planning.backtest import (
     BACKTEST_RESOLUTIONS,
@@ -200,10 +201,22 @@ class BacktestRequest:
         cls, base: StudyRequest, last: str, train_months: int, **options: Any
     ) -> BacktestRequest:
         """The backtest whose training window is the ``train_months`` ending ``last``."""
+        check_scope_has_areas(base)
         if train_months < 1:
             raise ValueError(f"the training window must be at least 1 month, got {train_months}")
         first = shift_month(last, 1 - train_months)
         return cls(replace(base, first=first, last=last), train_months, **options)
+
+
+def check_scope_has_areas(base: StudyRequest) -> None:
+    """Refuse scope "areas" without an area: it asks for named areas studied alone, and with none
+    named the run would silently be the whole set's (scope "set"), recorded as such."""
+    if base.scope == "areas" and not base.areas:
+        raise InputError(
+            "scope areas backtests the named areas studied alone, so it needs at least one "
+            "area: name it (area= in the API, --area on the command line), or leave scope at "
+            "set to backtest the whole boundary set"
+        )
 
 
 @dataclass(frozen=True)
