@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -242,6 +243,34 @@ def test_to_defaults_to_the_latest_month_with_a_stored_test_period(fresh_town: P
     assert (p["test"]["first"], p["test"]["last"]) == TEST
     assert (p["train"]["first"], p["train"]["last"]) == TRAIN
     assert p["train"]["months_missing"] == []
+
+
+def test_months_missing_inside_the_window_are_named_with_what_to_do(tmp_path: Path) -> None:
+    """April and July are not stored, the months around them are: the refusal names those two
+    months (not "2019-04..2019-07", which would count May and June missing too), how to load
+    them, and the longest window that avoids them, which then runs."""
+    data_dir, archive_root = build_town(tmp_path / "town")
+    gapped = tmp_path / "gapped"
+    for month in ("2019-04", "2019-07"):
+        shutil.rmtree(archive_root / month)
+    ingest_archive(CrimeStore(gapped), archive_root)
+    shutil.copytree(data_dir / "boundaries", gapped / "boundaries")
+    shutil.copy(data_dir / "api_keys.txt", gapped / "api_keys.txt")
+    query = {**ASK, "res": "9", "weights": "count"}  # trains 2019-01..2019-09
+    with live_client(Settings(data_dir=gapped), timeout=120) as client:
+        refused = client.post("/v1/backtest", params=query, headers=WRITE)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert "(2 of its 9 months missing: 2019-04, 2019-07)" in error
+        assert "--from 2019-04 --to 2019-07" in error  # load them ...
+        assert "is 2019-08..2019-09 (--to 2019-09 --train-months 2" in error  # ... or avoid them
+        shorter = client.post("/v1/backtest", params={**query, "train_months": 2}, headers=WRITE)
+        assert shorter.status_code == 200, shorter.text
+    command = ["backtest", "--boundaries", WARDS, "--to", "2019-09", "--train-months", "9"]
+    command += ["--res", "9", "--weights", "count", "--quiet", "--data-dir", str(gapped)]
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "missing: 2019-04, 2019-07)" in result.stderr and "--train-months 2" in result.stderr
 
 
 # -- reading is not running: GET reads, POST (with a key) runs and records ------------------------

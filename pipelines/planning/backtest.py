@@ -370,19 +370,25 @@ def check_training_window_stored(store: CrimeStore, base: StudyRequest, test_mon
     if not missing:
         return
     wanted = len(months_between(first, last))
-    shown = missing[0] if len(missing) == 1 else f"{missing[0]}..{missing[-1]}"
     if len(missing) == wanted:
         message = f"no crimes stored for {first}..{last}, the training window"
     else:
         message = (
             f"the training window {first}..{last} is not fully stored ({len(missing)} of its "
-            f"{wanted} months missing: {shown})"
+            f"{wanted} months missing: {month_runs(missing)})"
         )
     held = sorted({month for _, month in store.partitions(base.force)})
     if not held:
         raise BacktestError(f"{message}; the store holds no crimes for this force: load some first")
     earliest_to = shift_month(held[0], wanted - 1)
-    if earliest_to <= last:  # a gap inside the stored months: moving the window cannot help
+    if held[0] <= missing[-1] <= held[-1] and missing[0] >= held[0]:
+        # A gap inside the stored months: moving the window to the store's start cannot help, so
+        # name the months to load and a window that avoids them.
+        raise BacktestError(
+            f"{message}; the store holds {held[0]}..{held[-1]} with these months missing inside "
+            f"it: {_gap_fix(missing, held, wanted, test_months)}"
+        )
+    if earliest_to <= last:
         fix = "load the missing months or choose a window without them"
     elif earliest_to <= shift_month(held[-1], -test_months):
         fix = (
@@ -398,6 +404,51 @@ def check_training_window_stored(store: CrimeStore, base: StudyRequest, test_mon
             f"{'month is' if months_to_last == 1 else 'months are'} stored"
         )
     raise BacktestError(f"{message}; the store holds {held[0]}..{held[-1]}: {fix}")
+
+
+def month_runs(months: list[str]) -> str:
+    """Months in words, consecutive ones as a range: '2019-05, 2019-08..2019-09'."""
+    runs: list[list[str]] = []
+    for month in months:
+        if runs and shift_month(runs[-1][-1], 1) == month:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return ", ".join(run[0] if len(run) == 1 else f"{run[0]}..{run[-1]}" for run in runs)
+
+
+def _gap_fix(missing: list[str], held: list[str], wanted: int, test_months: int) -> str:
+    """What to do about months missing inside the store: load them (the ingest commands take
+    --from/--to), or train on a window without them, the longest one the store allows."""
+    load = (
+        f"load them (`hotspots ingest archive` or `hotspots ingest api` with --from "
+        f"{missing[0]} --to {missing[-1]})"
+    )
+    window = _longest_stored_window(set(held), wanted, test_months)
+    if window is None:
+        return f"{load}; no window of the stored months has {test_months} stored months after it"
+    months, end = window
+    span = month_runs(months_between(shift_month(end, 1 - months), end))
+    return (
+        f"{load}, or choose a training window without them: the longest stored one with a "
+        f"stored test period after it is {span} (--to {end} --train-months {months}; "
+        f"to={end}&train_months={months})"
+    )
+
+
+def _longest_stored_window(held: set[str], wanted: int, test_months: int) -> tuple[int, str] | None:
+    """(months, last month) of the longest fully stored training window, at most ``wanted``
+    months, whose ``test_months`` following months are stored too; the latest of equals."""
+    best: tuple[int, str] | None = None
+    for end in sorted(held):
+        if not all(shift_month(end, step) in held for step in range(1, test_months + 1)):
+            continue
+        months = 1
+        while months < wanted and shift_month(end, -months) in held:
+            months += 1
+        if best is None or months >= best[0]:
+            best = (months, end)
+    return best
 
 
 def _missing_test_months(
