@@ -32,6 +32,7 @@ from cli.common import (
     fail,
     finite,
     open_store,
+    refuse_standard_output,
     refuse_to_overwrite,
     step_progress,
 )
@@ -146,6 +147,7 @@ def analyse(
     _one_blas_thread()
     try:
         first, last = check_range(first, last)
+        refuse_standard_output(output, "analyse prints its summary there")
         chosen_format = output_format(output, file_format)
         check_scope(scope)
         refuse_to_overwrite(output_files(output, chosen_format), overwrite)

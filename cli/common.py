@@ -20,7 +20,7 @@ from rich.text import Text
 from pipelines.cache import cache_dir_for, open_cache, use_cache
 from pipelines.progress import StepReport
 from pipelines.quoting import shortened
-from pipelines.store.atomic import keep_existing
+from pipelines.store.atomic import atomic_write, keep_existing, name_outputs
 from pipelines.store.paths import resolve_data_dir
 
 if TYPE_CHECKING:
@@ -135,10 +135,32 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
-def refuse_to_overwrite(paths: list[Path], overwrite: bool) -> None:
+# `-o -` means standard output, the usual Unix convention, never a file named "-".
+STANDARD_OUTPUT = "-"
+
+
+def is_standard_output(path: Path | None) -> bool:
+    """Whether -o names standard output (``-o -``)."""
+    return path is not None and str(path) == STANDARD_OUTPUT
+
+
+def refuse_standard_output(path: Path | None, why: str) -> None:
+    """Fail when -o is ``-`` and the command cannot write there; ``why`` says why not."""
+    if is_standard_output(path):
+        fail(f"-o - (standard output) cannot be used here: {why}; give the path of a file to write")
+
+
+def refuse_to_overwrite(paths: list[Path], overwrite: bool, standard_output: bool = False) -> None:
     """Fail before any work when an output file exists and --overwrite was not given (a
     command's output is often the only copy of a report someone already sent on), or when an
-    output path cannot take a file at all (:func:`check_output_path`)."""
+    output path cannot take a file at all (:func:`check_output_path`).
+
+    ``-o -`` is standard output for a command that says it writes there (``standard_output``)
+    and refused by any other, rather than written as a file named "-"."""
+    if not standard_output:
+        for path in paths:
+            refuse_standard_output(path, "this command writes files only")
+    paths = [path for path in paths if not is_standard_output(path)]
     for path in paths:
         check_output_path(path)
     existing = [path for path in paths if os.path.lexists(path)]
@@ -147,6 +169,21 @@ def refuse_to_overwrite(paths: list[Path], overwrite: bool) -> None:
         fail(f"{names} exists already; add --overwrite to replace it, or choose another -o")
     # And at the end: a file made meanwhile is not replaced either (the write is refused).
     keep_existing([] if overwrite else paths)
+    # A disk fault writing them names them as given, not as files of the data folder.
+    name_outputs(paths)
+
+
+def write_text_output(output: Path | None, text: str) -> None:
+    """``text`` to the -o file (atomically, then "Wrote FILE"), or to standard output without
+    -o or with ``-o -``."""
+    if output is None or is_standard_output(output):
+        typer.echo(text, nl=not text.endswith("\n"))
+        return
+    if not output.parent.is_dir():
+        fail(f"folder {output.parent} does not exist; create it or choose another -o")
+    with atomic_write(output) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {output}")
 
 
 _FOLDER_FAULTS = {

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
@@ -16,7 +20,9 @@ from cli.common import (
     console,
     error_console,
     fail,
+    is_standard_output,
     open_store,
+    refuse_standard_output,
     refuse_to_overwrite,
 )
 from pipelines.export import FORMATS, ExportError, export_crimes, format_for
@@ -26,10 +32,19 @@ from pipelines.quoting import quoted
 from pipelines.store.atomic import OutputExistsError
 from pipelines.wording import counted
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 
 def export(
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="File to write.", show_default=False)
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="File to write; - for standard output (csv or geojson, with --format).",
+            show_default=False,
+        ),
     ],
     force: Annotated[
         str,
@@ -55,7 +70,11 @@ def export(
         chosen = format_for(output, file_format)
     except (MonthError, ExportError, ForceError) as error:
         fail(str(error))
-    refuse_to_overwrite([output], overwrite)
+    if chosen == "parquet":
+        refuse_standard_output(
+            output, "Parquet is binary (--format csv or geojson can go to standard output)"
+        )
+    refuse_to_overwrite([output], overwrite, standard_output=True)
     store = open_store(data_dir)
     stored_months = [month for _, month in store.partitions(force)]
     if not stored_months:
@@ -71,6 +90,10 @@ def export(
             f"no stored crimes for {force} in {first or 'start'}..{last or 'end'}; "
             f"stored months run {stored_months[0]}..{stored_months[-1]}"
         )
+    if is_standard_output(output):
+        rows = _export_to_standard_output(crimes, force, chosen)
+        error_console.print(f"Wrote {counted(rows, 'crime')} to standard output ({chosen}).")
+        return
     try:
         with error_console.status(Text(f"Writing {crimes.num_rows:,} crimes to {output}...")):
             rows = export_crimes(crimes, output, chosen)
@@ -79,3 +102,17 @@ def export(
     except OSError as error:
         fail(f"cannot write {output}: {error.strerror or error}")
     console.print(f"Wrote {counted(rows, 'crime')} to {output} ({chosen}).")
+
+
+def _export_to_standard_output(crimes: pa.Table, force: str, chosen: str) -> int:
+    """Export to a file in a temporary folder (the writers take a path), then copy it out."""
+    with tempfile.TemporaryDirectory(prefix="hotspots-export-") as folder:
+        written = Path(folder) / f"{force}.{chosen}"  # GeoJSON names its layer after the file
+        rows = export_crimes(crimes, written, chosen)
+        with written.open("rb") as source:
+            try:
+                shutil.copyfileobj(source, sys.stdout.buffer)
+                sys.stdout.buffer.flush()
+            except BrokenPipeError:  # the reader stopped early (`| head`): not an error
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return rows

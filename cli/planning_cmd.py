@@ -21,12 +21,12 @@ from cli.common import (
     OverwriteOption,
     QuietOption,
     ToOption,
-    console,
     fail,
     finite,
     open_store,
     refuse_to_overwrite,
     step_progress,
+    write_text_output,
 )
 from cli.tables import print_table
 from pipelines.analysis.scope import check_scope
@@ -43,13 +43,18 @@ from pipelines.planning.displacement_check import (
 )
 from pipelines.quoting import quoted
 from pipelines.spreadsheet import spreadsheet_safe_csv
-from pipelines.store.atomic import atomic_write
 
 FormatOption = Annotated[
     str, typer.Option("--format", help="table, json or csv (csv: allocate only).")
 ]
 OutputOption = Annotated[
-    Path | None, typer.Option("-o", "--output", help="Write to this file.", show_default=False)
+    Path | None,
+    typer.Option(
+        "-o",
+        "--output",
+        help="Write to this file (JSON unless --format csv); - for standard output.",
+        show_default=False,
+    ),
 ]
 
 
@@ -88,7 +93,7 @@ def allocate_command(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Share N units across a scheme's areas by need (Webster rounding), beside the equal share."""
-    refuse_to_overwrite([output] if output else [], overwrite)
+    refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     try:
         first, last = check_range(first, last)
@@ -136,7 +141,7 @@ def compare_command(
     """Compare boundary schemes on the same crimes, cells, months and harm weights."""
     if file_format not in ("table", "json"):
         fail(f"--format must be table or json for compare, got {quoted(file_format)}")
-    refuse_to_overwrite([output] if output else [], overwrite)
+    refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     names = [name.strip() for name in boundaries.split(",") if name.strip()]
     try:
@@ -277,7 +282,7 @@ def backtest_command(
     # Here, not at the top: the record keys on the service's own data version (cannot differ).
     from geo_service.results import data_version
 
-    refuse_to_overwrite([output] if output else [], overwrite)
+    refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     try:
         last = parse_month(last, option="--to")
@@ -348,14 +353,10 @@ def _emit(
 ) -> None:
     if file_format not in ("table", "json", "csv"):
         fail(f"--format must be table, json or csv, got {quoted(file_format)}")
-    if file_format == "json":
+    if file_format == "csv":
+        write_text_output(output, spreadsheet_safe_csv(frame))
+    elif file_format == "json" or output:  # a table is for the terminal: -o writes the JSON
         _write_json({"provenance": provenance, "rows": _records(frame)}, output)
-    elif file_format == "csv":
-        text = spreadsheet_safe_csv(frame)
-        if output:
-            _write_text(output, text)
-        else:
-            typer.echo(text, nl=False)
     else:
         table = Table(title=title)
         for column in frame.columns:
@@ -370,16 +371,4 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 
 def _write_json(body: dict, output: Path | None) -> None:
-    text = json.dumps(body, indent=2, default=str)
-    if output:
-        _write_text(output, text)
-    else:
-        typer.echo(text)
-
-
-def _write_text(output: Path, text: str) -> None:
-    if not output.parent.is_dir():
-        fail(f"folder {output.parent} does not exist; create it or choose another -o")
-    with atomic_write(output) as tmp:
-        tmp.write_text(text, encoding="utf-8")
-    console.print(f"Wrote {output}")
+    write_text_output(output, json.dumps(body, indent=2, default=str))

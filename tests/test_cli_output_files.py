@@ -5,6 +5,10 @@ work, and writes atomically: a failed run leaves the old file as it was and no t
 
 from __future__ import annotations
 
+import csv
+import errno
+import io
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -15,6 +19,7 @@ from typer.testing import CliRunner
 from boundaries.sets import load_boundary_file
 from boundaries.store import BoundaryStore
 from cli.main import app
+from pipelines.store import atomic
 from tests.service_town import FORCE, WARDS, build_town
 
 runner = CliRunner()
@@ -190,3 +195,147 @@ def test_a_file_where_a_folder_should_be_is_one_line(town: Path, tmp_path: Path)
         ["analyse", "--boundaries", WARDS, "-o", str(target), "--data-dir", str(town)]
     )
     assert f"cannot write {target}: {tmp_path / 'notes.txt'} is not a folder" in said
+
+
+# -- `-o -`: standard output, the usual Unix convention, never a file named "-" ------------------
+
+# Each command that writes text with `-o -`, and how to read what it wrote.
+TO_STANDARD_OUTPUT = {
+    "export csv": ("export --force {force} --format csv -o -", "csv"),
+    "export geojson": ("export --force {force} --format geojson -o -", "json"),
+    "allocate": ("allocate --boundaries {wards} --units 5 -o -", "json"),
+    "allocate csv": ("allocate --boundaries {wards} --units 5 --format csv -o -", "csv"),
+    "compare": ("compare --boundaries {wards},{second} -o -", "json"),
+    "backtest": (
+        "backtest --boundaries {wards} --to 2019-09 --train-months 9 --res 9 --permutations 99 "
+        "--quiet -o -",
+        "json",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", sorted(TO_STANDARD_OUTPUT))
+def test_dash_writes_standard_output(
+    town: Path, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    words, kind = TO_STANDARD_OUTPUT[command]
+    args = words.format(force=FORCE, wards=WARDS, second=SECOND).split()
+    result = runner.invoke(app, [*args, "--data-dir", str(town)])
+    assert result.exit_code == 0, result.output
+    assert not os.path.lexists(tmp_path / "-")  # no file named "-"
+    if kind == "json":
+        body = json.loads(result.stdout)  # stdout holds the answer alone
+        assert body.get("rows") or body.get("schemes") or body.get("features")
+    else:
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert rows and ("code" in rows[0] or "crime_id" in rows[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["analyse", "--boundaries", WARDS, "-o", "-"], "analyse prints its summary there"),
+        (["analyse", "--boundaries", WARDS, "-o", "-", "--format", "json"], "analyse prints"),
+        (["export", "--force", FORCE, "--format", "parquet", "-o", "-"], "Parquet is binary"),
+    ],
+)
+def test_dash_is_one_line_where_a_command_cannot_write_standard_output(
+    town: Path, tmp_path: Path, args: list[str], why: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    said = _one_line_refusal([*args, "--data-dir", str(town)])
+    assert said.startswith("error: -o - (standard output) cannot be used here: ") and why in said
+    assert not os.path.lexists(tmp_path / "-")
+
+
+# -- a full disk names the -o file, not "the data folder" ---------------------------------------
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_full_disk_names_the_output_file_and_keeps_the_old_one(
+    town: Path, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC where the kernel reports it for a file written and then flushed (the fsync before
+    the rename), simulated for files in the -o folder only (the data folder's own writes, such
+    as the backtest record, succeed). A real full tmpfs gives the same words (see the report of
+    the change that added this test)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    args = _args(command, out / "report", town)
+    target = _written(args)
+    target.write_text(OLD, encoding="utf-8")
+    flush = atomic._fsync_file
+
+    def full_disk(path: Path) -> None:
+        if Path(path).parent == out:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        flush(path)
+
+    monkeypatch.setattr(atomic, "_fsync_file", full_disk)
+    result = runner.invoke(app, [*args, "--overwrite"])
+    said = result.stderr.strip()
+    assert result.exit_code == 1, result.output
+    assert said == (
+        f"error: cannot write {target}: the disk is full; free some space or choose another -o"
+    ), said
+    assert "data folder" not in said and "\n" not in said and "Traceback" not in result.output
+    assert target.read_text(encoding="utf-8") == OLD  # the old report is whole
+    assert [p.name for p in out.iterdir()] == [target.name]  # no temporary left behind
+
+
+# -- an -o file that becomes a symbolic link during the run --------------------------------------
+
+
+@pytest.mark.parametrize("overwrite", [["--overwrite"], []])
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_target_that_becomes_a_link_is_replaced_never_written_through(
+    town: Path, tmp_path: Path, command: str, overwrite: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check before the work passes (a regular file, or none); something then swaps it for
+    a link to another file while the command runs. With --overwrite the publish (a rename)
+    replaces the link itself; without, the link made meanwhile is kept. The link's target is
+    never written."""
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text(OLD, encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    args = _args(command, out / "report", town)
+    target = _written(args)
+    if overwrite:
+        target.write_text(OTHER, encoding="utf-8")
+    made_temporary = tempfile.mkstemp
+
+    def then_a_link(*positional: object, **named: object) -> tuple[int, str]:
+        made = made_temporary(*positional, **named)  # type: ignore[call-overload]
+        if Path(made[1]).parent == out and not target.is_symlink():
+            target.unlink(missing_ok=True)
+            target.symlink_to(elsewhere)
+        return made
+
+    monkeypatch.setattr(tempfile, "mkstemp", then_a_link)
+    result = runner.invoke(app, [*args, *overwrite])
+    monkeypatch.undo()
+    assert elsewhere.read_text(encoding="utf-8") == OLD  # never written through the link
+    if overwrite:
+        assert result.exit_code == 0, result.output
+        assert not target.is_symlink()
+        assert target.read_text(encoding="utf-8") not in (OLD, OTHER)
+    else:
+        assert result.exit_code == 2, result.output
+        assert "was created by something else while this command ran" in result.stderr
+        assert target.is_symlink()  # kept as the other program left it
+
+
+@pytest.mark.parametrize("command", ["allocate", "backtest"])
+def test_o_with_the_default_table_format_writes_the_json(
+    town: Path, tmp_path: Path, command: str
+) -> None:
+    """A table is for the terminal: -o without --format writes the JSON (as compare does), where
+    it used to print the table and write nothing."""
+    args = _args(command, tmp_path / "report", town)
+    at = args.index("--format")
+    del args[at : at + 2]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(_written(args).read_text(encoding="utf-8"))["rows"]

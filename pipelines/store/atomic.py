@@ -30,6 +30,16 @@ class OutputExistsError(StoreError, FileExistsError):
     """A file that was not to be replaced appeared while it was being written."""
 
 
+# A command's -o files (cli/common refuse_to_overwrite names them): a disk fault while writing one
+# names it as the user typed it, and its folder, not a file "of the data folder".
+_OUTPUTS: ContextVar[frozenset[str]] = ContextVar("output_files", default=frozenset())
+
+
+def name_outputs(paths: list[Path]) -> None:
+    """From now on in this context, a disk fault writing one of ``paths`` names it in full."""
+    _OUTPUTS.set(frozenset(os.path.abspath(path) for path in paths))
+
+
 def keep_existing(paths: list[Path]) -> None:
     """From now on in this context, :func:`atomic_write` never replaces any of ``paths``."""
     _KEPT.set(frozenset(os.path.abspath(path) for path in paths))
@@ -58,22 +68,32 @@ _DISK_FAULTS = {
 }
 
 
-def disk_fault(error: OSError, what: str) -> StoreWriteError | None:
+_OUTPUT_FAULTS = {
+    errno.EROFS: "its folder is read-only; choose another -o",
+    errno.ENOSPC: "the disk is full; free some space or choose another -o",
+    errno.EDQUOT: "the disk quota is used up; free some space or choose another -o",
+    errno.EACCES: "this account may not write in its folder; choose another -o",
+    errno.EPERM: "this account may not write in its folder; choose another -o",
+}
+
+
+def disk_fault(error: OSError, what: str, output: bool = False) -> StoreWriteError | None:
     """``error`` in words when it is a fault of the disk rather than of the program, else None.
-    ``what`` names the file without the server's path (e.g. ``boundaries/wards.parquet``)."""
-    reason = _DISK_FAULTS.get(error.errno or 0)
+    ``what`` names the file without the server's path (e.g. ``boundaries/wards.parquet``), or
+    a command's ``output`` file as given."""
+    reason = (_OUTPUT_FAULTS if output else _DISK_FAULTS).get(error.errno or 0)
     if reason is None:
         return None
     return StoreWriteError(f"cannot write {what}: {reason}")
 
 
 @contextmanager
-def disk_faults_in_words(what: str) -> Iterator[None]:
+def disk_faults_in_words(what: str, output: bool = False) -> Iterator[None]:
     """Re-raise disk faults inside the block as :class:`StoreWriteError` naming ``what``."""
     try:
         yield
     except OSError as error:
-        fault = disk_fault(error, what)
+        fault = disk_fault(error, what, output)
         if fault is None:
             raise
         raise fault from error
@@ -84,7 +104,8 @@ def atomic_write(path: Path, mode: int = _FILE_MODE) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; when the block succeeds, fsync it, give it
     ``mode`` and rename it over ``path`` (atomic on POSIX and Windows). When the block fails,
     remove it."""
-    with disk_faults_in_words(f"{path.parent.name}/{path.name}"):
+    output = os.path.abspath(path) in _OUTPUTS.get()
+    with disk_faults_in_words(str(path) if output else f"{path.parent.name}/{path.name}", output):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
