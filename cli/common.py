@@ -5,9 +5,10 @@ from __future__ import annotations
 import errno
 import math
 import os
+import re
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -125,6 +126,21 @@ def open_store(data_dir: Path | None) -> CrimeStore:
     root = resolve_data_dir(data_dir)
     use_cache(open_cache(cache_dir_for(root)))
     return CrimeStore(root)
+
+
+def set_label(name: str, title: str = "") -> str:
+    """A boundary set as the commands name it to people: its title with its code in brackets
+    ("Torbay wards (2019) (e06000027-wards-2019)"; the code is what --boundaries takes), or its
+    code when it has no title."""
+    return f"{title} ({name})" if title and title != name else name
+
+
+def with_set_labels(text: str, labels: Mapping[str, str]) -> str:
+    """``text`` (a provenance sentence, which names sets by code, for programs) with each set's
+    code replaced by its :func:`set_label`, for the person reading the terminal."""
+    for name, label in labels.items():
+        text = label.join(re.split(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", text))
+    return text
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

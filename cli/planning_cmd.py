@@ -25,7 +25,9 @@ from cli.common import (
     finite,
     open_store,
     refuse_to_overwrite,
+    set_label,
     step_progress,
+    with_set_labels,
     write_text_output,
 )
 from cli.tables import print_table
@@ -115,10 +117,12 @@ def allocate_command(
             allocation = allocate_by_need(store, boundary_set, request, progress=progress)
     except (ValueError, BoundaryError) as error:
         fail(str(error))
-    title = f"{units} units across {boundaries}"
+    label = set_label(boundary_set.name, boundary_set.title)
+    title = f"{units} units across {label}"
     _emit(allocation.frame, allocation.provenance, file_format, output, title=title)
     # On stderr: stdout may be JSON or CSV for another program.
-    typer.echo(f"Region: {allocation.provenance['study_region']['meaning']}.", err=True)
+    meaning = allocation.provenance["study_region"]["meaning"]
+    typer.echo(f"Region: {with_set_labels(meaning, {boundary_set.name: label})}.", err=True)
 
 
 def compare_command(
@@ -163,7 +167,9 @@ def compare_command(
     except (ValueError, BoundaryError) as error:
         fail(str(error))
     body = comparison.to_dict()
-    region = f"Region: {comparison.provenance['study_region']['meaning']}."
+    labels = {s.name: set_label(s.name, s.title) for s in sets}
+    meaning = comparison.provenance["study_region"]["meaning"]
+    region = f"Region: {with_set_labels(meaning, labels)}."
     if file_format == "json" or output:
         _write_json(body, output)
         typer.echo(region, err=True)
@@ -182,7 +188,7 @@ def compare_command(
         table.add_column(column)
     for s in comparison.schemes:
         table.add_row(
-            s.name,
+            labels.get(s.name, s.name),
             str(len(s.areas)),
             f"{s.gini_harm:.2f}",
             f"{s.top20_harm_share:.0%}",
@@ -335,9 +341,11 @@ def backtest_command(
             "formulas",
         )
     } | {"settings": entry["settings"], "data_version": version, "run_at": entry["run_at"]}
-    _emit(frame, provenance, file_format, output, title="Hotspot backtest (PAI)")
+    label = set_label(boundary_set.name, boundary_set.title)
+    _emit(frame, provenance, file_format, output, title=f"Hotspot backtest (PAI) of {label}")
     # On stderr: stdout may be JSON or CSV for another program.
-    typer.echo(f"Region: {entry['study_region']['meaning']}.", err=True)
+    meaning = with_set_labels(entry["study_region"]["meaning"], {boundary_set.name: label})
+    typer.echo(f"Region: {meaning}.", err=True)
     if warning:
         typer.echo(f"warning: {warning}", err=True)
     else:

@@ -40,6 +40,7 @@ from cli.common import (
     error_console,
     fail,
     progress_bar,
+    set_label,
 )
 from cli.ons_options import LadOption, WardVintageOption
 from cli.police_api import retry_policy
@@ -334,7 +335,8 @@ def _summary(app: FastAPI, set_name: str, weights: tuple[str, ...]) -> None:
     cache = app.state.cache
     boundary_set = cache.boundaries.read(set_name)
     table = Table(
-        title=f"Significant hot spot cells (H3 res 9) per area of {set_name}, "
+        title="Significant hot spot cells (H3 res 9) per area of "
+        f"{set_label(boundary_set.name, boundary_set.title)}, "
         "judged against the whole set"
     )
     table.add_column("code")

@@ -15,7 +15,7 @@ import pytest
 
 from geo_service.settings import Settings
 from tests.live_server import live_client
-from tests.quickstart_store import SET, TORMOHUN, run_quickstart
+from tests.quickstart_store import SET, SET_TITLE, TORMOHUN, run_quickstart
 
 pytestmark = pytest.mark.shared_data
 
@@ -46,6 +46,9 @@ def test_the_quickstart_table_says_its_crimes_are_those_in_the_map_cells(
     assert IN_CELLS in output
     assert "H3 cells whose centre is in the area" in output
     assert "inside the boundary" in output  # and names the other count, so the two are not mixed
+    # The set by its title, with the code --boundaries takes in brackets (as allocate, compare
+    # and backtest name it).
+    assert f"per area of {SET_TITLE} ({SET}), judged against the whole set" in output
 
 
 def test_the_profile_briefing_and_allocation_say_inside_the_boundary(api: httpx.Client) -> None:

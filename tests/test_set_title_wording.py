@@ -7,6 +7,7 @@ provenance. On a copy of the quickstart's store (Torbay's 2019 wards, titled "To
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -144,3 +145,31 @@ def test_quickstart_without_a_lookup_titles_the_set_from_the_ward_files_authorit
          "--weights", "count", "--no-serve", "--data-dir", str(data_dir))  # fmt: skip
     listed = CliRunner().invoke(cli, ["boundaries", "list", "--data-dir", str(data_dir)])
     assert "Torbay wards (2022)" in " ".join(listed.output.split())
+
+
+def _said(*args: str) -> tuple[str, str]:
+    """(stdout, stderr) of a command, each with its lines joined (a table may wrap a title)."""
+    result = CliRunner().invoke(cli, list(args), env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    return " ".join(result.stdout.split()), " ".join(result.stderr.split())
+
+
+def test_the_planning_commands_name_the_set_by_its_title_with_its_code(store: Path) -> None:
+    """allocate, compare and backtest print a titled set as "Title (code)", as people know it and
+    as --boundaries takes it; the JSON keeps codes, for programs."""
+    label = f"{SET_TITLE} ({SET})"
+    data = ["--data-dir", str(store)]
+    out, err = _said("allocate", "--boundaries", SET, "--units", "40", "--quiet", *data)
+    assert f"40 units across {label}" in out
+    assert f"Region: units shared across all 16 areas of {label};" in err
+    out, err = _said("compare", "--boundaries", f"{SET},{CLUSTERS}", "--quiet", *data)
+    assert label in out and f"{CLUSTERS_TITLE} ({CLUSTERS})" in out  # the table's scheme column
+    assert f"Region: hot cells judged against all of {label}," in err
+    backtest = ["backtest", "--boundaries", SET, "--to", "2020-09", "--train-months", "6"]
+    backtest += ["--test-months", "3", "--res", "9", "--weights", "count", "--quiet", *data]
+    out, err = _said(*backtest)
+    assert f"Hotspot backtest (PAI) of {label}" in out
+    assert f"Region: hot spots judged against all of {label} and scored on all of it." in err
+    assert f"backtests/{SET}.json" in err  # a file's name keeps the code
+    out, _ = _said(*backtest, "--format", "json")
+    assert json.loads(out)["provenance"]["study_region"]["study_region"] == f"all areas of {SET}"
