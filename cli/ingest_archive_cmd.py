@@ -54,18 +54,20 @@ def ingest_archive_command(
     """
     try:
         first, last = check_range(first, last)
-        total = len(list_archive(path, force, first, last).street_files)
+        listing = list_archive(path, force, first, last)
     except (MonthError, ArchiveError) as error:
         fail(str(error))
     store = open_store(data_dir)
     with progress_bar(quiet=quiet) as bar:
-        task = bar.add_task("Ingesting files", total=total)
+        task = bar.add_task("Ingesting files", total=len(listing.street_files))
 
         def advance(outcome: FileOutcome) -> None:
             bar.update(task, advance=1, description=f"{outcome.force} {outcome.month}")
 
         try:
-            report = ingest_archive(store, path, force, first, last, progress=advance)
+            report = ingest_archive(
+                store, path, force, first, last, progress=advance, listing=listing
+            )
         except ArchiveError as error:
             fail(str(error))
     _print_report(report, store.root)

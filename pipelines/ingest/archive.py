@@ -11,6 +11,7 @@ was or fully replaced, and a repeated ingest writes the same bytes.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -26,11 +27,16 @@ import pyarrow as pa
 
 from pipelines.index.h3_cells import KnownPoints, cells_for_points
 from pipelines.ingest.archive_csv import CsvFileError, parse_street_csv
-from pipelines.ingest.archive_layout import StreetFile, is_other_archive_file, list_archive
+from pipelines.ingest.archive_layout import (
+    ArchiveListing,
+    StreetFile,
+    is_other_archive_file,
+    list_archive,
+)
 from pipelines.ingest.sources import record_archive
 from pipelines.schema import CRIME_SCHEMA, SOURCE_ARCHIVE
 from pipelines.store import CrimeStore, PartitionCoverage, StoreWriter
-from pipelines.store.atomic import make_durable
+from pipelines.store.atomic import flush_files, flush_folders
 from pipelines.store.crime_store import write_partition_file
 from pipelines.store.manifest import PartitionEntry
 
@@ -97,20 +103,24 @@ def ingest_archive(
     last: str | None = None,
     progress: Progress | None = None,
     workers: int | None = None,
+    listing: ArchiveListing | None = None,
 ) -> ArchiveIngestReport:
     """Load every street-level file of ``path`` (folder or zip) in the force and months asked.
 
     ``workers``: processes that ingest files (default: every core this process may use, or
-    $HOTSPOTS_INGEST_WORKERS; small archives are ingested in this process). Raises ArchiveError
-    when the path holds nothing to ingest; a bad file is reported in the result and the rest are
-    still stored.
+    $HOTSPOTS_INGEST_WORKERS; small archives are ingested in this process). ``listing``: what
+    :func:`list_archive` found for the same arguments, when the caller has listed it already.
+    Raises ArchiveError when the path holds nothing to ingest; a bad file is reported in the
+    result and the rest are still stored.
     """
-    listing = list_archive(path, force, first, last)
+    if listing is None:
+        listing = list_archive(path, force, first, last)
     ignored = [name for name in listing.ignored if not is_other_archive_file(name)]
     files = listing.street_files
     count = _worker_count(workers, files)
     outcomes: list[FileOutcome] = []
     with _preparers(count) as pool, store.writer() as partitions:
+        flushing = _Flushing(partitions)
         pending: deque[tuple[StreetFile, Future[WrittenFile]]] = deque()
         for file in files:
             # Locked here, written by a worker on this process's behalf, published below.
@@ -119,11 +129,15 @@ def ingest_archive(
             while pending and (
                 len(pending) > count * _IN_FLIGHT_PER_WORKER or pending[0][1].done()
             ):
-                outcomes.append(_collect(partitions, *pending.popleft(), progress))
+                outcomes.append(flushing.collect(*pending.popleft(), progress))
             if partitions.staged >= _PUBLISH_EVERY:
-                partitions.commit()
+                flushing.commit()
+        # Every file is handed out: the workers quit when their last is done, while this
+        # process flushes and publishes, instead of after it.
+        pool.shutdown(wait=False)
         while pending:
-            outcomes.append(_collect(partitions, *pending.popleft(), progress))
+            outcomes.append(flushing.collect(*pending.popleft(), progress))
+        flushing.flush_folders()  # the writer publishes the rest as it closes
     stored_forces = sorted({o.force for o in outcomes if o.coverage is not None})
     if stored_forces:  # so `hotspots update` can read the same archive again
         record_archive(store.root, stored_forces, path)
@@ -150,24 +164,41 @@ def ingest_file(file: StreetFile, crimes_dir: Path) -> WrittenFile:
     return WrittenFile(entry, built.samples)
 
 
-def _collect(
-    partitions: StoreWriter,
-    file: StreetFile,
-    future: Future[WrittenFile],
-    progress: Progress | None,
-) -> FileOutcome:
-    written = future.result()
-    coverage = None
-    if written.entry is not None:
-        make_durable([partitions.store.crimes_dir / written.entry.file])
-        partitions.add(written.entry)
-        coverage = written.entry.coverage
-    outcome = FileOutcome(
-        file.force, file.month, file.name, coverage, written.samples, written.error
-    )
-    if progress:
-        progress(outcome)
-    return outcome
+class _Flushing:
+    """Stages the files workers wrote, flushed to the disk before any manifest names them:
+    each file when it is collected, and the folders naming them once per folder just before
+    the manifest swap that publishes them (an fsync of a folder per file was as many journal
+    commits again, each stalling the workers' writes)."""
+
+    def __init__(self, partitions: StoreWriter) -> None:
+        self.partitions = partitions
+        self._folders: set[Path] = set()
+
+    def collect(
+        self, file: StreetFile, future: Future[WrittenFile], progress: Progress | None
+    ) -> FileOutcome:
+        written = future.result()
+        coverage = None
+        if written.entry is not None:
+            path = self.partitions.store.crimes_dir / written.entry.file
+            flush_files([path])
+            self._folders.add(path.parent)
+            self.partitions.add(written.entry)
+            coverage = written.entry.coverage
+        outcome = FileOutcome(
+            file.force, file.month, file.name, coverage, written.samples, written.error
+        )
+        if progress:
+            progress(outcome)
+        return outcome
+
+    def flush_folders(self) -> None:
+        flush_folders(sorted(self._folders))
+        self._folders.clear()
+
+    def commit(self) -> None:
+        self.flush_folders()
+        self.partitions.commit()
 
 
 def build_partitions(files: list[StreetFile], pool: Executor) -> list[BuiltFile]:
@@ -189,7 +220,15 @@ def _preparers(count: int) -> Executor:
         return ThreadPoolExecutor(1)
     # spawn, not fork: the caller may run threads (a progress bar, a web server) that a forked
     # child would inherit half-way through.
-    return ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(
+        count, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_started
+    )
+
+
+def _worker_started() -> None:
+    # The modules just imported (Arrow, NumPy, h3) stay for the worker's life: kept out of the
+    # garbage collector's full passes, which otherwise walk them again and again.
+    gc.freeze()
 
 
 def prepare_file(file: StreetFile) -> BuiltFile:

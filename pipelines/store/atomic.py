@@ -126,9 +126,9 @@ def write_content_addressed(
     never overwrites a file a reader may have open. The content is hashed from memory, not read
     back from the disk.
 
-    ``durable=False`` leaves flushing to the disk to the caller (:func:`make_durable`, before
-    anything names the file): an archive ingest's workers then go on to their next file while
-    the process that publishes waits for the disk."""
+    ``durable=False`` leaves flushing to the disk to the caller (:func:`flush_files` and
+    :func:`flush_folders`, before anything names the file): an archive ingest's workers then
+    go on to their next file while the process that publishes waits for the disk."""
     with disk_faults_in_words(f"{directory.name}/{stem}{suffix}"):
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}{suffix}.", suffix=".tmp", dir=directory)
@@ -158,12 +158,18 @@ def _publish(
         _fsync_dir(path.parent)
 
 
-def make_durable(paths: list[Path]) -> None:
-    """Flush files written with ``durable=False``, and the folders naming them, to the disk."""
+def flush_files(paths: list[Path]) -> None:
+    """Flush the contents of files written with ``durable=False`` to the disk; their names are
+    durable only once :func:`flush_folders` has flushed the folders holding them too."""
     with disk_faults_in_words("the files written"):
         for path in paths:
             _fsync_file(path)
-        for directory in sorted({path.parent for path in paths}):
+
+
+def flush_folders(directories: list[Path]) -> None:
+    """Flush folders to the disk: the names (renames) of the files written into them."""
+    with disk_faults_in_words("the files written"):
+        for directory in directories:
             _fsync_dir(directory)
 
 

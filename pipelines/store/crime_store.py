@@ -284,8 +284,8 @@ def write_partition_file(
 ) -> PartitionEntry:
     """Write ``table`` as a new, unpublished file of its force-month under ``crimes_dir``
     (sorted by H3 cell, content-addressed) and return its manifest entry. ``durable=False``:
-    not yet flushed to the disk; the publishing process calls ``atomic.make_durable`` on it
-    before the manifest names it.
+    not yet flushed to the disk; the publishing process calls ``atomic.flush_files`` and
+    ``atomic.flush_folders`` on it before the manifest names it.
 
     The caller must hold the force-month's lock (:meth:`StoreWriter.lock`), in this process or
     in the one it works for, and publish the entry with :meth:`StoreWriter.add`."""
