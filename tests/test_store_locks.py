@@ -9,7 +9,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from pipelines.store import CrimeStore
+from pipelines.store.errors import PartitionLocked
 from pipelines.store.locks import LOCK_TIMEOUT_ENV, acquire_partition
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 
@@ -97,3 +100,26 @@ def test_an_ingest_that_may_not_wait_refuses_in_one_line(
     )
     assert again.returncode == 0, again.stderr
     assert CrimeStore(data_dir).partitions() == [(FORCE, MONTH)]
+
+
+@pytest.mark.parametrize("kind", ["flock", "filelock (no fcntl)"])
+def test_a_held_partition_lock_keeps_other_writers_out_until_released(
+    kind: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same behaviour whichever lock the platform has: a second writer of the same
+    force-month (another object, as another process would be) waits its timeout then refuses;
+    other months are free; once released, the month can be taken again."""
+    from pipelines.store import locks
+
+    if kind != "flock":
+        monkeypatch.setattr(locks, "fcntl", None)
+    held = acquire_partition(data_dir, FORCE, MONTH, timeout=1)
+    with pytest.raises(PartitionLocked, match=f"another ingest is writing {FORCE} {MONTH}"):
+        acquire_partition(data_dir, FORCE, MONTH, timeout=0.2)
+    acquire_partition(data_dir, FORCE, "2019-02", timeout=0).release()
+    held.release()
+    acquire_partition(data_dir, FORCE, MONTH, timeout=0).release()
+    # The manifest's lock, taken without limit as a block.
+    with locks.manifest_lock(data_dir), pytest.raises(locks.LockTimeout):
+        locks._lock(data_dir, "manifest").acquire(timeout=0)
+    locks._lock(data_dir, "manifest").acquire(timeout=0).release()

@@ -26,14 +26,18 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from filelock import FileLock
 
 from pipelines.forces import check_force
 from pipelines.schema import BASE_H3_RESOLUTION, CRIME_SCHEMA
 from pipelines.store.atomic import atomic_write, remove_stale_temporaries, write_content_addressed
 from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
 from pipelines.store.errors import CorruptPartition, StoreError
-from pipelines.store.locks import acquire_partition, lock_timeout_from_env, manifest_lock
+from pipelines.store.locks import (
+    StoreLock,
+    acquire_partition,
+    lock_timeout_from_env,
+    manifest_lock,
+)
 from pipelines.store.manifest import MANIFEST_NAME, Manifest, PartitionEntry, load_manifest
 from pipelines.store.paths import DATA_DIR_ENV, resolve_data_dir  # noqa: F401 (their old home)
 from pipelines.store.region import ROW_GROUP_ROWS, index_cells, region_ordered
@@ -331,7 +335,7 @@ class StoreWriter:
     def __init__(self, store: CrimeStore) -> None:
         self.store = store
         self._staged: dict[tuple[str, str], PartitionEntry] = {}
-        self._locks: dict[tuple[str, str], FileLock] = {}
+        self._locks: dict[tuple[str, str], StoreLock] = {}
         self._guard = threading.Lock()
 
     def lock(self, force: str, month: str) -> None:
