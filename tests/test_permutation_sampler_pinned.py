@@ -11,6 +11,7 @@ import hashlib
 import numpy as np
 import pytest
 
+from pipelines.analysis import gistar
 from pipelines.analysis.gistar import (
     _rows_with_repeats,
     _sample_without_replacement,
@@ -77,13 +78,51 @@ def test_draws_without_replacement_for_a_fixed_seed_are_pinned(
     assert digest(draws) == expected
 
 
-@pytest.mark.parametrize("n", [2, 7, 37, 63, 64, 65, 331])
-def test_rows_with_repeats_are_found_exactly(n: int) -> None:
-    """The rows the sampler redraws: exactly those with a repeated index (a bit mask for up to
-    64 cells, a sort beyond)."""
-    draws = np.random.default_rng(n).integers(0, n, size=(2_000, min(n, 7)))
+@pytest.mark.parametrize("size", [7, 8, 9, 19])
+@pytest.mark.parametrize("n", [2, 7, 37, 63, 64, 65, 331, 40_000])
+def test_rows_with_repeats_are_found_exactly(n: int, size: int) -> None:
+    """The rows the sampler redraws: exactly those with a repeated index (pair by pair for rows
+    of up to 8 indices of up to 32,767 cells, else a bit mask for up to 64 cells, a sort
+    beyond)."""
+    draws = np.random.default_rng(n).integers(0, n, size=(2_000, min(n, size)))
     # Row 0: distinct indices, the last of them n - 1 (the top bit of the mask).
     draws[0] = np.arange(draws.shape[1])
     draws[0, -1] = n - 1
     naive = [i for i, row in enumerate(draws.tolist()) if len(set(row)) < len(row)]
     assert _rows_with_repeats(draws, n).tolist() == naive
+
+
+@pytest.mark.parametrize(
+    ("n", "rows", "size", "block"),
+    [
+        (37, 5_000, 7, 1 << 19),  # many rows repeat an index; one block
+        (37, 5_000, 7, 700),  # blocks of 100 rows: many blocks, the last one drawn again
+        (331, 2_500, 7, 1 << 19),  # few rows repeat
+        (91, 1_024, 7, 1 << 19),  # exactly one batch
+        (64, 3_000, 11, 77),  # the bit-mask check, blocks of 7 rows
+        (37, 300, 19, 1 << 19),  # full shuffles (size * size > 2n): batch by batch
+    ],
+)
+def test_block_sampler_draws_the_batch_samplers_rows_and_leaves_the_same_state(
+    n: int, rows: int, size: int, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counts sum over samples, so drawing many batches at once must give the same samples
+    (in any order) as ``_sample_without_replacement`` batch by batch, and must leave the
+    generator where the batches leave it (the next stage draws on from there)."""
+    monkeypatch.setattr(gistar, "_BLOCK_ELEMENTS", block)
+    batched = np.random.default_rng(5)
+    expected = [
+        _sample_without_replacement(batched, n, min(gistar._BATCH, rows - start), size)
+        for start in range(0, rows, gistar._BATCH)
+    ]
+    blocked = np.random.default_rng(5)
+    got = list(gistar._draws(blocked, n, rows, size))
+
+    def in_order(parts: list[np.ndarray]) -> np.ndarray:
+        whole = np.concatenate(parts)
+        return whole[np.lexsort(whole.T[::-1])]
+
+    assert sum(len(part) for part in got) == rows
+    np.testing.assert_array_equal(in_order(got), in_order(expected))
+    assert blocked.bit_generator.state == batched.bit_generator.state
+    assert blocked.integers(0, 2**62, 4).tolist() == batched.integers(0, 2**62, 4).tolist()

@@ -19,6 +19,7 @@ neighbour sums, and the same p-values serve any statistic that is monotone in S_
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,10 @@ MIN_EXTREME = 20
 _BATCH = 1024
 # Beyond this many indices a batch of full shuffles is replaced by rejection sampling.
 _SHUFFLE_ELEMENTS = 4_000_000
+# Indices drawn at once by the block sampler (``_distinct_rows``): bounds its memory at a few MB.
+_BLOCK_ELEMENTS = 1 << 19
+# Rows up to this wide are checked for repeats pair by pair (28 comparisons at most).
+_PAIRWISE_WIDTH = 8
 # One bit per index, for finding repeated indices in regions of up to 64 cells.
 _BITS = np.left_shift(np.uint64(1), np.arange(64, dtype=np.uint64))
 
@@ -221,8 +226,67 @@ def _sample_without_replacement(
     return out
 
 
+def _draws(rng: np.random.Generator, n: int, rows: int, size: int) -> Iterator[np.ndarray]:
+    """``rows`` ordered samples of ``size`` distinct indices from range(n), in blocks: the same
+    samples, in another order, as ``_sample_without_replacement`` drawing ``_BATCH`` rows at a
+    time, and the generator left in the same state. The counts of ``_Simulation`` are sums over
+    samples, so they are the same too (``tests/test_permutation_sampler_pinned.py``)."""
+    if size * size <= 2 * n:
+        yield from _distinct_rows(rng, n, rows, size)
+        return
+    for start in range(0, rows, _BATCH):
+        yield _sample_without_replacement(rng, n, min(_BATCH, rows - start), size)
+
+
+def _distinct_rows(rng: np.random.Generator, n: int, rows: int, size: int) -> Iterator[np.ndarray]:
+    """The rejection sampler of ``_sample_without_replacement``, many batches at once.
+
+    A batch there takes rows from the generator's stream of ``size``-index rows and redraws each
+    one that repeats an index, in rounds, until it holds ``rows`` distinct ones; its last
+    round's rows are all distinct. So a batch ends at the ``rows``-th distinct row of the stream
+    after its start, and keeps exactly the distinct rows of the stream it read; batch after
+    batch, a run of ``rows`` samples keeps the first ``rows`` distinct rows of the stream. The
+    generator draws integers from one continuous stream however the calls are split, so this
+    draws the stream in large blocks and keeps the distinct rows (a few Python steps per block
+    instead of several per batch of 1,024 and per redraw round). A block that reaches past the
+    last row needed is drawn again up to that row, from the state saved before it, so the
+    generator ends where the batches would have left it.
+    """
+    # The chance that a row of ``size`` indices holds no index twice.
+    distinct = float(np.prod(1.0 - np.arange(size) / n))
+    block_rows = max(_BATCH, _BLOCK_ELEMENTS // size)
+    needed = rows
+    while needed > 0:
+        # Enough rows for what is still needed, as expected (slightly fewer, so most blocks are
+        # used whole; a short block is followed by a small one).
+        drawn = min(block_rows, int(needed / distinct) + 1)
+        state = rng.bit_generator.state
+        block = rng.integers(0, n, size=(drawn, size))
+        keep = np.ones(drawn, dtype=bool)
+        keep[_rows_with_repeats(block, n)] = False
+        kept = np.flatnonzero(keep)
+        if len(kept) >= needed:
+            kept = kept[:needed]
+            used = int(kept[-1]) + 1
+            if used < drawn:
+                rng.bit_generator.state = state
+                block = rng.integers(0, n, size=(used, size))  # the same rows, up to the last
+        yield block[kept]
+        needed -= len(kept)
+
+
 def _rows_with_repeats(draws: np.ndarray, n: int) -> np.ndarray:
     """Indices of the rows of ``draws`` (indices of range(n)) that hold some index twice."""
+    size = draws.shape[1]
+    if size <= _PAIRWISE_WIDTH and n <= np.iinfo(np.int16).max:
+        # Narrow rows (k = 1): compare every pair of columns, as int16 columns in a row (about
+        # twice as fast as sorting each row, or as the bit mask).
+        columns = draws.T.astype(np.int16)
+        repeated = np.zeros(len(draws), dtype=bool)
+        for first in range(size - 1):
+            for second in range(first + 1, size):
+                repeated |= columns[first] == columns[second]
+        return np.flatnonzero(repeated)
     if n <= len(_BITS):
         # Small regions: a row is distinct when its indices set as many bits as it has entries
         # (about twice as fast as sorting the rows).
@@ -273,36 +337,80 @@ class _Simulation:
         groups = [(int(k), np.flatnonzero(target == k)) for k in np.unique(target[target > 0])]
         if not groups:
             return
-        x, observed, tolerance = self.x, self.observed, self.tolerance
-        width = self.largest + 1
-        for start in range(0, permutations, _BATCH):
-            rows = min(_BATCH, permutations - start)
-            draws = _sample_without_replacement(self.rng, self.n, rows, width)
-            drawn = x[draws]
-            running = np.cumsum(drawn, axis=1)
-            for k, members in groups:
-                shared = running[:, k - 1]
-                ordered = np.sort(shared)
-                low = observed[members] - tolerance
-                high = observed[members] + tolerance
-                self.at_least[members] += rows - np.searchsorted(ordered, low, side="left")
-                self.at_most[members] += np.searchsorted(ordered, high, side="right")
+        x, tolerance = self.x, self.tolerance
+        bounds = [
+            (k, members, self.observed[members] - tolerance, self.observed[members] + tolerance)
+            for k, members in groups
+        ]
+        deepest = groups[-1][0]  # the largest neighbourhood among the active cells
+        for draws in _draws(self.rng, self.n, permutations, self.largest + 1):
+            # Only the draws the active cells read: their first k, and draw k + 1 for a cell
+            # that drew itself.
+            drawn = x[draws[:, : deepest + 1]]
+            # Draws of an active cell (its group's k; -1 for the others), found once for all
+            # groups: the entries a group corrects are those of its own cells among its first k.
+            group_of = target[draws[:, :deepest]]
+            hit_rows, hit_cols = np.nonzero(group_of > 0)
+            hit_group = group_of[hit_rows, hit_cols]
+            # The running sum of the draws, column by column: the same additions, in the same
+            # order, as a cumulative sum along each draw.
+            shared, summed = drawn[:, 0], 1
+            for k, members, low, high in bounds:
+                while summed < k:
+                    shared = shared + drawn[:, summed]
+                    summed += 1
+                at_least, at_most = _tail_counts(shared, low, high)
+                self.at_least[members] += at_least
+                self.at_most[members] += at_most
 
                 # Active cells of this group drawn among the first k: their own simulated sum
                 # swaps themselves for draw k + 1.
-                hit_rows, hit_cols = np.nonzero(target[draws[:, :k]] == k)
-                if len(hit_rows) == 0:
+                mine = (hit_group == k) & (hit_cols < k)
+                if not mine.any():
                     continue
-                cells = draws[hit_rows, hit_cols]
-                wrong = shared[hit_rows]
-                right = wrong - x[cells] + drawn[hit_rows, k]
-                low = observed[cells] - tolerance
-                high = observed[cells] + tolerance
-                np.add.at(self.at_least, cells, (right >= low).astype(np.int64) - (wrong >= low))
-                np.add.at(self.at_most, cells, (right <= high).astype(np.int64) - (wrong <= high))
+                rows, columns = hit_rows[mine], hit_cols[mine]
+                cells = draws[rows, columns]
+                wrong = shared[rows]
+                right = wrong - x[cells] + drawn[rows, k]
+                low_cell = self.observed[cells] - tolerance
+                high_cell = self.observed[cells] + tolerance
+                np.add.at(
+                    self.at_least, cells, (right >= low_cell).astype(np.int64) - (wrong >= low_cell)
+                )
+                np.add.at(
+                    self.at_most,
+                    cells,
+                    (right <= high_cell).astype(np.int64) - (wrong <= high_cell),
+                )
 
     def tails(self) -> PermutationTails:
         return PermutationTails(self.at_least.copy(), self.at_most.copy(), self.done.copy())
+
+
+def _tail_counts(
+    simulated: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell: how many ``simulated`` sums are >= its ``low`` and <= its ``high``.
+
+    Many cells: the sums are sorted and each cell's bounds found in them. Few cells (refining
+    the cells near their p's floor): each sum is placed among the cells' sorted bounds instead,
+    O(sums x log cells), and the places counted. Both count the same comparisons exactly."""
+    count = len(simulated)
+    if len(low) >= count:
+        ordered = np.sort(simulated)
+        at_least = count - np.searchsorted(ordered, low, side="left")
+        return at_least, np.searchsorted(ordered, high, side="right")
+    # A sum s is >= the r-th smallest low exactly when at least r + 1 lows are <= s.
+    order = np.argsort(low, kind="stable")
+    below = np.searchsorted(low[order], simulated, side="right")
+    at_least = np.empty(len(low), dtype=np.int64)
+    at_least[order] = count - np.cumsum(np.bincount(below, minlength=len(low) + 1))[:-1]
+    # A sum s is <= the r-th smallest high exactly when at most r highs are < s.
+    order = np.argsort(high, kind="stable")
+    under = np.searchsorted(high[order], simulated, side="left")
+    at_most = np.empty(len(high), dtype=np.int64)
+    at_most[order] = np.cumsum(np.bincount(under, minlength=len(high) + 1))[:-1]
+    return at_least, at_most
 
 
 def permutation_tails(
