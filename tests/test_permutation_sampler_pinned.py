@@ -82,8 +82,8 @@ def test_draws_without_replacement_for_a_fixed_seed_are_pinned(
 @pytest.mark.parametrize("n", [2, 7, 37, 63, 64, 65, 331, 40_000])
 def test_rows_with_repeats_are_found_exactly(n: int, size: int) -> None:
     """The rows the sampler redraws: exactly those with a repeated index (pair by pair for rows
-    of up to 8 indices of up to 32,767 cells, else a bit mask for up to 64 cells, a sort
-    beyond)."""
+    of up to 8 indices, as int16 up to 32,767 cells, else a bit mask for up to 64 cells, a
+    sort beyond)."""
     draws = np.random.default_rng(n).integers(0, n, size=(2_000, min(n, size)))
     # Row 0: distinct indices, the last of them n - 1 (the top bit of the mask).
     draws[0] = np.arange(draws.shape[1])
@@ -126,3 +126,16 @@ def test_block_sampler_draws_the_batch_samplers_rows_and_leaves_the_same_state(
     np.testing.assert_array_equal(in_order(got), in_order(expected))
     assert blocked.bit_generator.state == batched.bit_generator.state
     assert blocked.integers(0, 2**62, 4).tolist() == batched.integers(0, 2**62, 4).tolist()
+
+
+@pytest.mark.parametrize("cells", [1, 5, 16, 17, 400, 5_000])
+def test_tail_counts_count_every_comparison_exactly(cells: int) -> None:
+    """Each way of counting the tails (bound by bound, sums placed among sorted bounds, bounds
+    found in sorted sums) gives the plain count of sums >= low and <= high, ties included."""
+    rng = np.random.default_rng(cells)
+    simulated = rng.integers(0, 40, 3_000).astype(float)  # many sums equal to a bound
+    low = rng.integers(-2, 42, cells).astype(float)
+    high = low + rng.integers(0, 3, cells)
+    at_least, at_most = gistar._tail_counts(simulated, low, high)
+    assert at_least.tolist() == [int((simulated >= bound).sum()) for bound in low]
+    assert at_most.tolist() == [int((simulated <= bound).sum()) for bound in high]

@@ -52,6 +52,8 @@ _BATCH = 1024
 _SHUFFLE_ELEMENTS = 4_000_000
 # Indices drawn at once by the block sampler (``_distinct_rows``): bounds its memory at a few MB.
 _BLOCK_ELEMENTS = 1 << 19
+# Up to this many cells' tails are counted by comparing every simulated sum with their bounds.
+_FEW_BOUNDS = 16
 # Rows up to this wide are checked for repeats pair by pair (28 comparisons at most).
 _PAIRWISE_WIDTH = 8
 # One bit per index, for finding repeated indices in regions of up to 64 cells.
@@ -278,10 +280,10 @@ def _distinct_rows(rng: np.random.Generator, n: int, rows: int, size: int) -> It
 def _rows_with_repeats(draws: np.ndarray, n: int) -> np.ndarray:
     """Indices of the rows of ``draws`` (indices of range(n)) that hold some index twice."""
     size = draws.shape[1]
-    if size <= _PAIRWISE_WIDTH and n <= np.iinfo(np.int16).max:
-        # Narrow rows (k = 1): compare every pair of columns, as int16 columns in a row (about
-        # twice as fast as sorting each row, or as the bit mask).
-        columns = draws.T.astype(np.int16)
+    if size <= _PAIRWISE_WIDTH and n <= np.iinfo(np.int32).max:
+        # Narrow rows (k = 1): compare every pair of columns, as narrow integer columns in a
+        # row (about twice as fast as sorting each row, or as the bit mask).
+        columns = draws.T.astype(np.int16 if n <= np.iinfo(np.int16).max else np.int32)
         repeated = np.zeros(len(draws), dtype=bool)
         for first in range(size - 1):
             for second in range(first + 1, size):
@@ -343,13 +345,16 @@ class _Simulation:
             for k, members in groups
         ]
         deepest = groups[-1][0]  # the largest neighbourhood among the active cells
+        # Each cell's group as narrow integers: looked up for millions of draws when refining.
+        narrow = np.int16 if self.largest < np.iinfo(np.int16).max else np.int64
+        group_of_cell = target.astype(narrow)
         for draws in _draws(self.rng, self.n, permutations, self.largest + 1):
             # Only the draws the active cells read: their first k, and draw k + 1 for a cell
             # that drew itself.
-            drawn = x[draws[:, : deepest + 1]]
+            drawn = np.take(x, draws[:, : deepest + 1])
             # Draws of an active cell (its group's k; -1 for the others), found once for all
             # groups: the entries a group corrects are those of its own cells among its first k.
-            group_of = target[draws[:, :deepest]]
+            group_of = np.take(group_of_cell, draws[:, :deepest])
             hit_rows, hit_cols = np.nonzero(group_of > 0)
             hit_group = group_of[hit_rows, hit_cols]
             # The running sum of the draws, column by column: the same additions, in the same
@@ -392,10 +397,15 @@ def _tail_counts(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per cell: how many ``simulated`` sums are >= its ``low`` and <= its ``high``.
 
-    Many cells: the sums are sorted and each cell's bounds found in them. Few cells (refining
-    the cells near their p's floor): each sum is placed among the cells' sorted bounds instead,
-    O(sums x log cells), and the places counted. Both count the same comparisons exactly."""
+    Many cells: the sums are sorted and each cell's bounds found in them. Fewer cells than sums
+    (refining the cells near their p's floor): each sum is placed among the cells' sorted bounds
+    instead, O(sums x log cells), and the places counted; a handful of cells: each bound
+    compared with every sum. All count the same comparisons exactly."""
     count = len(simulated)
+    if len(low) <= _FEW_BOUNDS:
+        at_least = [np.count_nonzero(simulated >= bound) for bound in low.tolist()]
+        at_most = [np.count_nonzero(simulated <= bound) for bound in high.tolist()]
+        return np.array(at_least, dtype=np.int64), np.array(at_most, dtype=np.int64)
     if len(low) >= count:
         ordered = np.sort(simulated)
         at_least = count - np.searchsorted(ordered, low, side="left")
