@@ -143,6 +143,8 @@ def test_kring_weights_bad_input() -> None:
         kring_weights(np.array([], dtype=np.uint64))
     with pytest.raises(ValueError, match="duplicates"):
         kring_weights(np.concatenate([cells, cells[:1]]))
+    with pytest.raises(ValueError, match="duplicates"):  # in sorted order too
+        kring_weights(np.sort(np.concatenate([cells, cells[:1]])))
     with pytest.raises(ValueError, match="mix H3 resolutions"):
         kring_weights(np.append(cells, np.uint64(_h3.cell_to_parent(LONDON, 8))))
     with pytest.raises(ValueError, match="not a valid H3 cell"):

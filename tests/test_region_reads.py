@@ -42,6 +42,22 @@ def test_ranges_hold_exactly_the_descendants_of_the_cells(resolution: int) -> No
     assert (in_ranges(coarse, base.to_numpy()) >= inside).all()
 
 
+@pytest.mark.parametrize("max_ranges", [1, 8, 64])
+def test_coarse_ranges_are_those_of_every_cells_parents(max_ranges: int) -> None:
+    """Coarsening steps from the previous level's parents: the ranges equal those of the
+    parents of every cell at the level where the count first fits."""
+    rng = np.random.default_rng(max_ranges)
+    base = cells_for_points(rng.uniform(50.0, 51.8, 5_000), rng.uniform(-5.0, 0.5, 5_000))
+    region = np.unique(parent_cells(base, 10).to_numpy())
+    ranges = region_ranges(region, 10, max_ranges=max_ranges)
+    level = 10
+    expected = descendant_ranges(region, level)
+    while len(expected) > max_ranges and level > 0:
+        level -= 1
+        expected = descendant_ranges(parent_cells(pa.array(region), level).to_numpy(), level)
+    np.testing.assert_array_equal(ranges, expected)
+
+
 def _line(month: str, crime_id: str, lng: float, lat: float) -> str:
     return crime_line(month, crime_id=crime_id, longitude=f"{lng:.6f}", latitude=f"{lat:.6f}")
 

@@ -65,8 +65,12 @@ def region_ranges(
     coarse = resolution
     while len(ranges) > max_ranges and coarse > 0:
         coarse -= 1
-        parents = np.asarray(pa.array(h3ronpy.change_resolution(cells, coarse)), dtype=np.uint64)
-        ranges = descendant_ranges(parents, coarse)
+        # The parents of the previous level's distinct parents: the same cells as the parents
+        # of every cell, from a list about seven times shorter each step.
+        cells = _distinct(
+            np.asarray(pa.array(h3ronpy.change_resolution(cells, coarse)), dtype=np.uint64)
+        )
+        ranges = descendant_ranges(cells, coarse)
     return ranges
 
 
