@@ -93,7 +93,8 @@ class AreaDirectory:
 def area_directory(store: BoundaryStore, set_name: str, listed_by: str = "") -> AreaDirectory:
     """The set's codes and names, read without geometry; BoundaryError for an unknown set."""
     store.describe(set_name)  # the clear "no boundary set named ..." error, with the set list
-    table = pq.read_table(store.path(set_name), columns=["code", "name"])
+    # ParquetFile, not read_table: read_table imports pyarrow.dataset (a study needs none).
+    table = pq.ParquetFile(store.path(set_name)).read(columns=["code", "name"])
     codes = tuple(str(c) for c in table.column("code").to_pylist())
     names = tuple(str(n) for n in table.column("name").to_pylist())
     return AreaDirectory(set_name, codes, names, listed_by)

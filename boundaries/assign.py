@@ -19,15 +19,18 @@ in an overlap) is therefore in both; it goes to exactly one:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import shapely
 
 from boundaries.errors import BoundaryError
-from boundaries.sets import BoundarySet
+from boundaries.sets import AreaColumns, BoundarySet
+from pipelines.numbering import first_seen_codes, pair_codes
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 OUTSIDE = -1  # a located crime in no area of the set
 NO_LOCATION = -2  # a crime with no coordinates ("No location")
@@ -74,11 +77,9 @@ class AreaIndex:
         shapely.prepare(self.geometries)
 
     @classmethod
-    def of(cls, areas: BoundarySet | gpd.GeoDataFrame) -> AreaIndex:
-        frame = areas.areas if isinstance(areas, BoundarySet) else areas
-        if frame.crs is not None and frame.crs.to_epsg() != 4326:
-            frame = frame.to_crs(4326)
-        return cls(frame.geometry.values.to_numpy(), frame["code"].astype(str).tolist())
+    def of(cls, areas: BoundarySet | AreaColumns | gpd.GeoDataFrame) -> AreaIndex:
+        columns = areas.area_columns() if isinstance(areas, BoundarySet) else AreaColumns.of(areas)
+        return cls(columns.geometries, list(columns.codes))
 
     def locate(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int]:
         """Area index of each (distinct) point, OUTSIDE if none; and how many were on an edge."""
@@ -109,7 +110,7 @@ class AreaIndex:
 
 
 def assign_points(
-    areas: BoundarySet | gpd.GeoDataFrame | AreaIndex,
+    areas: BoundarySet | AreaColumns | gpd.GeoDataFrame | AreaIndex,
     longitude: np.ndarray | pa.Array | pa.ChunkedArray,
     latitude: np.ndarray | pa.Array | pa.ChunkedArray,
 ) -> Assignment:
@@ -130,7 +131,9 @@ def assign_points(
     return Assignment(result, index.codes, distinct, shared)
 
 
-def assign_table(areas: BoundarySet | gpd.GeoDataFrame | AreaIndex, table: pa.Table) -> Assignment:
+def assign_table(
+    areas: BoundarySet | AreaColumns | gpd.GeoDataFrame | AreaIndex, table: pa.Table
+) -> Assignment:
     """Assign canonical crime rows (any table with ``longitude`` and ``latitude`` columns)."""
     missing = {"longitude", "latitude"} - set(table.column_names)
     if missing:
@@ -149,15 +152,12 @@ def _distinct(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     key = (np.round(lon * 1e6).astype(np.int64) << 32) ^ (
         np.round(lat * 1e6).astype(np.int64) & 0xFFFFFFFF
     )
-    inverse, _ = pd.factorize(key)
-    # factorize numbers keys in order of first appearance: a new running maximum marks one.
-    running = np.maximum.accumulate(inverse)
-    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]])
+    inverse, first = first_seen_codes(key)
     x, y = lon[first], lat[first]
     if np.array_equal(x[inverse], lon) and np.array_equal(y[inverse], lat):
         return inverse, x, y
-    inverse, unique = pd.factorize(lon + 1j * lat)
-    return inverse, unique.real.copy(), unique.imag.copy()
+    inverse, first = pair_codes(lon, lat)
+    return inverse, lon[first], lat[first]
 
 
 def _floats(values: np.ndarray | pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -52,7 +52,7 @@ from boundaries.land_share import (
     land_shares,
     merged_region,
 )
-from boundaries.sets import BoundarySet
+from boundaries.sets import AreaColumns, BoundarySet
 from pipelines.cache import active_cache
 from pipelines.quoting import quoted
 
@@ -139,17 +139,16 @@ def cover_areas(
             f"study resolution must be one of {', '.join(map(str, STUDY_RESOLUTIONS))}, "
             f"got {resolution}"
         )
-    areas = boundary_set.areas
+    areas = boundary_set.area_columns()
     if codes is not None:
         wanted = list(dict.fromkeys(codes))
-        unknown = sorted(set(wanted) - set(areas["code"]))
+        unknown = sorted(set(wanted) - set(areas.codes))
         if unknown:
             shown = ", ".join(quoted(code) for code in unknown[:10])
             more = f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
             raise BoundaryError(f"area codes not in {boundary_set.name}: {shown}{more}")
-        areas = areas[areas["code"].isin(wanted)]
-    areas = areas.reset_index(drop=True)
-    if areas.empty:
+        areas = areas.chosen(wanted)
+    if not len(areas):
         raise BoundaryError(f"{boundary_set.name} has no areas to cover")
     # Covers go to the on-disk cache (pipelines.cache), keyed by the areas' codes and geometry
     # and the resolution: the answer depends on nothing else, so every study, comparison and
@@ -164,20 +163,22 @@ def cover_areas(
     return _frozen(cover)  # unpickled arrays are writeable again
 
 
-def _fingerprint(areas: object) -> str:
-    digest = hashlib.sha256("\n".join(areas["code"].tolist()).encode())
-    digest.update(b"".join(shapely.to_wkb(areas.geometry.values.to_numpy())))
+def _fingerprint(areas: AreaColumns) -> str:
+    digest = hashlib.sha256("\n".join(areas.codes).encode())
+    digest.update(b"".join(shapely.to_wkb(areas.geometries)))
     return digest.hexdigest()
 
 
 def compute_cover(areas: object, resolution: int) -> CellCover:
-    """The cover of ``areas`` (a GeoDataFrame with code and WGS84 geometry) at ``resolution``.
+    """The cover of ``areas`` (``AreaColumns``, or a GeoDataFrame with code and WGS84 geometry)
+    at ``resolution``.
 
     A pure function of the areas' codes and geometry and the resolution, so a cache can be keyed
     by them (``cover_areas`` keeps them on disk).
     """
-    region = merged_region(list(areas.geometry.values))
-    candidates, shares = land_shares(areas.geometry.values, resolution, region)
+    areas = AreaColumns.of(areas)
+    region = merged_region(list(areas.geometries))
+    candidates, shares = land_shares(areas.geometries, resolution, region)
     keep = shares >= MIN_LAND_SHARE
     cells = candidates[keep]
     centres = cell_centres(cells)
@@ -186,7 +187,7 @@ def compute_cover(areas: object, resolution: int) -> CellCover:
         resolution=resolution,
         cells=cells,
         area=area,
-        codes=areas["code"].tolist(),
+        codes=list(areas.codes),
         rim_cells=rim,
         land_share=shares[keep],
         cell_km2=_cell_km2(cells),
@@ -211,7 +212,9 @@ def _cell_km2(cells: np.ndarray) -> np.ndarray:
     return np.array([_h3.cell_area(c, unit="km^2") for c in cells.tolist()], dtype=np.float64)
 
 
-def _cell_areas(centres: np.ndarray, areas: object, inside: np.ndarray) -> tuple[np.ndarray, int]:
+def _cell_areas(
+    centres: np.ndarray, areas: AreaColumns, inside: np.ndarray
+) -> tuple[np.ndarray, int]:
     """Each cell's area (by its centre, else the nearest) and how many centres lie outside.
 
     ``inside`` marks cells wholly inside the areas: with a single area they need no test.
@@ -227,7 +230,7 @@ def _cell_areas(centres: np.ndarray, areas: object, inside: np.ndarray) -> tuple
         # Distances in EPSG:3035, the projection the shares are measured in (its transformer is
         # built already; a British National Grid one costs ~0.1 s of PROJ database reads).
         points = equal_area(shapely.points(centres[rim, 1], centres[rim, 0]))
-        tree = shapely.STRtree(equal_area(areas.geometry.values.to_numpy()))
+        tree = shapely.STRtree(equal_area(areas.geometries))
         point_index, area_index = tree.query_nearest(points, all_matches=True)
         best = np.full(len(rim), np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(best, point_index, index.rank[area_index])  # ties: smallest code

@@ -3,6 +3,10 @@
 The set's description (scheme, vintage, source, notes, overlap/gap report) travels in the same
 file's footer (``hotspots.boundary_set``), so a set and its description are replaced together by
 one rename: readers see the old set or the new one, never a mix.
+
+A set is read as its file's bytes: its codes, names and geometries come straight from the
+GeoParquet columns (pyarrow and shapely), and geopandas reads the bytes into a GeoDataFrame only
+when something asks for ``BoundarySet.areas`` (boundaries/sets.py says why).
 """
 
 from __future__ import annotations
@@ -13,24 +17,79 @@ import os
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import shapely
 
 from boundaries.errors import BoundaryError, BoundarySetExists, UnknownBoundarySet
 from boundaries.quality import QualityReport
-from boundaries.sets import BoundarySet, check_name, display_name
+from boundaries.sets import AreaColumns, AreaSource, BoundarySet, check_name, display_name
 from pipelines.quoting import quoted
 from pipelines.store.atomic import atomic_write, disk_faults_in_words, remove_stale_temporaries
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 METADATA_KEY = b"hotspots.boundary_set"
+GEOPARQUET_KEY = b"geo"
 # Sets read recently in this process, keyed by the file's identity (a replaced set is a new file,
 # so it is read anew): a warm-up worker reads the set once per study, and parsing a set's
 # GeoParquet (its CRS above all) costs ~20 ms for London's 704 wards.
 _RECENT_SETS = 4
-_recent: OrderedDict[tuple, tuple[dict, gpd.GeoDataFrame]] = OrderedDict()
+_recent: OrderedDict[tuple, tuple[dict, StoredAreas]] = OrderedDict()
 _recent_lock = threading.Lock()
+
+
+class StoredAreas(AreaSource):
+    """A stored set's areas, from its file's bytes; each form is made once and shared by every
+    read of the same file (races only make one twice: both are the same)."""
+
+    def __init__(self, data: bytes, metadata: dict[bytes, bytes]) -> None:
+        self.data = data
+        self.metadata = metadata
+        self._columns: AreaColumns | None = None
+        self._frame: gpd.GeoDataFrame | None = None
+
+    def columns(self) -> AreaColumns:
+        if self._columns is None:
+            self._columns = self._read_columns()
+        return self._columns
+
+    def frame(self) -> gpd.GeoDataFrame:
+        if self._frame is None:
+            import geopandas as gpd
+
+            self._frame = gpd.read_parquet(pa.BufferReader(self.data))
+        return self._frame.copy()  # each set read has its own (callers may add columns)
+
+    def _read_columns(self) -> AreaColumns:
+        geo = json.loads(self.metadata.get(GEOPARQUET_KEY, b"{}"))
+        column = geo.get("primary_column", "geometry")
+        described = geo.get("columns", {}).get(column, {})
+        if described.get("encoding", "WKB").upper() != "WKB" or not _wgs84(described):
+            # Not how this store writes sets: geopandas reads it.
+            return AreaColumns.of(self.frame())
+        # ParquetFile, not read_table: read_table imports pyarrow.dataset (a study needs none).
+        table = pq.ParquetFile(pa.BufferReader(self.data)).read(columns=["code", "name", column])
+        geometries = shapely.from_wkb(table.column(column).to_numpy(zero_copy_only=False))
+        geometries.setflags(write=False)  # shared by every read of the file
+        return AreaColumns(
+            codes=tuple(str(code) for code in table.column("code").to_pylist()),
+            names=tuple(table.column("name").to_pylist()),
+            geometries=np.asarray(geometries, dtype=object),
+        )
+
+
+def _wgs84(described: dict) -> bool:
+    """Whether a GeoParquet column's CRS is EPSG:4326 (the spec's default when none is given)."""
+    crs = described.get("crs", {})
+    if crs is None:
+        return False  # an explicitly unknown CRS
+    identifier = crs.get("id", {}) if isinstance(crs, dict) else {}
+    return not crs or (identifier.get("authority") == "EPSG" and identifier.get("code") == 4326)
 
 
 class BoundaryStore:
@@ -79,6 +138,7 @@ class BoundaryStore:
         return [self.describe(name) for name in self.names()]
 
     def read(self, name: str) -> BoundarySet:
+        """The set; its GeoDataFrame is read from the file only when ``areas`` is asked for."""
         description, areas = _read_set(self._existing(name))
         return BoundarySet(
             name=description["name"],
@@ -115,8 +175,8 @@ class BoundaryStore:
         return path
 
 
-def _read_set(path: Path) -> tuple[dict, gpd.GeoDataFrame]:
-    """The set's description and a copy of its areas (callers may add columns to theirs)."""
+def _read_set(path: Path) -> tuple[dict, StoredAreas]:
+    """The set's description and its areas (each read builds a GeoDataFrame of its own)."""
     with open(path, "rb") as file:
         # The identity of the open file: what is read below is this file, even if the set is
         # replaced meanwhile (replacing renames a new file over the path).
@@ -127,14 +187,13 @@ def _read_set(path: Path) -> tuple[dict, gpd.GeoDataFrame]:
             if recent is not None:
                 _recent.move_to_end(key)
         if recent is None:
-            data = pa.BufferReader(file.read())
-            metadata = pq.read_schema(data).metadata or {}
+            data = file.read()
+            metadata = pq.read_schema(pa.BufferReader(data)).metadata or {}
             if METADATA_KEY not in metadata:
                 raise BoundaryError(f"{path} is not a boundary set written by hotspots")
-            recent = (json.loads(metadata[METADATA_KEY]), gpd.read_parquet(data))
+            recent = (json.loads(metadata[METADATA_KEY]), StoredAreas(data, metadata))
             with _recent_lock:
                 _recent[key] = recent
                 while len(_recent) > _RECENT_SETS:
                     _recent.popitem(last=False)
-    description, areas = recent
-    return description, areas.copy()
+    return recent

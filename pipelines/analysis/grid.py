@@ -95,13 +95,13 @@ def locate_crimes(grid: StudyGrid, boundary_set: BoundarySet, crimes: pa.Table) 
     and the parent's neighbours); only the others are tested exactly. ``_settled_cells`` says when
     that holds.
     """
-    region = boundary_set.areas[boundary_set.areas["code"].isin(grid.codes)]
+    region = boundary_set.area_columns().chosen(grid.codes)
     # Nulls (no location) become 0, which is never a cell; filled first so uint64 stays exact.
     parents = parent_cells(crimes["h3_cell"], grid.resolution).fill_null(0).to_numpy()
     # A cover always has cells (cover_areas refuses an empty region), so clipping is safe.
     position = np.minimum(np.searchsorted(grid.cells, parents), len(grid.cells) - 1)
     in_cover = grid.cells[position] == parents
-    settled = in_cover & _settled_cells(grid, region.geometry.values)[position]
+    settled = in_cover & _settled_cells(grid, region.geometries)[position]
     # Only the coordinates of the rest are tested (filtering the whole table would copy every
     # column, street names included).
     rest = ~settled

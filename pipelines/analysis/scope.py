@@ -87,10 +87,17 @@ def shown_columns(
 def shown_result(request: StudyRequest, result: StudyResult) -> StudyResult:
     """The study result as the request shows it: the named areas' cells of the set's study,
     with the scope in the provenance."""
-    cells = result.cells
-    total = len(cells)
+    columns = result.columns
+    total = len(result)
     if judged_against_set(request):
-        cells = cells[cells["area_code"].isin(request.areas)].reset_index(drop=True)
-    provenance = scope_provenance(request, result.provenance, len(cells))
+        wanted = set(request.areas)
+        keep = [i for i, code in enumerate(columns["area_code"]) if code in wanted]
+        columns = {name: _taken(values, keep) for name, values in columns.items()}
+    provenance = scope_provenance(request, result.provenance, len(columns["area_code"]))
     provenance["study_region"]["cells"] = total
-    return dataclasses.replace(result, cells=cells, provenance=provenance)
+    return dataclasses.replace(result, columns=columns, provenance=provenance)
+
+
+def _taken(values: Any, keep: list[int]) -> Any:
+    """The values at positions ``keep`` (a numpy array stays one, of its dtype)."""
+    return [values[i] for i in keep] if isinstance(values, list) else values[keep]

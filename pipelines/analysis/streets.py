@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -13,7 +12,7 @@ _PREFIX = "On or near "
 # police.uk title-cases names letter by letter after an apostrophe ("St Peter'S Mews"); a single
 # capital ending a word after a lower-case letter is put back ("St Peter's Mews"), while names
 # like "O'Neill Road", "D'Arcy Close" or an all-capitals "ST PETER'S" are left as they are.
-_CAPITAL_AFTER_APOSTROPHE = r"(?<=[a-z])(['’])([A-Z])\b"
+_CAPITAL_AFTER_APOSTROPHE = re.compile(r"(?<=[a-z])(['’])([A-Z])\b")
 TOP_STREETS = 3
 
 
@@ -31,9 +30,15 @@ def top_streets(
     take 0.1 s instead of 0.3 s grouping strings."""
     cell = np.asarray(cell)
     raw_code, raw_names = _codes(location)
-    cleaned = pd.Series(raw_names, dtype=object).str.removeprefix(_PREFIX).str.strip()
-    cleaned = cleaned.str.replace(_CAPITAL_AFTER_APOSTROPHE, _lower_letter, regex=True)
-    street_of_raw, streets = pd.factorize(cleaned)
+    # Each distinct location is cleaned once; cleaned names are numbered in order of first
+    # appearance (two locations can clean to one street).
+    numbers: dict[str, int] = {}
+    street_of_raw = np.fromiter(
+        (numbers.setdefault(_cleaned(name), len(numbers)) for name in raw_names),
+        dtype=np.int64,
+        count=len(raw_names),
+    )
+    streets = list(numbers)
     empty = np.flatnonzero(np.asarray(streets, dtype=object) == "")
     street_of_raw = np.where(np.isin(street_of_raw, empty), -1, street_of_raw)
     street_of_raw = np.append(street_of_raw, -1)  # raw code -1 (no location) -> no street
@@ -61,17 +66,21 @@ def top_streets(
     return result
 
 
+def _cleaned(name: str) -> str:
+    """A location as a street: no "On or near", no surrounding spaces, apostrophes put right."""
+    return _CAPITAL_AFTER_APOSTROPHE.sub(_lower_letter, name.removeprefix(_PREFIX).strip())
+
+
 def _lower_letter(match: re.Match[str]) -> str:
     return match[1] + match[2].lower()
 
 
 def _codes(location: np.ndarray | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list]:
-    """(code per crime, -1 where missing; the distinct locations)."""
-    if isinstance(location, pa.Array | pa.ChunkedArray):
-        if isinstance(location, pa.ChunkedArray):
-            location = location.combine_chunks()
-        encoded = pc.dictionary_encode(location)
-        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
-        return codes.astype(np.int64), encoded.dictionary.to_pylist()
-    codes, uniques = pd.factorize(np.asarray(location, dtype=object))
-    return codes.astype(np.int64), list(uniques)
+    """(code per crime, -1 where missing (null, None or NaN); the distinct locations)."""
+    if not isinstance(location, pa.Array | pa.ChunkedArray):
+        location = pa.array(np.asarray(location, dtype=object), type=pa.string(), from_pandas=True)
+    if isinstance(location, pa.ChunkedArray):
+        location = location.combine_chunks()
+    encoded = pc.dictionary_encode(location)
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    return codes.astype(np.int64), encoded.dictionary.to_pylist()

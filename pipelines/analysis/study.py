@@ -8,10 +8,11 @@ provenance that travels with the result.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -50,6 +51,9 @@ from pipelines.quoting import quoted
 from pipelines.schema import BASE_H3_RESOLUTION
 from pipelines.store import CrimeStore
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 METHODS = ("gistar", "lisa")
 _COLUMNS = ["longitude", "latitude", "h3_cell", "category", "location", "month"]
 
@@ -58,12 +62,29 @@ class StudyError(InputError):
     """A study that cannot be run as asked; the message says what to change."""
 
 
+# A study's cells, column by column: numpy arrays, and lists of lists for the streets.
+CellColumns = dict[str, Any]
+
+
 @dataclass
 class StudyResult:
-    cells: pd.DataFrame
+    columns: CellColumns  # the cells, one entry a column, in the order written
     provenance: dict
     window: StudyWindow
     adjustments: list[str] = field(default_factory=list)
+
+    @cached_property
+    def cells(self) -> pd.DataFrame:
+        """The cells as a DataFrame (the service's and the pages' form), made on first use:
+        the CLI writes and caches the columns themselves, so a study in a new process does not
+        import pandas (~0.15 s)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
+
+    def __len__(self) -> int:
+        """The number of cells."""
+        return len(next(iter(self.columns.values()), []))
 
 
 @dataclass
@@ -159,13 +180,13 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
     counts = sum_by_cell(located, len(grid))
     values = sum_by_cell(located, len(grid), harm)
     weights = kring_weights(grid.cells, request.k)
-    frame = _cell_frame(grid, boundary_set, counts, values)
-    frame["streets"] = top_streets(located.cell, crimes["location"], len(grid))
-    settings = _statistics(request, frame, values, counts, weights)
+    columns = _cell_columns(grid, boundary_set, counts, values)
+    columns["streets"] = top_streets(located.cell, crimes["location"], len(grid))
+    settings = _statistics(request, columns, values, counts, weights)
     # Concentration, beside the clusters: a lone busy street is a high-count place, not a hot spot.
     places = high_count_places(counts, alpha=request.alpha, correction=request.correction)
-    frame["high_count_p_adjusted"] = places.p_adjusted
-    frame["high_count"] = places.flagged
+    columns["high_count_p_adjusted"] = places.p_adjusted
+    columns["high_count"] = places.flagged
 
     emerging_settings = None
     if request.emerging:
@@ -187,7 +208,7 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
             counts=crime_series,
             p_for_classes=request.p_for_classes,
         )
-        frame["emerging"] = emerging.categories
+        columns["emerging"] = emerging.categories
         emerging_settings = emerging.settings
 
     provenance = _provenance(
@@ -204,7 +225,7 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
     )
     provenance["high_count_places"] = places.settings
     provenance["map_points"] = support.provenance()
-    return StudyResult(frame, provenance, window, adjustments)
+    return StudyResult(columns, provenance, window, adjustments)
 
 
 def _prepare(
@@ -246,12 +267,12 @@ def _map_point_support(prepared: _Prepared) -> MapPointSupport:
 
 def _statistics(
     request: StudyRequest,
-    frame: pd.DataFrame,
+    columns: CellColumns,
     values: np.ndarray,
     counts: np.ndarray,
     weights: object,
 ) -> dict:
-    """Add z, p, p_adjusted, class (and hotspot) columns to ``frame``; return the settings."""
+    """Add z, p, p_adjusted, class (and hotspot) columns to ``columns``; return the settings."""
     if request.method == "gistar":
         result = gistar(
             values,
@@ -263,15 +284,15 @@ def _statistics(
             p_for_classes=request.p_for_classes,
             counts=counts,
         )
-        frame["z"] = result.z
-        frame["p"] = result.p
-        frame["p_adjusted"] = result.p_adjusted
-        frame["class"] = result.classes.astype(int)
+        columns["z"] = result.z
+        columns["p"] = result.p
+        columns["p_adjusted"] = result.p_adjusted
+        columns["class"] = result.classes.astype(int)
         if result.p_permutation is not None:
-            frame["p_permutation"] = result.p_permutation
+            columns["p_permutation"] = result.p_permutation
         # The one meaning of "hot spot": adjusted p <= alpha (class 2 or 3 at alpha 0.05); the
         # 90 % class stays in ``class``, labelled as such, but is not a hot spot.
-        frame["hotspot"] = result.significant & (result.classes > 0)
+        columns["hotspot"] = result.significant & (result.classes > 0)
         return result.settings
     from pipelines.analysis.lisa import local_moran
 
@@ -284,12 +305,12 @@ def _statistics(
         correction=request.correction,
         counts=counts,
     )
-    frame["z"] = result.z
-    frame["p"] = result.p
-    frame["p_adjusted"] = result.p_adjusted
-    frame["quadrant"] = result.quadrants
-    frame["class"] = result.labels
-    frame["hotspot"] = result.labels == "HH"
+    columns["z"] = result.z
+    columns["p"] = result.p
+    columns["p_adjusted"] = result.p_adjusted
+    columns["quadrant"] = result.quadrants
+    columns["class"] = result.labels
+    columns["hotspot"] = result.labels == "HH"
     return result.settings
 
 
@@ -337,25 +358,24 @@ def _canonical(categories: tuple[str, ...]) -> list[str]:
     return sorted(set(slugs))
 
 
-def _cell_frame(
+def _cell_columns(
     grid: StudyGrid, boundary_set: BoundarySet, counts: np.ndarray, values: np.ndarray
-) -> pd.DataFrame:
+) -> CellColumns:
     centres = grid.cell_centres()
     codes = grid.cell_area_codes()
-    names = dict(zip(boundary_set.areas["code"], boundary_set.areas["name"], strict=True))
-    return pd.DataFrame(
-        {
-            "h3": cells_to_strings(grid.cells).to_numpy(zero_copy_only=False),
-            "lat": centres[:, 0].round(6),
-            "lng": centres[:, 1].round(6),
-            "area_code": codes,
-            "area_name": [names.get(code, "") for code in codes],
-            "area_km2": grid.cell_areas_km2(),
-            "land_share": grid.land_shares(),
-            "count": counts.astype(np.int64),
-            "value": values,
-        }
-    )
+    areas = boundary_set.area_columns()
+    names = dict(zip(areas.codes, areas.names, strict=True))
+    return {
+        "h3": cells_to_strings(grid.cells).to_numpy(zero_copy_only=False),
+        "lat": centres[:, 0].round(6),
+        "lng": centres[:, 1].round(6),
+        "area_code": codes,
+        "area_name": np.array([names.get(code, "") for code in codes], dtype=object),
+        "area_km2": grid.cell_areas_km2(),
+        "land_share": grid.land_shares(),
+        "count": counts.astype(np.int64),
+        "value": values,
+    }
 
 
 def _month_index(months: pa.ChunkedArray, window_months: list[str]) -> np.ndarray:

@@ -6,8 +6,9 @@ store manifest's version, or for a pinned window the partition files of its mont
 fingerprint of the boundary set's file). So an answer is never served for data it was not
 computed on, and the CLI, every server worker and precompute batches share the entries.
 
-The value is a :class:`CachedStudy`: the cells as columns of plain Python values, the provenance,
-the window and the adjustments. Reading one back needs neither numpy nor pandas, so
+The value is a :class:`CachedStudy`: the cells as columns of plain Python values (with each
+column's numpy dtype), the provenance, the window and the adjustments. Keeping one needs no
+pandas, and reading one back neither numpy nor pandas, so
 ``hotspots analyse`` answers a repeated question without loading the numerical stack
 (:func:`find_cached`); :meth:`CachedStudy.to_result` gives the service its ``StudyResult``.
 Only a study that ran is cached, so a key always holds a request that passed every check.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pipelines.analysis.output import cell_columns, encode_cells
+from pipelines.analysis.output import encode_cells
 from pipelines.analysis.request import StudyRequest
 from pipelines.analysis.window import StudyWindow, choose_window
 from pipelines.cache.disk import DiskCache, cache_dir_for, open_cache
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 STUDY_KIND = "study"
 LATEST_KIND = "study-latest"
 # The shape of the cached value, part of every key: an entry of another shape is never read.
-STUDY_VALUE = ("cached-study", 2)
+STUDY_VALUE = ("cached-study", 3)
 
 
 class BoundaryFiles(Protocol):
@@ -128,7 +129,7 @@ class CachedStudy:
     """A finished study as kept on disk (plain Python values only)."""
 
     columns: dict[str, list[Any]]  # the cells, column by column
-    dtypes: dict[str, str]  # each column's pandas dtype, to rebuild the frame exactly
+    dtypes: dict[str, str]  # each column's numpy dtype, to rebuild the study's columns exactly
     provenance: dict
     window: StudyWindow
     adjustments: list[str]
@@ -137,11 +138,10 @@ class CachedStudy:
 
     @classmethod
     def from_result(cls, result: StudyResult) -> CachedStudy:
-        cells = result.cells
-        columns = cell_columns(cells)
+        columns = {name: _plain_list(values) for name, values in result.columns.items()}
         return cls(
             columns=columns,
-            dtypes={str(name): str(dtype) for name, dtype in cells.dtypes.items()},
+            dtypes={name: _dtype(values) for name, values in result.columns.items()},
             provenance=result.provenance,
             window=result.window,
             adjustments=list(result.adjustments),
@@ -150,21 +150,35 @@ class CachedStudy:
         )
 
     def to_result(self) -> StudyResult:
-        """The ``StudyResult`` this was made from (its cells frame equal, dtypes included)."""
-        import pandas as pd
+        """The ``StudyResult`` this was made from (its columns equal, dtypes included)."""
+        import numpy as np
 
         from pipelines.analysis.study import StudyResult
 
-        cells = pd.DataFrame(
-            {
-                name: pd.Series(values, dtype=self.dtypes[name])
-                for name, values in self.columns.items()
-            }
-        )
-        return StudyResult(cells, self.provenance, self.window, list(self.adjustments))
+        columns: dict[str, Any] = {}
+        for name, values in self.columns.items():
+            if self.dtypes[name] == "list":
+                columns[name] = list(values)
+            elif self.dtypes[name] == "object":
+                column = np.empty(len(values), dtype=object)  # never a 2-D array of lists
+                column[:] = values
+                columns[name] = column
+            else:
+                columns[name] = np.array(values, dtype=self.dtypes[name])
+        return StudyResult(columns, self.provenance, self.window, list(self.adjustments))
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values()), []))
+
+
+def _plain_list(values: Any) -> list[Any]:
+    """A column as plain Python values (numpy scalars become Python's)."""
+    return values.tolist() if hasattr(values, "tolist") else list(values)
+
+
+def _dtype(values: Any) -> str:
+    """A column's numpy dtype; "list" for a list (the streets: a list of names a cell)."""
+    return "list" if isinstance(values, list) else str(values.dtype)
 
 
 @dataclass(frozen=True)
