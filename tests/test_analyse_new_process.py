@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.fresh_process import modules_loaded
-from tests.service_town import WARDS, build_town
+from tests.service_town import WARDS, WEST, build_town
 
 # Run in a new process; prints, after the command, which modules were loaded and how many
 # threads each BLAS library runs.
@@ -226,3 +226,27 @@ def test_a_gistar_study_does_not_load_the_statistics_it_does_not_run() -> None:
     unused = ("pipelines.analysis.emerging", "pipelines.analysis.lisa")
     loaded, _ = modules_loaded("import pipelines.analysis.study", unused)
     assert loaded == []
+
+
+def test_a_study_of_a_stored_set_reads_its_areas_without_geopandas(
+    town: Path, tmp_path: Path
+) -> None:
+    """The set's codes, names and geometries are read with pyarrow and shapely
+    (boundaries/store.py) and the answer is written from the study's columns: geopandas, pyogrio
+    and pyarrow.dataset stay out of the process, asked by code or by name. (pandas does load:
+    pyarrow imports it for every conversion to numpy when it is installed.)"""
+    for n, area in enumerate([WEST, "west ward"]):  # the second is resolved by name
+        out = tmp_path / f"answer-{n}.json"
+        args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
+        args += ["--area", area, "--scope", "areas", "--overwrite"]
+        code = (
+            f"import os\nos.environ['HOTSPOTS_CACHE_DIR'] = {str(tmp_path / f'cache-{n}')!r}\n"
+            f"from cli.main import app\ntry:\n    app({args!r})\n"
+            "except SystemExit as done:\n    assert not done.code, done.code\n"
+        )
+        watched = ["geopandas", "pyogrio", "pyarrow.dataset", "scipy.optimize"]
+        loaded, _ = modules_loaded(code, watched)
+        answer = json.loads(out.read_text())
+        assert answer["provenance"]["study_cache"]["answered_from_cache"] is False
+        assert answer["provenance"]["region"]["areas"] == [WEST]
+        assert loaded == []

@@ -73,3 +73,27 @@ def test_top_streets_put_apostrophes_right() -> None:
         ["ST PETER'S MEWS"],
         ["Smith\u2019s Lane"],
     ]
+
+
+def test_values_are_numbered_as_pandas_factorize_numbers_them() -> None:
+    """pipelines.numbering (Arrow's hash tables, no pandas) gives pandas.factorize's codes: in
+    order of first appearance, 0.0 and -0.0 one value, pairs of floats compared exactly."""
+    from pipelines.numbering import first_seen_codes, pair_codes
+
+    rng = np.random.default_rng(3)
+    keys = rng.integers(-50, 50, 2_000).astype(np.int64)
+    codes, first = first_seen_codes(keys)
+    expected, uniques = pd.factorize(keys)
+    assert codes.tolist() == expected.tolist() and keys[first].tolist() == uniques.tolist()
+    x = np.round(rng.normal(size=3_000), 1)
+    y = np.round(rng.normal(size=3_000), 1)
+    x[:5] = [0.0, -0.0, 0.0, 1.5, -0.0]
+    codes, first = pair_codes(x, y)
+    expected, uniques = pd.factorize(x + 1j * y)
+    assert codes.tolist() == expected.tolist()
+    assert (x[first] + 1j * y[first]).tolist() == uniques.tolist()
+    assert (
+        first_seen_codes(np.zeros(0))[0].tolist()
+        == pair_codes(np.zeros(0), np.zeros(0))[0].tolist()
+        == []
+    )
