@@ -249,7 +249,8 @@ def _from_yaml(path: Path, origin: str) -> HarmTable:
     raw = path.read_bytes()
     label = path.name
     try:
-        doc = yaml.safe_load(raw)
+        # libyaml's parser when PyYAML has it: the same document, ~10x faster (cchi: 10 ms).
+        doc = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
