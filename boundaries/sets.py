@@ -13,6 +13,7 @@ new process).
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterable
@@ -84,6 +85,9 @@ class AreaSource:
         raise NotImplementedError
 
 
+_AREAS_LOCK = threading.Lock()
+
+
 class _AreasField:
     """``BoundarySet.areas``: the GeoDataFrame given, or the one an :class:`AreaSource` builds on
     first use (then kept)."""
@@ -96,7 +100,11 @@ class _AreasField:
             raise AttributeError(self.slot)
         value = instance.__dict__[self.slot]
         if isinstance(value, AreaSource):
-            value = instance.__dict__[self.slot] = value.frame()
+            frame = value.frame()
+            with _AREAS_LOCK:  # two threads asking at once both get the frame that is kept
+                value = instance.__dict__[self.slot]
+                if isinstance(value, AreaSource):
+                    value = instance.__dict__[self.slot] = frame
         return value
 
     def __set__(self, instance: BoundarySet, value: object) -> None:

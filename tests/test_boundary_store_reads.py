@@ -85,3 +85,19 @@ def test_a_real_sets_areas_read_without_geopandas_equal_the_geodataframes(
         shapely.to_wkb(lean.geometries).tolist()
         == shapely.to_wkb(frame.geometry.values.to_numpy()).tolist()
     )
+
+
+def test_a_read_set_travels_to_another_process_whole(tmp_path: Path) -> None:
+    """A set read from the store pickles (Dask workers get theirs so) with its areas, whether
+    or not its GeoDataFrame was built yet."""
+    import pickle
+
+    store = BoundaryStore(tmp_path / "data")
+    store.save(load_boundary_file(write(grid(3, 2), tmp_path / "a.geojson"), "wards", "ward"))
+    lean = pickle.loads(pickle.dumps(store.read("wards")))
+    built = store.read("wards")
+    built.areas["population"] = 2.0
+    built = pickle.loads(pickle.dumps(built))
+    assert lean.codes == built.codes and lean.name == "wards"
+    assert lean.areas.geometry.equals(built.areas.geometry)
+    assert "population" not in lean.areas and (built.areas["population"] == 2.0).all()
