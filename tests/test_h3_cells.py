@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import h3
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from pipelines.index.h3_cells import KnownPoints, cells_for_points, parent_cells
@@ -45,6 +46,10 @@ def test_parents_equal_h3_cell_to_parent(
         for cell in base.to_pylist()
     ]
     assert parents == expected
+    # Without nulls, in chunks (as a store read gives them): the same parents.
+    located = base.drop_null()
+    chunked = pa.chunked_array([located[:1_000], located[1_000:]])
+    assert parent_cells(chunked, resolution).to_pylist() == [c for c in expected if c is not None]
 
 
 @pytest.mark.parametrize("limit", [2_000_000, 300])

@@ -99,14 +99,17 @@ def parent_cells(cells: pa.Array | pa.ChunkedArray, resolution: int) -> pa.Array
         raise ValueError(f"resolution must be 0..{BASE_H3_RESOLUTION}, got {resolution}")
     if isinstance(cells, pa.ChunkedArray):
         cells = cells.combine_chunks()
-    valid = cells.is_valid().to_numpy(zero_copy_only=False)
-    values = cells.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64)
+    values = cells.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
     # H3's cellToParent is two bit operations on the cell number: the resolution field set to
     # the coarser one and the digits below it set to 7 (unused). Done on the whole array at
-    # once (tests/test_h3_cells.py checks it equals h3.cell_to_parent).
-    parents = (values & ~_RESOLUTION_MASK) | np.uint64(resolution << _RESOLUTION_SHIFT)
-    parents |= np.uint64(_unused_digits(resolution))
-    return pa.array(np.where(valid, parents, np.uint64(0)), type=pa.uint64(), mask=~valid)
+    # once, in one new array (tests/test_h3_cells.py checks it equals h3.cell_to_parent).
+    parents = values & ~_RESOLUTION_MASK
+    parents |= np.uint64((resolution << _RESOLUTION_SHIFT) | _unused_digits(resolution))
+    if not cells.null_count:
+        return pa.array(parents, type=pa.uint64())
+    valid = cells.is_valid().to_numpy(zero_copy_only=False)
+    parents[~valid] = 0
+    return pa.array(parents, type=pa.uint64(), mask=~valid)
 
 
 _RESOLUTION_SHIFT = 52
