@@ -11,6 +11,7 @@ was or fully replaced, and a repeated ingest writes the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -229,6 +230,11 @@ def _worker_started() -> None:
     # The modules just imported (Arrow, NumPy, h3) stay for the worker's life: kept out of the
     # garbage collector's full passes, which otherwise walk them again and again.
     gc.freeze()
+    # Arrow's jemalloc pool rather than its default (mimalloc) in a worker: a file's buffers,
+    # tens of MB each time, came back as fresh pages the kernel had to zero; with jemalloc the
+    # workers used about 5 % less CPU and 40 MB less memory each. The bytes are the same.
+    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
 def prepare_file(file: StreetFile) -> BuiltFile:
