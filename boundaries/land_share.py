@@ -40,6 +40,8 @@ import shapely
 from h3ronpy.vector import ContainmentMode, coordinates_to_cells, geometry_to_cells
 from pyproj import Transformer
 
+from pipelines import arrow_numpy
+
 EQUAL_AREA = "EPSG:3035"  # ETRS89-LAEA Europe: areas in m², true to scale everywhere in the UK
 SAMPLES_PER_EDGE = 4  # boundary samples per mean H3 edge length: the band's safety margin
 OUTLINE_EDGE_M = 1_000.0  # longest outline edge handed to H3 (see ``land_shares``)
@@ -116,9 +118,8 @@ def cell_centres(cells: np.ndarray) -> np.ndarray:
     if len(cells) == 0:
         return np.zeros((0, 2), dtype=np.float64)
     batch = pa.record_batch(h3ronpy.vector.cells_to_coordinates(_arrow(cells)))
-    return np.column_stack([batch.column("lat").to_numpy(), batch.column("lng").to_numpy()]).astype(
-        np.float64
-    )
+    lat, lng = (arrow_numpy.to_numpy(batch.column(name)) for name in ("lat", "lng"))
+    return np.column_stack([lat, lng]).astype(np.float64)
 
 
 def cells_to_strings(cells: np.ndarray) -> pa.Array:
@@ -191,7 +192,7 @@ def _distinct(cells: np.ndarray) -> np.ndarray:
 
 
 def _arrow(cells: np.ndarray) -> pa.Array:
-    return pa.array(np.asarray(cells, dtype=np.uint64), type=pa.uint64())
+    return arrow_numpy.from_numpy(np.asarray(cells, dtype=np.uint64), pa.uint64())
 
 
 def _numpy(cells: object) -> np.ndarray:
@@ -199,7 +200,7 @@ def _numpy(cells: object) -> np.ndarray:
     array = pa.array(cells)
     if array.null_count:
         array = array.drop_null()
-    return array.to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
+    return arrow_numpy.to_numpy(array).astype(np.uint64, copy=False)
 
 
 def _to_equal_area(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

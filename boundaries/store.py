@@ -74,7 +74,8 @@ class StoredAreas(AreaSource):
             return AreaColumns.of(self.frame())
         # ParquetFile, not read_table: read_table imports pyarrow.dataset (a study needs none).
         table = pq.ParquetFile(pa.BufferReader(self.data)).read(columns=["code", "name", column])
-        geometries = shapely.from_wkb(table.column(column).to_numpy(zero_copy_only=False))
+        # WKB bytes as a list: to_numpy would import pandas (pipelines/arrow_numpy.py).
+        geometries = shapely.from_wkb(table.column(column).to_pylist())
         geometries.setflags(write=False)  # shared by every read of the file
         return AreaColumns(
             codes=tuple(str(code) for code in table.column("code").to_pylist()),

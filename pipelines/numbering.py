@@ -8,8 +8,9 @@ in two by the sign of a zero. Callers pass values without NaN or nulls (located 
 from __future__ import annotations
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
+
+from pipelines import arrow_numpy
 
 
 def first_seen_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -18,7 +19,7 @@ def first_seen_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     values = np.asarray(values)
     if values.dtype.kind == "f":
         values = values + 0.0  # -0.0 becomes 0.0: one value, as numbers compare
-    codes = pc.dictionary_encode(pa.array(values)).indices.to_numpy(zero_copy_only=False)
+    codes = arrow_numpy.to_numpy(pc.dictionary_encode(arrow_numpy.from_numpy(values)).indices)
     codes = codes.astype(np.int64, copy=False)
     if len(codes) == 0:
         return codes, np.zeros(0, dtype=np.int64)

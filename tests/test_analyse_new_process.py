@@ -228,25 +228,36 @@ def test_a_gistar_study_does_not_load_the_statistics_it_does_not_run() -> None:
     assert loaded == []
 
 
-def test_a_study_of_a_stored_set_reads_its_areas_without_geopandas(
-    town: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("output", "options"),
+    [
+        ("json", []),
+        ("geojson", ["--weights", "cchi"]),
+        ("json", ["--method", "lisa", "--category", "burglary"]),
+        ("json", ["--emerging"]),
+    ],
+)
+def test_a_study_of_a_stored_set_loads_neither_pandas_nor_geopandas(
+    town: Path, tmp_path: Path, output: str, options: list[str]
 ) -> None:
     """The set's codes, names and geometries are read with pyarrow and shapely
-    (boundaries/store.py) and the answer is written from the study's columns: geopandas, pyogrio
-    and pyarrow.dataset stay out of the process, asked by code or by name. (pandas does load:
-    pyarrow imports it for every conversion to numpy when it is installed.)"""
+    (boundaries/store.py), Arrow arrays are read and made through their buffers
+    (pipelines/arrow_numpy.py: pyarrow's own conversions import pandas) and the answer is
+    written from the study's columns: pandas, geopandas, pyogrio and pyarrow.dataset stay out of
+    the process, asked by code or by name. (A CSV answer or a --top list does load pandas.)"""
     for n, area in enumerate([WEST, "west ward"]):  # the second is resolved by name
-        out = tmp_path / f"answer-{n}.json"
+        out = tmp_path / f"answer-{n}.{output}"
         args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
-        args += ["--area", area, "--scope", "areas", "--overwrite"]
+        args += ["--area", area, "--scope", "areas", *options, "--overwrite"]
         code = (
             f"import os\nos.environ['HOTSPOTS_CACHE_DIR'] = {str(tmp_path / f'cache-{n}')!r}\n"
             f"from cli.main import app\ntry:\n    app({args!r})\n"
             "except SystemExit as done:\n    assert not done.code, done.code\n"
         )
-        watched = ["geopandas", "pyogrio", "pyarrow.dataset", "scipy.optimize"]
+        watched = ["pandas", "geopandas", "pyogrio", "pyarrow.dataset", "scipy.optimize"]
         loaded, _ = modules_loaded(code, watched)
         answer = json.loads(out.read_text())
         assert answer["provenance"]["study_cache"]["answered_from_cache"] is False
         assert answer["provenance"]["region"]["areas"] == [WEST]
+        assert len(answer["features" if output == "geojson" else "cells"]) > 0
         assert loaded == []

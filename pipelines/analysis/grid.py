@@ -21,6 +21,7 @@ import shapely
 from boundaries.assign import AreaIndex, assign_points
 from boundaries.h3_cover import CellCover, cover_areas
 from boundaries.sets import BoundarySet
+from pipelines import arrow_numpy
 from pipelines.index.h3_cells import parent_cells
 
 METRES_PER_DEGREE = 111_320.0  # a degree of latitude (an upper bound for one of longitude)
@@ -97,7 +98,7 @@ def locate_crimes(grid: StudyGrid, boundary_set: BoundarySet, crimes: pa.Table) 
     """
     region = boundary_set.area_columns().chosen(grid.codes)
     # Nulls (no location) become 0, which is never a cell; filled first so uint64 stays exact.
-    parents = parent_cells(crimes["h3_cell"], grid.resolution).fill_null(0).to_numpy()
+    parents = arrow_numpy.to_numpy(parent_cells(crimes["h3_cell"], grid.resolution), nulls_as=0)
     # A cover always has cells (cover_areas refuses an empty region), so clipping is safe.
     position = np.minimum(np.searchsorted(grid.cells, parents), len(grid.cells) - 1)
     in_cover = grid.cells[position] == parents
@@ -118,7 +119,7 @@ def locate_crimes(grid: StudyGrid, boundary_set: BoundarySet, crimes: pa.Table) 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
     """A coordinate column as float64 (null: NaN, no location)."""
-    return column.to_numpy().astype(np.float64, copy=False)
+    return arrow_numpy.to_numpy(column, nulls_as=np.nan).astype(np.float64, copy=False)
 
 
 def _settled_cells(grid: StudyGrid, geometries: np.ndarray) -> np.ndarray:
@@ -134,9 +135,9 @@ def _settled_cells(grid: StudyGrid, geometries: np.ndarray) -> np.ndarray:
     whole = grid.cover.land_share >= 1.0
     if not whole.any() or _edge_drift_m(geometries) >= _cell_edge_m(grid.resolution) / 2:
         return np.zeros(len(grid.cells), dtype=bool)
-    disks = pa.array(h3ronpy.grid_disk(pa.array(grid.cells, type=pa.uint64()), 1))
-    ring = disks.flatten().to_numpy().astype(np.uint64)
-    starts = disks.offsets.to_numpy()[:-1]
+    disks = pa.array(h3ronpy.grid_disk(arrow_numpy.from_numpy(grid.cells, pa.uint64()), 1))
+    ring = arrow_numpy.to_numpy(disks.flatten()).astype(np.uint64)
+    starts = arrow_numpy.to_numpy(disks.offsets)[:-1]
     where = np.minimum(np.searchsorted(grid.cells, ring), len(grid.cells) - 1)
     ring_whole = (grid.cells[where] == ring) & whole[where]
     return np.logical_and.reduceat(ring_whole, starts)

@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 from scipy import sparse
 
+from pipelines import arrow_numpy
 from pipelines.quoting import quoted
 
 _h3 = h3.api.basic_int
@@ -37,8 +38,8 @@ def check_cells(cells: np.ndarray) -> np.ndarray:
         if (ordered[1:] == ordered[:-1]).any():
             raise ValueError("cells holds duplicates: each H3 cell must appear once")
     # Validity and resolution for every cell at once (h3ronpy gives null for an invalid cell).
-    valid = pa.array(h3ronpy.cells_valid(pa.array(array, type=pa.uint64()))).is_valid()
-    valid = valid.to_numpy(zero_copy_only=False)
+    valid = pa.array(h3ronpy.cells_valid(arrow_numpy.from_numpy(array, pa.uint64()))).is_valid()
+    valid = arrow_numpy.to_numpy(valid)
     if not valid.all():
         invalid = int(array[np.argmin(valid)])
         raise ValueError(f"{invalid} is not a valid H3 cell")
@@ -70,9 +71,9 @@ def kring_weights(cells: np.ndarray, k: int = 1) -> sparse.csr_matrix:
 
     # One flat array of every cell's disk (h3ronpy, vectorised; the same cells as h3's grid_disk),
     # then one vectorised lookup of which are in the study.
-    disks = pa.array(h3ronpy.grid_disk(pa.array(cells, type=pa.uint64()), k))
-    sizes = np.diff(disks.offsets.to_numpy()).astype(np.int64)
-    flat = disks.flatten().to_numpy().astype(np.uint64)
+    disks = pa.array(h3ronpy.grid_disk(arrow_numpy.from_numpy(cells, pa.uint64()), k))
+    sizes = np.diff(arrow_numpy.to_numpy(disks.offsets)).astype(np.int64)
+    flat = arrow_numpy.to_numpy(disks.flatten()).astype(np.uint64)
     row = np.repeat(np.arange(n, dtype=np.int64), sizes)
     position = np.searchsorted(sorted_cells, flat)
     position[position == n] = 0

@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines import arrow_numpy
+
 _PREFIX = "On or near "
 # police.uk title-cases names letter by letter after an apostrophe ("St Peter'S Mews"); a single
 # capital ending a word after a lower-case letter is put back ("St Peter's Mews"), while names
@@ -82,5 +84,5 @@ def _codes(location: np.ndarray | pa.Array | pa.ChunkedArray) -> tuple[np.ndarra
     if isinstance(location, pa.ChunkedArray):
         location = location.combine_chunks()
     encoded = pc.dictionary_encode(location)
-    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    codes = arrow_numpy.to_numpy(encoded.indices, nulls_as=-1)
     return codes.astype(np.int64), encoded.dictionary.to_pylist()

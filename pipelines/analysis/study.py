@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from boundaries.h3_cover import STUDY_RESOLUTIONS
 from boundaries.land_share import cells_to_strings
 from boundaries.sets import BoundarySet
+from pipelines import arrow_numpy
 from pipelines.analysis.gistar import gistar
 from pipelines.analysis.grid import (
     LocatedCrimes,
@@ -246,7 +247,8 @@ def _prepare(
         ranges, _COLUMNS, request.force, window.first, window.last
     )
     if categories:
-        crimes = crimes.filter(pc.is_in(crimes["category"], value_set=pa.array(categories)))
+        chosen = arrow_numpy.from_strings(categories)
+        crimes = crimes.filter(pc.is_in(crimes["category"], value_set=chosen))
     located = locate_crimes(grid, boundary_set, crimes)
     # Rows outside the ranges were never read: what lies outside the region is counted from
     # the coverage records (every located crime of the window), which have no categories.
@@ -258,8 +260,8 @@ def _prepare(
 def _map_point_support(prepared: _Prepared) -> MapPointSupport:
     return map_point_support(
         prepared.located.cell,
-        prepared.crimes["longitude"].to_numpy(zero_copy_only=False),
-        prepared.crimes["latitude"].to_numpy(zero_copy_only=False),
+        arrow_numpy.to_numpy(prepared.crimes["longitude"], nulls_as=np.nan),
+        arrow_numpy.to_numpy(prepared.crimes["latitude"], nulls_as=np.nan),
         len(prepared.grid),
         prepared.resolution,
     )
@@ -366,7 +368,7 @@ def _cell_columns(
     areas = boundary_set.area_columns()
     names = dict(zip(areas.codes, areas.names, strict=True))
     return {
-        "h3": cells_to_strings(grid.cells).to_numpy(zero_copy_only=False),
+        "h3": arrow_numpy.to_objects(cells_to_strings(grid.cells)),
         "lat": centres[:, 0].round(6),
         "lng": centres[:, 1].round(6),
         "area_code": codes,
@@ -379,8 +381,8 @@ def _cell_columns(
 
 
 def _month_index(months: pa.ChunkedArray, window_months: list[str]) -> np.ndarray:
-    index = pc.index_in(months, value_set=pa.array(window_months))
-    return index.fill_null(-1).to_numpy().astype(np.int64)
+    index = pc.index_in(months, value_set=arrow_numpy.from_strings(window_months))
+    return arrow_numpy.to_numpy(index, nulls_as=-1).astype(np.int64)
 
 
 def _provenance(

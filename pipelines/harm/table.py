@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import yaml
 
+from pipelines import arrow_numpy
 from pipelines.categories import CATEGORY_NAMES, canonical_category
 from pipelines.errors import InputError
 from pipelines.quoting import quoted
@@ -123,7 +124,7 @@ class HarmTable:
                 f"{nulls} crime(s) have no category; every crime needs a police.uk category slug "
                 "to be weighted"
             )
-        index = pc.index_in(array, value_set=pa.array(ALL_SLUGS, type=pa.string()))
+        index = pc.index_in(array, value_set=arrow_numpy.from_strings(ALL_SLUGS))
         if index.null_count:
             unknown = pc.unique(array.filter(pc.is_null(index))).to_pylist()
             shown = ", ".join(quoted(u) for u in sorted(unknown)[:10])
@@ -131,7 +132,7 @@ class HarmTable:
                 f"unknown crime category slug(s) {shown}; expected police.uk slugs "
                 f"({', '.join(ALL_SLUGS)})"
             )
-        codes = index.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = arrow_numpy.to_numpy(index).astype(np.int64)
         present = np.unique(codes)
         lookup = np.zeros(len(ALL_SLUGS), dtype=np.float64)
         for code in present.tolist():
@@ -426,7 +427,7 @@ def _default_asb_rule(weights: dict[str, float], default: float | None) -> str:
 def _as_string_array(categories: pa.Array | pa.ChunkedArray | np.ndarray | list) -> pa.Array:
     if isinstance(categories, pa.ChunkedArray):
         categories = (
-            categories.combine_chunks() if categories.num_chunks else pa.array([], pa.string())
+            categories.combine_chunks() if categories.num_chunks else arrow_numpy.from_strings([])
         )
     if not isinstance(categories, pa.Array):
         values = np.asarray(categories, dtype=object)

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 from h3ronpy.vector import coordinates_to_cells
 
+from pipelines import arrow_numpy
 from pipelines.schema import BASE_H3_RESOLUTION
 
 
@@ -99,17 +100,17 @@ def parent_cells(cells: pa.Array | pa.ChunkedArray, resolution: int) -> pa.Array
         raise ValueError(f"resolution must be 0..{BASE_H3_RESOLUTION}, got {resolution}")
     if isinstance(cells, pa.ChunkedArray):
         cells = cells.combine_chunks()
-    values = cells.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64, copy=False)
+    values = arrow_numpy.to_numpy(cells, nulls_as=0).astype(np.uint64, copy=False)
     # H3's cellToParent is two bit operations on the cell number: the resolution field set to
     # the coarser one and the digits below it set to 7 (unused). Done on the whole array at
     # once, in one new array (tests/test_h3_cells.py checks it equals h3.cell_to_parent).
     parents = values & ~_RESOLUTION_MASK
     parents |= np.uint64((resolution << _RESOLUTION_SHIFT) | _unused_digits(resolution))
     if not cells.null_count:
-        return pa.array(parents, type=pa.uint64())
-    valid = cells.is_valid().to_numpy(zero_copy_only=False)
+        return arrow_numpy.from_numpy(parents, pa.uint64())
+    valid = arrow_numpy.to_numpy(cells.is_valid())
     parents[~valid] = 0
-    return pa.array(parents, type=pa.uint64(), mask=~valid)
+    return arrow_numpy.from_numpy(parents, pa.uint64(), mask=~valid)
 
 
 _RESOLUTION_SHIFT = 52
@@ -123,4 +124,4 @@ def _unused_digits(resolution: int) -> int:
 
 def _to_numpy(cells: object) -> np.ndarray:
     """uint64 values of an h3ronpy (arro3) cell array without nulls."""
-    return np.asarray(pa.array(cells), dtype=np.uint64)
+    return arrow_numpy.to_numpy(pa.array(cells)).astype(np.uint64, copy=False)

@@ -16,6 +16,7 @@ import h3ronpy
 import numpy as np
 import pyarrow as pa
 
+from pipelines import arrow_numpy
 from pipelines.schema import BASE_H3_RESOLUTION
 
 _RESOLUTION_SHIFT = 52
@@ -60,7 +61,7 @@ def region_ranges(
     cells = _distinct(np.asarray(cells, dtype=np.uint64))
     if rings and len(cells):
         disks = pa.array(h3ronpy.grid_disk(cells, rings)).flatten()
-        cells = _distinct(np.asarray(disks, dtype=np.uint64))
+        cells = _distinct(arrow_numpy.to_numpy(disks).astype(np.uint64, copy=False))
     ranges = descendant_ranges(cells, resolution)
     coarse = resolution
     while len(ranges) > max_ranges and coarse > 0:
@@ -68,7 +69,9 @@ def region_ranges(
         # The parents of the previous level's distinct parents: the same cells as the parents
         # of every cell, from a list about seven times shorter each step.
         cells = _distinct(
-            np.asarray(pa.array(h3ronpy.change_resolution(cells, coarse)), dtype=np.uint64)
+            arrow_numpy.to_numpy(pa.array(h3ronpy.change_resolution(cells, coarse))).astype(
+                np.uint64, copy=False
+            )
         )
         ranges = descendant_ranges(cells, coarse)
     return ranges

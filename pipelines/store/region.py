@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines import arrow_numpy
 from pipelines.index.h3_cells import parent_cells
 from pipelines.index.h3_ranges import descendant_bounds, in_ranges, overlaps, spans_meeting
 
@@ -85,9 +86,10 @@ def read_file_in_ranges(path: Path, ranges: np.ndarray, columns: Iterable[str]) 
     if not groups:
         return parquet.schema_arrow.empty_table().select(wanted).replace_schema_metadata(None)
     table = parquet.read_row_groups(groups, columns=read_columns)
-    cells = table[_H3].fill_null(0).to_numpy()
+    # Through pipelines.arrow_numpy: pyarrow's own conversions import pandas (a study has none).
+    cells = arrow_numpy.to_numpy(table[_H3].fill_null(arrow_numpy.scalar(0, table[_H3].type)))
     return (
-        table.filter(pa.array(in_ranges(ranges, cells)))
+        table.filter(arrow_numpy.from_numpy(in_ranges(ranges, cells)))
         .select(wanted)
         .replace_schema_metadata(None)
     )
