@@ -66,7 +66,7 @@ def from_numpy(
 def from_strings(values: Iterable[str | None]) -> pa.StringArray:
     """Python strings (None: null) as an Arrow string array: ``pa.array(values, pa.string())``."""
     values = list(values)
-    encoded = [b"" if value is None else value.encode("utf-8") for value in values]
+    encoded = [b"" if value is None else _utf8(value) for value in values]
     offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)), out=offsets[1:])
     if offsets[-1] > np.iinfo(np.int32).max:
@@ -96,18 +96,24 @@ def scalar(value: object, type: pa.DataType) -> pa.Scalar:
     return from_numpy(np.array([value], dtype=_dtype(type)), type)[0]
 
 
+def _utf8(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string or None, got {type(value).__name__}")
+    return value.encode("utf-8")
+
+
 def _chunk(array: pa.Array) -> np.ndarray:
     dtype = _dtype(array.type)
     if array.null_count:
         raise ValueError(f"{array.null_count} null values: no numpy array of {array.type}")
-    data = array.buffers()[1]
-    if data is None:  # an empty array may have no buffer
-        data = b""
+    data, offset = array.buffers()[1], array.offset
+    if data is None or len(array) == 0:  # an empty array may have no buffer
+        data, offset = b"", 0
     if dtype == np.bool_:
         bits = np.frombuffer(data, dtype=np.uint8)
-        unpacked = np.unpackbits(bits, bitorder="little", count=array.offset + len(array))
-        return unpacked[array.offset :].view(np.bool_)
-    view = np.frombuffer(data, dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
+        unpacked = np.unpackbits(bits, bitorder="little", count=offset + len(array))
+        return unpacked[offset:].view(np.bool_)
+    view = np.frombuffer(data, dtype=dtype, count=len(array), offset=offset * dtype.itemsize)
     view.flags.writeable = False  # Arrow data is immutable (a buffer from numpy may not be)
     return view
 
