@@ -45,9 +45,11 @@ from pipelines.store.manifest import PartitionEntry
 # second) costs more than it saves: the files are prepared in this process instead.
 _PROCESSES_FROM_BYTES = 64_000_000
 # Files handed to each worker at once: enough that none waits while the parent swaps a
-# manifest (tens of ms on a national store), few enough that the locks held stay few. Memory
-# does not grow with it: a worker reads a file only when it starts on it.
-_IN_FLIGHT_PER_WORKER = 4
+# manifest or waits for the disk (an fsync, or creating a lock file, can wait tens of ms for
+# the file system's journal while 1 GB of partitions is being written), few enough that the
+# locks held stay few. Memory does not grow with it: a worker reads a file only when it starts
+# on it.
+_IN_FLIGHT_PER_WORKER = 8
 WORKERS_ENV = "HOTSPOTS_INGEST_WORKERS"
 # Partitions published per new store version (one manifest swap): a small archive is one
 # version; a national one publishes as it goes, holding at most this many partition locks.

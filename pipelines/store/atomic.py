@@ -174,8 +174,11 @@ def flush_folders(directories: list[Path]) -> None:
 
 
 def _fsync_file(path: Path) -> None:
-    with open(path, "rb") as written:
-        os.fsync(written.fileno())
+    fd = os.open(path, os.O_RDONLY)  # a bare descriptor: no buffered file object to build
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _publish_new(tmp_path: Path, path: Path) -> None:
