@@ -851,6 +851,26 @@ def test_bad_backtest_requests_say_what_to_fix(
     assert message in response.json()["error"]
 
 
+@pytest.mark.parametrize("train_months", [9, 18])
+def test_a_window_past_the_stores_end_says_where_the_store_ends(
+    town: Path, api: httpx.Client, train_months: int
+) -> None:
+    """The town holds 2019-01..2019-12. Training to 2020-06 used to be told to "load the missing
+    months" (future ones) and that "at most 18 training months are stored" (12 are)."""
+    query = {**ASK, "res": "9", "weights": "count", "to": "2020-06", "train_months": train_months}
+    response = api.post("/v1/backtest", params=query, headers=WRITE)
+    command = ["backtest", "--boundaries", WARDS, "--to", "2020-06", "--res", "9"]
+    command += ["--train-months", str(train_months), "--data-dir", str(town)]
+    result = CliRunner().invoke(cli, command)
+    assert response.status_code == 422 and result.exit_code == 2, result.output
+    for error in (response.json()["error"], result.stderr):
+        assert "the store ends at 2019-12, so end the training window (--to, to=) at 2019-09" in (
+            error
+        )
+        assert "(9 stored training months end at 2019-09)" in error
+        assert "load the missing months" not in error and "at most 18" not in error
+
+
 def test_bad_last_requests(api: httpx.Client) -> None:
     missing = api.get("/v1/backtest/last", params={"boundaries": "nowhere"})
     assert missing.status_code == 404 and "no boundary set named" in missing.json()["error"]

@@ -381,6 +381,10 @@ def check_training_window_stored(store: CrimeStore, base: StudyRequest, test_mon
     if not held:
         raise BacktestError(f"{message}; the store holds no crimes for this force: load some first")
     earliest_to = shift_month(held[0], wanted - 1)
+    if last > held[-1]:
+        # The window runs past the store's end: the missing months are future ones, not ones
+        # to load, so say where the store ends and where the window must end to leave a test.
+        raise BacktestError(f"{message}; {_past_the_end_fix(held, test_months)}")
     if held[0] <= missing[-1] <= held[-1] and missing[0] >= held[0]:
         # A gap inside the stored months: moving the window to the store's start cannot help, so
         # name the months to load and a window that avoids them.
@@ -397,13 +401,37 @@ def check_training_window_stored(store: CrimeStore, base: StudyRequest, test_mon
         )
     else:
         fix = "shorten it (--train-months, train_months=) or load the missing months"
-    months_to_last = len(months_between(held[0], last)) if held[0] <= last else 0
+    months_to_last = _stored_run_ending_at(set(held), last)
     if months_to_last:
         fix += (
             f"; ending at {last}, at most {months_to_last} training "
             f"{'month is' if months_to_last == 1 else 'months are'} stored"
         )
     raise BacktestError(f"{message}; the store holds {held[0]}..{held[-1]}: {fix}")
+
+
+def _past_the_end_fix(held: list[str], test_months: int) -> str:
+    latest_to = shift_month(held[-1], -test_months)
+    if latest_to < held[0]:
+        return (
+            f"the store holds {held[0]}..{held[-1]}, too few months for a training window and a "
+            f"{test_months}-month test period after it: shorten the test period (--test-months, "
+            "test_months=) or load earlier months"
+        )
+    fits = _stored_run_ending_at(set(held), latest_to)
+    return (
+        f"the store ends at {held[-1]}, so end the training window (--to, to=) at {latest_to} "
+        f"or earlier so that a stored test period follows ({fits} stored training "
+        f"{'month' if fits == 1 else 'months'} end at {latest_to})"
+    )
+
+
+def _stored_run_ending_at(held: set[str], last: str) -> int:
+    """How many consecutive stored months end at ``last`` (0 when ``last`` is not stored)."""
+    months = 0
+    while shift_month(last, -months) in held:
+        months += 1
+    return months
 
 
 def month_runs(months: list[str]) -> str:
