@@ -47,7 +47,12 @@ from pipelines.quoting import quoted
 from pipelines.spreadsheet import spreadsheet_safe_csv
 
 FormatOption = Annotated[
-    str, typer.Option("--format", help="table, json or csv (csv: allocate only).")
+    str | None,
+    typer.Option(
+        "--format",
+        help="table (the default; for the terminal), json or csv (csv: allocate and backtest).",
+        show_default=False,
+    ),
 ]
 OutputOption = Annotated[
     Path | None,
@@ -88,13 +93,14 @@ def allocate_command(
     first: FromOption = None,
     last: ToOption = None,
     force: ForceOption = None,
-    file_format: FormatOption = "table",
+    file_format: FormatOption = None,
     output: OutputOption = None,
     quiet: QuietOption = False,
     data_dir: DataDirOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Share N units across a scheme's areas by need (Webster rounding), beside the equal share."""
+    file_format = _chosen_format(file_format, output, ("table", "json", "csv"))
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     try:
@@ -136,15 +142,14 @@ def compare_command(
     first: FromOption = None,
     last: ToOption = None,
     force: ForceOption = None,
-    file_format: FormatOption = "table",
+    file_format: FormatOption = None,
     output: OutputOption = None,
     quiet: QuietOption = False,
     data_dir: DataDirOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Compare boundary schemes on the same crimes, cells, months and harm weights."""
-    if file_format not in ("table", "json"):
-        fail(f"--format must be table or json for compare, got {quoted(file_format)}")
+    file_format = _chosen_format(file_format, output, ("table", "json"), command="compare")
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     names = [name.strip() for name in boundaries.split(",") if name.strip()]
@@ -170,7 +175,7 @@ def compare_command(
     labels = {s.name: set_label(s.name, s.title) for s in sets}
     meaning = comparison.provenance["study_region"]["meaning"]
     region = f"Region: {with_set_labels(meaning, labels)}."
-    if file_format == "json" or output:
+    if file_format == "json":
         _write_json(body, output)
         typer.echo(region, err=True)
         return
@@ -275,7 +280,7 @@ def backtest_command(
     # gistar.DEFAULT_P_FOR_CLASSES, not imported: the command's module loads lazily
     p_for_classes: study.PForClasses = "permutation",
     scope: study.Scope = "set",
-    file_format: FormatOption = "table",
+    file_format: FormatOption = None,
     output: OutputOption = None,
     quiet: QuietOption = False,
     data_dir: DataDirOption = None,
@@ -288,6 +293,7 @@ def backtest_command(
     # Here, not at the top: the record keys on the service's own data version (cannot differ).
     from geo_service.results import data_version
 
+    file_format = _chosen_format(file_format, output, ("table", "json", "csv"))
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     try:
@@ -356,14 +362,31 @@ def backtest_command(
         )
 
 
+def _chosen_format(
+    file_format: str | None, output: Path | None, allowed: tuple[str, ...], command: str = ""
+) -> str:
+    """The output format, checked before anything runs: a table is for the terminal, so -o alone
+    writes JSON and an explicit --format table with -o is refused rather than written as JSON."""
+    if file_format is None:
+        return "json" if output else "table"
+    if file_format not in allowed:
+        choices = ", ".join(allowed[:-1]) + " or " + allowed[-1]
+        fail(
+            f"--format must be {choices}{' for ' + command if command else ''}, "
+            f"got {quoted(file_format)}"
+        )
+    if file_format == "table" and output:
+        written = " or ".join(f for f in allowed if f != "table")
+        fail(f"--format table is for the terminal, not a file: use --format {written} with -o")
+    return file_format
+
+
 def _emit(
     frame: pd.DataFrame, provenance: dict, file_format: str, output: Path | None, title: str
 ) -> None:
-    if file_format not in ("table", "json", "csv"):
-        fail(f"--format must be table, json or csv, got {quoted(file_format)}")
     if file_format == "csv":
         write_text_output(output, spreadsheet_safe_csv(frame))
-    elif file_format == "json" or output:  # a table is for the terminal: -o writes the JSON
+    elif file_format == "json":
         _write_json({"provenance": provenance, "rows": _records(frame)}, output)
     else:
         table = Table(title=title)

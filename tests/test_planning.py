@@ -3,6 +3,8 @@ boundary-scheme comparison whose every figure is recomputed directly in the test
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -600,3 +602,46 @@ def test_displacement_command_reports_the_wdq(town, data_dir, tmp_path) -> None:
         expected.target_odds_ratio.value
     )  # fmt: skip
     assert "inference" in body["provenance"]
+
+
+@pytest.mark.parametrize(
+    ("args", "written"),
+    [
+        (["allocate", "--boundaries", "town-wards-2019", "--units", "9"], "json or csv"),
+        (["backtest", "--boundaries", "town-wards-2019", "--to", "2019-09"], "json or csv"),
+        (["compare", "--boundaries", "town-wards-2019,town-wards-2019"], "--format json with"),
+    ],
+)
+def test_an_explicit_table_format_is_not_written_to_a_file_as_json(
+    town,  # noqa: F811
+    data_dir,
+    tmp_path,
+    args,
+    written,
+) -> None:
+    """--format table with -o used to write JSON to the file without a word."""
+    out = tmp_path / "out.txt"
+    result = _invoke(*args, "--format", "table", "-o", str(out), "--data-dir", str(data_dir))
+    assert result.exit_code == 2, result.output
+    assert "--format table is for the terminal, not a file" in result.stderr
+    assert written in result.stderr and "Traceback" not in result.output
+    assert not out.exists()
+
+
+def test_output_without_a_format_writes_json(town, data_dir, tmp_path) -> None:  # noqa: F811
+    out = tmp_path / "allocation.json"
+    args = ["allocate", "--boundaries", "town-wards-2019", "--units", "9", "--measure", "count"]
+    result = _invoke(*args, "-o", str(out), "--data-dir", str(data_dir))
+    assert result.exit_code == 0, result.output
+    assert sum(row["units"] for row in json.loads(out.read_text())["rows"]) == 9
+
+
+def test_backtest_writes_csv_as_its_format_help_says(town, data_dir, tmp_path) -> None:  # noqa: F811
+    assert "csv: allocate and backtest" in " ".join(_invoke("backtest", "--help").output.split())
+    out = tmp_path / "backtest.csv"
+    args = ["backtest", "--boundaries", "town-wards-2019", "--to", "2019-09", "--train-months"]
+    args += ["9", "--res", "9", "--weights", "count", "--permutations", "0"]
+    args += ["--p-for-classes", "analytic", "--quiet", "--format", "csv", "-o", str(out)]
+    result = _invoke(*args, "--data-dir", str(data_dir))
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines()[0].startswith("resolution,")
