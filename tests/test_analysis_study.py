@@ -398,3 +398,25 @@ def test_emerging_needs_ten_months(town) -> None:
     )
     with pytest.raises(ValueError, match="10"):
         run_study(store, wards, request)
+
+
+def test_weights_giving_every_crime_zero_harm_say_so_and_what_to_use(
+    town, data_dir: Path, tmp_path: Path
+) -> None:
+    """An all-zero table used to fail with "all values are equal, so Gi* is undefined" alone."""
+    store, wards = town
+    zero = tmp_path / "zero.yaml"
+    zero.write_text("name: zero\nversion: '1'\ndefault: 0\nweights:\n  burglary: 0\n")
+    for method in ("gistar", "lisa"):
+        request = StudyRequest("town-wards-2019", weights=str(zero), method=method, permutations=9)
+        with pytest.raises(StudyError) as refused:
+            run_study(store, wards, request)
+        message = str(refused.value)
+        assert "the weights zero give every crime of 2019-01..2019-12 zero harm" in message
+        assert "every cell has the same value (0)" in message and "--weights count" in message
+    args = ["analyse", "--boundaries", "town-wards-2019", "--weights", str(zero)]
+    result = runner.invoke(
+        app, [*args, "-o", str(tmp_path / "x.json"), "--data-dir", str(data_dir)]
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "zero harm" in result.stderr and "weights=count" in result.stderr

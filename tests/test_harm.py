@@ -347,3 +347,30 @@ def test_a_sum_of_weights_is_labelled_without_per_crime() -> None:
     assert metric_label("harm_per_km2", table) == (
         "Harm per km² (home-office-2018: GBP (2015/16 prices) per km²)"
     )
+
+
+@pytest.mark.parametrize("loader", ["SafeLoader", "CSafeLoader"])
+def test_a_category_given_twice_is_refused_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, loader: str
+) -> None:
+    """PyYAML keeps the last of two equal keys without a word, so `burglary: 1, burglary: 2`
+    loaded as burglary 2; both loaders (libyaml's when PyYAML has it) refuse it now."""
+    import pipelines.harm.table as table_module
+
+    if not hasattr(yaml, loader):
+        pytest.skip(f"PyYAML was built without {loader}")
+    monkeypatch.setattr(
+        table_module, "_TableLoader", table_module.unique_keys_loader(getattr(yaml, loader))
+    )
+    flow = _write(tmp_path / "flow.yaml", "default: 1\nweights: {burglary: 1, burglary: 2}\n")
+    with pytest.raises(HarmTableError, match=r"key 'burglary' is given twice \(line 2\)"):
+        load_table(flow)
+    block = "default: 1\nweights:\n  robbery: 3\n  burglary: 1\n  burglary: 2\n"
+    with pytest.raises(HarmTableError, match=r"key 'burglary' is given twice \(line 5\)"):
+        load_table(_write(tmp_path / "block.yaml", block))
+    assert (
+        load_table(_write(tmp_path / "ok.yaml", block.replace("  burglary: 2\n", ""))).weight(
+            "burglary"
+        )
+        == 1
+    )

@@ -183,6 +183,8 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
     weights = kring_weights(grid.cells, request.k)
     columns = _cell_columns(grid, boundary_set, counts, values)
     columns["streets"] = top_streets(located.cell, crimes["location"], len(grid))
+    if len(values) and np.ptp(values) == 0:
+        raise StudyError(_no_variation(request, table.name, values, window))
     settings = _statistics(request, columns, values, counts, weights)
     # Concentration, beside the clusters: a lone busy street is a high-count place, not a hot spot.
     places = high_count_places(counts, alpha=request.alpha, correction=request.correction)
@@ -314,6 +316,25 @@ def _statistics(
     columns["class"] = result.labels
     columns["hotspot"] = result.labels == "HH"
     return result.settings
+
+
+def _no_variation(
+    request: StudyRequest, weights: str, values: np.ndarray, window: StudyWindow
+) -> str:
+    """Why the statistic is undefined (every cell the same value) and what to change."""
+    statistic = "Gi*" if request.method == "gistar" else "Local Moran's I"
+    if not values.any():
+        return (
+            f"the weights {weights} give every crime of {window.first}..{window.last} zero harm, "
+            f"so every cell has the same value (0) and {statistic} is undefined; use a table "
+            "with non-zero weights for these crimes, or the count weights (--weights count, "
+            "weights=count)"
+        )
+    return (
+        f"every cell has the same value ({values[0]:g}) in {window.first}..{window.last}, so "
+        f"{statistic} is undefined; choose other months (--from/--to, from=/to=) or another "
+        "resolution (--res, res=)"
+    )
 
 
 def _check_request(request: StudyRequest) -> None:

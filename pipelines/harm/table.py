@@ -74,6 +74,40 @@ class HarmTableError(InputError):
     """A harm table that cannot be used; the one-line message names the file and the problem."""
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(key, line)
+        self.key, self.line = key, line
+
+
+def unique_keys_loader(base: type) -> type:
+    """``base`` (a PyYAML safe loader, libyaml's or the pure-Python one) refusing a key given
+    twice in one mapping: YAML forbids it, and PyYAML would keep the last value without a word,
+    so a category's weight could be silently replaced."""
+
+    class UniqueKeysLoader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    repeated = key in seen
+                except TypeError:  # unhashable: the base constructor says so
+                    continue
+                if repeated:
+                    raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeysLoader
+
+
+# libyaml's parser when PyYAML has it: the same document, ~10x faster (cchi: 10 ms).
+_TableLoader = unique_keys_loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 @dataclass(frozen=True)
 class HarmTable:
     """A harm weight table with the options applied; ``weights`` covers every slug it knows."""
@@ -250,8 +284,12 @@ def _from_yaml(path: Path, origin: str) -> HarmTable:
     raw = path.read_bytes()
     label = path.name
     try:
-        # libyaml's parser when PyYAML has it: the same document, ~10x faster (cchi: 10 ms).
-        doc = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        doc = yaml.load(raw, Loader=_TableLoader)
+    except _DuplicateKey as duplicate:
+        raise HarmTableError(
+            f"harm table {label}: key {quoted(str(duplicate.key))} is given twice (line "
+            f"{duplicate.line}); give each key once"
+        ) from None
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
