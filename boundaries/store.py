@@ -60,9 +60,15 @@ class StoredAreas(AreaSource):
 
     def frame(self) -> gpd.GeoDataFrame:
         if self._frame is None:
-            import geopandas as gpd
+            from geopandas.io.arrow import _arrow_to_geopandas
 
-            self._frame = gpd.read_parquet(pa.BufferReader(self.data))
+            # ParquetFile, not gpd.read_parquet: read_parquet goes through pyarrow's dataset
+            # scanner, whose pool thread may still hold these bytes when the process exits on
+            # an error, and freeing them then (taking the GIL during finalisation) aborts it
+            # ("terminate called without an active exception"). The table becomes the frame as
+            # read_parquet makes it (same function, same "geo" footer: CRS, geometry column).
+            table = pq.ParquetFile(pa.BufferReader(self.data)).read()
+            self._frame = _arrow_to_geopandas(table)
         return self._frame.copy()  # each set read has its own (callers may add columns)
 
     def _read_columns(self) -> AreaColumns:
@@ -114,7 +120,9 @@ class BoundaryStore:
         # geopandas writes the GeoParquet "geo" footer; the set's description is added beside it.
         geoparquet = io.BytesIO()
         boundary_set.areas.to_parquet(geoparquet, index=False)
-        table = pq.read_table(pa.BufferReader(geoparquet.getvalue()))
+        # ParquetFile, not read_table: read_table's dataset scanner may still hold the bytes
+        # when the process exits on an error, which then aborts (see StoredAreas.frame).
+        table = pq.ParquetFile(pa.BufferReader(geoparquet.getvalue())).read()
         metadata = dict(table.schema.metadata or {})
         metadata[METADATA_KEY] = json.dumps(boundary_set.metadata()).encode()
         remove_stale_temporaries(path)
