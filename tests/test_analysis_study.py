@@ -24,7 +24,9 @@ from pipelines.analysis.ranking import RankingError, rank_cells
 from pipelines.analysis.study import StudyError, StudyRequest, run_study
 from pipelines.analysis.window import WindowError, choose_window
 from pipelines.ingest.archive import ingest_archive
+from pipelines.months import months_between
 from pipelines.store import CrimeStore
+from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.service_town import EAST, WEST, ward_polygons, write_archive
 
 runner = CliRunner()
@@ -420,3 +422,29 @@ def test_weights_giving_every_crime_zero_harm_say_so_and_what_to_use(
     )
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "zero harm" in result.stderr and "weights=count" in result.stderr
+
+
+def test_a_default_window_without_crimes_in_the_region_names_it_and_what_to_do(
+    town, data_dir: Path, tmp_path: Path
+) -> None:
+    """The town's crimes are 2019's; another force's 2023 months make the default window (the
+    store's latest 12 months across all forces) 2023, where the town has none. The refusal used
+    to be "there are no crimes in the study region and window", naming neither window nor fix."""
+    store, wards = town
+    london = ArchiveBuilder(tmp_path / "london")
+    for month in months_between("2023-01", "2023-12"):
+        line = crime_line(month, crime_id=f"{month}-city", longitude="-0.09", latitude="51.515")
+        london.write("city-of-london", month, [line])
+    ingest_archive(store, london.root)
+    with pytest.raises(StudyError) as refused:
+        run_study(store, wards, StudyRequest("town-wards-2019", permutations=9))
+    message = str(refused.value)
+    assert "no crimes in the study region in 2023-01..2023-12 (the store holds" in message
+    assert "months for city-of-london)" in message
+    assert "--from/--to, from=/to=" in message and "ingest the force that covers it" in message
+    # The months the town's crimes are stored for run.
+    run_study(store, wards, StudyRequest("town-wards-2019", first="2019-01", last="2019-12"))
+    args = ["analyse", "--boundaries", "town-wards-2019", "-o", str(tmp_path / "x.json")]
+    result = runner.invoke(app, [*args, "--data-dir", str(data_dir)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "2023-01..2023-12" in result.stderr and "--from/--to" in result.stderr

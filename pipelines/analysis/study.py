@@ -132,6 +132,8 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
             resolution = coarser
             continue
         in_region = int(prepared.located.inside.sum())
+        if in_region == 0:
+            raise StudyError(_no_crimes_in_region(categories, prepared.window))
         verdict = check_enough_data(
             total_crimes=in_region,
             cells=len(prepared.grid),
@@ -316,6 +318,20 @@ def _statistics(
     columns["class"] = result.labels
     columns["hotspot"] = result.labels == "HH"
     return result.settings
+
+
+def _no_crimes_in_region(categories: list[str], window: StudyWindow) -> str:
+    """No crimes to study: name the window used (by default the store's latest months, which
+    may be another force's) and what to change, in the words of compare's refusal."""
+    forces = ", ".join(window.forces)
+    held = f" (the store holds these months for {forces})" if forces else ""
+    which = ", none of the chosen categories" if categories else ""
+    other = "choose other categories (--category, categories=), or " if categories else ""
+    return (
+        f"there are no crimes in the study region in {window.first}..{window.last}{which}{held}; "
+        f"{other}choose months the store holds for this region (--from/--to, from=/to=; "
+        "`hotspots coverage` or GET /v1/coverage lists them), or ingest the force that covers it"
+    )
 
 
 def _no_variation(
