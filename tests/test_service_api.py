@@ -700,3 +700,25 @@ def test_a_single_valued_parameter_given_twice_is_refused(api: httpx.Client) -> 
         params=[("boundaries", WARDS), ("area", WEST), ("area", EAST), *FAST.items(), ("top", 3)],
     )
     assert areas.status_code == 200, areas.text
+
+
+def test_a_default_window_without_crimes_in_the_region_names_it(tmp_path: Path) -> None:
+    """Another force's 2023 months make the default window 2023, where the town (2019) has no
+    crimes: the 422 names that window and what to do, not just "no crimes ... and window"."""
+    from pipelines.months import months_between
+    from tests.archive_fixtures import ArchiveBuilder, crime_line
+
+    data_dir, _ = build_town(tmp_path)
+    london = ArchiveBuilder(tmp_path / "london")
+    for month in months_between("2023-01", "2023-12"):
+        line = crime_line(month, crime_id=f"{month}-city", longitude="-0.09", latitude="51.515")
+        london.write("city-of-london", month, [line])
+    ingest_archive(CrimeStore(data_dir), london.root)
+    with live_client(Settings(data_dir=data_dir)) as api:
+        refused = api.get("/v1/hotspots", params={"boundaries": WARDS, **FAST}, timeout=60)
+        assert refused.status_code == 422, refused.text
+        error = refused.json()["error"]
+        assert "no crimes in the study region in 2023-01..2023-12" in error
+        assert "months for city-of-london" in error and "from=/to=" in error
+        asked = {"boundaries": WARDS, "from": MONTHS[0], "to": MONTHS[-1], **FAST}
+        assert api.get("/v1/hotspots", params=asked, timeout=60).status_code == 200
