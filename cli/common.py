@@ -7,7 +7,9 @@ import math
 import os
 import re
 import secrets
+import select
 import stat
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,12 +29,19 @@ from pipelines.store.paths import resolve_data_dir
 if TYPE_CHECKING:
     from pipelines.store import CrimeStore
 
+
 # Reports go to stdout; errors and progress to stderr (errors one line, no traceback), so
 # stdout holds only the answer another program may read. markup=False: what the commands print
 # quotes set titles, area names, paths and the user's input, which must print as typed ("Tor
 # [/] quay" is a name, not a Rich tag); a styled piece is built as rich.text.Text instead.
-console = Console(markup=False)
-error_console = Console(stderr=True, markup=False)
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # Rich's own ends with exit 1 and no word; the reader stopping early is no error.
+        standard_output_closed()
+
+
+console = _Console(markup=False)
+error_console = _Console(stderr=True, markup=False)
 
 DataDirOption = Annotated[
     Path | None,
@@ -158,6 +167,25 @@ STANDARD_OUTPUT = "-"
 def is_standard_output(path: Path | None) -> bool:
     """Whether -o names standard output (``-o -``)."""
     return path is not None and str(path) == STANDARD_OUTPUT
+
+
+def standard_output_closed() -> NoReturn:
+    """End quietly, exit 0, when the reader of standard output stopped early (``| head``), as
+    Unix tools do: what it read is what it asked for, so no error, no traceback and no "Wrote"
+    claim. Later writes (and the flush at exit) go to /dev/null instead of failing again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise typer.Exit(0)
+
+
+def standard_output_gone() -> bool:
+    """Whether standard output is a pipe whose reader has gone (so a BrokenPipeError was
+    about it, not about a socket or another pipe the command writes)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):  # no poll (Windows), or no real stdout
+        return False
 
 
 def refuse_standard_output(path: Path | None, why: str) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import errno
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.text import Text
@@ -24,12 +24,14 @@ from cli.common import (
     open_store,
     refuse_standard_output,
     refuse_to_overwrite,
+    standard_output_closed,
 )
-from pipelines.export import FORMATS, ExportError, export_crimes, format_for
+from pipelines.export import FORMATS, ExportError, ExportWriteError, export_crimes, format_for
 from pipelines.forces import ForceError, check_force
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
 from pipelines.store.atomic import OutputExistsError
+from pipelines.store.errors import StoreWriteError
 from pipelines.wording import counted
 
 if TYPE_CHECKING:
@@ -97,6 +99,8 @@ def export(
     try:
         with error_console.status(Text(f"Writing {crimes.num_rows:,} crimes to {output}...")):
             rows = export_crimes(crimes, output, chosen)
+    except ExportWriteError as error:
+        fail(str(error), code=1)
     except (ExportError, OutputExistsError) as error:
         fail(str(error))
     except OSError as error:
@@ -106,13 +110,35 @@ def export(
 
 def _export_to_standard_output(crimes: pa.Table, force: str, chosen: str) -> int:
     """Export to a file in a temporary folder (the writers take a path), then copy it out."""
-    with tempfile.TemporaryDirectory(prefix="hotspots-export-") as folder:
-        written = Path(folder) / f"{force}.{chosen}"  # GeoJSON names its layer after the file
-        rows = export_crimes(crimes, written, chosen)
-        with written.open("rb") as source:
-            try:
-                shutil.copyfileobj(source, sys.stdout.buffer)
-                sys.stdout.buffer.flush()
-            except BrokenPipeError:  # the reader stopped early (`| head`): not an error
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    try:
+        with tempfile.TemporaryDirectory(prefix="hotspots-export-") as folder:
+            written = Path(folder) / f"{force}.{chosen}"  # GeoJSON names its layer after it
+            rows = export_crimes(crimes, written, chosen)
+            with written.open("rb") as source:
+                try:
+                    shutil.copyfileobj(source, sys.stdout.buffer)
+                    sys.stdout.buffer.flush()
+                except BrokenPipeError:  # the reader stopped early (`| head`)
+                    standard_output_closed()
+    except (StoreWriteError, ExportError, OSError) as error:
+        _temporary_folder_fault(error)
     return rows
+
+
+def _temporary_folder_fault(error: Exception) -> NoReturn:
+    """The export to standard output is first written in the temporary folder (TMPDIR): a
+    fault there names that folder and what to do, not a hotspots-export-XXXX file."""
+    folder = tempfile.gettempdir()
+    cause = error if isinstance(error, OSError) else error.__cause__
+    code = cause.errno if isinstance(cause, OSError) else None
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        reason = "the disk is full" if code == errno.ENOSPC else "the disk quota is used up"
+        advice = "free some space there, or set TMPDIR to a folder with space"
+    else:
+        reason = str(cause.strerror if isinstance(cause, OSError) and cause.strerror else error)
+        advice = "set TMPDIR to a folder this account can write, with space"
+    fail(
+        f"cannot write the export's temporary copy in the temporary folder {folder} "
+        f"(standard output is written from there): {reason}; {advice}",
+        code=1,
+    )

@@ -104,6 +104,12 @@ class HotspotsGroup(LazyGroup):
             return contextvars.copy_context().run(super().invoke, ctx)
         except click_errors.UsageError as error:
             usage_error(error)
+        except BrokenPipeError:
+            from cli.common import standard_output_closed, standard_output_gone
+
+            if not standard_output_gone():
+                raise
+            standard_output_closed()  # the reader stopped early (`| head`): end quietly
         except Exception as error:
             # Imported here: the store pulls in pyarrow, and `hotspots --help` must stay fast.
             from pipelines.errors import UnavailableError

@@ -10,6 +10,8 @@ export never leaves half a file where a good one was.
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,6 +19,7 @@ import h3
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+from pyogrio import errors as pyogrio_errors
 
 from pipelines.quoting import quoted
 from pipelines.spreadsheet import spreadsheet_safe_table
@@ -27,6 +30,10 @@ FORMATS = ("csv", "parquet", "geojson")
 
 class ExportError(Exception):
     """An export that cannot be written as asked."""
+
+
+class ExportWriteError(ExportError):
+    """The writer failed part way (not the request's fault): exit 1, as a disk fault."""
 
 
 def format_for(path: Path, explicit: str | None) -> str:
@@ -55,10 +62,34 @@ def export_crimes(crimes: pa.Table, path: Path, file_format: str) -> int:
         elif file_format == "csv":
             pa_csv.write_csv(spreadsheet_safe_table(_with_hex_cells(crimes)), tmp_path)
         elif file_format == "geojson":
-            _write_geojson(_with_hex_cells(crimes), tmp_path, layer=path.stem)
+            try:
+                _write_geojson(_with_hex_cells(crimes), tmp_path, layer=path.stem)
+            except (pyogrio_errors.DataSourceError, pyogrio_errors.DataLayerError) as error:
+                raise _gdal_write_error(error, path, tmp_path) from error
         else:
             raise ExportError(f"unknown format {quoted(file_format)}")
     return crimes.num_rows
+
+
+# Free bytes below which a failed GDAL write is taken for a full disk (GDAL writes in blocks of
+# a few KiB, so a write that failed for want of space leaves less than this).
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def _gdal_write_error(error: Exception, path: Path, tmp_path: Path) -> Exception:
+    """A failed GDAL (pyogrio) write in words. GDAL's error carries no errno, so a nearly
+    full disk under the file is taken as the cause: an ``OSError`` ENOSPC, which the atomic
+    write turns into its usual "the disk is full" message; anything else is one line naming
+    the file as the user gave it, not the temporary file."""
+    try:
+        info = os.statvfs(tmp_path.parent)
+        full = info.f_bavail * info.f_frsize < _NEARLY_FULL_BYTES
+    except OSError:
+        full = False
+    if full:
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    reason = str(error).replace(str(tmp_path), str(path)).strip().splitlines()[0]
+    return ExportWriteError(f"could not write {path}: {reason}")
 
 
 def _with_hex_cells(crimes: pa.Table) -> pa.Table:
