@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import math
 import os
@@ -173,7 +174,9 @@ def standard_output_closed() -> NoReturn:
     """End quietly, exit 0, when the reader of standard output stopped early (``| head``), as
     Unix tools do: what it read is what it asked for, so no error, no traceback and no "Wrote"
     claim. Later writes (and the flush at exit) go to /dev/null instead of failing again."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    # stdout may be no file (an in-process run's capture): then there is nothing to point.
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     raise typer.Exit(0)
 
 
