@@ -174,10 +174,71 @@ def standard_output_closed() -> NoReturn:
     """End quietly, exit 0, when the reader of standard output stopped early (``| head``), as
     Unix tools do: what it read is what it asked for, so no error, no traceback and no "Wrote"
     claim. Later writes (and the flush at exit) go to /dev/null instead of failing again."""
-    # stdout may be no file (an in-process run's capture): then there is nothing to point.
-    with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    silence_standard_output()
     raise typer.Exit(0)
+
+
+def silence_standard_output() -> None:
+    """Point standard output at /dev/null, so later writes and the flush at exit do not fail
+    again once its fault has been dealt with."""
+    # stdout may be no file (an in-process run's capture): then there is nothing to point.
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+# Why a write to standard output failed, in words (the rest say the system's own reason).
+_STANDARD_OUTPUT_FAULTS = {
+    errno.ENOSPC: "the disk (or device) is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EIO: "an input/output error (the disk or device failed)",
+}
+
+
+def report_standard_output_fault(error: OSError) -> None:
+    """Say in one line on stderr that standard output could not be written, and why (a full
+    disk or device, an input/output error); later writes (and the flush at exit) go to
+    /dev/null so they do not fail again with a traceback."""
+    reason = _STANDARD_OUTPUT_FAULTS.get(error.errno or 0) or error.strerror or str(error)
+    silence_standard_output()
+    line = Text.assemble(("error:", "bold red"), f" cannot write to standard output: {reason}")
+    error_console.print(line, highlight=False, soft_wrap=True)
+
+
+def standard_output_failed(error: OSError) -> NoReturn:
+    """End a command whose write to standard output failed: quietly, exit 0, when its reader
+    stopped early (:func:`standard_output_closed`); else one line naming standard output and
+    the reason, exit 1 (what was written is incomplete), no traceback."""
+    if isinstance(error, BrokenPipeError):
+        standard_output_closed()
+    report_standard_output_fault(error)
+    raise typer.Exit(1)
+
+
+def about_standard_output(error: OSError) -> bool:
+    """Whether ``error`` came from writing standard output, not another file or socket.
+
+    Python's errors writing a stream name no file, so: the code that made the failed write
+    held standard output (click's echo its file, Rich's console itself, a copy the bound
+    ``write``), or standard output fails a write of no bytes now (a full or failing device)."""
+    stdout = sys.stdout
+    ours = {id(stdout), id(getattr(stdout, "buffer", None))}
+    trace = error.__traceback__
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    if trace is not None:
+        for value in trace.tb_frame.f_locals.values():
+            held = getattr(value, "__self__", value)  # a bound write: its stream
+            if id(held) in ours or (isinstance(held, Console) and held.file is stdout):
+                return True
+    try:
+        descriptor = stdout.fileno()
+    except (OSError, ValueError, AttributeError):  # no real stdout (an in-process capture)
+        return False
+    try:
+        os.write(descriptor, b"")
+    except OSError:
+        return True
+    return False
 
 
 def standard_output_gone() -> bool:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import errno
-import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 import typer
 from rich.text import Text
@@ -24,7 +23,7 @@ from cli.common import (
     open_store,
     refuse_standard_output,
     refuse_to_overwrite,
-    standard_output_closed,
+    standard_output_failed,
 )
 from pipelines.export import FORMATS, ExportError, ExportWriteError, export_crimes, format_for
 from pipelines.forces import ForceError, check_force
@@ -115,14 +114,29 @@ def _export_to_standard_output(crimes: pa.Table, force: str, chosen: str) -> int
             written = Path(folder) / f"{force}.{chosen}"  # GeoJSON names its layer after it
             rows = export_crimes(crimes, written, chosen)
             with written.open("rb") as source:
-                try:
-                    shutil.copyfileobj(source, sys.stdout.buffer)
-                    sys.stdout.buffer.flush()
-                except BrokenPipeError:  # the reader stopped early (`| head`)
-                    standard_output_closed()
+                _copy_to_standard_output(source)
     except (StoreWriteError, ExportError, OSError) as error:
         _temporary_folder_fault(error)
     return rows
+
+
+def _copy_to_standard_output(source: BinaryIO) -> None:
+    """Copy the temporary file out: a fault reading it is the temporary folder's (the caller
+    says so), a fault writing is standard output's (a reader that stopped early, a full disk
+    or device), said as such, not blamed on TMPDIR."""
+    out = sys.stdout.buffer
+    while chunk := source.read(_COPY_CHUNK):
+        try:
+            out.write(chunk)
+        except OSError as error:
+            standard_output_failed(error)
+    try:
+        out.flush()
+    except OSError as error:
+        standard_output_failed(error)
+
+
+_COPY_CHUNK = 1 << 20
 
 
 def _temporary_folder_fault(error: Exception) -> NoReturn:

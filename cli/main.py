@@ -8,6 +8,7 @@ own docstring or Typer help; tests/test_cli_lazy.py checks them.
 from __future__ import annotations
 
 import contextvars
+import sys
 from typing import Any, NoReturn
 
 import typer
@@ -97,7 +98,7 @@ class HotspotsGroup(LazyGroup):
     def invoke(self, ctx: typer.Context) -> object:
         """A store fault (read-only or full disk, a damaged partition, a partition another
         ingest holds) ends any command with one line on stderr, never a traceback; so does a
-        usage error (:func:`usage_error`)."""
+        usage error (:func:`usage_error`) and a fault writing standard output."""
         try:
             # In a context of its own: the files one command keeps (-o without --overwrite,
             # pipelines/store/atomic.keep_existing) are not kept by the next in this process.
@@ -116,7 +117,11 @@ class HotspotsGroup(LazyGroup):
             from pipelines.store.errors import StoreError
 
             if not isinstance(error, StoreError | UnavailableError):
-                raise
+                from cli.common import about_standard_output, standard_output_failed
+
+                if not isinstance(error, OSError) or not about_standard_output(error):
+                    raise
+                standard_output_failed(error)  # a full disk or device, an I/O error: one line
             from cli.common import fail
             from pipelines.store.atomic import OutputExistsError
 
@@ -166,9 +171,30 @@ def main() -> None:
     except SystemExit as done:
         from cli.process_exit import end_now, teardown_skipped
 
+        if not _standard_output_flushed():
+            done.code = 1
         if teardown_skipped():
             end_now(done.code)
         raise
+
+
+def _standard_output_flushed() -> bool:
+    """Flush what a command printed but did not flush: a full disk or device found only now
+    is one line and exit 1 too, rather than a lost answer (or Python's "Exception ignored")."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early: no error (see standard_output_closed)
+        from cli.common import silence_standard_output
+
+        silence_standard_output()
+    except OSError as error:
+        from cli.common import report_standard_output_fault
+
+        report_standard_output_fault(error)
+        return False
+    except (ValueError, AttributeError):  # stdout closed, or none
+        pass
+    return True
 
 
 if __name__ == "__main__":
