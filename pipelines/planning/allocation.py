@@ -52,6 +52,7 @@ class OptionNames:
     assign: str  # between an option and its value: " " on the command line, "=" in a URL
     rounding: str = "--rounding"
     floor_rule: str = "--floor-rule"
+    weights: str = "--weights"
 
     def setting(self, option: str, value: object) -> str:
         return f"{option}{self.assign}{value}"
@@ -59,7 +60,14 @@ class OptionNames:
 
 CLI_NAMES = OptionNames("--units", "--min", "--max", "--measure", " ")
 HTTP_NAMES = OptionNames(
-    "units", "min", "max", "measure", "=", rounding="rounding", floor_rule="floor_rule"
+    "units",
+    "min",
+    "max",
+    "measure",
+    "=",
+    rounding="rounding",
+    floor_rule="floor_rule",
+    weights="weights",
 )
 
 

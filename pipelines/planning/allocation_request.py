@@ -136,6 +136,10 @@ def allocate_by_need(
     raw = frame[column].to_numpy(dtype=np.float64)
     # An area with no rate (no residents recorded) has no measured need: it gets its floor.
     values = np.where(np.isfinite(raw), raw, 0.0)
+    if request.measure == "harm" and not values.any() and frame["crimes"].sum() > 0:
+        raise AllocationError(
+            _no_harm(table.name, window.first, window.last, boundary_set.name, names)
+        )
     progress("Sharing the units", 1, 2)
     result = allocate(
         frame["code"].tolist(),
@@ -184,6 +188,17 @@ def allocate_by_need(
     }
     progress("Done", 2, 2)
     return NeedAllocation(frame, provenance)
+
+
+def _no_harm(weights: str, first: str, last: str, areas: str, names: OptionNames) -> str:
+    """Why harm gives no need to share by (every area's harm is 0) and what to change: without
+    it the units would go to the first areas by code (the tie rule), as if that were need."""
+    return (
+        f"the weights {weights} give every crime of {first}..{last} in {areas} zero harm, "
+        "so no area has any need to share the units by; use a table with non-zero weights for "
+        f"these crimes, the count weights ({names.setting(names.weights, 'count')}), or "
+        f"{names.setting(names.measure, 'count')}"
+    )
 
 
 def _definition(measure: str, weights: str, unit: str) -> str:
