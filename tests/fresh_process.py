@@ -1,5 +1,6 @@
-"""Which modules a piece of code loads, asked of a new Python process: what a user's command or
-a server start pays in imports, which the test process (with everything loaded) cannot show."""
+"""New processes for what the test process cannot show: which modules a piece of code loads
+(what a user's command or a server start pays in imports), and how the ``hotspots`` command
+ends when its standard output is a closed pipe or a full device."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+HOTSPOTS = str(Path(sys.executable).with_name("hotspots"))
 
 
 def modules_loaded(code: str, watched: Iterable[str]) -> tuple[list[str], str]:
@@ -21,3 +26,12 @@ def modules_loaded(code: str, watched: Iterable[str]) -> tuple[list[str], str]:
     )
     printed, _, last = done.stdout.rstrip("\n").rpartition("\n")
     return json.loads(last), printed
+
+
+def hotspots_writing_to(stdout: int | IO, *args: str) -> subprocess.CompletedProcess:
+    """Run ``hotspots *args`` in a new process with its standard output on ``stdout`` (a
+    descriptor or an open file: a pipe whose reader has gone, /dev/full) and its standard error
+    captured as text; the exit status is the caller's to check."""
+    return subprocess.run(
+        [HOTSPOTS, *args], stdout=stdout, stderr=subprocess.PIPE, text=True, check=False
+    )

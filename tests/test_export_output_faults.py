@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,8 +21,8 @@ from typer.testing import CliRunner
 
 import pipelines.export
 from cli.main import app as cli
+from tests.fresh_process import HOTSPOTS, hotspots_writing_to
 
-HOTSPOTS = str(Path(sys.executable).with_name("hotspots"))
 FORCE = "devon-and-cornwall"
 
 
@@ -134,13 +133,7 @@ def test_standard_output_closed_early_ends_quietly(quickstart_dir: Path, args: l
     read, write = os.pipe()
     os.close(read)  # the reader has gone before the command writes a byte
     try:
-        result = subprocess.run(
-            [HOTSPOTS, *args, "--data-dir", str(quickstart_dir)],
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
+        result = hotspots_writing_to(write, *args, "--data-dir", str(quickstart_dir))
     finally:
         os.close(write)
     assert (result.returncode, result.stderr) == (0, "")

@@ -4,13 +4,12 @@ does not blame the temporary folder (TMPDIR) for it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-HOTSPOTS = str(Path(sys.executable).with_name("hotspots"))
+from tests.fresh_process import hotspots_writing_to
+
 FORCE = "devon-and-cornwall"
 SET = "e06000027-wards-2019"
 
@@ -31,13 +30,7 @@ def test_a_full_standard_output_is_one_line_naming_it(
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
     with open("/dev/full", "w") as full:
-        result = subprocess.run(
-            [HOTSPOTS, *args, "--data-dir", str(quickstart_dir)],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-        )
+        result = hotspots_writing_to(full, *args, "--data-dir", str(quickstart_dir))
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
