@@ -34,7 +34,9 @@ from cli.common import (
     open_store,
     refuse_standard_output,
     refuse_to_overwrite,
+    set_label,
     step_progress,
+    with_set_labels,
 )
 from cli.process_exit import skip_teardown
 from cli.study_summary import study_summary
@@ -48,6 +50,7 @@ from pipelines.analysis.output import (
 from pipelines.analysis.request import DEFAULT_P_FOR_CLASSES, DEFAULT_SCOPE, StudyRequest
 from pipelines.analysis.scope import (
     check_scope,
+    check_scope_has_areas,
     judged_against_set,
     scope_provenance,
     shown_columns,
@@ -149,7 +152,7 @@ def analyse(
         first, last = check_range(first, last)
         refuse_standard_output(output, "analyse prints its summary there")
         chosen_format = output_format(output, file_format)
-        check_scope(scope)
+        check_scope_has_areas(check_scope(scope), area)
         refuse_to_overwrite(output_files(output, chosen_format), overwrite)
         if rank_by != "z":  # the default needs no check (and no pandas)
             from pipelines.analysis.ranking import RANK_BY
@@ -207,6 +210,7 @@ def analyse(
             rank_by,
             per_area,
             min_separation_m,
+            _set_label(root, boundaries),
         )
     finally:
         if keeping is not None:
@@ -226,8 +230,10 @@ def _write_answer(
     rank_by: str,
     per_area: bool,
     min_separation_m: float | None,
+    label: str,
 ) -> None:
-    """Write the study as ``request`` shows it, in ``chosen_format``, and print the summary."""
+    """Write the study as ``request`` shows it, in ``chosen_format``, and print the summary,
+    which names the set by ``label`` (:func:`cli.common.set_label`)."""
     study_answer, studied_cells = _shown(request, hit.study)
     provenance = scope_provenance(
         request,
@@ -266,7 +272,8 @@ def _write_answer(
             written = write_result(ranked, provenance, output, chosen_format)
     except ValueError as error:
         fail(str(error))
-    _summary(study_answer.columns, provenance, study_answer.adjustments, ranked, top)
+    labels = {request.boundaries: label}
+    _summary(study_answer.columns, provenance, study_answer.adjustments, ranked, top, labels)
     console.print("Wrote " + ", ".join(str(path) for path in written))
 
 
@@ -366,16 +373,42 @@ def _area_codes(root: Path, set_name: str, values: list[str] | None) -> tuple[st
     return codes
 
 
+SET_LABEL_KIND = "set-label"
+
+
+def _set_label(root: Path, set_name: str) -> str:
+    """The set as the commands name it (:func:`cli.common.set_label`), remembered in the
+    store's cache for this version of the set's file, so an answer from the study cache does
+    not read the set's file (and load pyarrow) again to name it."""
+    set_file = root / "boundaries" / f"{set_name}.parquet"
+    key = (set_name, file_version(set_file))
+    disk = open_cache(cache_dir_for(root))
+    label = disk.get(SET_LABEL_KIND, key)
+    if not isinstance(label, str):
+        from boundaries.errors import BoundaryError
+        from boundaries.store import BoundaryStore
+
+        try:
+            title = str(BoundaryStore(root).describe(set_name).get("title") or "")
+        except (BoundaryError, OSError):  # the answer is written: name the set by its code
+            return set_name
+        label = set_label(set_name, title)
+        disk.set(SET_LABEL_KIND, key, label)
+    return label
+
+
 def _summary(
     columns: dict[str, list[Any]],
     provenance: dict,
     adjustments: list[str],
     ranked: pd.DataFrame | None,
     top: int | None,
+    labels: dict[str, str],
 ) -> None:
     window = provenance["window"]
     hotspot = columns["hotspot"]
-    console.print(study_summary(columns, provenance), highlight=False)
+    # The set as allocate, compare and backtest name it: "Title (code)" for a titled set.
+    console.print(with_set_labels(study_summary(columns, provenance), labels), highlight=False)
     if provenance["method"] == "gistar":
         pairs = zip(columns["class"], hotspot, strict=True)
         weaker = sum(1 for level, is_hot in pairs if level > 0 and not is_hot)

@@ -39,6 +39,7 @@ from geo_service.query_params import (
     split_values,
 )
 from pipelines.analysis.gistar import DEFAULT_P_FOR_CLASSES
+from pipelines.analysis.scope import check_scope_has_areas
 from pipelines.analysis.study import StudyRequest
 from pipelines.errors import InputError
 
@@ -114,9 +115,11 @@ def hotspot_query(
     built_in_weights(weights)
     if top is None and (per_area or rank_by or min_separation_m is not None):
         raise InputError("per_area, rank_by and min_separation_m rank a list: add top=N")
+    areas = split_values(area)
+    check_scope_has_areas(scope, areas)
     study = StudyRequest(
         boundaries=boundaries,
-        areas=split_values(area),
+        areas=areas,
         resolution=res,
         first=window[0],
         last=window[1],

@@ -105,7 +105,7 @@ ScopeParam = Annotated[
     Query(
         description="With area: set (default) judges the areas' hot spots against the whole "
         "boundary set and shows the areas' cells; areas makes the named areas alone the study "
-        "region (one ward alone is often too small for Gi*). Without area both are one study."
+        "region (one ward alone is often too small for Gi*), and needs area."
     ),
 ]
 CorrectionParam = Annotated[Correction, Query(description="Multiple-testing control.")]

@@ -167,7 +167,11 @@ def test_cli_summary_names_the_study_region_and_the_ward_shown(
     hot = sum(cell["hotspot"] for cell in cells)
     assert 0 < ward_crimes < set_crimes and 0 < len(cells) < studied_cells
     said = _said(result.output)
-    assert f"Study region: all of {SET} ({studied_cells:,} cells and {set_crimes:,} crimes)" in said
+    # The set named as allocate, compare and backtest name it: "Title (code)" (was its code).
+    label = f"{SET_TITLE} ({SET})"
+    assert f"Study region: all of {label} ({studied_cells:,} cells and {set_crimes:,} crimes)" in (
+        said
+    )
     assert (
         f"Shown: Tormohun ({len(cells):,} cells and {ward_crimes:,} crimes in its map cells)"
         in said
@@ -187,6 +191,41 @@ def test_cli_summary_of_a_ward_studied_alone(quickstart_dir: Path, tmp_path: Pat
     said = _said(result.output)
     cells = len(written["cells"])
     assert (
-        f"Study region: Tormohun of {SET}, studied alone ({cells:,} cells and {crimes:,} crimes)"
-        in said
+        f"Study region: Tormohun of {SET_TITLE} ({SET}), studied alone ({cells:,} cells and "
+        f"{crimes:,} crimes)" in said
     )
+    # Answered from the study cache (the set's title read once, then remembered): the same.
+    again = CliRunner().invoke(
+        cli, [*args, "-o", str(out), "--overwrite", "--data-dir", str(quickstart_dir)]
+    )
+    assert again.exit_code == 0 and "Answered from the study cache" in again.output
+    assert f"Tormohun of {SET_TITLE} ({SET}), studied alone" in _said(again.output)
+
+
+def test_a_region_too_small_names_the_statistic_asked_for(quickstart_dir: Path) -> None:
+    """Local Moran's I asked for, a ward alone too small for it: the refusal used to say
+    "Gi* needs at least 30" whatever the method."""
+    args = ["--boundaries", SET, "--area", ELLACOMBE, "--scope", "areas", "--no-adjust"]
+    for method, named in (("lisa", "Local Moran's I"), ("gistar", "Gi*")):
+        params = {"boundaries": SET, "area": ELLACOMBE, "scope": "areas", "method": method}
+        with live_client(Settings(data_dir=quickstart_dir)) as api:
+            refused = api.get("/v1/hotspots", params=params, timeout=300)
+        assert refused.status_code == 422, refused.text
+        result = CliRunner().invoke(
+            cli,
+            [
+                "analyse",
+                *args,
+                "--method",
+                method,
+                "-o",
+                str(quickstart_dir / "never-written.json"),
+                "--data-dir",
+                str(quickstart_dir),
+            ],
+        )
+        assert result.exit_code == 2, result.output
+        for message in (refused.json()["error"], _said(result.stderr)):
+            assert f"{named} needs at least 30" in message, message
+            if method == "lisa":
+                assert "Gi*" not in message

@@ -54,7 +54,7 @@ from geo_service.site import (
     hotspot_map_url,
     profile_url,
 )
-from pipelines.analysis.scope import judged_against_set
+from pipelines.analysis.scope import check_scope_has_areas, judged_against_set
 from pipelines.analysis.study import StudyRequest
 
 router = APIRouter(prefix="/maps", tags=["maps"], dependencies=[Depends(require_read_access)])
@@ -81,6 +81,7 @@ def hotspot_map(
     alpha: Alpha = 0.05,
     scope: ScopeParam = "set",
 ) -> HTMLResponse:
+    check_scope_has_areas(scope, split_values(area))
     directory = area_directory(boundary_store, boundaries)
     codes = directory.resolve_all(split_values(area))
     first, last = month_range(first, last)

@@ -33,6 +33,17 @@ def check_scope(scope: str) -> str:
     return scope
 
 
+def check_scope_has_areas(scope: str, areas: tuple[str, ...] | list[str] | None) -> None:
+    """Refuse scope "areas" without an area: it asks for the named areas studied alone, and
+    with none named the answer would silently be the whole set's (scope "set")."""
+    if scope == "areas" and not areas:
+        raise InputError(
+            "scope areas studies the named areas alone, so it needs at least one area: name it "
+            "(area= in the API, --area on the command line), or leave scope at set to study the "
+            "whole boundary set"
+        )
+
+
 def judged_against_set(request: StudyRequest) -> bool:
     """Whether the answer is the set's study cut down to the named areas."""
     return bool(request.areas) and request.scope == "set"

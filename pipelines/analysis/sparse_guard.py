@@ -97,11 +97,13 @@ def check_enough_data(
     resolution: int | None = None,
     max_window_months: int = MAX_WINDOW_MONTHS,
     alpha: float = 0.05,
+    statistic: str = "Gi*",
 ) -> DataVerdict:
     """Verdict on a planned study: proceed, or widen the window / change the resolution / refuse.
 
     ``window_months`` and ``resolution`` describe the planned study; without them the guard can
-    only refuse rather than suggest a wider window or another resolution.
+    only refuse rather than suggest a wider window or another resolution. ``statistic`` is the
+    one asked for ("Gi*" or "Local Moran's I"), as the messages name it.
     """
     for name, value in (("total_crimes", total_crimes), ("cells", cells), ("k", k)):
         if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -160,7 +162,8 @@ def check_enough_data(
 
     if cells < MIN_CELLS:
         reason = (
-            f"the study region has only {counted(cells, 'cell')}; Gi* needs at least {MIN_CELLS}"
+            f"the study region has only {counted(cells, 'cell')}; {statistic} needs at least "
+            f"{MIN_CELLS}"
         )
         steps = _steps_needed(MIN_CELLS / cells)
         finer = None if resolution is None else resolution + steps
@@ -212,13 +215,15 @@ def check_enough_data(
     return verdict("proceed", "enough crimes and cells", warnings=warnings)
 
 
-def too_small_for_map_points(cells: int, resolution: int, finer: int, map_point_reason: str) -> str:
+def too_small_for_map_points(
+    cells: int, resolution: int, finer: int, map_point_reason: str, statistic: str = "Gi*"
+) -> str:
     """The one message for a region too small at ``resolution`` whose finer ``finer`` (where
     it would have enough cells) the snapped map points cannot resolve: neither resolution
-    works, so the only thing to change is the region."""
+    works, so the only thing to change is the region. ``statistic`` is the one asked for."""
     return (
-        f"the study region has only {counted(cells, 'cell')} at resolution {resolution} and Gi* "
-        "needs at "
+        f"the study region has only {counted(cells, 'cell')} at resolution {resolution} and "
+        f"{statistic} needs at "
         f"least {MIN_CELLS}; resolution {finer} would have enough cells, but {map_point_reason}. "
         "Neither resolution can give a hotspot map here: choose a larger region (more areas, "
         "e.g. the ward with its neighbours, or a ward cluster)"

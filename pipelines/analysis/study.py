@@ -141,6 +141,7 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
             window_months=len(prepared.window.months),
             resolution=resolution,
             alpha=request.alpha,
+            statistic=_statistic_name(request),
         )
         if verdict.ok:
             break
@@ -161,6 +162,7 @@ def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyReques
                         resolution,
                         verdict.suggested_resolution,
                         unresolvable.reason,
+                        _statistic_name(request),
                     )
                 )
             adjustments.append(
@@ -334,11 +336,16 @@ def _no_crimes_in_region(categories: list[str], window: StudyWindow) -> str:
     )
 
 
+def _statistic_name(request: StudyRequest) -> str:
+    """The statistic asked for, as messages name it."""
+    return "Gi*" if request.method == "gistar" else "Local Moran's I"
+
+
 def _no_variation(
     request: StudyRequest, weights: str, values: np.ndarray, window: StudyWindow
 ) -> str:
     """Why the statistic is undefined (every cell the same value) and what to change."""
-    statistic = "Gi*" if request.method == "gistar" else "Local Moran's I"
+    statistic = _statistic_name(request)
     if not values.any():
         return (
             f"the weights {weights} give every crime of {window.first}..{window.last} zero harm, "
