@@ -32,6 +32,7 @@ from cli.common import (
     fail,
     finite,
     open_store,
+    output_path,
     refuse_standard_output,
     refuse_to_overwrite,
     set_label,
@@ -77,7 +78,15 @@ def analyse(
         ),
     ],
     output: Annotated[
-        Path, typer.Option("-o", "--output", help="File to write.", show_default=False)
+        Path,
+        typer.Option(
+            "-o",
+            "--output",
+            help="File to write.",
+            show_default=False,
+            parser=output_path,
+            metavar="FILE",
+        ),
     ],
     area: AreaOption = None,
     resolution: study.Resolution = 9,

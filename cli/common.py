@@ -170,6 +170,16 @@ def is_standard_output(path: Path | None) -> bool:
     return path is not None and str(path) == STANDARD_OUTPUT
 
 
+def output_path(text: str) -> Path:
+    """The parser of every -o option: a bare ``-`` is standard output; any other spelling is a
+    file, so ``./-`` (which pathlib shortens to ``-``) is kept as the file named "-" in the
+    current folder, by its absolute path."""
+    path = Path(text)
+    if text != STANDARD_OUTPUT and str(path) == STANDARD_OUTPUT:
+        return path.absolute()
+    return path
+
+
 def standard_output_closed() -> NoReturn:
     """End quietly, exit 0, when the reader of standard output stopped early (``| head``), as
     Unix tools do: what it read is what it asked for, so no error, no traceback and no "Wrote"

@@ -21,6 +21,7 @@ from cli.common import (
     fail,
     is_standard_output,
     open_store,
+    output_path,
     refuse_standard_output,
     refuse_to_overwrite,
     standard_output_failed,
@@ -45,6 +46,8 @@ def export(
             "--output",
             help="File to write; - for standard output (csv or geojson, with --format).",
             show_default=False,
+            parser=output_path,
+            metavar="FILE",
         ),
     ],
     force: Annotated[

@@ -23,7 +23,9 @@ from cli.common import (
     ToOption,
     fail,
     finite,
+    is_standard_output,
     open_store,
+    output_path,
     refuse_to_overwrite,
     set_label,
     step_progress,
@@ -59,8 +61,12 @@ OutputOption = Annotated[
     typer.Option(
         "-o",
         "--output",
-        help="Write to this file (JSON unless --format csv); - for standard output.",
+        help="Write to this file, in the format its extension names (.json, or .csv for "
+        "allocate and backtest; JSON for a name of no format) unless --format says; - for "
+        "standard output (JSON unless --format csv).",
         show_default=False,
+        parser=output_path,
+        metavar="FILE",
     ),
 ]
 
@@ -100,7 +106,7 @@ def allocate_command(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Share N units across a scheme's areas by need (Webster rounding), beside the equal share."""
-    file_format = _chosen_format(file_format, output, ("table", "json", "csv"))
+    file_format = _chosen_format(file_format, output, ("table", "json", "csv"), "allocate")
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     try:
@@ -149,7 +155,7 @@ def compare_command(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Compare boundary schemes on the same crimes, cells, months and harm weights."""
-    file_format = _chosen_format(file_format, output, ("table", "json"), command="compare")
+    file_format = _chosen_format(file_format, output, ("table", "json"), "compare")
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     names = [name.strip() for name in boundaries.split(",") if name.strip()]
@@ -293,7 +299,7 @@ def backtest_command(
     # Here, not at the top: the record keys on the service's own data version (cannot differ).
     from geo_service.results import data_version
 
-    file_format = _chosen_format(file_format, output, ("table", "json", "csv"))
+    file_format = _chosen_format(file_format, output, ("table", "json", "csv"), "backtest")
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     try:
@@ -362,22 +368,41 @@ def backtest_command(
         )
 
 
+# Extensions that name a file format: -o FILE without --format writes the one its extension
+# names, or is refused when the command cannot write it (x.csv from compare used to get JSON).
+FORMAT_EXTENSIONS = {"csv": "CSV", "json": "JSON", "geojson": "GeoJSON", "parquet": "Parquet"}
+
+
 def _chosen_format(
-    file_format: str | None, output: Path | None, allowed: tuple[str, ...], command: str = ""
+    file_format: str | None, output: Path | None, allowed: tuple[str, ...], command: str
 ) -> str:
-    """The output format, checked before anything runs: a table is for the terminal, so -o alone
-    writes JSON and an explicit --format table with -o is refused rather than written as JSON."""
+    """The output format, checked before anything runs: the table is for the terminal; -o FILE
+    writes the format its extension names (JSON for a name of no format, and for -o -), and
+    an explicit --format table with -o is refused rather than written as JSON."""
+    written = [f for f in allowed if f != "table"]
     if file_format is None:
-        return "json" if output else "table"
+        if output is None:
+            return "table"
+        named = output.suffix.lower().lstrip(".")
+        if is_standard_output(output) or named not in FORMAT_EXTENSIONS:
+            return "json"
+        if named not in written:
+            kinds = " or ".join(FORMAT_EXTENSIONS[f] for f in written)
+            files = " or ".join(f".{f}" for f in written)
+            fail(
+                f"-o {output} names a {FORMAT_EXTENSIONS[named]} file, but {command} writes "
+                f"{kinds}: give -o a {files} file, or add --format {'|'.join(written)} to "
+                "write that format to this name"
+            )
+        return named
     if file_format not in allowed:
         choices = ", ".join(allowed[:-1]) + " or " + allowed[-1]
-        fail(
-            f"--format must be {choices}{' for ' + command if command else ''}, "
-            f"got {quoted(file_format)}"
-        )
+        fail(f"--format must be {choices} for {command}, got {quoted(file_format)}")
     if file_format == "table" and output:
-        written = " or ".join(f for f in allowed if f != "table")
-        fail(f"--format table is for the terminal, not a file: use --format {written} with -o")
+        fail(
+            "--format table is for the terminal, not a file: use --format "
+            f"{' or '.join(written)} with -o"
+        )
     return file_format
 
 

@@ -249,6 +249,103 @@ def test_dash_is_one_line_where_a_command_cannot_write_standard_output(
     assert not os.path.lexists(tmp_path / "-")
 
 
+# A file named "-" is still a file when spelled as one: only a bare `-` is standard output.
+TO_A_FILE_NAMED_DASH = {
+    "export": "export --force {force} --format csv -o ./-",
+    "analyse": "analyse --boundaries {wards} --permutations 99 --format json -o ./-",
+    "allocate": "allocate --boundaries {wards} --units 5 -o ./-",
+    "compare": "compare --boundaries {wards},{second} -o ./-",
+    "backtest": "backtest --boundaries {wards} --to 2019-09 --train-months 9 --res 9 "
+    "--permutations 99 --quiet -o ./-",
+}
+
+
+@pytest.mark.parametrize("command", sorted(TO_A_FILE_NAMED_DASH))
+def test_dot_slash_dash_is_a_file_not_standard_output(
+    town: Path, tmp_path: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`-o ./-` used to be taken for standard output (pathlib spells it "-")."""
+    monkeypatch.chdir(tmp_path)
+    args = TO_A_FILE_NAMED_DASH[command].format(force=FORCE, wards=WARDS, second=SECOND)
+    result = runner.invoke(app, [*args.split(), "--data-dir", str(town)])
+    assert result.exit_code == 0, result.output
+    written = tmp_path / "-"
+    assert written.is_file() and written.stat().st_size > 0
+    said = " ".join(result.stdout.split())
+    assert f"Wrote {written}" in said or f"to {written} (" in said
+    assert written.read_text()[:200] not in result.stdout  # the answer went to the file
+
+
+# -- -o FILE without --format: the format its extension names, or a refusal saying which ---------
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "kind"),
+    [
+        ("allocate --boundaries {wards} --units 5", "shares.csv", "csv"),
+        ("allocate --boundaries {wards} --units 5", "shares.json", "json"),
+        ("allocate --boundaries {wards} --units 5", "shares.txt", "json"),  # no format: JSON
+        (
+            "backtest --boundaries {wards} --to 2019-09 --train-months 9 --res 9 "
+            "--permutations 99 --quiet",
+            "backtest.csv",
+            "csv",
+        ),
+        ("compare --boundaries {wards},{second}", "schemes.json", "json"),
+        ("analyse --boundaries {wards} --permutations 99", "cells.csv", "csv"),
+        ("export --force {force}", "crimes.csv", "csv"),
+    ],
+)
+def test_output_without_format_follows_the_extension(
+    town: Path, tmp_path: Path, command: str, name: str, kind: str
+) -> None:
+    """allocate -o x.csv used to write JSON into x.csv."""
+    out = tmp_path / name
+    args = command.format(force=FORCE, wards=WARDS, second=SECOND).split()
+    result = runner.invoke(app, [*args, "-o", str(out), "--data-dir", str(town)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    if kind == "json":
+        assert json.loads(text)
+    else:
+        header = next(csv.reader(io.StringIO(text)))
+        assert len(header) > 3 and not text.lstrip().startswith("{")
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "said"),
+    [
+        (
+            "compare --boundaries {wards},{second}",
+            "schemes.csv",
+            "-o {out} names a CSV file, but compare writes JSON: give -o a .json file, or add "
+            "--format json",
+        ),
+        (
+            "allocate --boundaries {wards} --units 5",
+            "shares.geojson",
+            "-o {out} names a GeoJSON file, but allocate writes JSON or CSV: give -o a .json or "
+            ".csv file, or add --format json|csv",
+        ),
+        (
+            "backtest --boundaries {wards} --to 2019-09",
+            "backtest.parquet",
+            "-o {out} names a Parquet file, but backtest writes JSON or CSV",
+        ),
+        ("analyse --boundaries {wards}", "cells.parquet", "add --format csv|geojson|json"),
+        ("export --force {force}", "crimes.json", "add --format csv|parquet|geojson"),
+    ],
+)
+def test_an_extension_the_command_cannot_write_is_refused_before_any_work(
+    town: Path, tmp_path: Path, command: str, name: str, said: str
+) -> None:
+    out = tmp_path / name
+    args = command.format(force=FORCE, wards=WARDS, second=SECOND).split()
+    line = _one_line_refusal([*args, "-o", str(out), "--data-dir", str(town)])
+    assert said.format(out=out) in line
+    assert not out.exists()
+
+
 # -- a full disk names the -o file, not "the data folder" ---------------------------------------
 
 
