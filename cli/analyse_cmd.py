@@ -39,6 +39,7 @@ from cli.common import (
     step_progress,
     with_set_labels,
 )
+from cli.numpy_extras import defer_numpy_extras
 from cli.process_exit import skip_teardown
 from cli.study_summary import study_summary
 from pipelines.analysis.output import (
@@ -315,6 +316,8 @@ def _compute(
     from pipelines.cache import active_cache
     from pipelines.cache.studies import CachedStudy, canonical_request, data_version, remember
 
+    # Before scipy is imported and before the cover's thread starts (cli/numpy_extras.py).
+    defer_numpy_extras()
     store = open_store(data_dir)
     request = dataclasses.replace(request, areas=_area_codes(store.root, request.boundaries, area))
     try:
