@@ -12,7 +12,6 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import shapely
-from pyproj import Transformer
 
 from boundaries.geometry import BRITISH_NATIONAL_GRID, WGS84
 
@@ -88,6 +87,10 @@ def check_tiling(codes: list[str], projected: np.ndarray) -> QualityReport:
     holes = [
         shapely.Polygon(ring) for polygon in shapely.get_parts(union) for ring in polygon.interiors
     ]
+    # Imported here: a study reads a stored set (boundaries.store imports this module for its
+    # report's type) and needs no projection unless it computes a cover (~0.03 s of imports).
+    from pyproj import Transformer
+
     to_wgs84 = Transformer.from_crs(BRITISH_NATIONAL_GRID, WGS84, always_xy=True)
     gaps = []
     for hole in holes:

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
 from pipelines.cache import cache_dir_for, open_cache, use_cache
@@ -28,6 +27,8 @@ from pipelines.store.atomic import atomic_write, keep_existing, name_outputs
 from pipelines.store.paths import resolve_data_dir
 
 if TYPE_CHECKING:
+    from rich.progress import Progress
+
     from pipelines.store import CrimeStore
 
 
@@ -365,6 +366,8 @@ def progress_bar(
 
     Drawn on stderr and only on a terminal (a pipe or a log file gets none), and not at all
     with --quiet; it disappears when done, leaving the command's own output."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     # markup=False: a description or step may name an area or a file, printed as it is.
     columns = [
         TextColumn(description, style="progress.description", markup=False),
@@ -378,13 +381,20 @@ def progress_bar(
         TimeElapsedColumn(),
         console=error_console,
         transient=True,
-        disable=quiet or not error_console.is_terminal,
+        disable=not _bar_shown(quiet),
     )
+
+
+def _bar_shown(quiet: bool) -> bool:
+    return not quiet and error_console.is_terminal
 
 
 @contextmanager
 def step_progress(label: str, quiet: bool = False) -> Iterator[StepReport]:
     """A progress bar for a computation that reports its steps (``pipelines.progress``)."""
+    if not _bar_shown(quiet):  # no bar to draw: not even rich.progress is loaded (~5 ms)
+        yield _no_report
+        return
     with progress_bar(detail=True, quiet=quiet) as bar:
         task = bar.add_task(label, total=None, detail="")
 
@@ -392,3 +402,7 @@ def step_progress(label: str, quiet: bool = False) -> Iterator[StepReport]:
             bar.update(task, completed=done, total=total, detail=step)
 
         yield report
+
+
+def _no_report(step: str, done: int, total: int) -> None:
+    """The steps of a computation whose progress is not shown."""
