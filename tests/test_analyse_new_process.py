@@ -261,3 +261,81 @@ def test_a_study_of_a_stored_set_loads_neither_pandas_nor_geopandas(
         assert answer["provenance"]["region"]["areas"] == [WEST]
         assert len(answer["features" if output == "geojson" else "cells"]) > 0
         assert loaded == []
+
+
+# Modules whose code runs only if numpy's optional submodules run (cli/numpy_extras.py): the
+# Fortran wrapper generator, numpy.testing's helpers (with unittest), the polynomial classes,
+# character and record arrays.
+_NUMPY_EXTRAS_RUN = [
+    "numpy.f2py.crackfortran",
+    "numpy.testing._private.utils",
+    "unittest",
+    "numpy.polynomial.polynomial",
+    "numpy._core.defchararray",
+]
+
+
+def _analyse_code(args: list[str], cache: Path, after: str = "") -> str:
+    return (
+        f"import os\nos.environ['HOTSPOTS_CACHE_DIR'] = {str(cache)!r}\n"
+        f"from cli.main import app\ntry:\n    app({args!r})\n"
+        "except SystemExit as done:\n    assert not done.code, done.code\n" + after
+    )
+
+
+def test_a_new_study_runs_none_of_the_modules_it_does_not_use(town: Path, tmp_path: Path) -> None:
+    """scipy reads every name numpy lists, which used to run numpy.f2py, numpy.testing and the
+    rest (0.04-0.06 s of a new process); no progress bar is drawn into a pipe, so Rich's
+    progress module stays out too. The study is computed (nothing cached) and complete."""
+    out = tmp_path / "answer.json"
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
+    loaded, _ = modules_loaded(
+        _analyse_code(args, tmp_path / "cache"), [*_NUMPY_EXTRAS_RUN, "rich.progress"]
+    )
+    assert loaded == []
+    answer = json.loads(out.read_text())
+    assert answer["provenance"]["study_cache"]["answered_from_cache"] is False
+    assert len(answer["cells"]) > 0
+
+
+def test_numpy_s_optional_modules_still_work_after_a_study(town: Path, tmp_path: Path) -> None:
+    """Left unrun by the study, each runs at its first use later in the same process, whole."""
+    out = str(tmp_path / "a.json")
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", out]
+    uses = (
+        "import numpy as np\n"
+        "import numpy.testing as npt\n"
+        "from numpy.polynomial import Polynomial\n"
+        "import numpy.f2py\n"
+        "from scipy import special\n"
+        "npt.assert_array_equal(np.char.upper(np.array(['ab'])), np.array(['AB']))\n"
+        "assert Polynomial([1, 2])(3) == 7\n"
+        "assert np.rec.fromarrays([[1, 2]], names='a').a.tolist() == [1, 2]\n"
+        "assert np.strings.str_len(np.array(['abc'])).tolist() == [3]\n"
+        "assert np.ctypeslib.as_array((np.ctypeslib.ctypes.c_int * 2)(4, 5)).tolist() == [4, 5]\n"
+        "assert callable(numpy.f2py.run_main)\n"
+        "assert float(special.ndtr(0.0)) == 0.5\n"
+        "print('used')\n"
+    )
+    loaded, printed = modules_loaded(
+        _analyse_code(args, tmp_path / "cache", uses), _NUMPY_EXTRAS_RUN
+    )
+    assert printed.splitlines()[-1] == "used"
+    assert loaded == sorted(_NUMPY_EXTRAS_RUN)
+
+
+def test_a_study_whose_cover_is_cached_loads_no_projection(town: Path, tmp_path: Path) -> None:
+    """The cover of the region at the resolution (the only step that projects) is cached by the
+    first study; another window on the same region needs no pyproj."""
+    cache = tmp_path / "cache"
+    base = ["analyse", "--boundaries", WARDS, "--data-dir", str(town)]
+    first = [*base, "--from", "2019-01", "--to", "2019-12", "-o", str(tmp_path / "a.json")]
+    loaded, _ = modules_loaded(_analyse_code(first, cache), ["pyproj"])
+    assert loaded == ["pyproj"]  # the cover was computed: projected in EPSG:3035
+    out = tmp_path / "b.json"
+    other = [*base, "--from", "2019-02", "--to", "2019-12", "-o", str(out)]
+    loaded, _ = modules_loaded(_analyse_code(other, cache), ["pyproj"])
+    assert loaded == []
+    answer = json.loads(out.read_text())
+    assert answer["provenance"]["study_cache"]["answered_from_cache"] is False
+    assert answer["provenance"]["window"]["first"] == "2019-02"
