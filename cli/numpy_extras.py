@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 
 EXTRAS = (
     "numpy.f2py",
@@ -34,7 +35,10 @@ def defer_numpy_extras() -> None:
     Only for a command's own process, before it starts any thread: Python 3.11's LazyLoader is
     not thread-safe (fixed in 3.12), so two threads first using one of these modules at once
     could see it half-run. The threads a study starts (the cover, the study cache's write) use
-    none of them; the web service, whose requests run on many threads, does not call this."""
+    none of them; the web service, whose requests run on many threads, does not call this.
+    In a process already running other threads (a command run in-process), nothing is done."""
+    if threading.active_count() > 1:
+        return
     import numpy
 
     for name in EXTRAS:
