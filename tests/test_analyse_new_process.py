@@ -339,3 +339,36 @@ def test_a_study_whose_cover_is_cached_loads_no_projection(town: Path, tmp_path:
     answer = json.loads(out.read_text())
     assert answer["provenance"]["study_cache"]["answered_from_cache"] is False
     assert answer["provenance"]["window"]["first"] == "2019-02"
+
+
+def test_a_computed_study_reads_the_manifest_once(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache lookup and the study read one store version: the manifest the lookup read (a
+    national store's takes ~15 ms to parse), not a second copy of it."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+    from pipelines.cache import disk
+    from pipelines.store import crime_store, view
+
+    reads = []
+
+    def counting(crimes_dir: Path) -> object:
+        reads.append(crimes_dir)
+        return real(crimes_dir)
+
+    real = view.load_manifest
+    monkeypatch.setattr(view, "load_manifest", counting)
+    monkeypatch.setattr(crime_store, "load_manifest", counting)
+    monkeypatch.setattr(disk, "_active", disk.open_cache(tmp_path / "fresh-cache"))
+    monkeypatch.setenv("HOTSPOTS_CACHE_DIR", str(tmp_path / "fresh-cache"))
+    out = tmp_path / "answer.json"
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert reads == [town / "crimes"]
+    answer = json.loads(out.read_text())
+    assert answer["provenance"]["study_cache"]["answered_from_cache"] is False
+    assert answer["provenance"]["data_version"]
+    assert len(answer["cells"]) > 0

@@ -205,12 +205,15 @@ def remember(
     return kept
 
 
-def find_cached(data_dir: Path, asked: StudyRequest) -> CacheHit | None:
+def find_cached(
+    data_dir: Path, asked: StudyRequest, view: ManifestView | None = None
+) -> CacheHit | None:
     """The cached answer to ``asked`` on the store's current data, read from the manifest and
     the cache alone (no pyarrow, numpy or pandas); None on a miss or anything unusual (the
-    full path then computes, or says what is wrong)."""
+    full path then computes, or says what is wrong). ``view``: the store's current manifest,
+    when the caller has read it already (it is not read again)."""
     try:
-        view = ManifestView.current(data_dir)
+        view = ManifestView.current(data_dir) if view is None else view
         if not view.manifest.partitions:
             return None
         boundaries = BoundaryFolder(data_dir)
