@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from boundaries.sets import BoundarySet
-from pipelines.analysis.window import choose_window
+from pipelines.analysis.window import StudyWindow, choose_window
 from pipelines.harm import load_table
 from pipelines.harm.table import summed_unit
 from pipelines.planning.allocation import CLI_NAMES, AllocationError, OptionNames, allocate
@@ -136,9 +136,11 @@ def allocate_by_need(
     raw = frame[column].to_numpy(dtype=np.float64)
     # An area with no rate (no residents recorded) has no measured need: it gets its floor.
     values = np.where(np.isfinite(raw), raw, 0.0)
-    if request.measure == "harm" and not values.any() and frame["crimes"].sum() > 0:
+    if not values.any():
+        # No need anywhere: the units would go to the first areas by code (the tie rule), or
+        # evenly, as if that were need. Refused, saying why and what to change.
         raise AllocationError(
-            _no_harm(table.name, window.first, window.last, boundary_set.name, names)
+            _no_need(request, frame, raw, table.name, window, boundary_set, names)
         )
     progress("Sharing the units", 1, 2)
     result = allocate(
@@ -188,6 +190,41 @@ def allocate_by_need(
     }
     progress("Done", 2, 2)
     return NeedAllocation(frame, provenance)
+
+
+def _no_need(
+    request: AllocationRequest,
+    frame: pd.DataFrame,
+    raw: np.ndarray,
+    weights: str,
+    window: StudyWindow,
+    boundary_set: BoundarySet,
+    names: OptionNames,
+) -> str:
+    """Why no area has any need by the measure asked for, and what to change."""
+    first, last, name = window.first, window.last, boundary_set.name
+    measures = f"{names.setting(names.measure, 'harm')} or {names.setting(names.measure, 'count')}"
+    if int(frame["crimes"].sum()) == 0:
+        force = f" of force {request.force}" if request.force else ""
+        return (
+            f"there are no crimes{force} in the areas of {name} in {first}..{last}, so no area "
+            "has any need to share the units by; choose months the store holds crimes for in "
+            "these areas (--from/--to, from=/to=; `hotspots coverage` or GET /v1/coverage lists "
+            "them), or ingest the force that covers them"
+        )
+    if request.measure == "rate" and not np.isfinite(raw).any():
+        return (
+            f"no area of {name} has residents recorded, so there is no rate per 1,000 residents "
+            f"to share the units by; attach them with `hotspots boundaries population {name} "
+            f"--population FILE`, or use {measures}"
+        )
+    if request.measure == "rate":
+        return (
+            f"no area of {name} with residents recorded has a crime in {first}..{last} (the "
+            "crimes fell in areas without residents), so the rate gives no area any need; use "
+            f"{measures}"
+        )
+    return _no_harm(weights, first, last, name, names)
 
 
 def _no_harm(weights: str, first: str, last: str, areas: str, names: OptionNames) -> str:
