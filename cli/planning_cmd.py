@@ -35,8 +35,9 @@ from cli.common import (
 from cli.tables import print_table
 from pipelines.analysis.scope import check_scope
 from pipelines.analysis.study import StudyRequest
-from pipelines.months import check_range, parse_month
+from pipelines.months import check_range
 from pipelines.planning.allocation_request import AllocationRequest, allocate_by_need
+from pipelines.planning.backtest import training_end
 from pipelines.planning.backtest_record import BacktestRequest, backtest_and_record
 from pipelines.planning.compare import compare_schemes
 from pipelines.planning.displacement_areas import area_or_file
@@ -303,7 +304,7 @@ def backtest_command(
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
     try:
-        last = parse_month(last, option="--to")
+        last = training_end(last, option="--to")
         parts = [r.strip() for r in resolutions.split(",") if r.strip()]
         if not all(part.isdigit() for part in parts):
             raise ValueError(f"--res must be whole numbers such as 8,9, got {quoted(resolutions)}")

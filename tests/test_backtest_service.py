@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -263,7 +264,7 @@ def test_months_missing_inside_the_window_are_named_with_what_to_do(tmp_path: Pa
         error = refused.json()["error"]
         assert "(2 of its 9 months missing: 2019-04, 2019-07)" in error
         assert "--from 2019-04 --to 2019-07" in error  # load them ...
-        assert "is 2019-08..2019-09 (--to 2019-09 --train-months 2" in error  # ... or avoid them
+        assert "train on the 2 months to 2019-09 (--to 2019-09 --train-months 2;" in error
         shorter = client.post("/v1/backtest", params={**query, "train_months": 2}, headers=WRITE)
         assert shorter.status_code == 200, shorter.text
     command = ["backtest", "--boundaries", WARDS, "--to", "2019-09", "--train-months", "9"]
@@ -815,7 +816,7 @@ def test_the_page_renders_in_chromium(api: httpx.Client, recorded: dict) -> None
     [
         ({"boundaries": "nowhere"}, 404, "no boundary set named"),
         ({"area": "E05999999"}, 404, "no area with code or name 'E05999999'"),
-        ({"to": "2019-12"}, 422, "at 2019-09 or earlier"),
+        ({"to": "2019-12"}, 422, "end the training window at 2019-09 (--to 2019-09; to=2019-09)"),
         ({"to": "2019-12"}, 422, "missing 2020-01, 2020-02, 2020-03"),
         ({"to": "2018-12", "train_months": 12}, 422, "no crimes stored for 2018-01..2018-12"),
         (
@@ -864,10 +865,11 @@ def test_a_window_past_the_stores_end_says_where_the_store_ends(
     result = CliRunner().invoke(cli, command)
     assert response.status_code == 422 and result.exit_code == 2, result.output
     for error in (response.json()["error"], result.stderr):
-        assert "the store ends at 2019-12, so end the training window (--to, to=) at 2019-09" in (
-            error
+        assert "the store ends at 2019-12: " in error
+        assert ("end the training window at 2019-09 (--to 2019-09;" in error) == (train_months == 9)
+        assert ("train on the 9 months to 2019-09 (--to 2019-09 --train-months 9;" in error) == (
+            train_months == 18
         )
-        assert "(9 stored training months end at 2019-09)" in error
         assert "load the missing months" not in error and "at most 18" not in error
 
 
@@ -904,7 +906,7 @@ def test_scope_areas_without_an_area_is_refused_not_run_on_the_whole_set(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--to", "2019-12", "--res", "9"], "at 2019-09 or earlier"),
+        (["--to", "2019-12", "--res", "9"], "train on the 9 months to 2019-09 (--to 2019-09"),
         (["--to", "2019-09", "--res", "6"], "resolutions must be among 7, 8, 9, 10"),
         (["--to", "2019-09", "--res", "9,x"], "--res must be whole numbers"),
         (["--to", "2019-09", "--res", "9", "--method", "kde"], "method must be one of"),
@@ -953,3 +955,53 @@ def test_torbay_backtest_on_real_data(shared_data: Path, tmp_path: Path) -> None
         assert row["pai"] > 3 and row["area_share"] < 0.2
     assert hotspots["backtest"]["pai"] == _row(body, 9, "home-office-2018")["pai"]
     assert hotspots["backtest"]["train"] == "2019-01..2019-12"
+
+
+# -- advice that works: each run a refusal names, run as given, succeeds ---------------------------
+
+ADVISED = re.compile(r"\((--to [0-9-]+(?: --\w+-months \d+)*); (to=[0-9-]+(?:&\w+_months=\d+)*)\)")
+
+
+@pytest.mark.parametrize(
+    ("asked", "not_said"),
+    [
+        # Past this month: once "give 2026-12 or earlier", itself past the store's end.
+        ({"to": "2030-01"}, "after this month"),
+        # Past the store's end with more training months than end where a test period fits.
+        ({"to": "2020-06", "train_months": 18}, "load the missing months"),
+        # The test period runs past the store's end: "end at 2019-09" kept 12 training months.
+        ({"to": "2019-12", "train_months": 12}, "shorten the test period"),
+        # A 1-month test period cannot be shortened.
+        ({"to": "2019-12", "train_months": 6, "test_months": 1}, "shorten the test period"),
+        # Training months before the store's start, and a test period past its end.
+        ({"to": "2019-11", "train_months": 12}, "shorten it"),
+        ({"to": "2019-06", "train_months": 12}, "shorten it"),
+    ],
+)
+def test_every_run_a_refusal_advises_works(fresh_town: Path, asked: dict, not_said: str) -> None:
+    """The town holds 2019-01..2019-12. Each refusal names one or two runs as options of the
+    command line and the API; each is run as given, over HTTP and on the command line, and
+    works (advice once led to a second refusal, or to nothing that could work)."""
+    quick = {"boundaries": WARDS, "res": "9", "weights": "count", "permutations": 0}
+    quick["p_for_classes"] = "analytic"
+    command = ["backtest", "--boundaries", WARDS, "--res", "9", "--weights", "count", "--quiet"]
+    command += ["--permutations", "0", "--p-for-classes", "analytic"]
+    command += ["--data-dir", str(fresh_town)]
+    asked_options = [f"--{name.replace('_', '-')}={value}" for name, value in asked.items()]
+    with live_client(Settings(data_dir=fresh_town), timeout=120) as client:
+        refused = client.post("/v1/backtest", params={**quick, **asked}, headers=WRITE)
+        assert refused.status_code == 422, refused.text
+        said = CliRunner().invoke(cli, [*command, *asked_options])
+        assert said.exit_code == 2 and "Traceback" not in said.output, said.output
+        line = " ".join(said.stderr.split())
+        assert line == "error: " + refused.json()["error"]  # the same advice, both ways
+        advised = ADVISED.findall(line)
+        assert advised, line
+        assert not_said not in line
+        for options, query in advised:
+            params = dict(pair.split("=") for pair in query.split("&"))
+            run = client.post("/v1/backtest", params={**quick, **asked, **params}, headers=WRITE)
+            assert run.status_code == 200, (query, run.text)
+            kept = [o for o in asked_options if o.split("=")[0] not in options]
+            result = CliRunner().invoke(cli, [*command, *kept, *options.split()])
+            assert result.exit_code == 0, (options, result.output)

@@ -166,6 +166,12 @@ def test_bad_months_are_422_quickly_on_every_endpoint(
         params[parameter] = value
     url = path.format(set_name=WARDS, code=WEST)
     response = api.get(url, params=params)  # the client gives up after CLIENT_TIMEOUT s
+    if (path, parameter, value) == ("/v1/backtest", "to", "9999-12"):
+        # A backtest's to= after this month goes on to the store's check, which names the to=
+        # that works (tests/test_backtest_service.py); GET, which only reads, has no such run.
+        assert response.status_code == 404, response.text
+        assert "no backtest of these settings is recorded" in response.json()["error"]
+        return
     assert response.status_code == 422, response.text
     if response.headers["content-type"].startswith("text/html"):  # a page: its error page
         message = html.unescape(response.text)
@@ -219,6 +225,9 @@ def test_every_month_option_gives_a_one_line_error(
     result = runner.invoke(app, [*args, option, value])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error:") and result.stderr.count("\n") == 1, result.stderr
+    if command == "backtest" and value == "9999-12":
+        # Let through to the store's check, which names the --to that works.
+        words = "the store ends at 2019-12: train on the 9 months to 2019-09 (--to 2019-09"
     assert option in result.stderr and words in result.stderr, result.stderr
 
 

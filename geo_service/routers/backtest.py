@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from boundaries.area_names import area_directory
 from boundaries.h3_cover import STUDY_RESOLUTIONS
@@ -44,7 +45,6 @@ from geo_service.query_params import (
     ExcludePoliceGenerated,
     Force,
     MethodParam,
-    MonthQuery,
     Neighbours,
     Permutations,
     PForClasses,
@@ -65,8 +65,8 @@ from pipelines.analysis.window import WindowError
 from pipelines.attribution import ATTRIBUTION
 from pipelines.errors import InputError, NotFoundError
 from pipelines.harm import list_tables
-from pipelines.months import shift_month
-from pipelines.planning.backtest import BACKTEST_RESOLUTIONS, backtest_region
+from pipelines.months import Month, MonthError, shift_month
+from pipelines.planning.backtest import BACKTEST_RESOLUTIONS, backtest_region, training_end
 from pipelines.planning.backtest_record import (
     RECORD_DIR,
     BacktestRequest,
@@ -175,6 +175,18 @@ class BacktestRecords(BaseModel):
 # -- the query -----------------------------------------------------------------------------------
 
 
+def _training_end(text: str) -> Month:
+    """to=: a month as every query parameter takes it, except that one after this month is left
+    to the store's check, which names the to= that works (``training_end``)."""
+    try:
+        return training_end(text, option=None)
+    except MonthError as error:
+        raise PydanticCustomError("month", "{reason}", {"reason": str(error)}) from None
+
+
+TrainingEndQuery = Annotated[str, AfterValidator(_training_end)]
+
+
 @dataclass(frozen=True)
 class BacktestQuery:
     backtest: BacktestRequest
@@ -186,7 +198,7 @@ def backtest_query(
     boundaries: Region,
     area: Areas = None,
     last: Annotated[
-        MonthQuery | None,
+        TrainingEndQuery | None,
         Query(
             alias="to",
             description="Last month of the training window, YYYY-MM. Default: the latest month "

@@ -58,10 +58,11 @@ from pipelines.analysis.study import (
 from pipelines.categories import canonical_category
 from pipelines.errors import InputError
 from pipelines.harm import POLICE_GENERATED
-from pipelines.months import months_between, shift_month
+from pipelines.months import Month, MonthError, is_month, months_between, shift_month
 from pipelines.progress import StepReport, no_progress
 from pipelines.quoting import quoted
 from pipelines.store import CrimeStore
+from pipelines.wording import counted
 
 # Resolutions the data supports: on Torbay an occupied resolution-10 cell holds a median of one
 # police.uk map point (pipelines/analysis/map_points.py), so 10 is refused there; 8 and 9 hold
@@ -363,7 +364,8 @@ def backtest_region(base: StudyRequest) -> dict:
 
 def check_training_window_stored(store: CrimeStore, base: StudyRequest, test_months: int) -> None:
     """Refuse a training window that is not fully stored: its hot spots would be chosen on fewer
-    months than the run (and any map legend quoting it) claims."""
+    months than the run (and any map legend quoting it) claims. The refusal names runs the
+    stored months allow (:func:`_runs_that_work`), each of which works as given."""
     first, last = base.first or "", base.last or ""
     stored = {month for _, month in store.partitions(base.force, first, last)}
     missing = [m for m in months_between(first, last) if m not in stored]
@@ -380,50 +382,99 @@ def check_training_window_stored(store: CrimeStore, base: StudyRequest, test_mon
     held = sorted({month for _, month in store.partitions(base.force)})
     if not held:
         raise BacktestError(f"{message}; the store holds no crimes for this force: load some first")
-    earliest_to = shift_month(held[0], wanted - 1)
+    choices = _choices(set(held), last, wanted, test_months)
     if last > held[-1]:
         # The window runs past the store's end: the missing months are future ones, not ones
-        # to load, so say where the store ends and where the window must end to leave a test.
-        raise BacktestError(f"{message}; {_past_the_end_fix(held, test_months)}")
-    if held[0] <= missing[-1] <= held[-1] and missing[0] >= held[0]:
-        # A gap inside the stored months: moving the window to the store's start cannot help, so
-        # name the months to load and a window that avoids them.
-        raise BacktestError(
-            f"{message}; the store holds {held[0]}..{held[-1]} with these months missing inside "
-            f"it: {_gap_fix(missing, held, wanted, test_months)}"
+        # to load, so say where the store ends and which windows leave a stored test period.
+        raise BacktestError(f"{message}; the store ends at {held[-1]}: {choices}")
+    stored_to_last = _stored_run_ending_at(set(held), last)
+    if stored_to_last:
+        message += (
+            f"; ending at {last}, at most {stored_to_last} training "
+            f"{'month is' if stored_to_last == 1 else 'months are'} stored"
         )
-    if earliest_to <= last:
-        fix = "load the missing months or choose a window without them"
-    elif earliest_to <= shift_month(held[-1], -test_months):
-        fix = (
-            f"end the training window (--to, to=) at {earliest_to} or later so that a test "
-            "period still follows, or shorten it (--train-months, train_months=)"
-        )
-    else:
-        fix = "shorten it (--train-months, train_months=) or load the missing months"
-    months_to_last = _stored_run_ending_at(set(held), last)
-    if months_to_last:
-        fix += (
-            f"; ending at {last}, at most {months_to_last} training "
-            f"{'month is' if months_to_last == 1 else 'months are'} stored"
-        )
-    raise BacktestError(f"{message}; the store holds {held[0]}..{held[-1]}: {fix}")
-
-
-def _past_the_end_fix(held: list[str], test_months: int) -> str:
-    latest_to = shift_month(held[-1], -test_months)
-    if latest_to < held[0]:
-        return (
-            f"the store holds {held[0]}..{held[-1]}, too few months for a training window and a "
-            f"{test_months}-month test period after it: shorten the test period (--test-months, "
-            "test_months=) or load earlier months"
-        )
-    fits = _stored_run_ending_at(set(held), latest_to)
-    return (
-        f"the store ends at {held[-1]}, so end the training window (--to, to=) at {latest_to} "
-        f"or earlier so that a stored test period follows ({fits} stored training "
-        f"{'month' if fits == 1 else 'months'} end at {latest_to})"
+    past = [m for m in missing if m < held[-1]]  # months police.uk may still have: load them
+    load = _load(past)
+    raise BacktestError(
+        f"{message}; the store holds {month_runs(held)}: {choices}{', or ' + load if load else ''}"
     )
+
+
+def _load(months: list[str]) -> str:
+    """How to load ``months`` into the store ('' for none)."""
+    if not months:
+        return ""
+    return (
+        f"load the missing months (`hotspots ingest archive` or `hotspots ingest api` with "
+        f"--from {months[0]} --to {months[-1]})"
+    )
+
+
+def _choices(held: set[str], last: str, train_months: int, test_months: int) -> str:
+    """What to run instead, in words and as options: each choice is a run the stored months
+    allow (training window and test period all stored), so following it works."""
+    runs = _runs_that_work(held, last, train_months, test_months)
+    if not runs:
+        return (
+            "the store holds too few months for a training window and a test period after it "
+            "(at least 2 consecutive months); load more months"
+        )
+    return ", or ".join(_run_words(run, last, train_months, test_months) for run in runs)
+
+
+def _runs_that_work(
+    held: set[str], last: str, train_months: int, test_months: int
+) -> list[tuple[str, int, int]]:
+    """Up to two runs (last training month, training months, test months) the stored months
+    allow, closest to the one asked for: the fewest settings changed, the test period kept
+    rather than shortened, the most training months, the nearest last month. The best that
+    keeps ``last`` and the best that moves it, when both exist and each gives something."""
+    best: dict[bool, tuple[tuple, tuple[str, int, int]]] = {}
+    for end in sorted(held):
+        after = 0
+        while after < test_months and shift_month(end, after + 1) in held:
+            after += 1
+        if after == 0:
+            continue
+        train = min(train_months, _stored_run_ending_at(held, end))
+        changed = (end != last) + (train != train_months) + (after != test_months)
+        distance = abs(Month(end).index - Month(last).index)
+        rank = (changed, after < test_months, train_months - train, distance)
+        keeps_last = end == last
+        if keeps_last not in best or rank < best[keeps_last][0]:
+            best[keeps_last] = (rank, (end, train, after))
+    runs = [run for _, run in sorted(best.values())]
+    # The second only when it gives something the first does not: more training months, or
+    # the whole test period.
+    if len(runs) == 2 and not (
+        runs[1][1] > runs[0][1] or (runs[0][2] < test_months and runs[1][2] == test_months)
+    ):
+        runs.pop()
+    return runs
+
+
+def _run_words(run: tuple[str, int, int], last: str, train_months: int, test_months: int) -> str:
+    """One run as words and as the options of the command line and the API."""
+    end, train, test = run
+    if train != train_months:
+        words = f"train on {end} alone" if train == 1 else f"train on the {train} months to {end}"
+    elif end != last:
+        words = f"end the training window at {end}"
+    else:
+        words = ""
+    if test != test_months:
+        if words:
+            words += f" with a {test}-month test period"
+        else:
+            words = f"shorten the test period to {counted(test, 'month')}"
+    options = [("--to", "to", end)]
+    if train != train_months:
+        options.append(("--train-months", "train_months", str(train)))
+    if test != test_months:
+        options.append(("--test-months", "test_months", str(test)))
+    command = " ".join(f"{flag} {value}" for flag, _, value in options)
+    query = "&".join(f"{name}={value}" for _, name, value in options)
+    return f"{words} ({command}; {query})"
 
 
 def _stored_run_ending_at(held: set[str], last: str) -> int:
@@ -445,58 +496,34 @@ def month_runs(months: list[str]) -> str:
     return ", ".join(run[0] if len(run) == 1 else f"{run[0]}..{run[-1]}" for run in runs)
 
 
-def _gap_fix(missing: list[str], held: list[str], wanted: int, test_months: int) -> str:
-    """What to do about months missing inside the store: load them (the ingest commands take
-    --from/--to), or train on a window without them, the longest one the store allows."""
-    load = (
-        f"load them (`hotspots ingest archive` or `hotspots ingest api` with --from "
-        f"{missing[0]} --to {missing[-1]})"
-    )
-    window = _longest_stored_window(set(held), wanted, test_months)
-    if window is None:
-        return f"{load}; no window of the stored months has {test_months} stored months after it"
-    months, end = window
-    span = month_runs(months_between(shift_month(end, 1 - months), end))
-    return (
-        f"{load}, or choose a training window without them: the longest stored one with a "
-        f"stored test period after it is {span} (--to {end} --train-months {months}; "
-        f"to={end}&train_months={months})"
-    )
-
-
-def _longest_stored_window(held: set[str], wanted: int, test_months: int) -> tuple[int, str] | None:
-    """(months, last month) of the longest fully stored training window, at most ``wanted``
-    months, whose ``test_months`` following months are stored too; the latest of equals."""
-    best: tuple[int, str] | None = None
-    for end in sorted(held):
-        if not all(shift_month(end, step) in held for step in range(1, test_months + 1)):
-            continue
-        months = 1
-        while months < wanted and shift_month(end, -months) in held:
-            months += 1
-        if best is None or months >= best[0]:
-            best = (months, end)
-    return best
-
-
 def _missing_test_months(
     store: CrimeStore, base: StudyRequest, test_months: int, missing: list[str]
 ) -> str:
-    first, last = shift_month(base.last or "", 1), shift_month(base.last or "", test_months)
-    message = f"the test period {first}..{last} is not fully stored (missing {', '.join(missing)})"
+    last = base.last or ""
+    first, final = shift_month(last, 1), shift_month(last, test_months)
+    message = f"the test period {first}..{final} is not fully stored (missing {', '.join(missing)})"
     held = sorted({month for _, month in store.partitions(base.force)})
     if not held:
         return f"{message}; the store holds no crimes for this force: load some first"
-    latest_to = shift_month(held[-1], -test_months)
-    if latest_to < (base.last or ""):
-        return (
-            f"{message}; the store ends at {held[-1]}, so end the training window (--to, to=) "
-            f"at {latest_to} or earlier, or shorten the test period"
-        )
-    return (
-        f"{message}; the store holds {held[0]}..{held[-1]}: choose a training window whose "
-        f"{test_months} following months are stored, or load the missing months"
-    )
+    train_months = len(months_between(base.first or last, last))
+    choices = _choices(set(held), last, train_months, test_months)
+    if final > held[-1]:
+        return f"{message}; the store ends at {held[-1]}: {choices}"
+    load = _load([m for m in missing if m < held[-1]])
+    return f"{message}; the store holds {month_runs(held)}: {choices}, or {load}"
+
+
+def training_end(text: str, option: str | None = "--to") -> Month:
+    """A backtest's --to (to=): a month, checked as every month is, except that one after this
+    month is let through to the store's check, which says where the store ends and which --to
+    works; refused here, the advice "give this month or earlier" led to a second refusal."""
+    try:
+        return Month.parse(text, option=option)
+    except MonthError:
+        value = text.strip() if isinstance(text, str) else text
+        if is_month(value) and Month(value) > Month.current():
+            return Month(value)
+        raise
 
 
 def _test_crimes(store: CrimeStore, base: StudyRequest, first: str, last: str) -> pa.Table:
