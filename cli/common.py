@@ -305,10 +305,10 @@ def write_text_output(output: Path | None, text: str) -> None:
     console.print(f"Wrote {output}")
 
 
-_FOLDER_FAULTS = {
-    errno.EROFS: "its folder is read-only",
-    errno.EACCES: "this account may not write in its folder",
-    errno.EPERM: "this account may not write in its folder",
+_FOLDER_FAULTS = {  # {folder}: the folder by its absolute path
+    errno.EROFS: "its folder {folder} is read-only",
+    errno.EACCES: "this account may not write in its folder {folder}",
+    errno.EPERM: "this account may not write in its folder {folder}",
     errno.ENOSPC: "the disk is full",
     errno.EDQUOT: "the disk quota is used up",
 }
@@ -340,8 +340,8 @@ def check_output_path(path: Path) -> None:
     try:
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except OSError as error:
-        reason = _FOLDER_FAULTS.get(error.errno or 0, "its folder takes no new files")
-        fail(f"cannot write {path}: {reason}; choose another -o")
+        reason = _FOLDER_FAULTS.get(error.errno or 0, "its folder {folder} takes no new files")
+        fail(f"cannot write {path}: {reason.format(folder=folder)}; choose another -o")
     probe.unlink()
 
 

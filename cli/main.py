@@ -127,7 +127,9 @@ class HotspotsGroup(LazyGroup):
 
             # An -o file made while the command ran is the user's to resolve, like one that
             # existed before it (exit 2); a store fault is the store's (exit 1).
-            fail(str(error), code=2 if isinstance(error, OutputExistsError) else 1)
+            from pipelines.store.errors import said_in_full
+
+            fail(said_in_full(error), code=2 if isinstance(error, OutputExistsError) else 1)
 
 
 def usage_error(error: click_errors.UsageError) -> NoReturn:

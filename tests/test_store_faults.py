@@ -65,8 +65,8 @@ def small_disk(where: Path, size: str) -> Iterator[Path]:
         _umount(where)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([HOTSPOTS, *args], capture_output=True, text=True, check=False)
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([HOTSPOTS, *args], capture_output=True, text=True, check=False, cwd=cwd)
 
 
 def _one_line(result: subprocess.CompletedProcess) -> str:
@@ -122,12 +122,22 @@ def test_a_read_only_store_gives_the_cli_one_line(tmp_path: Path) -> None:
     geojson = tmp_path / "centre.geojson"
     geojson.write_text(json.dumps(_custom_set()["geojson"]))
     with read_only_view(data_dir, tmp_path / "ro") as ro:
-        line = _one_line(_cli("ingest", "archive", str(archive), "--data-dir", str(ro)))
-        assert "read-only" in line and str(tmp_path) not in line
+        # The data folder given relative to the working folder: the line names it absolutely
+        # (it used to name the file relative to the data folder, "boundaries/centre.parquet"),
+        # so the person at the terminal can find it; the service never shows the server's path.
+        line = _one_line(_cli("ingest", "archive", str(archive), "--data-dir", "ro", cwd=tmp_path))
+        assert "the data folder is read-only" in line and f"cannot write {ro}/" in line
         load = ["boundaries", "load", str(geojson), "--name", "centre", "--scheme", "custom"]
         load += ["--vintage", "2024"]
-        line = _one_line(_cli(*load, "--data-dir", str(ro)))
-        assert "read-only" in line and str(tmp_path) not in line
+        line = _one_line(_cli(*load, "--data-dir", "ro", cwd=tmp_path))
+        assert line == (
+            f"error: cannot write {ro}/boundaries/centre.parquet: the data folder is read-only"
+        )
+        # An -o file in a read-only folder names that folder absolutely too.
+        args = ["allocate", "--boundaries", WARDS, "--units", "3", "-o", "ro/shares.json"]
+        result = _cli(*args, "--data-dir", str(data_dir), cwd=tmp_path)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert f"cannot write ro/shares.json: its folder {ro} is read-only" in result.stderr
         assert CrimeStore(ro).partitions()[-1] == (FORCE, "2019-12")  # nothing half-written
 
 
@@ -154,7 +164,8 @@ def test_a_full_disk_gives_the_cli_one_line_and_keeps_the_store(tmp_path: Path) 
         ]
         archive.write(FORCE, "2019-01", lines)
         line = _one_line(_cli("ingest", "archive", str(archive.root), "--data-dir", str(data_dir)))
-        assert "the disk is full" in line and str(tmp_path) not in line
+        # The file named by its absolute path, on the command line only (the 503 below does not).
+        assert "the disk is full" in line and f"cannot write {data_dir}/crimes/{FORCE}/" in line
         store = CrimeStore(data_dir)
         assert store.version() == before
         assert store.read_partition(FORCE, "2019-01")["crime_id"].to_pylist() == ["first"]

@@ -68,32 +68,41 @@ _DISK_FAULTS = {
 }
 
 
+# {folder}: the output's folder by its absolute path (only the command line writes -o files).
 _OUTPUT_FAULTS = {
-    errno.EROFS: "its folder is read-only; choose another -o",
+    errno.EROFS: "its folder {folder} is read-only; choose another -o",
     errno.ENOSPC: "the disk is full; free some space or choose another -o",
     errno.EDQUOT: "the disk quota is used up; free some space or choose another -o",
-    errno.EACCES: "this account may not write in its folder; choose another -o",
-    errno.EPERM: "this account may not write in its folder; choose another -o",
+    errno.EACCES: "this account may not write in its folder {folder}; choose another -o",
+    errno.EPERM: "this account may not write in its folder {folder}; choose another -o",
 }
 
 
-def disk_fault(error: OSError, what: str, output: bool = False) -> StoreWriteError | None:
+def disk_fault(
+    error: OSError, what: str, output: bool = False, path: Path | None = None
+) -> StoreWriteError | None:
     """``error`` in words when it is a fault of the disk rather than of the program, else None.
     ``what`` names the file without the server's path (e.g. ``boundaries/wards.parquet``), or
-    a command's ``output`` file as given."""
+    a command's ``output`` file as given; ``path``, the file written, is named by its absolute
+    path in the error's ``in_full`` (for the command line)."""
     reason = (_OUTPUT_FAULTS if output else _DISK_FAULTS).get(error.errno or 0)
     if reason is None:
         return None
-    return StoreWriteError(f"cannot write {what}: {reason}")
+    where = os.path.abspath(path) if path is not None else what
+    reason = reason.format(folder=os.path.dirname(where))
+    return StoreWriteError(f"cannot write {what}: {reason}", f"cannot write {where}: {reason}")
 
 
 @contextmanager
-def disk_faults_in_words(what: str, output: bool = False) -> Iterator[None]:
-    """Re-raise disk faults inside the block as :class:`StoreWriteError` naming ``what``."""
+def disk_faults_in_words(
+    what: str, output: bool = False, path: Path | None = None
+) -> Iterator[None]:
+    """Re-raise disk faults inside the block as :class:`StoreWriteError` naming ``what`` (and
+    ``path``, the file written, by its absolute path: :func:`disk_fault`)."""
     try:
         yield
     except OSError as error:
-        fault = disk_fault(error, what, output)
+        fault = disk_fault(error, what, output, path)
         if fault is None:
             raise
         raise fault from error
@@ -105,7 +114,8 @@ def atomic_write(path: Path, mode: int = _FILE_MODE) -> Iterator[Path]:
     ``mode`` and rename it over ``path`` (atomic on POSIX and Windows). When the block fails,
     remove it."""
     output = os.path.abspath(path) in _OUTPUTS.get()
-    with disk_faults_in_words(str(path) if output else f"{path.parent.name}/{path.name}", output):
+    what = str(path) if output else f"{path.parent.name}/{path.name}"
+    with disk_faults_in_words(what, output, path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
@@ -129,7 +139,9 @@ def write_content_addressed(
     ``durable=False`` leaves flushing to the disk to the caller (:func:`flush_files` and
     :func:`flush_folders`, before anything names the file): an archive ingest's workers then
     go on to their next file while the process that publishes waits for the disk."""
-    with disk_faults_in_words(f"{directory.name}/{stem}{suffix}"):
+    with disk_faults_in_words(
+        f"{directory.name}/{stem}{suffix}", path=directory / f"{stem}{suffix}"
+    ):
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}{suffix}.", suffix=".tmp", dir=directory)
         tmp_path = Path(tmp_name)

@@ -29,7 +29,28 @@ class StoreUnavailable(StoreError, UnavailableError):
 
 
 class StoreWriteError(StoreUnavailable):
-    """A write failed because of the disk: read-only folder, no space left, no permission."""
+    """A write failed because of the disk: read-only folder, no space left, no permission.
+
+    Its message names the file relative to the data folder (the service shows it to clients);
+    :attr:`in_full` names it by its absolute path, for the person at the command line, who
+    must find the folder to fix it. Both travel in ``args``, so a worker process's error
+    keeps them."""
+
+    def __init__(self, message: str, in_full: str | None = None) -> None:
+        super().__init__(message, in_full or message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @property
+    def in_full(self) -> str:
+        return str(self.args[-1])
+
+
+def said_in_full(error: Exception) -> str:
+    """``error`` in words for the command line: a disk fault names the file by its absolute
+    path (``StoreWriteError.in_full``), any other error as it says itself."""
+    return error.in_full if isinstance(error, StoreWriteError) else str(error)
 
 
 class CorruptPartition(StoreUnavailable):

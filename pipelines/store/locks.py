@@ -148,7 +148,9 @@ def _lock(root: Path, name: str) -> StoreLock:
 def acquire_partition(root: Path, force: str, month: str, timeout: float) -> StoreLock:
     """The held lock of one force-month; raises :class:`PartitionLocked` after ``timeout``."""
     lock = _lock(root, f"{force}.{month}")
-    with disk_faults_in_words(f"{_LOCK_DIR}/{force}.{month}.lock"):
+    with disk_faults_in_words(
+        f"{_LOCK_DIR}/{force}.{month}.lock", path=root / _LOCK_DIR / f"{force}.{month}.lock"
+    ):
         try:
             lock.acquire(timeout=timeout)
         except LockTimeout:
@@ -163,6 +165,8 @@ def acquire_partition(root: Path, force: str, month: str, timeout: float) -> Sto
 def manifest_lock(root: Path) -> StoreLock:
     """The lock every manifest swap holds (``with manifest_lock(root):``): swaps are short, so
     waiting is unbounded."""
-    with disk_faults_in_words(f"{_LOCK_DIR}/manifest.lock"):
+    with disk_faults_in_words(
+        f"{_LOCK_DIR}/manifest.lock", path=root / _LOCK_DIR / "manifest.lock"
+    ):
         (root / _LOCK_DIR).mkdir(parents=True, exist_ok=True)
     return _lock(root, "manifest")
