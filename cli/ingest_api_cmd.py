@@ -31,6 +31,7 @@ from pipelines.ingest.api_client import (
 )
 from pipelines.months import MonthError, check_range
 from pipelines.store.crime_store import StoreError
+from pipelines.store.errors import said_in_full
 
 
 def ingest_api(
@@ -110,7 +111,7 @@ def ingest_api(
             fail(f"{message} ({stored} month(s) stored before it stopped)", code=1)
         except StoreError as error:
             bar.stop()
-            fail(" ".join(str(error).split()), code=1)
+            fail(" ".join(said_in_full(error).split()), code=1)
     _print_report(report, store.root)
 
 

@@ -60,6 +60,7 @@ from pipelines.months import months_between, shift_month
 from pipelines.quoting import quoted
 from pipelines.store import CrimeStore, resolve_data_dir
 from pipelines.store.crime_store import StoreError
+from pipelines.store.errors import said_in_full
 
 NO_STUDY = "not possible"  # a hot spot study the data guard refused, in the summary table
 
@@ -551,7 +552,7 @@ def _load_archive(store: CrimeStore, path: Path, force: str, months: int) -> Non
     except ArchiveError as error:
         fail(str(error))
     except StoreError as error:
-        fail(" ".join(str(error).split()), code=1)
+        fail(" ".join(said_in_full(error).split()), code=1)
     loaded = [f for f in report.files if f.coverage is not None]
     console.print(
         f"    {report.stored:,} crimes stored from {len(loaded)} month file(s), {first}..{last}",
@@ -583,7 +584,7 @@ def _load_api(store: CrimeStore, force: str, area: BaseGeometry, months: int, ur
             stored = len(error.report.months) if error.report else 0
             fail(f"{' '.join(str(error).split())} ({stored} month(s) stored before it stopped)", 1)
         except StoreError as error:
-            fail(" ".join(str(error).split()), code=1)
+            fail(" ".join(said_in_full(error).split()), code=1)
     stored = sum(m.stored_fresh for m in report.months)
     gaps = sorted(set(months_between(first, last)) - {m.month for m in report.months})
     console.print(

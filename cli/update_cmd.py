@@ -24,6 +24,7 @@ from pipelines.ingest.update import (
     update_store,
 )
 from pipelines.store.crime_store import StoreError
+from pipelines.store.errors import said_in_full
 
 
 def update(
@@ -98,7 +99,7 @@ def update(
             progress=None if as_json else _say,
         )
     except (UpdateError, StoreError, ValueError) as error:
-        fail(" ".join(str(error).split()), code=1 if isinstance(error, UpdateError) else 2)
+        fail(" ".join(said_in_full(error).split()), code=1 if isinstance(error, UpdateError) else 2)
     if as_json:
         typer.echo(json.dumps(report_json(report), indent=2))
     else:

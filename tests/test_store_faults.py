@@ -26,6 +26,7 @@ from boundaries.store import BoundaryStore
 from geo_service.settings import Settings
 from pipelines.ingest.archive import ingest_archive
 from pipelines.store import CrimeStore, StoreWriteError
+from pipelines.store.locks import manifest_lock
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.live_server import live_server
 from tests.service_town import FORCE, KEY, WARDS, X0, Y0, build_town, square_feature
@@ -138,6 +139,18 @@ def test_a_read_only_store_gives_the_cli_one_line(tmp_path: Path) -> None:
         result = _cli(*args, "--data-dir", str(data_dir), cwd=tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert f"cannot write ro/shares.json: its folder {ro} is read-only" in result.stderr
+        update = ["update", "--archive", str(archive), "--data-dir", "ro"]
+        result = _cli(*update, cwd=tmp_path)
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        assert f"cannot write {ro}/" in result.stderr and "read-only" in result.stderr
+        # The store's locks, whose folder exists already: in words too (it was a traceback).
+        with pytest.raises(StoreWriteError) as raised, manifest_lock(ro):
+            pass
+        said = "cannot write .locks/manifest.lock: the data folder is read-only"
+        assert str(raised.value) == said  # what the service shows: no server path
+        assert raised.value.in_full == (
+            f"cannot write {ro}/.locks/manifest.lock: the data folder is read-only"
+        )
         assert CrimeStore(ro).partitions()[-1] == (FORCE, "2019-12")  # nothing half-written
 
 

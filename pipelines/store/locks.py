@@ -81,11 +81,14 @@ class _Flock:
 
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT
-        try:
-            return os.open(self.path, flags, 0o666)
-        except FileNotFoundError:  # the first lock of a new data folder
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            return os.open(self.path, flags, 0o666)
+        # A read-only data folder whose lock folder exists fails here, not where it is made:
+        # said in words too (a traceback once ended `hotspots update` on a read-only store).
+        with disk_faults_in_words(f"{_LOCK_DIR}/{self.path.name}", path=self.path):
+            try:
+                return os.open(self.path, flags, 0o666)
+            except FileNotFoundError:  # the first lock of a new data folder
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                return os.open(self.path, flags, 0o666)
 
     def release(self) -> None:
         # The file stays: a waiter may hold it open, and must lock the same file.
