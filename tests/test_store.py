@@ -199,3 +199,72 @@ def test_stored_files_are_readable_by_other_accounts(
     assert len(stored) == 3
     assert {path.stat().st_mode & 0o777 for path in stored} == {0o666 & ~umask}
     assert all(path.stat().st_mode & 0o044 for path in stored)  # group and others can read
+
+
+def test_text_columns_written_dictionary_encoded_read_back_as_text(
+    archive: ArchiveBuilder, data_dir: Path
+) -> None:
+    """An archive ingest hands the writer its repeating text columns dictionary-encoded; the
+    file reads back with the canonical schema and the same rows, coverage record and H3 index
+    as the same rows written as plain text (an API ingest's), and the footer keeps both
+    metadata keys."""
+    import pyarrow.parquet as pq
+
+    from pipelines.store.crime_store import write_partition_file
+    from pipelines.store.region import index_cells
+
+    _three_months(archive)
+    store = CrimeStore(data_dir)
+    ingest_archive(store, archive.root)
+    stored = store.read_partition(FORCE, "2019-02")
+    coverage = store.coverage_of(FORCE, "2019-02")
+    assert stored.schema.remove_metadata() == CRIME_SCHEMA
+    encoded = pa.table(
+        {
+            name: column.dictionary_encode() if column.type == pa.string() else column
+            for name, column in zip(stored.column_names, stored.columns, strict=True)
+        }
+    )
+    entries = {}
+    for form, table in (("text", stored), ("dictionary", encoded)):
+        entries[form] = write_partition_file(data_dir / form, table, coverage)
+        path = data_dir / form / entries[form].file
+        read = pq.read_table(path)
+        assert read.schema.remove_metadata() == CRIME_SCHEMA
+        assert read.replace_schema_metadata(None).equals(stored.replace_schema_metadata(None))
+        assert set(read.schema.metadata) == {b"hotspots.coverage", b"hotspots.h3_resolution"}
+        assert PartitionCoverage.from_json(read.schema.metadata[b"hotspots.coverage"]) == coverage
+        assert entries[form].h3_parents == index_cells(stored["h3_cell"])
+    assert entries["text"].coverage == entries["dictionary"].coverage
+
+
+def test_partition_index_cells_equal_the_region_index_with_and_without_locations(
+    data_dir: Path,
+) -> None:
+    """The H3 index written with each partition (worked out from its sorted cells) equals
+    pipelines.store.region.index_cells, rows without a location included."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from pipelines.index.h3_cells import cells_for_points
+    from pipelines.store.crime_store import write_partition_file
+    from pipelines.store.region import index_cells
+
+    rng = np.random.default_rng(7)
+    for count, unlocated in ((0, 0), (3, 3), (500, 0), (500, 40)):
+        latitude = rng.uniform(50.0, 51.5, count)
+        longitude = rng.uniform(-5.5, -2.0, count)
+        latitude[:unlocated] = np.nan
+        longitude[:unlocated] = np.nan
+        columns = {field.name: pa.nulls(count, field.type) for field in CRIME_SCHEMA}
+        cells = cells_for_points(latitude, longitude)
+        columns.update(
+            latitude=pa.array(latitude, from_pandas=True),
+            longitude=pa.array(longitude, from_pandas=True),
+            h3_cell=cells,
+        )
+        rows = pa.table(columns, schema=CRIME_SCHEMA)
+        coverage = PartitionCoverage(FORCE, "2019-01", "archive", count, count, unlocated)
+        entry = write_partition_file(data_dir / "crimes", rows, coverage)
+        assert entry.h3_parents == index_cells(cells)
+        assert pq.read_table(data_dir / "crimes" / entry.file).num_rows == count

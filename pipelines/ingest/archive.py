@@ -159,7 +159,7 @@ class WrittenFile:
 def ingest_file(file: StreetFile, crimes_dir: Path) -> WrittenFile:
     """Prepare one file and write its partition file, unpublished (in a worker process when
     there are several; the caller holds the force-month's lock)."""
-    built = prepare_file(file)
+    built = _build(file)
     if built.table is None or built.coverage is None:
         return WrittenFile(error=built.error)
     # Flushed to the disk by the parent (_collect), which waits for it instead of this worker.
@@ -240,7 +240,17 @@ def _worker_started() -> None:
 
 
 def prepare_file(file: StreetFile) -> BuiltFile:
-    """Read, parse and index one file (in a worker process when there are several)."""
+    """Read, parse and index one file (in a worker process when there are several); the table
+    has the canonical schema (CRIME_SCHEMA)."""
+    built = _build(file)
+    if built.table is not None:
+        built.table = built.table.cast(CRIME_SCHEMA)  # the dictionary-encoded columns as text
+    return built
+
+
+def _build(file: StreetFile) -> BuiltFile:
+    """:func:`prepare_file` with the repeating columns still dictionary-encoded, as
+    ``write_partition_file`` takes them (and writes faster than text)."""
     try:
         parsed = parse_street_csv(file.read(), file.force, file.month)
     except CsvFileError as error:
@@ -270,7 +280,7 @@ def _with_h3_cells(rows: pa.Table, force: str) -> pa.Table:
         known = _thread.known_points = KnownPoints()
         _thread.known_force = force
     cells = cells_for_points(latitude, longitude, known=known)
-    return rows.append_column("h3_cell", cells).cast(CRIME_SCHEMA)
+    return rows.append_column("h3_cell", cells)
 
 
 # Map points indexed by earlier files of the same force, per thread: police.uk reuses a force's

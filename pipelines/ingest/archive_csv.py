@@ -55,7 +55,8 @@ class CsvFileError(Exception):
 
 @dataclass
 class ParsedFile:
-    """Kept rows (canonical columns except h3_cell) and what happened to the others."""
+    """Kept rows (canonical columns except h3_cell; the repeating text columns
+    dictionary-encoded) and what happened to the others."""
 
     rows: pa.Table
     source_rows: int
@@ -102,8 +103,8 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
         rejected[MALFORMED_ROW] = malformed.count
         samples[MALFORMED_ROW] = malformed.samples
 
-    month_ok = pc.fill_null(pc.equal(table["Month"], month), False)
-    category, category_ok = _categories(table["Crime type"])
+    month_ok = _equals(_one_chunk(table["Month"]), month)
+    category, category_ok = _categories(_one_chunk(table["Crime type"]))
     longitude, latitude, no_location, coords_ok = _coordinates(
         table["Longitude"], table["Latitude"]
     )
@@ -120,24 +121,28 @@ def parse_street_csv(data: bytes, force: str, month: str) -> ParsedFile:
             samples[reason] = _sample(table, failing, columns)
             keep &= ~failing
 
-    # Empty fields are already null (the reader's null_values), as the store keeps them.
+    # Empty fields are already null (the reader's null_values), as the store keeps them. The
+    # columns whose values repeat stay dictionary-encoded as read: sorting them moves 4-byte
+    # indices, and the Parquet writer stores their dictionary as it is instead of hashing every
+    # value again (pipelines.store.crime_store). The month is the file's on every kept row.
+    n = table.num_rows
     rows = pa.table(
         {
             "crime_id": table["Crime ID"],
-            "api_id": pa.nulls(table.num_rows, pa.int64()),
-            "month": table["Month"],
-            "force": pa.repeat(pa.scalar(force, pa.string()), table.num_rows),
-            "reported_by": table["Reported by"],
-            "falls_within": table["Falls within"],
+            "api_id": pa.nulls(n, pa.int64()),
+            "month": _repeated(month, n),
+            "force": _repeated(force, n),
+            "reported_by": _one_chunk(table["Reported by"]),
+            "falls_within": _one_chunk(table["Falls within"]),
             "longitude": longitude,
             "latitude": latitude,
             "location": table["Location"],
             "lsoa_code": table["LSOA code"],
             "lsoa_name": table["LSOA name"],
             "category": category,
-            "last_outcome": table["Last outcome category"],
-            "context": table["Context"],
-            "source": pa.repeat(pa.scalar(SOURCE_ARCHIVE, pa.string()), table.num_rows),
+            "last_outcome": _one_chunk(table["Last outcome category"]),
+            "context": _one_chunk(table["Context"]),
+            "source": _repeated(SOURCE_ARCHIVE, n),
         }
     )
     if not keep.all():
@@ -200,7 +205,19 @@ def _read_columns(data: bytes, malformed: _Malformed) -> pa.Table:
         raise CsvFileError(f"cannot parse as CSV: {error}") from error
 
 
-_TEXT_COORDINATES = dict.fromkeys(HEADER, pa.string())
+# Columns of a few distinct values (the month, the forces, crime types, outcomes, context) are
+# read dictionary-encoded: the reader hashes each value once, and every later step (the checks,
+# the sort, the Parquet writer) works on 4-byte indices instead of the text.
+_REPEATING = [
+    "Month",
+    "Reported by",
+    "Falls within",
+    "Crime type",
+    "Last outcome category",
+    "Context",
+]
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+_TEXT_COORDINATES = {name: _DICTIONARY if name in _REPEATING else pa.string() for name in HEADER}
 _NUMERIC_COORDINATES = {**_TEXT_COORDINATES, "Longitude": pa.float64(), "Latitude": pa.float64()}
 
 
@@ -219,15 +236,39 @@ def _read(data: bytes, malformed: _Malformed, column_types: dict[str, pa.DataTyp
     )
 
 
-def _categories(names: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """Each row's category slug (null for an empty or unknown crime type) and whether it has
-    one. One pass of hashing (dictionary encoding) instead of two (unique, then index_in)."""
-    encoded = names.dictionary_encode().unify_dictionaries()
-    distinct = encoded.chunk(0).dictionary.to_pylist() if encoded.num_chunks else []
-    mapping = canonical_categories(distinct)
-    slugs = pa.array([mapping[name] for name in distinct], pa.string())
-    category = pc.take(slugs, pa.chunked_array([c.indices for c in encoded.chunks], pa.int32()))
-    return category, pc.is_valid(category)
+def _categories(names: pa.DictionaryArray) -> tuple[pa.DictionaryArray, np.ndarray]:
+    """Each row's category slug (null for an empty or unknown crime type, dictionary-encoded
+    over the distinct slugs) and whether it has one. The crime types come dictionary-encoded
+    from the reader, so only their few distinct names go through Python."""
+    mapping = canonical_categories(names.dictionary.to_pylist())
+    slugs = sorted({slug for slug in mapping.values() if slug is not None})
+    position = {slug: i for i, slug in enumerate(slugs)}
+    codes = pa.array([position.get(slug) for slug in mapping.values()], pa.int32())
+    indices = pc.take(codes, names.indices)
+    category = pa.DictionaryArray.from_arrays(indices, pa.array(slugs, pa.string()))
+    return category, np.asarray(pc.is_valid(indices))
+
+
+def _one_chunk(column: pa.ChunkedArray) -> pa.Array:
+    """A column read in several blocks as one array (dictionary columns: one dictionary)."""
+    if column.num_chunks == 1:
+        return column.chunk(0)
+    if pa.types.is_dictionary(column.type):
+        column = column.unify_dictionaries()
+    return column.combine_chunks()
+
+
+def _equals(column: pa.DictionaryArray, value: str) -> np.ndarray:
+    """Whether each row holds ``value`` (False where empty): compared once per distinct value."""
+    per_value = pc.equal(column.dictionary, value)
+    return np.asarray(pc.fill_null(pc.take(per_value, column.indices), False))
+
+
+def _repeated(value: str, count: int) -> pa.DictionaryArray:
+    """``value`` on every row, as a one-value dictionary (no text copied per row)."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(count, dtype=np.int32)), pa.array([value], pa.string())
+    )
 
 
 def _coordinates(

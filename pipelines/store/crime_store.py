@@ -24,10 +24,13 @@ from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines import arrow_numpy
 from pipelines.forces import check_force
+from pipelines.index.h3_cells import parent_cells
 from pipelines.schema import BASE_H3_RESOLUTION, CRIME_SCHEMA
 from pipelines.store.atomic import atomic_write, remove_stale_temporaries, write_content_addressed
 from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
@@ -40,7 +43,7 @@ from pipelines.store.locks import (
 )
 from pipelines.store.manifest import MANIFEST_NAME, Manifest, PartitionEntry, load_manifest
 from pipelines.store.paths import DATA_DIR_ENV, resolve_data_dir  # noqa: F401 (their old home)
-from pipelines.store.region import ROW_GROUP_ROWS, index_cells, region_ordered
+from pipelines.store.region import INDEX_RESOLUTION, ROW_GROUP_ROWS, region_ordered
 from pipelines.store.snapshot import Snapshot, damaged_files
 
 _H3_KEY = b"hotspots.h3_resolution"
@@ -291,9 +294,12 @@ def write_partition_file(
     not yet flushed to the disk; the publishing process calls ``atomic.flush_files`` and
     ``atomic.flush_folders`` on it before the manifest names it.
 
+    ``table`` has the canonical schema, except that text columns may come dictionary-encoded
+    (an archive ingest's do); the file reads back as the canonical schema either way.
+
     The caller must hold the force-month's lock (:meth:`StoreWriter.lock`), in this process or
     in the one it works for, and publish the entry with :meth:`StoreWriter.add`."""
-    if table.schema.remove_metadata() != CRIME_SCHEMA:
+    if not _canonical(table.schema):
         raise StoreError(f"rows do not match the canonical schema:\n{table.schema}")
     if coverage.stored != table.num_rows:
         raise StoreError(
@@ -303,19 +309,25 @@ def write_partition_file(
     directory = crimes_dir / force
     # The force-month's lock is held: temporaries of it are a killed writer's.
     remove_stale_temporaries(directory / f"{month}.parquet")
-    table = region_ordered(table).replace_schema_metadata(
-        {METADATA_KEY: coverage.to_json().encode(), _H3_KEY: str(BASE_H3_RESOLUTION).encode()}
-    )
+    table = region_ordered(table).replace_schema_metadata(None)
     # Written in memory, then to disk once: the content's hash needs no read back.
     sink = pa.BufferOutputStream()
-    pq.write_table(
-        table,
+    # Without the Arrow schema in the footer (store_schema=False): it would record the
+    # dictionary-encoded columns as such and readers would get them back so. Parquet's own
+    # types read back as the canonical schema (text, int64, float64, uint64); the coverage
+    # record and H3 resolution go in the footer's key-value metadata as before.
+    with pq.ParquetWriter(
         sink,
+        table.schema,
         compression=_COMPRESSION,
-        row_group_size=ROW_GROUP_ROWS,
         use_dictionary=_DICTIONARY_COLUMNS,
         write_statistics=[_H3_COLUMN],
-    )
+        store_schema=False,
+    ) as parquet:
+        parquet.write_table(table, row_group_size=ROW_GROUP_ROWS)
+        parquet.add_key_value_metadata(
+            {METADATA_KEY: coverage.to_json().encode(), _H3_KEY: str(BASE_H3_RESOLUTION).encode()}
+        )
     content = sink.getvalue()
     path = write_content_addressed(directory, month, ".parquet", memoryview(content), durable)
     return PartitionEntry(
@@ -324,8 +336,34 @@ def write_partition_file(
         f"{force}/{path.name}",
         content.size,
         coverage,
-        index_cells(table[_H3_COLUMN]),
+        _sorted_index_cells(table[_H3_COLUMN]),
     )
+
+
+def _canonical(schema: pa.Schema) -> bool:
+    """Whether ``schema`` is CRIME_SCHEMA, text columns dictionary-encoded or not."""
+    if schema.names != CRIME_SCHEMA.names:
+        return False
+    for field, expected in zip(schema, CRIME_SCHEMA, strict=True):
+        kind = field.type
+        if pa.types.is_dictionary(kind) and kind.value_type == pa.string():
+            kind = pa.string()
+        if kind != expected.type:
+            return False
+    return True
+
+
+def _sorted_index_cells(cells: pa.ChunkedArray) -> tuple[str, ...]:
+    """:func:`pipelines.store.region.index_cells` of cells sorted ascending (nulls last), in
+    one pass: a cell's parent keeps its leading bits, so sorted cells have sorted parents and
+    the distinct ones are where the parent changes (no sort again)."""
+    located = cells.slice(0, len(cells) - cells.null_count)
+    parents = arrow_numpy.to_numpy(parent_cells(located, INDEX_RESOLUTION))
+    if len(parents) == 0:
+        return ()
+    starts = np.flatnonzero(parents[1:] != parents[:-1]) + 1
+    distinct = np.concatenate([parents[:1], parents[starts]])
+    return tuple(f"{cell:x}" for cell in distinct.tolist())
 
 
 class StoreWriter:
