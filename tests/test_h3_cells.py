@@ -66,3 +66,18 @@ def test_known_points_give_the_cells_of_indexing_again(
         expected = cells_for_points(latitude[month], longitude[month])
         assert cells_for_points(latitude[month], longitude[month], known=known).equals(expected)
     assert 0 < len(known) <= max(limit, len(latitude))
+
+
+@pytest.mark.parametrize("size", [1, 2, 50, 5_000])
+def test_distinct_keys_equal_numpy_unique(size: int) -> None:
+    """The map points' distinct keys, each key's first row and every row's key number are
+    np.unique's, repeated keys (most of a month's rows) included."""
+    from pipelines.index.h3_cells import _distinct
+
+    rng = np.random.default_rng(size)
+    keys = rng.integers(-(2**40), 2**40, size=max(1, size // 3))[
+        rng.integers(0, max(1, size // 3), size)
+    ]
+    expected = np.unique(keys, return_index=True, return_inverse=True)
+    for got, want in zip(_distinct(keys), expected, strict=True):
+        assert np.array_equal(got, want.ravel())

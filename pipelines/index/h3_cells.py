@@ -78,7 +78,7 @@ def cells_for_points(
     if located.any():
         lat, lng = latitude[located], longitude[located]
         keys = _coordinate_keys(lat, lng)
-        unique_keys, first_index, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        unique_keys, first_index, inverse = _distinct(keys)
         lat, lng = lat[first_index], lng[first_index]
         if known is not None and resolution == BASE_H3_RESOLUTION:
             distinct = known.cells(unique_keys, lat, lng)
@@ -86,6 +86,21 @@ def cells_for_points(
             distinct = _to_numpy(coordinates_to_cells(lat, lng, resolution))
         cells[located] = distinct[inverse]
     return pa.array(cells, type=pa.uint64(), mask=~located)
+
+
+def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True)`` of a non-empty array, with
+    numpy's fast unstable argsort: np.unique's stable one (to find each key's first row) was
+    twice the time. The first row of each key is the smallest row number in its run."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    starts_run = np.empty(len(keys), dtype=bool)
+    starts_run[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=starts_run[1:])
+    starts = np.flatnonzero(starts_run)
+    inverse = np.empty(len(keys), dtype=np.intp)
+    inverse[order] = np.cumsum(starts_run) - 1
+    return ordered[starts], np.minimum.reduceat(order, starts), inverse
 
 
 def parent_cells(cells: pa.Array | pa.ChunkedArray, resolution: int) -> pa.Array:
