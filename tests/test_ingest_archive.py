@@ -332,3 +332,54 @@ def test_one_bad_coordinate_changes_nothing_else_in_the_file(
     padded = next(r for r in march if r["crime_id"] == "padded")
     assert (padded["longitude"], padded["latitude"]) == (-3.5269, 50.4635)
     assert any(r["crime_id"] is None for r in march)  # an empty Crime ID is stored as null
+
+
+@pytest.mark.parametrize("repeats", [0, 1, 7])
+def test_repeated_64_digit_crime_ids_are_counted_exactly(
+    archive: ArchiveBuilder, data_dir: Path, repeats: int
+) -> None:
+    """Crime IDs as police.uk writes them (64 hex digits), in a file read in several blocks:
+    the repeats are counted exactly, also when IDs differ only in their last digit."""
+    import hashlib
+
+    month = "2019-06"
+    ids = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(6_000)]
+    ids += [ids[0][:-1] + ("0" if ids[0][-1] != "0" else "1")]  # one digit off: not a repeat
+    ids += [ids[i * 11] for i in range(repeats)]
+    asb = crime_line(month, category="Anti-social behaviour", outcome="")  # no Crime ID
+    lines = [crime_line(month, crime_id=crime_id) for crime_id in ids] + [asb] * 50
+    archive.write("devon-and-cornwall", month, lines)
+    report = ingest_archive(CrimeStore(data_dir), archive.root)
+
+    coverage = report.files[0].coverage
+    assert coverage.stored == len(lines)
+    assert coverage.warnings == ({"duplicate_crime_id": repeats} if repeats else {})
+
+
+def test_ingest_workers_import_no_pandas(archive: ArchiveBuilder, tmp_path: Path) -> None:
+    """Preparing and writing a file (what an ingest worker does) loads no pandas: importing it
+    was about a second of each worker's start."""
+    import subprocess
+    import sys
+
+    for month in ("2019-01", "2019-02"):
+        archive.write(
+            "devon-and-cornwall",
+            month,
+            [crime_line(month, crime_id=f"{month}-{i}") for i in range(5)]
+            + [crime_line(month, crime_id="x", longitude="", latitude="")]
+            + [crime_line(month, category="Not a crime type")],
+        )
+    probe = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from pipelines.ingest.archive import ingest_file\n"
+        "from pipelines.ingest.archive_layout import list_archive\n"
+        f"for file in list_archive(Path({str(archive.root)!r})).street_files:\n"
+        f"    assert ingest_file(file, Path({str(tmp_path / 'crimes')!r})).entry is not None\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == ["False"]

@@ -85,7 +85,7 @@ def cells_for_points(
         else:
             distinct = _to_numpy(coordinates_to_cells(lat, lng, resolution))
         cells[located] = distinct[inverse]
-    return pa.array(cells, type=pa.uint64(), mask=~located)
+    return arrow_numpy.from_numpy(cells, pa.uint64(), mask=~located)
 
 
 def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from pipelines import arrow_numpy
 from pipelines.index.h3_cells import KnownPoints, cells_for_points
 from pipelines.ingest.archive_csv import CsvFileError, parse_street_csv
 from pipelines.ingest.archive_layout import (
@@ -273,8 +274,9 @@ def _build(file: StreetFile) -> BuiltFile:
 
 
 def _with_h3_cells(rows: pa.Table, force: str) -> pa.Table:
-    latitude = rows["latitude"].to_numpy().astype(np.float64, copy=False)
-    longitude = rows["longitude"].to_numpy().astype(np.float64, copy=False)
+    # NaN where a row has no location; through arrow_numpy (pyarrow's to_numpy imports pandas).
+    latitude = arrow_numpy.to_numpy(rows["latitude"], nulls_as=np.nan)
+    longitude = arrow_numpy.to_numpy(rows["longitude"], nulls_as=np.nan)
     known: KnownPoints | None = getattr(_thread, "known_points", None)
     if known is None or getattr(_thread, "known_force", None) != force:
         known = _thread.known_points = KnownPoints()
