@@ -548,7 +548,10 @@ def _load_archive(store: CrimeStore, path: Path, force: str, months: int) -> Non
         listing = list_archive(path, force)
         first, last = _latest(listing.months, months)
         with error_console.status(Text(f"Loading {force} {first}..{last} from {path}")):
-            report = ingest_archive(store, path, force, first, last)
+            # The listing already made, not a second walk of the archive.
+            report = ingest_archive(
+                store, path, force, first, last, listing=listing.within(first, last)
+            )
     except ArchiveError as error:
         fail(str(error))
     except StoreError as error:

@@ -383,3 +383,23 @@ def test_ingest_workers_import_no_pandas(archive: ArchiveBuilder, tmp_path: Path
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout.split()
     assert loaded == ["False"]
+
+
+def test_a_listing_narrowed_to_months_equals_listing_those_months(
+    archive: ArchiveBuilder,
+) -> None:
+    from pipelines.ingest.archive_layout import ArchiveListing, list_archive
+
+    for month in ("2019-01", "2019-02", "2019-03", "2019-04"):
+        archive.write("devon-and-cornwall", month, [crime_line(month)])
+    archive.write("dorset", "2019-03", [crime_line("2019-03")])
+
+    def shown(listing: ArchiveListing) -> tuple:
+        files = [(f.force, f.month, f.name, f.size, f.read()) for f in listing.street_files]
+        return files, listing.ignored, listing.forces, listing.months
+
+    whole = list_archive(archive.root)
+    for first, last in (("2019-02", "2019-03"), (None, "2019-01"), ("2019-03", None)):
+        assert shown(whole.within(first, last)) == shown(
+            list_archive(archive.root, None, first, last)
+        )

@@ -41,6 +41,17 @@ class ArchiveListing:
     forces: list[str] = field(default_factory=list)
     months: list[str] = field(default_factory=list)
 
+    def within(self, first: str | None, last: str | None) -> ArchiveListing:
+        """The files of months ``first``..``last`` (the listing :func:`list_archive` gives for
+        them, without reading the archive's folder or zip again)."""
+        files = [f for f in self.street_files if in_range(f.month, first, last)]
+        return ArchiveListing(
+            files,
+            ignored=self.ignored,
+            forces=sorted({f.force for f in files}),
+            months=sorted({f.month for f in files}),
+        )
+
 
 def list_archive(
     path: Path, force: str | None = None, first: str | None = None, last: str | None = None
