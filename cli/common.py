@@ -8,7 +8,6 @@ import math
 import os
 import re
 import secrets
-import select
 import stat
 import sys
 from collections.abc import Iterator, Mapping
@@ -223,44 +222,6 @@ def standard_output_failed(error: OSError) -> NoReturn:
         standard_output_closed()
     report_standard_output_fault(error)
     raise typer.Exit(1)
-
-
-def about_standard_output(error: OSError) -> bool:
-    """Whether ``error`` came from writing standard output, not another file or socket.
-
-    Python's errors writing a stream name no file, so: the code that made the failed write
-    held standard output (click's echo its file, Rich's console itself, a copy the bound
-    ``write``), or standard output fails a write of no bytes now (a full or failing device)."""
-    stdout = sys.stdout
-    ours = {id(stdout), id(getattr(stdout, "buffer", None))}
-    trace = error.__traceback__
-    while trace is not None and trace.tb_next is not None:
-        trace = trace.tb_next
-    if trace is not None:
-        for value in trace.tb_frame.f_locals.values():
-            held = getattr(value, "__self__", value)  # a bound write: its stream
-            if id(held) in ours or (isinstance(held, Console) and held.file is stdout):
-                return True
-    try:
-        descriptor = stdout.fileno()
-    except (OSError, ValueError, AttributeError):  # no real stdout (an in-process capture)
-        return False
-    try:
-        os.write(descriptor, b"")
-    except OSError:
-        return True
-    return False
-
-
-def standard_output_gone() -> bool:
-    """Whether standard output is a pipe whose reader has gone (so a BrokenPipeError was
-    about it, not about a socket or another pipe the command writes)."""
-    try:
-        poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
-        return any(events & select.POLLERR for _, events in poller.poll(0))
-    except (OSError, ValueError, AttributeError):  # no poll (Windows), or no real stdout
-        return False
 
 
 def refuse_standard_output(path: Path | None, why: str) -> None:

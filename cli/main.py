@@ -15,6 +15,7 @@ import typer
 from typer._click import exceptions as click_errors  # Typer's own Click: its exceptions
 
 from cli.lazy_group import LazyCommand, LazyGroup
+from cli.standard_output import standard_output_fault, watch_standard_output
 from pipelines.attribution import ATTRIBUTION
 
 COMMANDS = {
@@ -89,11 +90,15 @@ class HotspotsGroup(LazyGroup):
         parent: typer.Context | None = None,
         **extra: Any,
     ) -> typer.Context:
-        """A bad option of ``hotspots`` itself is one line too (see :meth:`invoke`)."""
+        """A bad option of ``hotspots`` itself is one line too (see :meth:`invoke`), and so is
+        a fault writing standard output (``hotspots --help`` prints here)."""
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click_errors.UsageError as error:
             usage_error(error)
+        except Exception as error:
+            end_if_standard_output_failed(error)
+            raise
 
     def invoke(self, ctx: typer.Context) -> object:
         """A store fault (read-only or full disk, a damaged partition, a partition another
@@ -105,23 +110,14 @@ class HotspotsGroup(LazyGroup):
             return contextvars.copy_context().run(super().invoke, ctx)
         except click_errors.UsageError as error:
             usage_error(error)
-        except BrokenPipeError:
-            from cli.common import standard_output_closed, standard_output_gone
-
-            if not standard_output_gone():
-                raise
-            standard_output_closed()  # the reader stopped early (`| head`): end quietly
         except Exception as error:
+            end_if_standard_output_failed(error)
             # Imported here: the store pulls in pyarrow, and `hotspots --help` must stay fast.
             from pipelines.errors import UnavailableError
             from pipelines.store.errors import StoreError
 
             if not isinstance(error, StoreError | UnavailableError):
-                from cli.common import about_standard_output, standard_output_failed
-
-                if not isinstance(error, OSError) or not about_standard_output(error):
-                    raise
-                standard_output_failed(error)  # a full disk or device, an I/O error: one line
+                raise
             from cli.common import fail
             from pipelines.store.atomic import OutputExistsError
 
@@ -130,6 +126,17 @@ class HotspotsGroup(LazyGroup):
             from pipelines.store.errors import said_in_full
 
             fail(said_in_full(error), code=2 if isinstance(error, OutputExistsError) else 1)
+
+
+def end_if_standard_output_failed(error: BaseException) -> None:
+    """End the command if ``error`` is a fault writing standard output (as the console script
+    watches it: cli/standard_output.py): quietly, exit 0, when its reader stopped early (`|
+    head`); else one line naming standard output and why, exit 1. Any other error: return."""
+    fault = standard_output_fault(error)
+    if fault is not None:
+        from cli.common import standard_output_failed  # here: `hotspots --help` loads no Rich
+
+        standard_output_failed(fault)
 
 
 def usage_error(error: click_errors.UsageError) -> NoReturn:
@@ -166,8 +173,10 @@ def hotspots() -> None:
 
 
 def main() -> None:
-    """The ``hotspots`` console script: the command, then, if it asked, an end without the
-    interpreter's teardown (cli/process_exit.py says why)."""
+    """The ``hotspots`` console script: standard output watched for faults, the command,
+    then, if it asked, an end without the interpreter's teardown (cli/process_exit.py says
+    why)."""
+    watch_standard_output()
     try:
         app()
     except SystemExit as done:

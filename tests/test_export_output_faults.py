@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 
 import pipelines.export
 from cli.main import app as cli
-from tests.fresh_process import HOTSPOTS, hotspots_writing_to
+from tests.fresh_process import HOTSPOTS, PRINTING, hotspots_writing_to, printing_commands
 
 FORCE = "devon-and-cornwall"
 
@@ -118,22 +118,38 @@ def test_a_gdal_write_fault_is_one_line_naming_the_file(
     assert os.listdir(target.parent) == []
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["coverage"],
-        ["allocate", "--boundaries", "e06000027-wards-2019", "--units", "10"],
-        ["export", "--force", FORCE, "--format", "csv", "-o", "-"],
-    ],
-    ids=["coverage", "allocate", "export"],
-)
-def test_standard_output_closed_early_ends_quietly(quickstart_dir: Path, args: list[str]) -> None:
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("command", PRINTING)
+def test_standard_output_closed_early_ends_quietly(
+    quickstart_dir: Path, tmp_path: Path, command: str, buffered: bool
+) -> None:
     """`hotspots ... | head -1`: the reader stopped early, which is no error: exit 0, nothing on
     stderr (no traceback, no "Wrote N crimes" claim)."""
+    args = printing_commands(quickstart_dir, tmp_path / "hotspots.geojson")[command]
     read, write = os.pipe()
     os.close(read)  # the reader has gone before the command writes a byte
     try:
-        result = hotspots_writing_to(write, *args, "--data-dir", str(quickstart_dir))
+        result = hotspots_writing_to(write, *args, buffered=buffered)
     finally:
         os.close(write)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("file_format", ["csv", "geojson"])
+def test_an_export_whose_reader_takes_one_line_ends_quietly(
+    quickstart_dir: Path, tmp_path: Path, file_format: str
+) -> None:
+    """`hotspots export -o - | head -1`: the reader goes in the middle of the copy (the export
+    is megabytes, more than a pipe holds): exit 0, nothing on stderr."""
+    command = [HOTSPOTS, "export", "-o", "-", "--format", file_format, "--force", FORCE]
+    errors = tmp_path / "stderr"
+    with errors.open("wb") as stderr:
+        export = subprocess.Popen(
+            [*command, "--data-dir", str(quickstart_dir)], stdout=subprocess.PIPE, stderr=stderr
+        )
+        assert export.stdout is not None
+        first = export.stdout.readline()
+        export.stdout.close()
+        assert export.wait(timeout=120) == 0
+    assert first.startswith(b'"crime_id",' if file_format == "csv" else b"{")
+    assert errors.read_text() == ""

@@ -4,36 +4,87 @@ does not blame the temporary folder (TMPDIR) for it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.fresh_process import hotspots_writing_to
-
-FORCE = "devon-and-cornwall"
-SET = "e06000027-wards-2019"
+from tests.fresh_process import PRINTING, hotspots_writing_to, printing_commands
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["coverage"],
-        ["coverage", "--json"],
-        ["allocate", "--boundaries", SET, "--units", "5", "-o", "-"],
-        ["export", "-o", "-", "--format", "csv", "--force", FORCE, "--from", "2020-12"],
-    ],
-    ids=["coverage", "coverage-json", "allocate", "export"],
-)
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize("command", PRINTING)
 def test_a_full_standard_output_is_one_line_naming_it(
-    quickstart_dir: Path, args: list[str]
+    quickstart_dir: Path, tmp_path: Path, command: str, buffered: bool
 ) -> None:
+    """Buffered, the fault shows when standard output is flushed (at the end, for most);
+    unbuffered, at the first write."""
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
+    args = printing_commands(quickstart_dir, tmp_path / "hotspots.geojson")[command]
     with open("/dev/full", "w") as full:
-        result = hotspots_writing_to(full, *args, "--data-dir", str(quickstart_dir))
+        result = hotspots_writing_to(full, *args, buffered=buffered)
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "cannot write to standard output: the disk (or device) is full" in lines[0]
     assert "TMPDIR" not in lines[0] and "temporary" not in lines[0]
+
+
+# The console script, with one more command: it writes the descriptor it is given (an -o file,
+# a socket) and lets a fault there go up unhandled, as a command's own bug would.
+_WRITING_ELSEWHERE = """
+import sys
+import cli.main
+from cli.lazy_group import LazyCommand
+
+def write_elsewhere(descriptor: int) -> None:
+    with open(descriptor, "w", closefd=False) as elsewhere:
+        elsewhere.write("rows")
+        elsewhere.flush()
+
+cli.main.COMMANDS["write-elsewhere"] = LazyCommand("__main__:write_elsewhere", "Write elsewhere.")
+sys.argv = ["hotspots", "write-elsewhere", sys.argv[1]]
+cli.main.main()
+"""
+
+
+@pytest.mark.parametrize("device", ["full", "closed pipe"])
+def test_a_fault_writing_another_file_is_not_blamed_on_standard_output(
+    tmp_path: Path, device: str
+) -> None:
+    """Standard output is as faulty as the other file (both /dev/full, or both pipes whose
+    reader has gone): the other file's fault is still not called standard output's (one line,
+    exit 1), nor a reader of standard output stopping early (exit 0, quiet). It goes up as the
+    command's own error (click ends a broken pipe of its own with exit 1 and no word)."""
+    if device == "full" and not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    ends = []
+    for _ in range(2):
+        if device == "full":
+            ends.append(os.open("/dev/full", os.O_WRONLY))
+        else:
+            read, write = os.pipe()
+            os.close(read)
+            ends.append(write)
+    stdout, other = ends
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _WRITING_ELSEWHERE, str(other)],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            pass_fds=[other],
+            cwd=Path(__file__).parents[1],
+            check=False,
+        )
+    finally:
+        for end in ends:
+            os.close(end)
+    assert result.returncode == 1, result.stderr
+    assert "standard output" not in result.stderr
+    if device == "full":
+        assert result.stderr.strip().splitlines()[-1].startswith("OSError: [Errno 28]")

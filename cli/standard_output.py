@@ -1,0 +1,89 @@
+"""Standard output that remembers its own write faults.
+
+Python's errors writing a stream name no file: an ``OSError`` reaching a command's error handler
+may come from standard output (``> /dev/full``, ``| head -1``) or from any other file the
+command writes (an -o file, a temporary copy, a socket). So the ``hotspots`` console script
+wraps standard output, as its first step, in :class:`WatchedOutput`: every write and flush of
+``sys.stdout`` and of its ``.buffer`` (the binary side, which ``export -o -`` copies to) passes
+through it, and a failure is remembered before it is raised. click's ``echo`` and Rich's
+console look ``sys.stdout`` up when they write, so they go through it too. The handler then
+asks :func:`standard_output_fault` whether the error it holds is one standard output raised.
+
+Only this module's few lines run at start-up (no imports beyond the standard library's
+``sys``); a command run in-process (Typer's ``CliRunner``) is not wrapped and has no faults.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+# Faults kept per stream: the one a handler is given is the latest, or one of the few before it
+# (a cleanup that printed again while the first fault was on its way up).
+_KEPT = 8
+
+
+class WatchedOutput:
+    """``stream`` with its writes and flushes watched: a failing one (an ``OSError``) is kept in
+    ``faults``, then raised as it was. Everything else is the stream's own."""
+
+    def __init__(self, stream: Any, faults: list[OSError] | None = None) -> None:
+        self._stream = stream
+        self.faults: list[OSError] = [] if faults is None else faults
+        binary = getattr(stream, "buffer", None)
+        if binary is not None:  # the text stream's binary side, sharing its faults
+            self.buffer = WatchedOutput(binary, self.faults)
+
+    def write(self, data: Any) -> int:
+        try:
+            return self._stream.write(data)
+        except OSError as error:
+            self._keep(error)
+            raise
+
+    def writelines(self, lines: Any) -> None:
+        try:
+            self._stream.writelines(lines)
+        except OSError as error:
+            self._keep(error)
+            raise
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as error:
+            self._keep(error)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        # encoding, errors, fileno, isatty, closed, ...: the stream's (nothing else writes).
+        if name == "_stream":  # not set yet (a copy being made): no endless lookup
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+    def _keep(self, error: OSError) -> None:
+        self.faults.append(error)
+        del self.faults[:-_KEPT]
+
+
+def watch_standard_output() -> None:
+    """Wrap ``sys.stdout`` (and its ``.buffer``) in :class:`WatchedOutput`, once."""
+    if sys.stdout is not None and not isinstance(sys.stdout, WatchedOutput):
+        sys.stdout = WatchedOutput(sys.stdout)
+
+
+def standard_output_fault(error: BaseException) -> OSError | None:
+    """The fault of standard output that ``error`` is, or was raised from (``raise ... from``);
+    None when ``error`` is about anything else, or standard output is not watched."""
+    stdout = sys.stdout
+    if not isinstance(stdout, WatchedOutput) or not stdout.faults:
+        return None
+    seen: list[BaseException] = []
+    cause: BaseException | None = error
+    while cause is not None and not any(cause is earlier for earlier in seen):
+        for fault in stdout.faults:
+            if cause is fault:
+                return fault
+        seen.append(cause)
+        cause = cause.__cause__
+    return None
