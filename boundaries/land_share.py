@@ -133,7 +133,7 @@ def cells_to_strings(cells: np.ndarray) -> pa.Array:
 def _centre_fill(region: object, resolution: int) -> np.ndarray:
     """The cells whose centre lies inside the region (sorted, distinct)."""
     cells = geometry_to_cells(region, resolution, containment_mode=ContainmentMode.ContainsCentroid)
-    return _distinct(_numpy(cells))
+    return _distinct(arrow_numpy.to_uint64(cells, drop_nulls=True))
 
 
 def _rim_band(outline: object, resolution: int) -> np.ndarray:
@@ -141,9 +141,10 @@ def _rim_band(outline: object, resolution: int) -> np.ndarray:
     spacing_m = _h3.average_hexagon_edge_length(resolution, unit="m") / SAMPLES_PER_EDGE
     samples = shapely.segmentize(shapely.boundary(outline), spacing_m / METRES_PER_DEGREE)
     lng_lat = shapely.get_coordinates(samples)
-    sampled = _numpy(coordinates_to_cells(lng_lat[:, 1].copy(), lng_lat[:, 0].copy(), resolution))
+    sampled = coordinates_to_cells(lng_lat[:, 1].copy(), lng_lat[:, 0].copy(), resolution)
+    sampled = arrow_numpy.to_uint64(sampled, drop_nulls=True)
     disks = h3ronpy.grid_disk(_arrow(_distinct(sampled)), 1, flatten=True)
-    return _distinct(_numpy(disks))
+    return _distinct(arrow_numpy.to_uint64(disks, drop_nulls=True))
 
 
 def _exact_shares(cells: np.ndarray, projected_region: object, tile_m: float) -> np.ndarray:
@@ -196,14 +197,6 @@ def _distinct(cells: np.ndarray) -> np.ndarray:
 
 def _arrow(cells: np.ndarray) -> pa.Array:
     return arrow_numpy.from_numpy(np.asarray(cells, dtype=np.uint64), pa.uint64())
-
-
-def _numpy(cells: object) -> np.ndarray:
-    """uint64 values of an h3ronpy (arro3) cell array; invalid cells (nulls) dropped."""
-    array = pa.array(cells)
-    if array.null_count:
-        array = array.drop_null()
-    return arrow_numpy.to_numpy(array).astype(np.uint64, copy=False)
 
 
 def _to_equal_area(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

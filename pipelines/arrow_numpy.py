@@ -14,7 +14,7 @@ from collections.abc import Iterable
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["from_numpy", "from_strings", "scalar", "to_numpy", "to_objects"]
+__all__ = ["from_numpy", "from_strings", "scalar", "to_numpy", "to_objects", "to_uint64"]
 
 
 def to_numpy(values: pa.Array | pa.ChunkedArray, nulls_as: float | None = None) -> np.ndarray:
@@ -34,6 +34,16 @@ def to_numpy(values: pa.Array | pa.ChunkedArray, nulls_as: float | None = None) 
             return np.zeros(0, dtype=dtype)
         return np.concatenate([_chunk(chunk) for chunk in chunks])
     return _chunk(values)
+
+
+def to_uint64(values: object, drop_nulls: bool = False) -> np.ndarray:
+    """An integer array of any Arrow library (pyarrow's, or the arro3 arrays h3ronpy returns,
+    through the Arrow PyCapsule interface) as uint64 values, e.g. H3 cells. Nulls (h3ronpy's
+    invalid cells) are left out with ``drop_nulls``; without it they raise ValueError."""
+    array = pa.array(values)
+    if drop_nulls and array.null_count:
+        array = array.drop_null()
+    return to_numpy(array).astype(np.uint64, copy=False)
 
 
 def from_numpy(

@@ -128,6 +128,20 @@ def test_a_mask_makes_nulls_as_pa_array_makes_them() -> None:
         arrow_numpy.from_numpy(values, pa.uint64(), mask=np.zeros(3, dtype=bool))
 
 
+def test_cells_of_any_arrow_library_read_as_uint64() -> None:
+    """h3ronpy answers with arro3 arrays (read through the Arrow PyCapsule interface), null
+    where a cell is invalid: those are left out when asked, else refused, never read as a
+    number."""
+    arro3 = pytest.importorskip("arro3.core")
+    cells = pa.array([617700169958293503, None, 617700169958293504], pa.uint64())
+    for given in (cells, arro3.Array.from_arrow(cells)):
+        with pytest.raises(ValueError, match="null"):
+            arrow_numpy.to_uint64(given)
+        expected = cells.drop_null().to_numpy().astype(np.uint64)
+        _same(arrow_numpy.to_uint64(given, drop_nulls=True), expected)
+    _same(arrow_numpy.to_uint64(pa.array([1, 2], pa.int64())), np.array([1, 2], dtype=np.uint64))
+
+
 def test_scalars_compare_as_pyarrow_scalars_do() -> None:
     values = pa.array([0.5, 1.0, None, 2.0])
     one = arrow_numpy.scalar(1.0, pa.float64())
@@ -170,6 +184,8 @@ an.to_numpy(an.from_numpy(np.linspace(0, 1, 5)).slice(1))
 codes = pc.index_in(an.from_strings(["b", None, "a"]), value_set=an.from_strings(["a", "b"]))
 an.to_numpy(codes, nulls_as=-1)
 an.to_objects(an.from_strings(["a", None]))
+from arro3.core import Array
+an.to_uint64(Array.from_arrow(cells), drop_nulls=True)
 """
     loaded, _ = modules_loaded(ours, ["pandas"])
     assert loaded == []

@@ -51,7 +51,7 @@ class KnownPoints:
         cells[known] = self._cells[at[known]]
         new = ~known
         if new.any():
-            found = _to_numpy(
+            found = arrow_numpy.to_uint64(
                 coordinates_to_cells(latitude[new], longitude[new], BASE_H3_RESOLUTION)
             )
             cells[new] = found
@@ -83,7 +83,7 @@ def cells_for_points(
         if known is not None and resolution == BASE_H3_RESOLUTION:
             distinct = known.cells(unique_keys, lat, lng)
         else:
-            distinct = _to_numpy(coordinates_to_cells(lat, lng, resolution))
+            distinct = arrow_numpy.to_uint64(coordinates_to_cells(lat, lng, resolution))
         cells[located] = distinct[inverse]
     return arrow_numpy.from_numpy(cells, pa.uint64(), mask=~located)
 
@@ -135,8 +135,3 @@ _RESOLUTION_MASK = np.uint64(0xF << _RESOLUTION_SHIFT)
 def _unused_digits(resolution: int) -> int:
     """All digits finer than ``resolution`` set to 7 (digit d sits at bits (15 - d) * 3)."""
     return sum(7 << ((15 - digit) * 3) for digit in range(resolution + 1, 16))
-
-
-def _to_numpy(cells: object) -> np.ndarray:
-    """uint64 values of an h3ronpy (arro3) cell array without nulls."""
-    return arrow_numpy.to_numpy(pa.array(cells)).astype(np.uint64, copy=False)
