@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import threading
 import warnings
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -73,16 +74,20 @@ class AreaColumns:
         return cls(codes, names, areas.geometry.values.to_numpy())
 
 
-class AreaSource:
-    """A set's areas before they are a GeoDataFrame (a stored set's file: ``boundaries.store``)."""
+class AreaSource(ABC):
+    """A set's areas before they are a GeoDataFrame (a stored set's file: ``boundaries.store``).
 
+    A base class, not a Protocol: ``BoundarySet`` tells a source from a GeoDataFrame with
+    ``isinstance``, and a runtime Protocol would match a GeoDataFrame that has a column named
+    "frame" (pandas answers column names as attributes), and take ~80 times as long to check."""
+
+    @abstractmethod
     def columns(self) -> AreaColumns:
         """The areas' columns, read without pandas or geopandas."""
-        raise NotImplementedError
 
+    @abstractmethod
     def frame(self) -> gpd.GeoDataFrame:
         """The areas as a GeoDataFrame of their own (the caller may change it)."""
-        raise NotImplementedError
 
 
 _AREAS_LOCK = threading.Lock()
