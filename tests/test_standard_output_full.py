@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fresh_process import PRINTING, hotspots_writing_to, printing_commands
+from tests.fresh_process import HOTSPOTS, PRINTING, hotspots_writing_to, printing_commands
 
 
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
@@ -88,3 +88,31 @@ def test_a_fault_writing_another_file_is_not_blamed_on_standard_output(
     assert "standard output" not in result.stderr
     if device == "full":
         assert result.stderr.strip().splitlines()[-1].startswith("OSError: [Errno 28]")
+
+
+def test_a_closed_standard_error_is_not_taken_for_standard_output(quickstart_dir: Path) -> None:
+    """`hotspots ... 2> >(head -c 0)`: standard error's reader has gone. A refused command still
+    ends refused (exit 2, not the quiet exit 0 of a reader of standard output stopping early),
+    and an export still writes all of standard output."""
+    store = ["--data-dir", str(quickstart_dir)]
+    refused = ["allocate", "--boundaries", "no-such-set", "--units", "5", *store]
+    export = ["export", "-o", "-", "--format", "csv", "--force", "devon-and-cornwall", *store]
+    export += ["--from", "2020-12"]
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    ended = []
+    for args in (refused, export):
+        read, write = os.pipe()
+        os.close(read)
+        try:
+            ended.append(
+                subprocess.run(
+                    [HOTSPOTS, *args], stdout=subprocess.PIPE, stderr=write, env=env, check=False
+                )
+            )
+        finally:
+            os.close(write)
+    assert ended[0].returncode == 2
+    assert ended[1].returncode == 0
+    whole = subprocess.run([HOTSPOTS, *export], capture_output=True, env=env, check=True)
+    assert ended[1].stdout == whole.stdout
+    assert whole.stdout.startswith(b'"crime_id",') and whole.stdout.count(b"\n") > 1000
