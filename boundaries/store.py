@@ -62,12 +62,10 @@ class StoredAreas(AreaSource):
         if self._frame is None:
             from geopandas.io.arrow import _arrow_to_geopandas
 
-            # ParquetFile, not gpd.read_parquet: read_parquet goes through pyarrow's dataset
-            # scanner, whose pool thread may still hold these bytes when the process exits on
-            # an error, and freeing them then (taking the GIL during finalisation) aborts it
-            # ("terminate called without an active exception"). The table becomes the frame as
-            # read_parquet makes it (same function, same "geo" footer: CRS, geometry column).
-            table = pq.ParquetFile(pa.BufferReader(self.data)).read()
+            # Not gpd.read_parquet: that goes through pyarrow's dataset scanner and its pool
+            # threads (see _read_bytes). The table becomes the frame as read_parquet makes it
+            # (same function, same "geo" footer: CRS, geometry column).
+            table = _read_bytes(self.data)
             self._frame = _arrow_to_geopandas(table)
         return self._frame.copy()  # each set read has its own (callers may add columns)
 
@@ -78,8 +76,8 @@ class StoredAreas(AreaSource):
         if described.get("encoding", "WKB").upper() != "WKB" or not _wgs84(described):
             # Not how this store writes sets: geopandas reads it.
             return AreaColumns.of(self.frame())
-        # ParquetFile, not read_table: read_table imports pyarrow.dataset (a study needs none).
-        table = pq.ParquetFile(pa.BufferReader(self.data)).read(columns=["code", "name", column])
+        # Not read_table: read_table imports pyarrow.dataset (a study needs none).
+        table = _read_bytes(self.data, columns=["code", "name", column])
         # WKB bytes as a list: to_numpy would import pandas (pipelines/arrow_numpy.py).
         geometries = shapely.from_wkb(table.column(column).to_pylist())
         geometries.setflags(write=False)  # shared by every read of the file
@@ -88,6 +86,17 @@ class StoredAreas(AreaSource):
             names=tuple(table.column("name").to_pylist()),
             geometries=np.asarray(geometries, dtype=object),
         )
+
+
+def _read_bytes(data: bytes, columns: list[str] | None = None) -> pa.Table:
+    """A Parquet file held in Python bytes, decoded in this thread.
+
+    Not on Arrow's pool threads: one of them may drop the last reference to the bytes after
+    the read has returned, and if the process is exiting by then (a refused command ends at
+    once), freeing them takes the GIL during finalisation, which aborts the process after its
+    error line ("terminate called without an active exception", exit 134; seen in about 1 of
+    10 refused `boundaries load` on a read-only store, and once in CI)."""
+    return pq.ParquetFile(pa.BufferReader(data)).read(columns=columns, use_threads=False)
 
 
 def _wgs84(described: dict) -> bool:
@@ -120,9 +129,7 @@ class BoundaryStore:
         # geopandas writes the GeoParquet "geo" footer; the set's description is added beside it.
         geoparquet = io.BytesIO()
         boundary_set.areas.to_parquet(geoparquet, index=False)
-        # ParquetFile, not read_table: read_table's dataset scanner may still hold the bytes
-        # when the process exits on an error, which then aborts (see StoredAreas.frame).
-        table = pq.ParquetFile(pa.BufferReader(geoparquet.getvalue())).read()
+        table = _read_bytes(geoparquet.getvalue())
         metadata = dict(table.schema.metadata or {})
         metadata[METADATA_KEY] = json.dumps(boundary_set.metadata()).encode()
         remove_stale_temporaries(path)
