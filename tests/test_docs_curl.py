@@ -21,6 +21,7 @@ from geo_service.dependencies import hash_key
 from geo_service.precompute import PRECOMPUTE_ENV
 from geo_service.settings import Settings
 from tests.live_server import live_server
+from tests.store_copy import copy_store
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = ("docs/api.md", "README.md")
@@ -96,7 +97,7 @@ def quickstart_store(shared_data: Path, tmp_path_factory: pytest.TempPathFactory
 def quickstart_server(store: Path, copy: Path) -> Iterator[str]:
     """A real server on a fresh copy of the quickstart's store: each document's lines run on the
     store as the quickstart left it, so a document cannot lean on what another one made."""
-    shutil.copytree(store, copy)
+    copy_store(store, copy)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(PRECOMPUTE_ENV, "0")  # quickstart precomputed already
         with live_server(Settings(data_dir=copy)) as base:

@@ -121,11 +121,11 @@ def test_a_gdal_write_fault_is_one_line_naming_the_file(
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize("command", PRINTING)
 def test_standard_output_closed_early_ends_quietly(
-    quickstart_dir: Path, command: str, buffered: bool
+    quickstart_dir: Path, tmp_path: Path, command: str, buffered: bool
 ) -> None:
     """`hotspots ... | head -1`: the reader stopped early, which is no error: exit 0, nothing on
     stderr (no traceback, no "Wrote N crimes" claim)."""
-    args = printing_commands(quickstart_dir)[command]
+    args = printing_commands(quickstart_dir, tmp_path / "hotspots.geojson")[command]
     read, write = os.pipe()
     os.close(read)  # the reader has gone before the command writes a byte
     try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from cli.main import app as cli
 from geo_service.settings import Settings
 from tests.live_server import live_client
 from tests.quickstart_store import SET, SET_TITLE, TORMOHUN
+from tests.store_copy import copy_store
 
 pytestmark = pytest.mark.shared_data
 
@@ -43,7 +43,7 @@ def _run(*args: str) -> None:
 @pytest.fixture(scope="module")
 def store(quickstart_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("titled") / "data"
-    shutil.copytree(quickstart_dir, data_dir)
+    copy_store(quickstart_dir, data_dir)
     mapping = data_dir.parent / "clusters.csv"
     mapping.write_text(
         "ward_code,cluster\nE05012268,Torquay\nE05012266,Torquay\nE05012264,Torquay\n"

@@ -17,13 +17,13 @@ from tests.fresh_process import HOTSPOTS, PRINTING, hotspots_writing_to, printin
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize("command", PRINTING)
 def test_a_full_standard_output_is_one_line_naming_it(
-    quickstart_dir: Path, command: str, buffered: bool
+    quickstart_dir: Path, tmp_path: Path, command: str, buffered: bool
 ) -> None:
     """Buffered, the fault shows when standard output is flushed (at the end, for most);
     unbuffered, at the first write."""
     if not Path("/dev/full").exists():
         pytest.skip("no /dev/full on this system")
-    args = printing_commands(quickstart_dir)[command]
+    args = printing_commands(quickstart_dir, tmp_path / "hotspots.geojson")[command]
     with open("/dev/full", "w") as full:
         result = hotspots_writing_to(full, *args, buffered=buffered)
     assert result.returncode == 1, result.stderr
@@ -53,7 +53,9 @@ cli.main.main()
 
 
 @pytest.mark.parametrize("device", ["full", "closed pipe"])
-def test_a_fault_writing_another_file_is_not_blamed_on_standard_output(device: str) -> None:
+def test_a_fault_writing_another_file_is_not_blamed_on_standard_output(
+    tmp_path: Path, device: str
+) -> None:
     """Standard output is as faulty as the other file (both /dev/full, or both pipes whose
     reader has gone): the other file's fault is still not called standard output's (one line,
     exit 1), nor a reader of standard output stopping early (exit 0, quiet). It goes up as the

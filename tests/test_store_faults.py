@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from pipelines.store.locks import manifest_lock
 from tests.archive_fixtures import ArchiveBuilder, crime_line
 from tests.live_server import live_server
 from tests.service_town import FORCE, KEY, WARDS, X0, Y0, build_town, square_feature
+from tests.store_copy import copy_store
 
 HOTSPOTS = str(Path(sys.executable).with_name("hotspots"))
 
@@ -187,7 +187,7 @@ def test_a_full_disk_gives_the_cli_one_line_and_keeps_the_store(tmp_path: Path) 
 def test_a_full_disk_on_a_boundary_post_is_a_503(tmp_path: Path) -> None:
     data_dir, _ = build_town(tmp_path / "town")
     with small_disk(tmp_path / "disk", "2m") as disk:
-        shutil.copytree(data_dir, disk / "store")
+        copy_store(data_dir, disk / "store")
         (disk / "filler").write_bytes(b"")
         with open(disk / "filler", "wb") as out:
             try:
