@@ -15,7 +15,11 @@ import typer
 from typer._click import exceptions as click_errors  # Typer's own Click: its exceptions
 
 from cli.lazy_group import LazyCommand, LazyGroup
-from cli.standard_output import standard_output_fault, watch_standard_output
+from cli.standard_output import (
+    guard_standard_error,
+    standard_output_fault,
+    watch_standard_output,
+)
 from pipelines.attribution import ATTRIBUTION
 
 COMMANDS = {
@@ -177,6 +181,7 @@ def main() -> None:
     then, if it asked, an end without the interpreter's teardown (cli/process_exit.py says
     why)."""
     watch_standard_output()
+    guard_standard_error()
     try:
         app()
     except SystemExit as done:

@@ -56,6 +56,7 @@ def end_now(code: object) -> NoReturn:
         run_exit_functions()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+        # A closed pipe: nothing more to say; a stream shut at start is None.
+        with contextlib.suppress(OSError, ValueError, AttributeError):
             stream.flush()
     os._exit(status)

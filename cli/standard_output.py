@@ -15,6 +15,8 @@ Only this module's few lines run at start-up (no imports beyond the standard lib
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 from typing import Any
 
@@ -66,10 +68,84 @@ class WatchedOutput:
         del self.faults[:-_KEPT]
 
 
+class _ShutBinary:
+    """A standard output shut when the process started (``>&-``), binary side: every write
+    fails as writing a shut descriptor does (EBADF)."""
+
+    closed = False
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.EBADF, "it was shut when the command started")
+
+    def writelines(self, lines: Any) -> None:
+        raise OSError(errno.EBADF, "it was shut when the command started")
+
+    def flush(self) -> None:
+        return None  # nothing was written, so nothing is lost
+
+    def fileno(self) -> int:
+        raise OSError(errno.EBADF, "standard output was shut when the command started")
+
+    def isatty(self) -> bool:
+        return False
+
+
+class _ShutOutput(_ShutBinary):
+    """Standard output of a process started with it shut: Python gives None, and a command's
+    first print was an AttributeError traceback. Now the command ends with one line, as for
+    any other fault of standard output; one that prints nothing (-o FILE, --quiet) is
+    unaffected."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def __init__(self) -> None:
+        self.buffer = _ShutBinary()  # export's binary copy fails the same way
+
+
 def watch_standard_output() -> None:
     """Wrap ``sys.stdout`` (and its ``.buffer``) in :class:`WatchedOutput`, once."""
-    if sys.stdout is not None and not isinstance(sys.stdout, WatchedOutput):
-        sys.stdout = WatchedOutput(sys.stdout)
+    if not isinstance(sys.stdout, WatchedOutput):
+        sys.stdout = WatchedOutput(_ShutOutput() if sys.stdout is None else sys.stdout)
+
+
+class QuietWhenGone:
+    """Standard error that stops saying anything once its reader has gone (a closed pipe):
+    nobody can read a message then, and a message's failed write must not change how the
+    command ends (click turns an unhandled broken pipe into exit 1 after a finished job)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.gone = False
+
+    def write(self, data: Any) -> int:
+        if not self.gone:
+            try:
+                return self._stream.write(data)
+            except BrokenPipeError:
+                self.gone = True
+        return len(data)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self.gone = True
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "_stream":  # not set yet (a copy being made): no endless lookup
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
+def guard_standard_error() -> None:
+    """Standard error that cannot fail a command: shut at start (``2>&-``: Python gives None)
+    it is /dev/null; a reader that goes away silences it (:class:`QuietWhenGone`)."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the process's stream, never closed
+    elif not isinstance(sys.stderr, QuietWhenGone):
+        sys.stderr = QuietWhenGone(sys.stderr)
 
 
 def standard_output_fault(error: BaseException) -> OSError | None:

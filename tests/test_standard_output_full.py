@@ -4,14 +4,19 @@ does not blame the temporary folder (TMPDIR) for it."""
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.fresh_process import HOTSPOTS, PRINTING, hotspots_writing_to, printing_commands
+
+WARDS = "e06000027-wards-2019"  # the quickstart's set
 
 
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
@@ -116,3 +121,65 @@ def test_a_closed_standard_error_is_not_taken_for_standard_output(quickstart_dir
     whole = subprocess.run([HOTSPOTS, *export], capture_output=True, env=env, check=True)
     assert ended[1].stdout == whole.stdout
     assert whole.stdout.startswith(b'"crime_id",') and whole.stdout.count(b"\n") > 1000
+
+
+def _shut(descriptor: int) -> Callable[[], None]:
+    """For preexec_fn: the new process starts with ``descriptor`` shut (`>&-`, `2>&-`)."""
+    return lambda: os.close(descriptor)
+
+
+def test_a_finished_command_ends_well_when_standard_error_is_gone_or_shut(
+    quickstart_dir: Path, tmp_path: Path
+) -> None:
+    """Nobody reads standard error (its reader went away, or `2>&-`): a command that did its
+    job still ends with exit 0. allocate's closing 'Region: ...' line on a gone reader ended it
+    with exit 1 (click's own broken pipe handling); analyse with `2>&-` ended with exit 1 (its
+    fast exit flushed a standard error that Python gives as None)."""
+    # A copy of the store: a study run here writes its cache, which the shared store's other
+    # users must not meet half-written.
+    store = shutil.copytree(quickstart_dir, tmp_path / "store")
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    shares = tmp_path / "shares.json"
+    allocate = ["allocate", "--boundaries", WARDS, "--units", "3", "-o", str(shares)]
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        gone = subprocess.run(
+            [HOTSPOTS, *allocate, "--data-dir", str(store)],
+            stdout=subprocess.PIPE,
+            stderr=write,
+            env=env,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert gone.returncode == 0
+    assert json.loads(shares.read_text())["rows"]
+    study = tmp_path / "study.json"
+    analyse = ["analyse", "--boundaries", WARDS, "-q", "-o", str(study), "--data-dir", str(store)]
+    shut = subprocess.run(
+        [HOTSPOTS, *analyse], stdout=subprocess.PIPE, env=env, preexec_fn=_shut(2), check=False
+    )
+    assert shut.returncode == 0
+    assert json.loads(study.read_text())["cells"]
+
+
+def test_standard_output_shut_at_start_is_one_line(quickstart_dir: Path) -> None:
+    """`hotspots ... >&-`: Python gives no standard output at all. A command with something to
+    print there says so in one line, exit 1, instead of a traceback (export -o -) or a silent
+    exit 0 with the answer lost (allocate -o -)."""
+    store = ["--data-dir", str(quickstart_dir)]
+    export = ["export", "-o", "-", "--format", "csv", "--force", "devon-and-cornwall", *store]
+    allocate = ["allocate", "--boundaries", WARDS, "--units", "3", "-o", "-", *store]
+    for args in (export, allocate):
+        result = subprocess.run(
+            [HOTSPOTS, *args],
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=_shut(1),
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.strip().splitlines() == [
+            "error: cannot write to standard output: it was shut when the command started"
+        ]
