@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.fresh_process import HOTSPOTS, PRINTING, hotspots_writing_to, printing_commands
+from tests.store_copy import copy_store
 
 WARDS = "e06000027-wards-2019"  # the quickstart's set
 
@@ -135,9 +135,10 @@ def test_a_finished_command_ends_well_when_standard_error_is_gone_or_shut(
     job still ends with exit 0. allocate's closing 'Region: ...' line on a gone reader ended it
     with exit 1 (click's own broken pipe handling); analyse with `2>&-` ended with exit 1 (its
     fast exit flushed a standard error that Python gives as None)."""
-    # A copy of the store: a study run here writes its cache, which the shared store's other
-    # users must not meet half-written.
-    store = shutil.copytree(quickstart_dir, tmp_path / "store")
+    # A copy of the store (made by a child process: tests/store_copy.py says why), so the study
+    # run here writes its cache there, not in the shared store.
+    store = tmp_path / "store"
+    copy_store(quickstart_dir, store)
     env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
     shares = tmp_path / "shares.json"
     allocate = ["allocate", "--boundaries", WARDS, "--units", "3", "-o", str(shares)]
