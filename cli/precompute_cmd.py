@@ -63,6 +63,14 @@ def precompute_command(
     unknown = [name for name in boundaries or [] if name not in known]
     if unknown:
         fail(f"no boundary set named {', '.join(unknown)}; `hotspots boundaries list` shows them")
+    if not cache.disk.usable():
+        # Precompute's only product is the cache: computing every study to keep none of them
+        # would end with a claim that they were cached.
+        fail(
+            f"the cache folder {cache.disk.directory} cannot be opened or written (a read-only "
+            "data folder?): precompute keeps its studies there; set HOTSPOTS_CACHE_DIR to a "
+            "writable folder"
+        )
     try:
         if scheduler:
             client = Client(scheduler, timeout=30)

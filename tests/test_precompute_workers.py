@@ -109,6 +109,20 @@ def test_cli_refuses_an_unknown_boundary_set(town: Path) -> None:
     assert result.exit_code != 0 and "no boundary set named nope" in result.output
 
 
+def test_cli_refuses_a_cache_folder_it_cannot_keep_studies_in(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a read-only data folder (here: a cache folder that is a file) precompute said "2 of 2
+    studies computed and cached", exit 0, while every study warned it worked uncached."""
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("HOTSPOTS_CACHE_DIR", str(not_a_folder))
+    result = CliRunner().invoke(cli, ["precompute", "--workers", "1", "--data-dir", str(town)])
+    assert result.exit_code == 2, result.output
+    assert f"the cache folder {not_a_folder} cannot be opened or written" in result.output
+    assert "computed and cached" not in result.output
+
+
 def test_warm_up_progress_never_goes_back_whichever_process_answers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

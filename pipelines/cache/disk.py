@@ -89,6 +89,10 @@ class DiskCache:
                     )
         return self._cache
 
+    def usable(self) -> bool:
+        """Whether the cache folder could be opened (else every answer works uncached)."""
+        return self._open() is not None
+
     def get(self, kind: str, parts: tuple) -> Any:
         """The cached value, or None."""
         cache = self._open()
