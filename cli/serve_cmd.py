@@ -8,6 +8,7 @@ import errno
 import os
 import re
 import socket
+import sys
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from cli.common import DataDirOption, console, error_console, fail
 from cli.keys_cmd import keys_file
+from cli.standard_output import standard_output_was_shut
 from pipelines.quoting import quoted
 from pipelines.store import resolve_data_dir
 from pipelines.store.paths import DATA_DIR_ENV
@@ -117,6 +119,9 @@ def serve(
             ),
             highlight=False,
         )
+    if standard_output_was_shut():
+        # A server started with `>&-` still serves: its banner and access log go nowhere.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - the process's own stream
     console.print(
         f"Serving {settings.data_dir} on http://{host}:{port} (API docs at /docs, reads "
         f"{read_access}). Ctrl+C stops.",

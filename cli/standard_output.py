@@ -92,9 +92,9 @@ class _ShutBinary:
 
 class _ShutOutput(_ShutBinary):
     """Standard output of a process started with it shut: Python gives None, and a command's
-    first print was an AttributeError traceback. Now the command ends with one line, as for
-    any other fault of standard output; one that prints nothing (-o FILE, --quiet) is
-    unaffected."""
+    first print was an AttributeError traceback. Now the command ends with one line, exit 1, as
+    for any other fault of standard output. Most commands print a line there even with
+    -o FILE (its "Wrote" line, analyse's summary): the file is written, then that line fails."""
 
     encoding = "utf-8"
     errors = "strict"
@@ -106,13 +106,34 @@ class _ShutOutput(_ShutBinary):
 def watch_standard_output() -> None:
     """Wrap ``sys.stdout`` (and its ``.buffer``) in :class:`WatchedOutput`, once."""
     if not isinstance(sys.stdout, WatchedOutput):
+        if sys.stdout is None:
+            _take_descriptor(1)
         sys.stdout = WatchedOutput(_ShutOutput() if sys.stdout is None else sys.stdout)
 
 
+def standard_output_was_shut() -> bool:
+    """Whether the process started with standard output shut (``>&-``)."""
+    stdout = sys.stdout
+    return isinstance(stdout, WatchedOutput) and isinstance(stdout._stream, _ShutOutput)
+
+
+def _take_descriptor(descriptor: int) -> None:
+    """Put /dev/null on a standard descriptor the process started without: else the next file
+    opened gets that number, and anything a library writes there (C code printing to stdout
+    or stderr) would land in that file."""
+    opened = os.open(os.devnull, os.O_WRONLY)
+    if opened != descriptor:
+        os.dup2(opened, descriptor)  # inheritable, as standard descriptors are
+        os.close(opened)
+    else:  # os.open's are not: a child process (a server worker) would start without it
+        os.set_inheritable(descriptor, True)
+
+
 class QuietWhenGone:
-    """Standard error that stops saying anything once its reader has gone (a closed pipe):
-    nobody can read a message then, and a message's failed write must not change how the
-    command ends (click turns an unhandled broken pipe into exit 1 after a finished job)."""
+    """Standard error that stops saying anything once it cannot be written (its reader has
+    gone, a full disk under its log, a hung-up terminal): nobody can read a message then, and a
+    message's failed write must not change how the command ends (click turns an unhandled
+    broken pipe into exit 1 after a finished job; a full one lost export's whole answer)."""
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -122,7 +143,7 @@ class QuietWhenGone:
         if not self.gone:
             try:
                 return self._stream.write(data)
-            except BrokenPipeError:
+            except OSError:
                 self.gone = True
         return len(data)
 
@@ -130,7 +151,7 @@ class QuietWhenGone:
         if not self.gone:
             try:
                 self._stream.flush()
-            except BrokenPipeError:
+            except OSError:
                 self.gone = True
 
     def __getattr__(self, name: str) -> Any:
@@ -143,7 +164,8 @@ def guard_standard_error() -> None:
     """Standard error that cannot fail a command: shut at start (``2>&-``: Python gives None)
     it is /dev/null; a reader that goes away silences it (:class:`QuietWhenGone`)."""
     if sys.stderr is None:
-        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the process's stream, never closed
+        _take_descriptor(2)
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 - the process's own stream
     elif not isinstance(sys.stderr, QuietWhenGone):
         sys.stderr = QuietWhenGone(sys.stderr)
 

@@ -184,3 +184,24 @@ def test_standard_output_shut_at_start_is_one_line(quickstart_dir: Path) -> None
         assert result.stderr.strip().splitlines() == [
             "error: cannot write to standard output: it was shut when the command started"
         ]
+
+
+def test_a_full_standard_error_changes_neither_answer_nor_exit(quickstart_dir: Path) -> None:
+    """`2>/dev/full` (a full disk under the command's log): export -o - lost its whole answer
+    and ended with exit 1, and a refusal ended 1 instead of 2."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    store = ["--data-dir", str(quickstart_dir)]
+    export = ["export", "-o", "-", "--format", "csv", "--force", "devon-and-cornwall", *store]
+    export += ["--from", "2020-12"]
+    refused = ["allocate", "--boundaries", "no-such-set", "--units", "5", *store]
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}
+    whole = subprocess.run([HOTSPOTS, *export], capture_output=True, env=env, check=True)
+    with open("/dev/full", "w") as full:
+        exported = subprocess.run(
+            [HOTSPOTS, *export], stdout=subprocess.PIPE, stderr=full, env=env, check=False
+        )
+        refusal = subprocess.run([HOTSPOTS, *refused], stderr=full, env=env, check=False)
+    assert exported.returncode == 0
+    assert exported.stdout == whole.stdout and whole.stdout.count(b"\n") > 1000
+    assert refusal.returncode == 2
