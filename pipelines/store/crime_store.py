@@ -24,13 +24,10 @@ from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines import arrow_numpy
 from pipelines.forces import check_force
-from pipelines.index.h3_cells import parent_cells
 from pipelines.schema import BASE_H3_RESOLUTION, CRIME_SCHEMA
 from pipelines.store.atomic import atomic_write, remove_stale_temporaries, write_content_addressed
 from pipelines.store.coverage import METADATA_KEY, PartitionCoverage
@@ -43,7 +40,7 @@ from pipelines.store.locks import (
 )
 from pipelines.store.manifest import MANIFEST_NAME, Manifest, PartitionEntry, load_manifest
 from pipelines.store.paths import DATA_DIR_ENV, resolve_data_dir  # noqa: F401 (their old home)
-from pipelines.store.region import INDEX_RESOLUTION, ROW_GROUP_ROWS, region_ordered
+from pipelines.store.region import ROW_GROUP_ROWS, index_cells, region_ordered
 from pipelines.store.snapshot import Snapshot, damaged_files
 
 _H3_KEY = b"hotspots.h3_resolution"
@@ -336,7 +333,7 @@ def write_partition_file(
         f"{force}/{path.name}",
         content.size,
         coverage,
-        _sorted_index_cells(table[_H3_COLUMN]),
+        index_cells(table[_H3_COLUMN], presorted=True),
     )
 
 
@@ -351,19 +348,6 @@ def _canonical(schema: pa.Schema) -> bool:
         if kind != expected.type:
             return False
     return True
-
-
-def _sorted_index_cells(cells: pa.ChunkedArray) -> tuple[str, ...]:
-    """:func:`pipelines.store.region.index_cells` of cells sorted ascending (nulls last), in
-    one pass: a cell's parent keeps its leading bits, so sorted cells have sorted parents and
-    the distinct ones are where the parent changes (no sort again)."""
-    located = cells.slice(0, len(cells) - cells.null_count)
-    parents = arrow_numpy.to_numpy(parent_cells(located, INDEX_RESOLUTION))
-    if len(parents) == 0:
-        return ()
-    starts = np.flatnonzero(parents[1:] != parents[:-1]) + 1
-    distinct = np.concatenate([parents[:1], parents[starts]])
-    return tuple(f"{cell:x}" for cell in distinct.tolist())
 
 
 class StoreWriter:

@@ -38,10 +38,21 @@ INDEX_RESOLUTION = 4
 _H3 = "h3_cell"
 
 
-def index_cells(cells: pa.Array | pa.ChunkedArray) -> tuple[str, ...]:
-    """The distinct ``INDEX_RESOLUTION`` parents of stored cells, as sorted H3 hex strings."""
-    parents = parent_cells(cells, INDEX_RESOLUTION).drop_null().to_numpy()
-    return tuple(f"{cell:x}" for cell in np.unique(parents).tolist())
+def index_cells(cells: pa.Array | pa.ChunkedArray, presorted: bool = False) -> tuple[str, ...]:
+    """The distinct ``INDEX_RESOLUTION`` parents of stored cells, as sorted H3 hex strings.
+
+    ``presorted``: the cells are sorted ascending, nulls last, as a partition file stores them
+    (:func:`region_ordered`). Their parents are then sorted too (a parent keeps its cell's
+    leading bits), so the distinct ones are where the parent changes, with no sort again."""
+    located = cells.slice(0, len(cells) - cells.null_count) if presorted else cells.drop_null()
+    parents = arrow_numpy.to_numpy(parent_cells(located, INDEX_RESOLUTION))
+    if not presorted:
+        parents = np.sort(parents)
+    if len(parents) == 0:
+        return ()
+    starts = np.flatnonzero(parents[1:] != parents[:-1]) + 1
+    distinct = np.concatenate([parents[:1], parents[starts]])
+    return tuple(f"{cell:x}" for cell in distinct.tolist())
 
 
 class PartitionIndex:
