@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -37,14 +37,14 @@ if TYPE_CHECKING:
 # [/] quay" is a name, not a Rich tag); a styled piece is built as rich.text.Text instead.
 class _Console(Console):
     def on_broken_pipe(self) -> None:
-        if not self.stderr:
-            # Rich's own ends with exit 1 and no word; the reader stopping early is no error.
-            standard_output_closed()
-        # Standard error's reader has gone: nothing more is said there, and the command goes
-        # on to its own end (Rich's own would end it, and standard_output_closed with exit 0,
-        # making a refused command look successful).
-        self.quiet = True
-        _silence(sys.stderr)
+        if self.stderr:
+            # Standard error's reader has gone (where the console script's guard is not in
+            # place: cli/standard_output.QuietWhenGone): nothing more is said there, and the
+            # command goes on to its own end, not standard output's quiet exit 0.
+            self.quiet = True
+            return
+        # Rich's own ends with exit 1 and no word; the reader stopping early is no error.
+        standard_output_closed()
 
 
 console = _Console(markup=False)
@@ -197,13 +197,9 @@ def standard_output_closed() -> NoReturn:
 def silence_standard_output() -> None:
     """Point standard output at /dev/null, so later writes and the flush at exit do not fail
     again once its fault has been dealt with."""
-    _silence(sys.stdout)
-
-
-def _silence(stream: TextIO) -> None:
-    # The stream may be no file (an in-process run's capture): then there is nothing to point.
+    # stdout may be no file (an in-process run's capture): then there is nothing to point.
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 # Why a write to standard output failed, in words (the rest say the system's own reason).
