@@ -448,3 +448,24 @@ def test_a_default_window_without_crimes_in_the_region_names_it_and_what_to_do(
     result = runner.invoke(app, [*args, "--data-dir", str(data_dir)])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "2023-01..2023-12" in result.stderr and "--from/--to" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("method", "weights", "without"),
+    [
+        ("gistar", "H3 k-ring, binary, cell included (Gi*)", "excluded"),
+        ("lisa", "H3 k-ring, cell excluded, row-standardised (local Moran's I)", "included"),
+    ],
+)
+def test_the_neighbours_said_are_the_statistics_own(
+    town, method: str, weights: str, without: str
+) -> None:
+    """A LISA study's provenance said its neighbours were "cell included (Gi*)" while its
+    statistics said "k-ring without self, row-standardised": each now says its own weights."""
+    store, wards = town
+    request = StudyRequest("town-wards-2019", method=method, permutations=9)
+    provenance = run_study(store, wards, request).provenance
+    assert provenance["neighbours"] == {"type": weights, "k": 1}
+    assert without not in provenance["neighbours"]["type"]
+    if method == "lisa":
+        assert provenance["statistics"]["weights"] == "k-ring without self, row-standardised"

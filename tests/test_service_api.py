@@ -241,6 +241,17 @@ def test_resolution_and_method_are_applied(api: httpx.Client) -> None:
     assert lisa.status_code == 200, lisa.text
     body = Hotspots.model_validate(lisa.json())
     assert body.provenance.method == "lisa"
+    # Each statistic's own weights: Gi* sums the cell with its ring; local Moran's I lags a cell
+    # by its ring's mean, the cell left out (it used to say "cell included (Gi*)" for both).
+    neighbours = lisa.json()["provenance"]["neighbours"]
+    assert neighbours == {
+        "type": "H3 k-ring, cell excluded, row-standardised (local Moran's I)",
+        "k": 1,
+    }
+    assert lisa.json()["provenance"]["statistics"]["weights"] == (
+        "k-ring without self, row-standardised"
+    )
+    assert usual["provenance"]["neighbours"]["type"] == "H3 k-ring, binary, cell included (Gi*)"
     assert {c.class_ for c in body.cells} <= {"HH", "LL", "HL", "LH", "ns"}
 
 

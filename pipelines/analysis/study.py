@@ -429,6 +429,19 @@ def _month_index(months: pa.ChunkedArray, window_months: list[str]) -> np.ndarra
     return arrow_numpy.to_numpy(index, nulls_as=-1).astype(np.int64)
 
 
+# Each statistic's weights, as its module builds them (gistar.py, lisa.py): Gi* sums the cell
+# with its k-ring; local Moran's I lags a cell by the mean of its k-ring, the cell left out.
+NEIGHBOURS = {
+    "gistar": "H3 k-ring, binary, cell included (Gi*)",
+    "lisa": "H3 k-ring, cell excluded, row-standardised (local Moran's I)",
+}
+
+
+def neighbours_provenance(method: str, k: int) -> dict:
+    """The provenance's ``neighbours``: the weights ``method``'s statistic uses, and k."""
+    return {"type": NEIGHBOURS[method], "k": k}
+
+
 def _provenance(
     request: StudyRequest,
     boundary_set: BoundarySet,
@@ -450,7 +463,7 @@ def _provenance(
             f"a crime's cell is the resolution-{grid.resolution} parent of its "
             f"resolution-{BASE_H3_RESOLUTION} H3 cell"
         ),
-        "neighbours": {"type": "H3 k-ring, binary, cell included (Gi*)", "k": request.k},
+        "neighbours": neighbours_provenance(request.method, request.k),
         "window": window.provenance(),
         "categories": _canonical(request.categories) or "all",
         "weights": table.provenance(),

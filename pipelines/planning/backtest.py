@@ -53,6 +53,7 @@ from pipelines.analysis.study import (
     StudyError,
     StudyRequest,
     StudyResult,
+    neighbours_provenance,
     run_study,
 )
 from pipelines.categories import canonical_category
@@ -577,7 +578,7 @@ def _selection_settings(base: StudyRequest, statistics: dict) -> dict:
         rule = f"local Moran's I high-high (HH) cluster, significant at alpha {base.alpha}"
     return {
         "method": base.method,
-        "neighbours": {"type": "H3 k-ring", "k": base.k},
+        "neighbours": neighbours_provenance(base.method, base.k),
         "hotspot_rule": rule,
         **settings,
     }
