@@ -15,6 +15,7 @@ from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
 from pipelines.store.coverage import coverage_rows
 from pipelines.store.crime_store import StoreError
+from pipelines.store.errors import said_in_full
 
 
 def coverage(
@@ -40,8 +41,8 @@ def coverage(
         fail(f"the store at {store.root} holds no force {quoted(force)}; it holds: {known}")
     try:
         rows = coverage_rows(store.coverage(force, first, last))
-    except StoreError as error:
-        fail(str(error))
+    except StoreError as error:  # the store's fault, not the input's: exit 1 (cli/main.py)
+        fail(said_in_full(error), code=1)
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

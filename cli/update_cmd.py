@@ -99,7 +99,9 @@ def update(
             progress=None if as_json else _say,
         )
     except (UpdateError, StoreError, ValueError) as error:
-        fail(" ".join(said_in_full(error).split()), code=1 if isinstance(error, UpdateError) else 2)
+        # Exit 2 for input to change (cli.common.fail), 1 for a source or store that failed,
+        # as every command ends on a store fault (cli/main.py; docs/store.md).
+        fail(" ".join(said_in_full(error).split()), code=2 if isinstance(error, ValueError) else 1)
     if as_json:
         typer.echo(json.dumps(report_json(report), indent=2))
     else:

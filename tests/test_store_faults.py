@@ -139,10 +139,10 @@ def test_a_read_only_store_gives_the_cli_one_line(tmp_path: Path) -> None:
         result = _cli(*args, "--data-dir", str(data_dir), cwd=tmp_path)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert f"cannot write ro/shares.json: its folder {ro} is read-only" in result.stderr
+        # A store fault, exit 1 as for the other commands (update ended 2, as for bad input).
         update = ["update", "--archive", str(archive), "--data-dir", "ro"]
-        result = _cli(*update, cwd=tmp_path)
-        assert result.returncode != 0 and "Traceback" not in result.stderr
-        assert f"cannot write {ro}/" in result.stderr and "read-only" in result.stderr
+        line = _one_line(_cli(*update, cwd=tmp_path))
+        assert f"cannot write {ro}/" in line and "the data folder is read-only" in line
         # The store's locks, whose folder exists already: in words too (it was a traceback).
         with pytest.raises(StoreWriteError) as raised, manifest_lock(ro):
             pass
@@ -268,3 +268,20 @@ def test_a_damaged_partition_is_named_by_the_cli_http_and_health(
         health = api.get("/health").json()  # a failed read is remembered too
         assert health["status"] == "degraded"
         assert [p["file"] for p in health["store"]["problems"]] == [damaged]
+
+
+def test_a_damaged_manifest_ends_every_command_alike(tmp_path: Path) -> None:
+    """A store fault ends each command with one line and exit 1: coverage ended with exit 2,
+    as for bad input, where export, allocate and update said the same line with exit 1."""
+    data_dir, archive = build_town(tmp_path / "town")
+    (data_dir / "crimes" / "manifest.json").write_text("{bad", encoding="utf-8")
+    store = ["--data-dir", str(data_dir)]
+    commands = {
+        "coverage": ["coverage"],
+        "export": ["export", "--force", FORCE, "-o", str(tmp_path / "crimes.csv")],
+        "allocate": ["allocate", "--boundaries", WARDS, "--units", "3"],
+        "update": ["update", "--archive", str(archive)],
+    }
+    for name, args in commands.items():
+        line = _one_line(_cli(*args, *store))
+        assert "manifest crimes/manifest.json is unreadable" in line, name
