@@ -28,6 +28,7 @@ from cli.common import (
     OverwriteOption,
     QuietOption,
     ToOption,
+    check_output_place,
     console,
     fail,
     finite,
@@ -164,6 +165,7 @@ def analyse(
     try:
         first, last = check_range(first, last)
         refuse_standard_output(output, "analyse prints its summary there")
+        check_output_place(output)
         chosen_format = output_format(output, file_format)
         check_scope_has_areas(check_scope(scope), area)
         refuse_to_overwrite(output_files(output, chosen_format), overwrite)

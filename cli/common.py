@@ -19,9 +19,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from cli.standard_output import drop_confirmations_if_shut
 from pipelines.cache import cache_dir_for, open_cache, use_cache
 from pipelines.progress import StepReport
-from pipelines.quoting import shortened
+from pipelines.quoting import quoted, shortened
 from pipelines.store.atomic import atomic_write, keep_existing, name_outputs
 from pipelines.store.paths import resolve_data_dir
 
@@ -179,7 +180,14 @@ def is_standard_output(path: Path | None) -> bool:
 def output_path(text: str) -> Path:
     """The parser of every -o option: a bare ``-`` is standard output; any other spelling is a
     file, so ``./-`` (which pathlib shortens to ``-``) is kept as the file named "-" in the
-    current folder, by its absolute path."""
+    current folder, by its absolute path. An empty name, or one ending in a slash (a folder,
+    which pathlib would shorten to a file's name: `-o reports/` was "cannot tell the format
+    from 'reports'"), is refused as no file."""
+    if not text or text.endswith(("/", os.sep)):
+        said = "an empty name" if not text else f"{quoted(text)} names a folder (it ends in /)"
+        raise typer.BadParameter(
+            f"{said}; give the path of a file to write, or - for standard output"
+        )
     path = Path(text)
     if text != STANDARD_OUTPUT and str(path) == STANDARD_OUTPUT:
         return path.absolute()
@@ -257,6 +265,16 @@ def refuse_to_overwrite(paths: list[Path], overwrite: bool, standard_output: boo
     keep_existing([] if overwrite else paths)
     # A disk fault writing them names them as given, not as files of the data folder.
     name_outputs(paths)
+    if paths:  # the answer goes to files: standard output only confirms (cli/standard_output.py)
+        drop_confirmations_if_shut()
+
+
+def check_output_place(output: Path | None) -> None:
+    """Check where the -o file goes (:func:`check_output_path`) first, before the format its
+    name implies or anything else: a missing or read-only folder is the thing to fix whatever
+    the name (`export -o nosuchdir/x.json` said it could not tell the format from 'x.json')."""
+    if output is not None and not is_standard_output(output):
+        check_output_path(output)
 
 
 def write_text_output(output: Path | None, text: str) -> None:
@@ -265,8 +283,8 @@ def write_text_output(output: Path | None, text: str) -> None:
     if output is None or is_standard_output(output):
         typer.echo(text, nl=not text.endswith("\n"))
         return
-    if not output.parent.is_dir():
-        fail(f"folder {output.parent} does not exist; create it or choose another -o")
+    if not output.parent.is_dir():  # checked before the work; removed since
+        fail(missing_folder(output.parent))
     with atomic_write(output) as tmp:
         tmp.write_text(text, encoding="utf-8")
     console.print(f"Wrote {output}")
@@ -281,12 +299,25 @@ _FOLDER_FAULTS = {  # {folder}: the folder by its absolute path
 }
 
 
+def absolute(path: str | os.PathLike[str]) -> str:
+    """``path`` as the command line names it in a message: absolute, with ``.`` and ``..``
+    taken out as written (``os.path.abspath``), so the person at the terminal can find it
+    whatever folder they ran the command in and however they spelled it."""
+    return os.path.abspath(path)
+
+
+def missing_folder(folder: Path) -> str:
+    """The words for an -o file whose folder does not exist (the commands make no folders)."""
+    return f"folder {absolute(folder)} does not exist; create it or choose another -o"
+
+
 def check_output_path(path: Path) -> None:
     """Fail, before any work, when ``path`` cannot become a regular file: it is a folder, a
     device, a symbolic link (even a dangling one) or another special file, which -o never
     replaces, not even with --overwrite (as root, `-o /dev/null --overwrite` would otherwise
-    swap /dev/null for a file); or its folder takes no new file (read-only, /proc, /sys).
-    Tried by making and removing a hidden file where the output will be written."""
+    swap /dev/null for a file); its folder does not exist or is no folder; or its folder takes
+    no new file (read-only, /proc, /sys). Tried by making and removing a hidden file where the
+    output will be written. Folders are named by their absolute paths (:func:`absolute`)."""
     try:
         info = path.lstat()
     except (FileNotFoundError, NotADirectoryError):  # a missing folder is looked at below
@@ -298,18 +329,33 @@ def check_output_path(path: Path) -> None:
             f"{path} is {_kind(info.st_mode)}, not a regular file, and -o only writes or "
             "replaces regular files; give the path of a file to write"
         )
-    folder = path.absolute().parent
-    while not os.path.lexists(folder) and folder != folder.parent:
-        folder = folder.parent  # the write makes the missing folders; try the first that exists
+    folder = path.parent  # as given: the system follows its "..", as the write will
     if not folder.is_dir():
-        fail(f"cannot write {path}: {folder} is not a folder; choose another -o")
+        _refuse_folder(path, folder)
     probe = folder / f".{path.name}.{secrets.token_hex(6)}.probe"
     try:
         os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     except OSError as error:
         reason = _FOLDER_FAULTS.get(error.errno or 0, "its folder {folder} takes no new files")
-        fail(f"cannot write {path}: {reason.format(folder=folder)}; choose another -o")
+        fail(f"cannot write {path}: {reason.format(folder=absolute(folder))}; choose another -o")
     probe.unlink()
+
+
+def _refuse_folder(path: Path, folder: Path) -> NoReturn:
+    """Say why ``folder`` (``path``'s) cannot take the file: something there is no folder, or
+    it does not exist. Named as the system sees it: in ``a/b/../x.json`` with no ``a/b``, the
+    missing folder is ``a/b`` (``a/x.json``'s folder, ``a``, may well exist)."""
+    first_missing = folder
+    for above in folder.parents:
+        if os.path.lexists(above):
+            if not above.is_dir():
+                fail(f"cannot write {path}: {absolute(above)} is not a folder; choose another -o")
+            break
+        first_missing = above
+    if os.path.lexists(folder):
+        fail(f"cannot write {path}: {absolute(folder)} is not a folder; choose another -o")
+    shown = folder if not os.path.isdir(absolute(folder)) else first_missing
+    fail(missing_folder(shown))
 
 
 def _kind(mode: int) -> str:

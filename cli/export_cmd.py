@@ -16,6 +16,7 @@ from cli.common import (
     FromOption,
     OverwriteOption,
     ToOption,
+    check_output_place,
     console,
     error_console,
     fail,
@@ -71,6 +72,9 @@ def export(
     try:
         check_force(force, "--force")
         first, last = check_range(first, last)
+        check_output_place(output)
+        if is_standard_output(output) and file_format is None:  # a name to tell it by
+            fail("-o - (standard output) needs --format csv or geojson (Parquet is binary)")
         chosen = format_for(output, file_format)
     except (MonthError, ExportError, ForceError) as error:
         fail(str(error))

@@ -21,6 +21,8 @@ from cli.common import (
     OverwriteOption,
     QuietOption,
     ToOption,
+    absolute,
+    check_output_place,
     fail,
     finite,
     is_standard_output,
@@ -38,7 +40,11 @@ from pipelines.analysis.study import StudyRequest
 from pipelines.months import check_range
 from pipelines.planning.allocation_request import AllocationRequest, allocate_by_need
 from pipelines.planning.backtest import training_end
-from pipelines.planning.backtest_record import BacktestRequest, backtest_and_record
+from pipelines.planning.backtest_record import (
+    BacktestRequest,
+    backtest_and_record,
+    records_path,
+)
 from pipelines.planning.compare import compare_schemes
 from pipelines.planning.displacement_areas import area_or_file
 from pipelines.planning.displacement_check import (
@@ -63,8 +69,8 @@ OutputOption = Annotated[
         "-o",
         "--output",
         help="Write to this file, in the format its extension names (.json, or .csv for "
-        "allocate and backtest; JSON for a name of no format) unless --format says; - for "
-        "standard output (JSON unless --format csv).",
+        "allocate and backtest) unless --format says; - for standard output (JSON unless "
+        "--format csv).",
         show_default=False,
         parser=output_path,
         metavar="FILE",
@@ -107,6 +113,7 @@ def allocate_command(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Share N units across a scheme's areas by need (Webster rounding), beside the equal share."""
+    check_output_place(output)
     file_format = _chosen_format(file_format, output, ("table", "json", "csv"), "allocate")
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
@@ -156,6 +163,7 @@ def compare_command(
     overwrite: OverwriteOption = False,
 ) -> None:
     """Compare boundary schemes on the same crimes, cells, months and harm weights."""
+    check_output_place(output)
     file_format = _chosen_format(file_format, output, ("table", "json"), "compare")
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
@@ -300,6 +308,7 @@ def backtest_command(
     # Here, not at the top: the record keys on the service's own data version (cannot differ).
     from geo_service.results import data_version
 
+    check_output_place(output)
     file_format = _chosen_format(file_format, output, ("table", "json", "csv"), "backtest")
     refuse_to_overwrite([output] if output else [], overwrite, standard_output=True)
     store = open_store(data_dir)
@@ -337,7 +346,14 @@ def backtest_command(
         version = data_version(snapshot, boundary_store, boundaries)
         with step_progress("Backtesting", quiet) as progress:
             entry, warning = backtest_and_record(
-                store.root, boundary_set, snapshot, asked, version, source="cli", progress=progress
+                store.root,
+                boundary_set,
+                snapshot,
+                asked,
+                version,
+                source="cli",
+                progress=progress,
+                in_full=True,
             )
     except (ValueError, BoundaryError) as error:
         fail(str(error))
@@ -362,9 +378,9 @@ def backtest_command(
     if warning:
         typer.echo(f"warning: {warning}", err=True)
     else:
+        record = absolute(records_path(store.root, boundaries))
         typer.echo(
-            f"Recorded in backtests/{boundaries}.json under the data folder; GET /v1/hotspots "
-            "reports this PAI for the same settings.",
+            f"Recorded in {record}; GET /v1/hotspots reports this PAI for the same settings.",
             err=True,
         )
 
@@ -377,16 +393,23 @@ FORMAT_EXTENSIONS = {"csv": "CSV", "json": "JSON", "geojson": "GeoJSON", "parque
 def _chosen_format(
     file_format: str | None, output: Path | None, allowed: tuple[str, ...], command: str
 ) -> str:
-    """The output format, checked before anything runs: the table is for the terminal; -o FILE
-    writes the format its extension names (JSON for a name of no format, and for -o -), and
-    an explicit --format table with -o is refused rather than written as JSON."""
+    """The output format, checked before anything runs: the table is for the terminal; -o -
+    writes JSON; -o FILE writes the format its extension names, and a name of no known format
+    (report.txt) is refused naming --format, as analyse and export refuse it (nobody expects
+    JSON in a .txt); an explicit --format table with -o is refused rather than written as
+    JSON."""
     written = [f for f in allowed if f != "table"]
     if file_format is None:
         if output is None:
             return "table"
-        named = output.suffix.lower().lstrip(".")
-        if is_standard_output(output) or named not in FORMAT_EXTENSIONS:
+        if is_standard_output(output):
             return "json"
+        named = output.suffix.lower().lstrip(".")
+        if named not in FORMAT_EXTENSIONS:
+            fail(
+                f"cannot tell the format from {quoted(output.name)}; add --format "
+                f"{'|'.join(written)}"
+            )
         if named not in written:
             kinds = " or ".join(FORMAT_EXTENSIONS[f] for f in written)
             files = " or ".join(f".{f}" for f in written)

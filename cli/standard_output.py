@@ -70,15 +70,19 @@ class WatchedOutput:
 
 class _ShutBinary:
     """A standard output shut when the process started (``>&-``), binary side: every write
-    fails as writing a shut descriptor does (EBADF)."""
+    fails as writing a shut descriptor does (EBADF), unless told to drop what it is given."""
 
     closed = False
+    dropping = False
 
     def write(self, data: Any) -> int:
+        if self.dropping:
+            return len(data)
         raise OSError(errno.EBADF, "it was shut when the command started")
 
     def writelines(self, lines: Any) -> None:
-        raise OSError(errno.EBADF, "it was shut when the command started")
+        if not self.dropping:
+            raise OSError(errno.EBADF, "it was shut when the command started")
 
     def flush(self) -> None:
         return None  # nothing was written, so nothing is lost
@@ -92,9 +96,12 @@ class _ShutBinary:
 
 class _ShutOutput(_ShutBinary):
     """Standard output of a process started with it shut: Python gives None, and a command's
-    first print was an AttributeError traceback. Now the command ends with one line, exit 1, as
-    for any other fault of standard output. Most commands print a line there even with
-    -o FILE (its "Wrote" line, analyse's summary): the file is written, then that line fails."""
+    first print was an AttributeError traceback. Where the answer goes there (``-o -``, or a
+    command with no -o), the command ends with one line, exit 1, as for any other fault of
+    standard output. Where the answer goes to an -o file, what is printed there only confirms
+    it (the "Wrote" line, analyse's summary): it is dropped (:func:`drop_confirmations_if_shut`)
+    and the command ends as it would have, rather than exit 1 after writing the file (a retry
+    was then refused: the file "exists already")."""
 
     encoding = "utf-8"
     errors = "strict"
@@ -115,6 +122,15 @@ def standard_output_was_shut() -> bool:
     """Whether the process started with standard output shut (``>&-``)."""
     stdout = sys.stdout
     return isinstance(stdout, WatchedOutput) and isinstance(stdout._stream, _ShutOutput)
+
+
+def drop_confirmations_if_shut() -> None:
+    """Called once a command knows its answer goes to files, not to standard output: if
+    standard output was shut at start, what the command prints there from now on is dropped
+    instead of failing (:class:`_ShutOutput`). Any other standard output is left as it is."""
+    if standard_output_was_shut():
+        shut = sys.stdout._stream
+        shut.dropping = shut.buffer.dropping = True
 
 
 def _take_descriptor(descriptor: int) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterator
@@ -484,7 +485,9 @@ def test_the_command_line_records_too(fresh_town: Path) -> None:
         )
         assert result.exit_code == 0, result.output
         printed = json.loads(result.stdout)  # the note about the record goes to stderr
-        assert "Recorded in backtests/" in result.stderr
+        # Named by its absolute path, as the command line names files (it named it relative).
+        said = " ".join(result.stderr.split())
+        assert f"Recorded in {os.path.abspath(records_path(fresh_town, WARDS))};" in said
         (row,) = printed["rows"]
         entry = client.get("/v1/hotspots", params=query).json()["provenance"]["backtest"]
         # The table printer writes 10 decimals; the record keeps every digit.
@@ -525,7 +528,9 @@ def test_an_unreadable_record_is_a_warning_not_an_error(fresh_town: Path) -> Non
         # A new run keeps the unreadable file aside and starts a good record.
         response = client.post("/v1/backtest", params=ASK, headers=WRITE)
         assert response.status_code == 200, response.text
-        assert "moved to" in response.json()["provenance"]["recorded"]["warning"]
+        warning = response.json()["provenance"]["recorded"]["warning"]
+        assert f"moved to backtests/{WARDS}.json.unreadable" in warning
+        assert str(fresh_town) not in warning  # the service never shows the server's path
         assert path.with_name(path.name + ".unreadable").exists()
         entry = client.get("/v1/hotspots", params=query).json()["provenance"]
         assert entry["backtest"]["pai"] == _row(response.json(), 9, "count")["pai"]

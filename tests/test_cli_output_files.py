@@ -253,10 +253,10 @@ def test_dash_is_one_line_where_a_command_cannot_write_standard_output(
 TO_A_FILE_NAMED_DASH = {
     "export": "export --force {force} --format csv -o ./-",
     "analyse": "analyse --boundaries {wards} --permutations 99 --format json -o ./-",
-    "allocate": "allocate --boundaries {wards} --units 5 -o ./-",
-    "compare": "compare --boundaries {wards},{second} -o ./-",
+    "allocate": "allocate --boundaries {wards} --units 5 --format json -o ./-",
+    "compare": "compare --boundaries {wards},{second} --format json -o ./-",
     "backtest": "backtest --boundaries {wards} --to 2019-09 --train-months 9 --res 9 "
-    "--permutations 99 --quiet -o ./-",
+    "--permutations 99 --quiet --format json -o ./-",
 }
 
 
@@ -284,7 +284,6 @@ def test_dot_slash_dash_is_a_file_not_standard_output(
     [
         ("allocate --boundaries {wards} --units 5", "shares.csv", "csv"),
         ("allocate --boundaries {wards} --units 5", "shares.json", "json"),
-        ("allocate --boundaries {wards} --units 5", "shares.txt", "json"),  # no format: JSON
         (
             "backtest --boundaries {wards} --to 2019-09 --train-months 9 --res 9 "
             "--permutations 99 --quiet",

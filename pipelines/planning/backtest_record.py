@@ -263,11 +263,13 @@ def record_run(
     source: str,
     train_months: int,
     now: datetime | None = None,
+    in_full: bool = False,
 ) -> tuple[dict, str | None]:
     """Keep ``run`` in the boundary set's record, replacing an older run with the same settings,
     resolutions and selections. Returns (the stored run, a warning or None). Repeating the newest
     run (same settings, windows, data version and rows) leaves the file untouched, so a repeated
-    request does not change the record or the responses cached on it."""
+    request does not change the record or the responses cached on it. ``in_full``: the warning
+    names files by their absolute paths (for the command line; the service never does)."""
     settings = BacktestSettings.of(run.request)
     entry = run_entry(run, data_version, source, train_months, now)
     path = records_path(data_dir, settings.boundaries)
@@ -277,7 +279,8 @@ def record_run(
         if current.warning:
             # Kept aside rather than overwritten: someone may want to see what went wrong.
             os.replace(path, path.with_name(path.name + ".unreadable"))
-            warning = f"{current.warning} It was moved to {path.name}.unreadable."
+            kept = path.with_name(path.name + ".unreadable")
+            warning = f"{current.warning} It was moved to {_named(kept, in_full)}."
         newest = current.runs[0] if current.runs else None
         if newest and _identity(newest) == _identity(entry) and _same_result(newest, entry):
             return newest, warning
@@ -520,10 +523,13 @@ def backtest_and_record(
     source: str,
     study: StudyRunner | None = None,
     progress: StepReport = no_progress,
+    in_full: bool = False,
 ) -> tuple[dict, str | None]:
     """Run the backtest ``request`` asks for and record it: (the run as recorded, a warning).
     The command line and the service both come here, so they record alike. A record that
-    cannot be written (a read-only folder) is a warning: the result itself stands."""
+    cannot be written (a read-only folder) is a warning: the result itself stands. ``in_full``:
+    the warning names the record by its absolute path (the command line's; the service shows
+    no server path)."""
     run = run_backtest(
         store,
         boundary_set,
@@ -535,8 +541,22 @@ def backtest_and_record(
         progress=progress,
     )
     try:
-        return record_run(data_dir, run, data_version, source, request.train_months)
+        return record_run(
+            data_dir, run, data_version, source, request.train_months, in_full=in_full
+        )
     except (OSError, StoreWriteError) as error:
         entry = run_entry(run, data_version, source, request.train_months)
-        reason = error.strerror if isinstance(error, OSError) else None
-        return entry, f"the run could not be recorded ({reason or error})"
+        if isinstance(error, StoreWriteError):  # it names the file (relative, or in full)
+            return entry, f"the run could not be recorded ({_said(error, in_full)})"
+        record = _named(records_path(data_dir, request.base.boundaries), in_full)
+        return entry, f"the run could not be recorded in {record} ({error.strerror or error})"
+
+
+def _named(path: Path, in_full: bool) -> str:
+    """A record file as a warning names it: by its absolute path for the command line, else
+    relative to the data folder (``backtests/NAME.json``), never the server's path."""
+    return os.path.abspath(path) if in_full else f"{path.parent.name}/{path.name}"
+
+
+def _said(error: StoreWriteError, in_full: bool) -> str:
+    return error.in_full if in_full else str(error)
