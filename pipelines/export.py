@@ -55,7 +55,8 @@ def format_for(path: Path, explicit: str | None) -> str:
 def export_crimes(crimes: pa.Table, path: Path, file_format: str) -> int:
     """Write ``crimes`` to ``path`` in ``file_format``; returns rows written."""
     if not path.parent.is_dir():
-        raise ExportError(f"folder {path.parent} does not exist; create it or choose another -o")
+        folder = os.path.abspath(path.parent)  # checked before the work; removed since
+        raise ExportError(f"folder {folder} does not exist; create it or choose another -o")
     with atomic_write(path) as tmp_path:
         if file_format == "parquet":
             _write_geoparquet(crimes, tmp_path)

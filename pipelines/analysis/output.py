@@ -8,6 +8,7 @@ indented by two spaces; NaN and infinity are written as null.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,7 +73,9 @@ def write_columns(
     ``cells_json``, when given, is :func:`encode_cells` of them, already done (the study cache
     keeps it, so a cached answer is written without encoding 16,700 cells again)."""
     if not path.parent.is_dir():
-        raise OutputError(f"folder {path.parent} does not exist; create it or choose another -o")
+        # Checked before the work (cli.common.check_output_path); removed since. Named in full.
+        folder = os.path.abspath(path.parent)
+        raise OutputError(f"folder {folder} does not exist; create it or choose another -o")
     if file_format == "json":
         cells = encode_cells(columns) if cells_json is None else cells_json
         head = b'{"provenance": ' + dumps(provenance) + b',\n"cells": '
