@@ -68,9 +68,12 @@ from pipelines.store.paths import resolve_data_dir
 from pipelines.store.view import ManifestView
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pandas as pd
 
     from boundaries.sets import BoundarySet
+    from pipelines.analysis.passes import FirstPass
     from pipelines.store import CrimeStore
     from pipelines.store.snapshot import Snapshot
 
@@ -352,18 +355,18 @@ def _compute(
     try:
         boundary_store = BoundaryStore(store.root)
         boundary_set = boundary_store.read(request.boundaries)
-        covering = _cover_ahead(boundary_set, request)
-        # Imported while the cover is computed: the cover's geometry (shapely, h3ronpy)
-        # releases the GIL, the imports (scipy.sparse and the statistics) hold it.
-        from pipelines.analysis.study import run_study
-
-        covering.join()  # the study reads the cover from the cache instead of computing it
         # The answer and its data version read one store version.
         snapshot = store.snapshot() if view is None else _snapshot_of(store, view)
         canonical = canonical_request(snapshot, request)
+        first_pass = _first_pass_ahead(snapshot, boundary_set, canonical)
+        # Imported while the first pass is made: its geometry (shapely, h3ronpy) and Parquet
+        # reads release the GIL, the imports (scipy.sparse and the statistics) hold it.
+        from pipelines.analysis.study import run_study
+
+        made = first_pass()
         with step_progress("Hot spots", quiet) as progress:
             progress("Computing hot spot statistics", 0, 1)
-            result = run_study(snapshot, boundary_set, canonical)
+            result = run_study(snapshot, boundary_set, canonical, first_pass=made)
     except (ValueError, BoundaryError) as error:
         fail(str(error))
     study_answer = CachedStudy.from_result(result)
@@ -378,20 +381,33 @@ def _compute(
     return CacheHit(study_answer, reported), keeping
 
 
-def _cover_ahead(boundary_set: BoundarySet, request: StudyRequest) -> threading.Thread:
-    """Start computing the study region's cover at the asked resolution (the study's first
-    pass) into the cover cache; the caller joins the thread before the study asks for it. Any
-    error is left to the study, which asks for the same cover and says what is wrong."""
+def _first_pass_ahead(
+    snapshot: Snapshot, boundary_set: BoundarySet, request: StudyRequest
+) -> Callable[[], FirstPass | None]:
+    """Start the study's first pass on a thread: the study region's cover at the asked
+    resolution (into the cover cache), then the pass itself, its window, grid and the crimes
+    of its region (pipelines/analysis/passes.py). Returns the function that waits for the
+    thread and gives the pass; the caller calls it before the study runs. Any error is left to
+    the study, which makes the same steps and says what is wrong."""
     from boundaries.h3_cover import cover_areas
+    from pipelines.analysis.passes import first_pass_ahead
 
-    def cover() -> None:
+    made: list[FirstPass | None] = []
+
+    def first_pass() -> None:
         with contextlib.suppress(Exception):  # the study raises it again, with its message
             cover_areas(boundary_set, request.resolution, list(request.areas) or None)
+            made.append(first_pass_ahead(snapshot, boundary_set, request))
 
     # In this context: covers go to the cache the command chose (pipelines.cache.caching_in).
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(cover,))
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(first_pass,))
     thread.start()
-    return thread
+
+    def wait() -> FirstPass | None:
+        thread.join()
+        return made[0] if made else None
+
+    return wait
 
 
 AREA_CODES_KIND = "area-codes"
