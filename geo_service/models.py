@@ -78,6 +78,16 @@ class StoreStatus(BaseModel):
 class CacheStatus(BaseModel):
     """The on-disk cache of covers, studies and responses (shared by every process using it)."""
 
+    state: Literal["ok", "rebuilt", "unusable"] = Field(
+        description="'ok'; 'rebuilt': the cache database was found damaged, moved aside "
+        "(kept for inspection) and replaced by an empty one, which is in use; 'unusable': the "
+        "cache folder cannot be opened or written, so every answer is computed uncached."
+    )
+    problem: str | None = Field(
+        None,
+        description="For 'rebuilt', where the damaged database was kept; for 'unusable', why "
+        "(the folder and the error).",
+    )
     entries: int = Field(description="Entries in the cache (covers, studies and responses).")
     capacity: int = Field(description="Bytes the cache may hold; least recently used go first.")
     bytes: int = Field(description="Bytes the cache holds now.")

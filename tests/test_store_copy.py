@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pipelines.cache.disk import DiskCache
+from pipelines.cache.folder import DB_FILE, live_generation
 from tests.store_copy import copy_store
 
 # Another process (a command on the same store): writes its entries and closes the cache.
@@ -38,7 +39,7 @@ def test_a_copied_store_keeps_the_held_cache_whole(tmp_path: Path) -> None:
     held.close()
     # A shutil.copytree here instead: "database disk image is malformed" (or "file is not a
     # database") for every later reader.
-    with sqlite3.connect(store / "cache" / "cache.db") as db:
+    with sqlite3.connect(live_generation(store / "cache") / DB_FILE) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     again = DiskCache(store / "cache")
     assert again.count("held") == 200 and again.count("other") == 300

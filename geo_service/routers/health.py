@@ -103,11 +103,17 @@ def _record_only_freshness(root: Path) -> dict:
 
 
 def cache_status(cache: StudyCache) -> CacheStatus:
+    """The cache's state and size. Never fails: a damaged database is rebuilt on the way (by
+    this process or another), and a cache that cannot answer reports 0 entries and bytes."""
     disk = cache.disk
+    entries, used = len(disk), disk.volume()
+    state, problem = disk.state()  # after them: what they found is in it
     return CacheStatus(
-        entries=len(disk),
+        state=state,
+        problem=problem,
+        entries=entries,
         capacity=disk.size_limit,
-        bytes=disk.volume(),
+        bytes=used,
         hits=cache.hits,
         misses=cache.misses,
     )

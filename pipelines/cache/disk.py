@@ -10,7 +10,9 @@ never from raw query strings, plus the data version the answer was computed on; 
 text is hashed (SHA-256), so any repr length is fine.
 
 A cache must never break an answer: when the folder cannot be opened or written (a read-only
-data folder, a full disk) the cache says so once in the log and behaves as empty.
+data folder, a full disk) the cache says so once in the log and behaves as empty; a damaged
+database is moved aside and replaced by an empty one (pipelines.cache.folder says how, safely
+with several processes).
 """
 
 from __future__ import annotations
@@ -19,13 +21,26 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import diskcache
+
+from pipelines.cache.folder import (
+    DB_FILE,
+    damaged_copies,
+    first_generation,
+    folder_lock,
+    is_damage,
+    live_generation,
+    next_generation,
+    previous_generation,
+    put_aside,
+    remove_retired,
+)
 
 CACHE_FORMAT = 1  # bump when the shape of any cached value changes
 CACHE_DIR_ENV = "HOTSPOTS_CACHE_DIR"
@@ -35,6 +50,8 @@ DEFAULT_CACHE_BYTES = 2 * 1024**3  # 2 GiB: a whole force's studies and pages at
 log = logging.getLogger("hotspots.cache")
 
 _MISSING = object()
+T = TypeVar("T")
+_Opened = tuple[diskcache.Cache, Path, str, tuple[int, int]]
 
 
 def cache_bytes_from_env() -> int:
@@ -58,115 +75,219 @@ def cache_key(kind: str, parts: tuple) -> str:
 
 
 class DiskCache:
-    """The cache in ``directory``, at most ``size_limit`` bytes (oldest-used entries go first)."""
+    """The cache in ``directory``, at most ``size_limit`` bytes (oldest-used entries go first).
+
+    Every method answers: a fault is logged and taken as a miss (or as nothing kept). A damaged
+    database is put aside and replaced by an empty one, once, whichever process finds it
+    (pipelines.cache.folder); every other process using the old one moves to the new one at
+    its next call."""
 
     def __init__(self, directory: str | os.PathLike, size_limit: int = DEFAULT_CACHE_BYTES) -> None:
         self.directory = Path(directory)
         self.size_limit = size_limit
-        self._cache: diskcache.Cache | None = None
-        self._failed = False
-        self._lock = threading.Lock()
+        # The open diskcache, its db-<n> subfolder, its cache.db's path and (device, inode):
+        # one tuple, replaced whole, so a thread never sees a cache with another's folder.
+        self._opened: _Opened | None = None
+        self._unusable: str | None = None  # why the folder cannot be used, once that is known
+        self._lock = threading.RLock()
 
     def _open(self) -> diskcache.Cache | None:
-        if self._cache is not None or self._failed:
-            return self._cache
+        opened = self._opened
+        if opened is not None and _still_live(opened):
+            return opened[0]
+        if self._unusable is not None:
+            return None
         with self._lock:
-            if self._cache is None and not self._failed:
+            if self._opened is not None and _still_live(self._opened):
+                return self._opened[0]
+            if self._unusable is None:
                 try:
-                    self._cache = diskcache.Cache(
-                        str(self.directory),
-                        size_limit=self.size_limit,
-                        eviction_policy="least-recently-used",
-                        # Evict one entry per write in diskcache; `set` below culls the rest
-                        # when one large value pushed the cache over its bytes.
-                        cull_limit=1,
-                        statistics=False,
-                    )
+                    self._connect()
                 except Exception as error:  # read-only or full data folder: work uncached
-                    self._failed = True
-                    log.warning(
-                        "cache folder %s unusable, working uncached: %r", self.directory, error
-                    )
-        return self._cache
+                    self._give_up(error)
+            return self._opened[0] if self._opened is not None else None
+
+    def _connect(self, damaged: BaseException | None = None) -> None:
+        """Open the live database, first putting aside the one this process found ``damaged``
+        (unless another process did meanwhile), or one that is damaged when opened."""
+        opened = self._opened
+        with folder_lock(self.directory):
+            live = live_generation(self.directory)
+            if damaged is not None and opened is not None and live == opened[1]:
+                if _still_live(opened):  # else replaced by hand: open what is there now
+                    live = self._replace(live, damaged)
+            elif live is None:
+                live = first_generation(self.directory)
+            try:
+                cache = self._diskcache(live)
+            except Exception as error:
+                if not is_damage(error):
+                    raise
+                live = self._replace(live, error)
+                cache = self._diskcache(live)
+            remove_retired(self.directory, live)
+            db = str(live / DB_FILE)
+            found = os.stat(db)
+        self._opened = (cache, live, db, (found.st_dev, found.st_ino))
+        if opened is not None:
+            opened[0].close()  # this thread's connection; the others close with the object
+
+    def _replace(self, live: Path, error: BaseException) -> Path:
+        kept = put_aside(live, error)
+        fresh = next_generation(live)
+        log.warning(
+            "the cache database %s was damaged (%s): moved it to %s for inspection and started "
+            "an empty cache in %s",
+            live / DB_FILE,
+            error,
+            kept,
+            fresh,
+        )
+        return fresh
+
+    def _diskcache(self, folder: Path) -> diskcache.Cache:
+        return diskcache.Cache(
+            str(folder),
+            size_limit=self.size_limit,
+            eviction_policy="least-recently-used",
+            # Evict one entry per write in diskcache; `set` below culls the rest
+            # when one large value pushed the cache over its bytes.
+            cull_limit=1,
+            statistics=False,
+        )
+
+    def _give_up(self, error: BaseException) -> None:
+        from pipelines.store.locks import LockTimeout
+
+        if isinstance(error, LockTimeout):  # busy, not broken: the next call tries again
+            log.warning("cache folder %s busy, working uncached for now: %r", self.directory, error)
+            return
+        self._unusable = f"{self.directory}: {error}"
+        self._opened = None
+        log.warning("cache folder %s unusable, working uncached: %r", self.directory, error)
+
+    def _recover(self, cache: diskcache.Cache, error: BaseException) -> diskcache.Cache | None:
+        """After ``error`` from ``cache``: the cache to try once more, or None."""
+        if not is_damage(error):
+            return None
+        with self._lock:
+            opened = self._opened
+            if opened is not None and opened[0] is cache:  # else another thread reopened
+                try:
+                    self._connect(damaged=error)
+                except Exception as failure:
+                    self._give_up(failure)
+        return self._open()
+
+    def _attempt(self, action: Callable[[diskcache.Cache], T], default: T, failed: str) -> T:
+        """``action`` on the live cache; after damage once more on the rebuilt one; ``default``
+        when the cache cannot answer (logged as ``failed``)."""
+        cache = self._open()
+        if cache is None:
+            return default
+        try:
+            return action(cache)
+        except Exception as error:
+            cache = self._recover(cache, error)
+            if cache is None:
+                log.warning("%s: %r", failed, error)
+                return default
+        try:
+            return action(cache)
+        except Exception as error:
+            log.warning("%s: %r", failed, error)
+            return default
 
     def usable(self) -> bool:
         """Whether the cache folder could be opened (else every answer works uncached)."""
         return self._open() is not None
 
+    def state(self) -> tuple[str, str | None]:
+        """``("ok", None)``; ``("rebuilt", what)`` when the live database was started empty
+        because the one before was damaged; ``("unusable", why)`` when every answer works
+        uncached."""
+        if self._open() is None:
+            return "unusable", self._unusable or f"{self.directory}: cannot be opened now"
+        opened = self._opened
+        for copy in damaged_copies(self.directory)[:1]:
+            if opened is not None and copy.name.endswith(f"-{previous_generation(opened[1])}"):
+                return "rebuilt", f"the previous database was damaged; kept in {copy}"
+        return "ok", None
+
     def get(self, kind: str, parts: tuple) -> Any:
-        """The cached value, or None."""
-        cache = self._open()
-        if cache is None:
-            return None
-        try:
-            value = cache.get(cache_key(kind, parts), default=_MISSING, retry=True)
-        except Exception as error:  # a damaged entry is a miss, never a failed answer
-            log.warning("cache read failed, treated as a miss: %r", error)
-            return None
+        """The cached value, or None (a damaged entry is a miss, never a failed answer)."""
+        key = cache_key(kind, parts)
+        value = self._attempt(
+            lambda cache: cache.get(key, default=_MISSING, retry=True),
+            _MISSING,
+            "cache read failed, treated as a miss",
+        )
         return None if value is _MISSING else value
 
     def contains(self, kind: str, parts: tuple) -> bool:
         """Whether a value is cached (without reading it, nor counting it as a use)."""
-        cache = self._open()
-        if cache is None:
-            return False
-        try:
-            return cache_key(kind, parts) in cache
-        except Exception as error:
-            log.warning("cache read failed, treated as a miss: %r", error)
-            return False
+        key = cache_key(kind, parts)
+        return self._attempt(
+            lambda cache: key in cache, False, "cache read failed, treated as a miss"
+        )
 
     def set(self, kind: str, parts: tuple, value: Any) -> bool:
         """Keep ``value``; False when the cache cannot take it (the answer still stands)."""
-        cache = self._open()
-        if cache is None:
-            return False
-        try:
-            kept = bool(cache.set(cache_key(kind, parts), value, retry=True))
+        key = cache_key(kind, parts)
+
+        def keep(cache: diskcache.Cache) -> bool:
+            kept = bool(cache.set(key, value, retry=True))
             if cache.volume() > self.size_limit:
                 cache.cull(retry=True)  # least recently used first, until within the limit
             return kept
-        except Exception as error:
-            log.warning("cache write failed, answer kept uncached: %r", error)
-            return False
+
+        return self._attempt(keep, False, "cache write failed, answer kept uncached")
 
     def delete(self, kind: str, parts: tuple) -> None:
-        cache = self._open()
-        if cache is None:
-            return
-        try:
-            cache.delete(cache_key(kind, parts), retry=True)
-        except Exception as error:
-            log.warning("cache delete failed: %r", error)
+        key = cache_key(kind, parts)
+        self._attempt(lambda cache: cache.delete(key, retry=True), False, "cache delete failed")
 
     def count(self, kind: str) -> int:
         """Entries of one kind (walks every key: for tests and reports, not per request)."""
-        cache = self._open()
-        if cache is None:
-            return 0
         prefix = f"{kind}:"
-        return sum(1 for key in cache.iterkeys() if isinstance(key, str) and key.startswith(prefix))
+
+        def counted(cache: diskcache.Cache) -> int:
+            keys = cache.iterkeys()
+            return sum(1 for key in keys if isinstance(key, str) and key.startswith(prefix))
+
+        return self._attempt(counted, 0, "cache count failed")
 
     def __bool__(self) -> bool:
         return True  # a cache is a cache even when empty: `cache or ...` must not open it
 
     def __len__(self) -> int:
-        cache = self._open()
-        return len(cache) if cache is not None else 0
+        return self._attempt(len, 0, "cache count failed")
 
     def volume(self) -> int:
         """Bytes the cache uses on disk (values and index)."""
-        cache = self._open()
-        return cache.volume() if cache is not None else 0
+        return self._attempt(lambda cache: cache.volume(), 0, "cache size failed")
 
     def clear(self) -> None:
-        cache = self._open()
-        if cache is not None:
-            cache.clear(retry=True)
+        self._attempt(lambda cache: cache.clear(retry=True), 0, "cache clear failed")
 
     def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
+        opened = self._opened
+        if opened is not None:
+            try:
+                opened[0].close()
+            except Exception as error:
+                log.warning("cache close failed: %r", error)
+
+
+def _still_live(opened: _Opened) -> bool:
+    """Whether the database opened is still its folder's live one: one stat (about a microsecond
+    a call), as another process that found it damaged may have moved it aside since, and a
+    process keeping it would write entries nobody reads."""
+    try:
+        found = os.stat(opened[2])
+    except OSError:
+        return False
+    return (found.st_dev, found.st_ino) == opened[3]
 
 
 # Covers are asked for deep inside a study, far from the service or CLI that knows the data

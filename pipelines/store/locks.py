@@ -143,9 +143,14 @@ class _FileLock:
 StoreLock = _Flock | _FileLock
 
 
-def _lock(root: Path, name: str) -> StoreLock:
-    path = root / _LOCK_DIR / f"{name}.lock"
+def file_lock(path: Path) -> StoreLock:
+    """An exclusive lock between processes on the file ``path`` (made when first locked); not
+    re-entrant. Take it with ``acquire(timeout)``, give it back with ``release()``."""
     return _Flock(path) if fcntl is not None else _FileLock(path)
+
+
+def _lock(root: Path, name: str) -> StoreLock:
+    return file_lock(root / _LOCK_DIR / f"{name}.lock")
 
 
 def acquire_partition(root: Path, force: str, month: str, timeout: float) -> StoreLock:

@@ -1,0 +1,154 @@
+"""The cache folder's layout: which database is live, and how a damaged one is put aside.
+
+The diskcache (``cache.db``, its ``-wal`` and ``-shm`` files and the value files) lives in a
+numbered subfolder, ``db-<n>``, the highest number being the live one. A damaged database is
+never renamed or deleted inside a folder other processes may open: SQLite finds a database's
+``-wal`` and ``-shm`` files by name, so a new ``cache.db`` beside an old process's ``-shm``
+would share its index and be corrupted in turn. Instead the whole subfolder is renamed into
+``damaged/`` (one rename moves the three files together) and the next number is started
+empty. A name is never reused, so a process still holding the old files can only fail to open
+the old name again, never open half of the new cache.
+
+Opens and repairs take ``cache.lock`` (``flock``, as the store's locks), so two processes that
+find the same damage rebuild once: the second finds a newer subfolder and opens it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+# datetime, shutil, sqlite3 and the lock are imported where used: a cache that opens sound
+# (every call but the first and a repair) needs none of them, and commands start faster.
+
+LOCK_FILE = "cache.lock"
+DAMAGED_DIR = "damaged"
+KEEP_DAMAGED = 3  # damaged databases kept for inspection; older ones are deleted
+LOCK_SECONDS = 120.0  # a repair takes a rename and a new SQLite file: far less than this
+DB_FILE = "cache.db"  # diskcache's database file name (diskcache.core.DBNAME)
+_GENERATION = re.compile(r"^db-(\d+)$")
+# An earlier layout kept the diskcache at the top of the folder: these are its files.
+_LEGACY_FILES = ("cache.db", "cache.db-wal", "cache.db-shm")
+_LEGACY_VALUE_DIR = re.compile(r"^[0-9a-f]{2}$")
+
+
+def is_damage(error: BaseException) -> bool:
+    """Whether ``error`` says the database file itself is damaged ("file is not a database",
+    "database disk image is malformed"), as opposed to a busy, read-only or full folder."""
+    import sqlite3
+
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    code = getattr(error, "sqlite_errorcode", None) or 0
+    return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # any extended code
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the lock every open and repair of ``folder``'s cache takes (across processes);
+    raises ``LockTimeout`` when another process held it for :data:`LOCK_SECONDS`."""
+    from pipelines.store.locks import file_lock
+
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = file_lock(folder / LOCK_FILE).acquire(timeout=LOCK_SECONDS)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def live_generation(folder: Path) -> Path | None:
+    """The live diskcache subfolder (the highest ``db-<n>``), or None before the first."""
+    numbers = [
+        int(match.group(1))
+        for match in map(_GENERATION.match, os.listdir(folder))
+        if match is not None
+    ]
+    return folder / f"db-{max(numbers)}" if numbers else None
+
+
+def next_generation(generation: Path) -> Path:
+    """The subfolder after ``generation`` (``db-4`` after ``db-3``)."""
+    return generation.parent / f"db-{_number(generation) + 1}"
+
+
+def previous_generation(generation: Path) -> str:
+    """The name of the subfolder before ``generation`` (``db-3`` for ``db-4``)."""
+    return f"db-{_number(generation) - 1}"
+
+
+def first_generation(folder: Path) -> Path:
+    """``db-1``, after deleting an earlier layout's diskcache files from the folder's top (its
+    entries are not read any more; left, they would hold their bytes for ever)."""
+    import shutil
+
+    legacy = (folder / _LEGACY_FILES[0]).exists()
+    for name in _LEGACY_FILES:
+        (folder / name).unlink(missing_ok=True)
+    if legacy:  # only then are two-letter folders diskcache's value folders
+        for entry in os.scandir(folder):
+            if entry.is_dir(follow_symlinks=False) and _LEGACY_VALUE_DIR.match(entry.name):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return folder / "db-1"
+
+
+def put_aside(generation: Path, reason: BaseException) -> Path:
+    """Move the damaged ``generation`` into ``damaged/`` and keep only its database files
+    (the values it pointed to are deleted: they are just cached answers), with a note of what
+    was wrong. At most :data:`KEEP_DAMAGED` damaged copies are kept. Returns where it went.
+    Call with :func:`folder_lock` held."""
+    import datetime as dt
+    import shutil
+
+    damaged = generation.parent / DAMAGED_DIR
+    damaged.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = damaged / f"{stamp}-{generation.name}"
+    os.rename(generation, target)  # one step: the database and its -wal/-shm go together
+    for entry in os.scandir(target):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+    with suppress(OSError):  # a note for whoever inspects it; a full disk must not stop this
+        (target / "why.txt").write_text(
+            f"{generation.name}/{DB_FILE} was found damaged at {stamp} and replaced by an "
+            f"empty cache: {reason}\n"
+        )
+    for old in damaged_copies(generation.parent)[KEEP_DAMAGED:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def damaged_copies(folder: Path) -> list[Path]:
+    """Damaged databases kept in ``folder``, newest first."""
+    try:
+        copies = [Path(entry.path) for entry in os.scandir(folder / DAMAGED_DIR) if entry.is_dir()]
+    except OSError:
+        return []
+    return sorted(copies, key=_stamp_and_number, reverse=True)
+
+
+def _stamp_and_number(copy: Path) -> tuple[str, int]:
+    stamp, _, generation = copy.name.partition("-")
+    return stamp, int(generation.removeprefix("db-")) if generation[3:].isdigit() else 0
+
+
+def remove_retired(folder: Path, live: Path) -> None:
+    """Delete subfolders older than the live one: what a process still using a retired
+    database recreated by writing a value after the rename (nobody reads them)."""
+    retired = [
+        entry.path
+        for entry in os.scandir(folder)
+        if (match := _GENERATION.match(entry.name)) and int(match.group(1)) < _number(live)
+    ]
+    if retired:
+        import shutil
+
+        for path in retired:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _number(generation: Path) -> int:
+    return int(generation.name.removeprefix("db-"))

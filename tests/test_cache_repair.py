@@ -1,0 +1,338 @@
+"""A damaged cache database repairs itself (pipelines/cache/folder.py): it is moved aside once,
+kept for inspection (a bounded number of copies), and replaced by an empty cache, whichever and
+however many processes find it; nothing that reads the cache fails meanwhile, /health included.
+
+Real files and real damage (the kinds a crash, a full disk or a bad copy leave), real processes
+at once, a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from geo_service.settings import Settings
+from pipelines.cache import DiskCache
+from pipelines.cache.folder import DAMAGED_DIR, DB_FILE, KEEP_DAMAGED, live_generation
+from tests.live_server import live_server
+from tests.service_town import WARDS, build_town
+
+ROOT = Path(__file__).parents[1]
+ENTRIES = 3000
+BIG = b"v" * 100_000  # kept as a value file beside the database, not inside it
+PAGE = 4096  # diskcache's SQLite page size
+
+
+def _garbage(db: Path) -> None:
+    db.write_bytes(os.urandom(db.stat().st_size))
+
+
+def _zeroed_header(db: Path) -> None:
+    with db.open("r+b") as file:
+        file.write(bytes(100))
+
+
+def _truncated_to_half(db: Path) -> None:
+    os.truncate(db, db.stat().st_size // 2)
+
+
+def _truncated_inside_the_header(db: Path) -> None:
+    os.truncate(db, 50)
+
+
+def _half_written_page(db: Path) -> None:
+    """A page in the middle of the table half new, half old, as a crash mid-write leaves it."""
+    with db.open("r+b") as file:
+        file.seek(db.stat().st_size // 2 // PAGE * PAGE)
+        file.write(os.urandom(PAGE // 2))
+
+
+DAMAGE: dict[str, Callable[[Path], None]] = {
+    "garbage bytes": _garbage,
+    "zeroed header": _zeroed_header,
+    "truncated to half": _truncated_to_half,
+    "truncated inside the header": _truncated_inside_the_header,
+    "half-written page": _half_written_page,
+}
+
+
+def _filled(folder: Path) -> Path:
+    """A closed cache in ``folder`` holding ENTRIES small entries and one value file; its
+    database file."""
+    cache = DiskCache(folder)
+    for n in range(ENTRIES):
+        assert cache.set("k", (n,), bytes(200))
+    assert cache.set("big", (), BIG)
+    cache.close()  # the last connection: the WAL is checkpointed into cache.db
+    return live_generation(folder) / DB_FILE
+
+
+def _value_files(folder: Path) -> list[Path]:
+    return list(folder.rglob("*.val"))
+
+
+def _damage_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "was damaged" in r.getMessage()]
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_a_damaged_database_is_kept_aside_and_replaced_by_an_empty_one(
+    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "cache"
+    db = _filled(folder)
+    old_values = _value_files(db.parent)
+    assert old_values
+    DAMAGE[kind](db)
+    damaged_file = db.stat().st_ino
+
+    cache = DiskCache(folder)
+    with caplog.at_level(logging.WARNING, logger="hotspots.cache"):
+        # Entries on sound pages may still be read before a read meets the damage; none is
+        # ever wrong, and none fails.
+        answers = {cache.get("k", (n,)) for n in range(ENTRIES)} | {cache.get("big", ())}
+        assert answers <= {bytes(200), BIG, None} and None in answers
+        assert cache.count("k") == 0  # the damaged entries are gone with their database
+        assert cache.set("after", (), b"kept")
+        assert cache.get("after", ()) == b"kept" and len(cache) == 1
+    [copy] = (folder / DAMAGED_DIR).iterdir()
+    assert (copy / DB_FILE).stat().st_ino == damaged_file  # moved as it was, for inspection
+    assert "damaged" in (copy / "why.txt").read_text()
+    assert not any(path.exists() for path in old_values)  # its values do not hold their bytes
+    assert cache.state() == ("rebuilt", f"the previous database was damaged; kept in {copy}")
+    [warning] = _damage_warnings(caplog)
+    assert str(db) in warning and str(copy) in warning
+    # A later process opens the rebuilt cache as it is.
+    assert DiskCache(folder).get("after", ()) == b"kept"
+
+
+METHODS: dict[str, tuple[Callable[[DiskCache], object], object]] = {
+    "len": (len, 0),
+    "volume": (lambda cache: cache.volume(), None),
+    "count": (lambda cache: cache.count("k"), 0),
+    "clear": (lambda cache: cache.clear(), None),
+    "get": (lambda cache: cache.get("k", (1,)), None),
+    "contains": (lambda cache: cache.contains("k", (1,)), False),
+    "set": (lambda cache: cache.set("k", (1,), b"new"), True),
+    "delete": (lambda cache: cache.delete("k", (1,)), None),
+    "usable": (lambda cache: cache.usable(), True),
+}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_answers_on_a_damaged_database_and_repairs_it(
+    method: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "cache"
+    _garbage(_filled(folder))
+    call, expected = METHODS[method]
+    cache = DiskCache(folder)
+    answer = call(cache)
+    if expected is not None:
+        assert answer == expected
+    assert cache.state()[0] == "rebuilt"
+    assert len(cache) == (1 if method == "set" else 0)
+
+
+_OTHER_PROCESS = textwrap.dedent(
+    """
+    import sys
+    from pipelines.cache import DiskCache
+    cache = DiskCache(sys.argv[1])
+    assert cache.count("k") == 0, "the damaged entries were read"
+    assert cache.set("from-other", (), b"other")
+    """
+)
+
+
+@pytest.mark.parametrize("kind", ["zeroed header", "truncated to half"])
+def test_a_process_holding_the_old_database_moves_to_the_rebuilt_one(
+    kind: str, tmp_path: Path
+) -> None:
+    """A server worker with the database open, damaged under it and rebuilt by a command in
+    another process: its next call uses the new database, nothing it asks fails. With the
+    header zeroed the worker's own connection still reads its cached pages without an error,
+    so only seeing the database moved aside tells it (else it would go on writing to a file
+    nobody reads)."""
+    folder = tmp_path / "cache"
+    db = _filled(folder)
+    held = DiskCache(folder)
+    assert held.get("k", (1,)) == bytes(200)
+    DAMAGE[kind](db)
+    subprocess.run([sys.executable, "-c", _OTHER_PROCESS, str(folder)], check=True, cwd=ROOT)
+    assert held.get("from-other", ()) == b"other"
+    assert held.set("from-held", (), b"held")
+    assert DiskCache(folder).get("from-held", ()) == b"held"
+    assert len(list((folder / DAMAGED_DIR).iterdir())) == 1
+
+
+# Each worker waits for its start line on stdin, so all of them meet the damage together.
+_WORKER = textwrap.dedent(
+    """
+    import logging, sys
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    from pipelines.cache import DiskCache
+    cache = DiskCache(sys.argv[1])
+    me = int(sys.argv[2])
+    if sys.argv[3] == "open first":
+        assert cache.usable()
+    print("ready", flush=True)
+    sys.stdin.readline()
+    cache.count("k")
+    assert cache.set("worker", (me,), bytes([me]) * 50_000), "not kept"
+    assert cache.get("worker", (me,)) == bytes([me]) * 50_000, "not read back"
+    print(cache.state()[0], flush=True)
+    """
+)
+
+
+def _workers_meet_the_damage(folder: Path, damage: Callable[[], None], when: str) -> list[str]:
+    """Four processes using ``folder`` when ``damage`` happens; the log lines of them all."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _WORKER, str(folder), str(n), when],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        for n in range(4)
+    ]
+    for worker in workers:
+        assert worker.stdout.readline().strip() == "ready"  # type: ignore[union-attr]
+    damage()
+    for worker in workers:
+        worker.stdin.write("go\n")  # type: ignore[union-attr]
+        worker.stdin.flush()  # type: ignore[union-attr]
+    logs = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        assert out.strip() == "rebuilt"
+        logs.append(err)
+    return logs
+
+
+@pytest.mark.parametrize("when", ["open first", "open after"])
+def test_processes_finding_the_same_damage_at_once_rebuild_once(tmp_path: Path, when: str) -> None:
+    """Workers that had the database open when it was damaged, or open it just after: one of
+    them moves it aside and starts the new cache; the others use that one (none starts its
+    own, none deletes another's), and one warning is logged among them."""
+    folder = tmp_path / "cache"
+    db = _filled(folder)
+    logs = _workers_meet_the_damage(folder, lambda: _truncated_to_half(db), when)
+    assert sum(log.count("was damaged") for log in logs) == 1, logs
+    assert len(list((folder / DAMAGED_DIR).iterdir())) == 1
+    assert live_generation(folder) == folder / "db-2"
+    cache = DiskCache(folder)
+    for n in range(4):
+        assert cache.get("worker", (n,)) == bytes([n]) * 50_000  # every worker's entry kept
+    assert len(cache) == 4
+
+
+def test_damaged_copies_are_bounded(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    for _ in range(KEEP_DAMAGED + 2):
+        db = _filled(folder)
+        _garbage(db)
+        DiskCache(folder).usable()
+    copies = sorted(path.name for path in (folder / DAMAGED_DIR).iterdir())
+    assert len(copies) == KEEP_DAMAGED
+    first_kept = KEEP_DAMAGED + 2 - KEEP_DAMAGED + 1  # db-3, db-4, db-5 of db-1 .. db-5
+    assert [name.rsplit("-", 1)[1] for name in copies] == [
+        str(n) for n in range(first_kept, KEEP_DAMAGED + 3)
+    ]
+    assert live_generation(folder) == folder / f"db-{KEEP_DAMAGED + 3}"
+
+
+def test_the_store_is_untouched_by_a_repair(tmp_path: Path) -> None:
+    """The cache folder holds only the cache: a repair moves nothing of the store's."""
+    data_dir, _ = build_town(tmp_path)
+    before = {
+        p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file() and "cache" not in p.parts
+    }
+    folder = data_dir / "cache"
+    _garbage(_filled(folder))
+    assert DiskCache(folder).usable()
+    after = {
+        p: p.read_bytes() for p in data_dir.rglob("*") if p.is_file() and "cache" not in p.parts
+    }
+    assert after == before
+
+
+@pytest.mark.usefixtures("no_precompute")
+def test_health_reports_a_rebuilt_cache_and_answers_go_on(tmp_path: Path) -> None:
+    data_dir, _ = build_town(tmp_path)
+    params = {"boundaries": WARDS, "permutations": 99}
+    with live_server(Settings(data_dir=data_dir)) as base, httpx.Client(base_url=base) as api:
+        assert api.get("/v1/hotspots", params=params, timeout=120).status_code == 200
+        health = api.get("/health").json()["cache"]
+        assert health["state"] == "ok" and health["problem"] is None and health["entries"] > 0
+        # Damaged under the running server, and found so by a command in another process.
+        _garbage(live_generation(data_dir / "cache") / DB_FILE)
+        subprocess.run(
+            [sys.executable, "-c", _OTHER_PROCESS, str(data_dir / "cache")], check=True, cwd=ROOT
+        )
+        answer = api.get("/health")
+        assert answer.status_code == 200
+        health = answer.json()["cache"]
+        assert health["state"] == "rebuilt"
+        assert str(data_dir / "cache" / DAMAGED_DIR) in health["problem"]
+        assert health["entries"] == 1  # the other process's entry: the server uses the new one
+        another = {**params, "permutations": 199}  # not answered before: computed, kept
+        assert api.get("/v1/hotspots", params=another, timeout=120).status_code == 200
+        assert api.get("/health").json()["cache"]["entries"] > 1
+
+
+@pytest.mark.usefixtures("no_precompute")
+def test_health_of_a_server_started_on_a_damaged_cache(tmp_path: Path) -> None:
+    data_dir, _ = build_town(tmp_path)
+    _zeroed_header(_filled(data_dir / "cache"))
+    with live_server(Settings(data_dir=data_dir)) as base, httpx.Client(base_url=base) as api:
+        answer = api.get("/health")
+        assert answer.status_code == 200
+        assert answer.json()["cache"]["state"] == "rebuilt"
+        params = {"boundaries": WARDS, "permutations": 99}
+        assert api.get("/v1/hotspots", params=params, timeout=120).status_code == 200
+
+
+@pytest.mark.usefixtures("no_precompute")
+def test_health_says_why_a_cache_is_unusable(tmp_path: Path) -> None:
+    data_dir, _ = build_town(tmp_path)
+    not_a_folder = tmp_path / "cache-file"
+    not_a_folder.write_text("a file where the cache folder should be")
+    settings = Settings(data_dir=data_dir, cache_dir=not_a_folder)
+    with live_server(settings) as base, httpx.Client(base_url=base) as api:
+        answer = api.get("/health")
+        assert answer.status_code == 200
+        cache = answer.json()["cache"]
+        assert cache["state"] == "unusable" and str(not_a_folder) in cache["problem"]
+        assert (cache["entries"], cache["bytes"]) == (0, 0)
+        params = {"boundaries": WARDS, "permutations": 99}
+        assert api.get("/v1/hotspots", params=params, timeout=120).status_code == 200
+
+
+def test_a_command_on_a_damaged_cache_says_so_in_one_line(tmp_path: Path) -> None:
+    data_dir, _ = build_town(tmp_path)
+    _garbage(_filled(data_dir / "cache"))
+    hotspots = str(Path(sys.executable).parent / "hotspots")
+    env = {**os.environ, "HOTSPOTS_CACHE_DIR": str(data_dir / "cache")}
+    out = tmp_path / "study.json"
+    args = [hotspots, "analyse", "--boundaries", WARDS, "--data-dir", str(data_dir)]
+    args += ["-o", str(out), "--overwrite"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if "cache" in line]
+    assert "was damaged" in line and str(data_dir / "cache" / DAMAGED_DIR) in line
+    again = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
+    assert again.returncode == 0 and "damaged" not in again.stderr
+    assert "Answered from the study cache" in again.stdout
