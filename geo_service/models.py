@@ -85,8 +85,8 @@ class CacheStatus(BaseModel):
     )
     problem: str | None = Field(
         None,
-        description="For 'rebuilt', where the damaged database was kept; for 'unusable', why "
-        "(the folder and the error).",
+        description="For 'rebuilt', where the damaged database was kept (named within the "
+        "cache folder); for 'unusable', why, in words.",
     )
     entries: int = Field(description="Entries in the cache (covers, studies and responses).")
     capacity: int = Field(description="Bytes the cache may hold; least recently used go first.")

@@ -1,8 +1,9 @@
 """Copying a store the test process may hold open.
 
-A store's cache is an SQLite database (``cache/cache.db``) that the test process keeps open once
-an in-process command or server has used it, and SQLite's locks on it are POSIX locks: they
-belong to the process, and closing *any* descriptor of the file in that process drops them all.
+A store's cache is an SQLite database (``cache/db-<n>/cache.db``) that the test process keeps
+open once an in-process command or server has used it, and SQLite's locks on it are POSIX
+locks: they belong to the process, and closing *any* descriptor of the file in that process
+drops them all.
 ``shutil.copytree`` in the test process opens and closes cache.db, so its connection carries on
 unlocked; the next command in another process then takes itself for the last user, checkpoints
 and deletes the WAL and its index under the test process, whose next writes overwrite pages of

@@ -106,7 +106,8 @@ def test_a_damaged_database_is_kept_aside_and_replaced_by_an_empty_one(
     assert (copy / DB_FILE).stat().st_ino == damaged_file  # moved as it was, for inspection
     assert "damaged" in (copy / "why.txt").read_text()
     assert not any(path.exists() for path in old_values)  # its values do not hold their bytes
-    assert cache.state() == ("rebuilt", f"the previous database was damaged; kept in {copy}")
+    kept = f"{DAMAGED_DIR}/{copy.name}/{DB_FILE}"  # within the cache folder: no server path
+    assert cache.state() == ("rebuilt", f"the previous database was damaged; kept as {kept}")
     [warning] = _damage_warnings(caplog)
     assert str(db) in warning and str(copy) in warning
     # A later process opens the rebuilt cache as it is.
@@ -285,7 +286,9 @@ def test_health_reports_a_rebuilt_cache_and_answers_go_on(tmp_path: Path) -> Non
         assert answer.status_code == 200
         health = answer.json()["cache"]
         assert health["state"] == "rebuilt"
-        assert str(data_dir / "cache" / DAMAGED_DIR) in health["problem"]
+        [copy] = (data_dir / "cache" / DAMAGED_DIR).iterdir()
+        assert health["problem"].endswith(f"kept as {DAMAGED_DIR}/{copy.name}/{DB_FILE}")
+        assert str(tmp_path) not in answer.text  # /health never shows the server's paths
         assert health["entries"] == 1  # the other process's entry: the server uses the new one
         another = {**params, "permutations": 199}  # not answered before: computed, kept
         assert api.get("/v1/hotspots", params=another, timeout=120).status_code == 200
@@ -314,7 +317,11 @@ def test_health_says_why_a_cache_is_unusable(tmp_path: Path) -> None:
         answer = api.get("/health")
         assert answer.status_code == 200
         cache = answer.json()["cache"]
-        assert cache["state"] == "unusable" and str(not_a_folder) in cache["problem"]
+        assert cache["state"] == "unusable"
+        assert cache["problem"] == (
+            "the cache folder cannot be opened or written: a file stands where the folder should be"
+        )
+        assert str(tmp_path) not in answer.text
         assert (cache["entries"], cache["bytes"]) == (0, 0)
         params = {"boundaries": WARDS, "permutations": 99}
         assert api.get("/v1/hotspots", params=params, timeout=120).status_code == 200
@@ -336,3 +343,70 @@ def test_a_command_on_a_damaged_cache_says_so_in_one_line(tmp_path: Path) -> Non
     again = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT)
     assert again.returncode == 0 and "damaged" not in again.stderr
     assert "Answered from the study cache" in again.stdout
+
+
+@pytest.mark.usefixtures("no_precompute")
+def test_precompute_on_a_damaged_cache_rebuilds_it_and_keeps_its_studies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app as cli
+    from pipelines.cache.studies import STUDY_KIND
+
+    data_dir, _ = build_town(tmp_path)
+    folder = tmp_path / "cache"
+    _garbage(_filled(folder))
+    monkeypatch.setenv("HOTSPOTS_CACHE_DIR", str(folder))
+    result = CliRunner().invoke(cli, ["precompute", "--workers", "1", "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "2 of 2 studies computed and cached" in result.output
+    assert DiskCache(folder).count(STUDY_KIND) == 2  # in the new database, kept
+    assert len(list((folder / DAMAGED_DIR).iterdir())) == 1
+
+
+def test_a_damaged_cache_in_a_read_only_folder_works_uncached(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing can be moved aside or started: every call answers as an empty cache, /health's
+    state says why, and the folder is left as it was."""
+    from tests.test_store_faults import read_only_view
+
+    folder = tmp_path / "cache"
+    db = _filled(folder)
+    _garbage(db)
+    before = db.read_bytes()
+    with read_only_view(folder, tmp_path / "ro") as read_only:
+        cache = DiskCache(read_only)
+        with caplog.at_level(logging.WARNING, logger="hotspots.cache"):
+            for method, (call, expected) in METHODS.items():
+                answer = call(cache)
+                if expected is not None:
+                    assert answer == {"set": False, "usable": False}.get(method, expected)
+            assert cache.volume() == 0
+        assert cache.state() == (
+            "unusable",
+            "the cache folder cannot be opened or written: it is on a read-only file system",
+        )
+    assert db.read_bytes() == before and not (folder / DAMAGED_DIR).exists()
+    assert len(caplog.records) == 1  # once, not per call
+
+
+def test_a_damaged_cache_on_a_full_disk_is_rebuilt(tmp_path: Path) -> None:
+    """Putting the damaged database aside deletes its values, which frees the room the new
+    one needs."""
+    from tests.test_store_faults import small_disk
+
+    with small_disk(tmp_path / "disk", "4m") as disk:
+        folder = disk / "cache"
+        cache = DiskCache(folder)
+        n = 0
+        while cache.set("fill", (n,), os.urandom(200_000)):
+            n += 1
+        assert n > 3  # filled until the disk refused
+        cache.close()
+        _zeroed_header(live_generation(folder) / DB_FILE)
+        again = DiskCache(folder)
+        assert again.get("fill", (0,)) is None
+        assert again.set("after", (), b"kept") and again.get("after", ()) == b"kept"
+        assert again.state()[0] == "rebuilt"

@@ -17,6 +17,7 @@ with several processes).
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -30,6 +31,7 @@ from typing import Any, TypeVar
 import diskcache
 
 from pipelines.cache.folder import (
+    DAMAGED_DIR,
     DB_FILE,
     damaged_copies,
     first_generation,
@@ -162,7 +164,7 @@ class DiskCache:
         if isinstance(error, LockTimeout):  # busy, not broken: the next call tries again
             log.warning("cache folder %s busy, working uncached for now: %r", self.directory, error)
             return
-        self._unusable = f"{self.directory}: {error}"
+        self._unusable = _in_words(error)
         self._opened = None
         log.warning("cache folder %s unusable, working uncached: %r", self.directory, error)
 
@@ -207,11 +209,13 @@ class DiskCache:
         because the one before was damaged; ``("unusable", why)`` when every answer works
         uncached."""
         if self._open() is None:
-            return "unusable", self._unusable or f"{self.directory}: cannot be opened now"
+            return "unusable", self._unusable or "the cache folder is busy (locked) just now"
         opened = self._opened
         for copy in damaged_copies(self.directory)[:1]:
             if opened is not None and copy.name.endswith(f"-{previous_generation(opened[1])}"):
-                return "rebuilt", f"the previous database was damaged; kept in {copy}"
+                # Named within the cache folder: /health never shows the server's paths.
+                kept = f"{DAMAGED_DIR}/{copy.name}/{DB_FILE}"
+                return "rebuilt", f"the previous database was damaged; kept as {kept}"
         return "ok", None
 
     def get(self, kind: str, parts: tuple) -> Any:
@@ -277,6 +281,28 @@ class DiskCache:
                 opened[0].close()
             except Exception as error:
                 log.warning("cache close failed: %r", error)
+
+
+_FOLDER_FAULTS = {
+    errno.EROFS: "it is on a read-only file system",
+    errno.EACCES: "this account may not write in it",
+    errno.EPERM: "this account may not write in it",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EEXIST: "a file stands where the folder should be",
+    errno.ENOTDIR: "a file stands where the folder should be",
+}
+
+
+def _in_words(error: BaseException) -> str:
+    """Why the cache folder cannot be used, without its path (/health shows it to anyone)."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__
+    if isinstance(cause, OSError) and cause.errno is not None:
+        reason = _FOLDER_FAULTS.get(cause.errno) or (cause.strerror or "").lower()
+        return f"the cache folder cannot be opened or written: {reason}"
+    return f"the cache folder cannot be opened or written: {type(error).__name__}"
 
 
 def _still_live(opened: _Opened) -> bool:
