@@ -64,6 +64,7 @@ from pipelines.cache.studies import CachedStudy, CacheHit, find_cached
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
 from pipelines.store.atomic import file_version
+from pipelines.store.manifest import MANIFEST_NAME
 from pipelines.store.paths import resolve_data_dir
 from pipelines.store.view import ManifestView
 
@@ -201,11 +202,14 @@ def analyse(
         scope=scope,
     )
     root = resolve_data_dir(data_dir)
+    opening = _open_cache_ahead(root, boundaries)
+    view = _current_view(root)
+    if opening is not None:  # joined before the cache is used and any other thread starts
+        opening.join()
     if judged_against_set(request):
         # The set's study serves every area: the codes pick its cells (unknown names end here).
         request = dataclasses.replace(request, areas=_area_codes(root, boundaries, area))
     studied = studied_request(request)
-    view = _current_view(root)
     hit = find_cached(root, studied, view)
     if hit is None and studied.areas:
         # Asked by name: the cache keys studies by area code, so resolve the names and look again
@@ -312,6 +316,23 @@ def _one_blas_thread() -> None:
     OpenBLAS's default of a thread per core costs 0.05 CPU-s to start for each of numpy and
     scipy, taken from the other commands and servers on the machine."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
+def _open_cache_ahead(root: Path, set_name: str) -> threading.Thread | None:
+    """Open the store's cache on a thread while the manifest is parsed: in a new cache folder
+    diskcache makes its database with a dozen or so fsyncs, which wait on the disk with the GIL
+    released (a few ms on an idle disk, tens to hundreds under other writers). Only when the
+    store's manifest and the set's file exist, as the cache lookup would then open it anyway
+    (a mistyped --data-dir gets no cache folder). The caller joins the thread before it uses
+    the cache or starts another thread (cli/numpy_extras.py)."""
+    set_file = root / "boundaries" / f"{set_name}.parquet"
+    if not (set_file.is_file() and (root / "crimes" / MANIFEST_NAME).is_file()):
+        return None
+    thread = threading.Thread(
+        target=lambda: open_cache(cache_dir_for(root)).usable(), name="cache-open"
+    )
+    thread.start()
+    return thread
 
 
 def _current_view(root: Path) -> ManifestView | None:

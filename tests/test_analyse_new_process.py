@@ -377,3 +377,44 @@ def test_a_computed_study_reads_the_manifest_once(
     assert answer["provenance"]["study_cache"]["answered_from_cache"] is False
     assert answer["provenance"]["data_version"]
     assert len(answer["cells"]) > 0
+
+
+def test_the_cache_is_opened_ahead_only_for_a_store_and_set_that_exist(
+    town: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """analyse opens a new cache folder (diskcache's database, a dozen fsyncs) on a thread
+    while the manifest is parsed, joined before the cache is used: the study is computed into
+    that folder; a mistyped --data-dir or set name gets no cache folder, as before."""
+    from typer.testing import CliRunner
+
+    from cli import analyse_cmd
+    from cli.main import app
+
+    opened: list[Path] = []
+    real = analyse_cmd._open_cache_ahead
+
+    def watched(root: Path, set_name: str) -> object:
+        thread = real(root, set_name)
+        opened.append(thread is not None)
+        return thread
+
+    monkeypatch.setattr(analyse_cmd, "_open_cache_ahead", watched)
+    cache = tmp_path / "new-cache"
+    monkeypatch.setenv("HOTSPOTS_CACHE_DIR", str(cache))
+    out = tmp_path / "answer.json"
+    args = ["analyse", "--boundaries", WARDS, "--data-dir", str(town), "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert opened == [True]
+    assert json.loads(out.read_text())["provenance"]["study_cache"]["answered_from_cache"] is False
+    assert any(cache.rglob("cache.db"))  # the database the thread made
+
+    monkeypatch.delenv("HOTSPOTS_CACHE_DIR")
+    missing = tmp_path / "no-such-store"
+    for data_dir, set_name in [(missing, WARDS), (town, "no-such-set")]:
+        opened.clear()
+        args = ["analyse", "--boundaries", set_name, "--data-dir", str(data_dir), "-o", str(out)]
+        result = CliRunner().invoke(app, [*args, "--overwrite"])
+        assert result.exit_code == 2, result.output
+        assert opened == [False]
+    assert not missing.exists()
