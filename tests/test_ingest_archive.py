@@ -403,3 +403,92 @@ def test_a_listing_narrowed_to_months_equals_listing_those_months(
         assert shown(whole.within(first, last)) == shown(
             list_archive(archive.root, None, first, last)
         )
+
+
+def test_batches_are_runs_of_consecutive_files_in_order() -> None:
+    """Files go to workers a few at a time, consecutive and in order; a batch stops before
+    too many bytes, and a file larger than that is a batch of its own."""
+    from pipelines.ingest import archive as archive_module
+    from pipelines.ingest.archive import file_batches
+    from pipelines.ingest.archive_layout import StreetFile
+
+    cap = archive_module._BATCH_BYTES
+    sizes = [10, 10, 10, 10, 10, cap, 10, cap // 2, cap // 2, 10]
+    files = [
+        StreetFile("dorset", f"2019-{i + 1:02d}", f"f{i}", bytes, size)
+        for i, size in enumerate(sizes)
+    ]
+    batches = list(file_batches(files))
+    assert [f for batch in batches for f in batch] == files
+    assert [[f.name for f in batch] for batch in batches] == [
+        ["f0", "f1", "f2", "f3"],  # at most _BATCH_FILES
+        ["f4"],
+        ["f5"],  # as large as the cap: alone
+        ["f6", "f7"],
+        ["f8", "f9"],  # f8 would take the one before it over the cap
+    ]
+    assert archive_module._BATCH_FILES == 4
+    assert list(file_batches([])) == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_bad_file_inside_a_batch_is_reported_alone_and_the_others_stored(
+    archive: ArchiveBuilder, data_dir: Path, workers: int
+) -> None:
+    """Files handed to a worker together are reported one by one, in order, with each file's
+    own counts and samples: a refused file in the middle of a batch loses none of the others."""
+    months = ["2022-01", "2022-02", "2022-03", "2022-04", "2022-05"]
+    for i, month in enumerate(months):
+        lines = [crime_line(month, crime_id=f"{month}-{n}") for n in range(i + 1)]
+        if month == "2022-03":
+            lines.append(crime_line(month, crime_id="odd", category="Alien abduction"))
+        archive.write("dorset", month, lines)
+    archive.write("dorset", "2022-02", ["1,2,3"], header="id,when,what")  # refused
+
+    seen: list[str] = []
+    store = CrimeStore(data_dir)
+    report = ingest_archive(
+        store, archive.root, workers=workers, progress=lambda o: seen.append(o.month)
+    )
+    assert seen == months
+    assert [o.month for o in report.files] == months
+    assert [o.month for o in report.failed] == ["2022-02"]
+    assert "wrong header" in report.failed[0].error
+    stored = {o.month: o.coverage.stored for o in report.files if o.coverage}
+    assert stored == {"2022-01": 1, "2022-03": 3, "2022-04": 4, "2022-05": 5}
+    by_month = {o.month: o for o in report.files}
+    assert by_month["2022-03"].coverage.rejected == {"unknown_crime_type": 1}
+    assert "Alien abduction" in by_month["2022-03"].samples["unknown_crime_type"][0]
+    assert all(not by_month[m].samples for m in ("2022-01", "2022-04", "2022-05"))
+    assert store.partitions() == [("dorset", m) for m in months if m != "2022-02"]
+
+
+def test_a_fault_inside_a_batch_is_raised_at_its_file(
+    archive: ArchiveBuilder, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fault that ends the ingest (here a full disk while writing the third file) is raised
+    when the ingest reaches that file: the two before it were reported, the one after it in the
+    same batch was not even read, and nothing of the interrupted run is published."""
+    from pipelines.ingest import archive as archive_module
+    from pipelines.store.errors import StoreWriteError
+
+    months = ["2022-01", "2022-02", "2022-03", "2022-04"]
+    for month in months:
+        archive.write("dorset", month, [crime_line(month, crime_id=f"{month}-1")])
+    write = archive_module.write_partition_file
+    written: list[str] = []
+
+    def failing_write(crimes_dir, table, coverage, durable=True):
+        written.append(coverage.month)
+        if coverage.month == "2022-03":
+            raise StoreWriteError("cannot write dorset/2022-03.parquet: the disk is full")
+        return write(crimes_dir, table, coverage, durable)
+
+    monkeypatch.setattr(archive_module, "write_partition_file", failing_write)
+    seen: list[str] = []
+    store = CrimeStore(data_dir)
+    with pytest.raises(StoreWriteError, match="the disk is full"):
+        ingest_archive(store, archive.root, workers=1, progress=lambda o: seen.append(o.month))
+    assert seen == ["2022-01", "2022-02"]
+    assert written == ["2022-01", "2022-02", "2022-03"]
+    assert store.partitions() == []
