@@ -1,7 +1,8 @@
 """Archive ingest: find files, parse them, index points to H3, swap each force-month in.
 
 Each file is ingested on its own (read, parsed, its points indexed to H3, written as its new
-partition file) in worker processes when there is enough to do, so an ingest uses every core:
+partition file) in worker processes when there is enough to do, a few consecutive files to a
+worker task (:func:`file_batches`) but reported one by one, so an ingest uses every core:
 parsing and writing hold the GIL for part of their time, so threads alone used one core of two,
 and workers that only parsed left the parent writing every file on one core. The parent takes
 each force-month's lock before handing the file to a worker and publishes the written files

@@ -220,8 +220,6 @@ _REPEATING = [
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 _TEXT_COORDINATES = {name: _DICTIONARY if name in _REPEATING else pa.string() for name in HEADER}
 _NUMERIC_COORDINATES = {**_TEXT_COORDINATES, "Longitude": pa.float64(), "Latitude": pa.float64()}
-# Larger files are read in blocks of this size (the reader's block size is a 32-bit number).
-_MAX_BLOCK = 1 << 30
 
 
 def _read(data: bytes, malformed: _Malformed, column_types: dict[str, pa.DataType]) -> pa.Table:
@@ -233,9 +231,7 @@ def _read(data: bytes, malformed: _Malformed, column_types: dict[str, pa.DataTyp
     )
     parse = pa_csv.ParseOptions(invalid_row_handler=malformed.handle)
     # One thread per file: files are small, and callers parse several files at once instead.
-    # One block for the whole file (a police.uk file is a few MB): every column comes as one
-    # array, so nothing downstream joins blocks (dictionaries unified, chunks concatenated).
-    read = pa_csv.ReadOptions(use_threads=False, block_size=min(max(len(data), 1), _MAX_BLOCK))
+    read = pa_csv.ReadOptions(use_threads=False)
     return pa_csv.read_csv(
         pa.BufferReader(data), read_options=read, parse_options=parse, convert_options=convert
     )
