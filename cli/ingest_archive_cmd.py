@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -21,9 +21,12 @@ from cli.common import (
     progress_bar,
 )
 from cli.tables import print_table
-from pipelines.ingest.archive import ArchiveIngestReport, FileOutcome, ingest_archive
 from pipelines.ingest.archive_layout import ArchiveError, list_archive
+from pipelines.ingest.archive_workers import start_workers, worker_count
 from pipelines.months import MonthError, check_range
+
+if TYPE_CHECKING:
+    from pipelines.ingest.archive import ArchiveIngestReport, FileOutcome
 
 
 def ingest_archive_command(
@@ -57,19 +60,32 @@ def ingest_archive_command(
         listing = list_archive(path, force, first, last)
     except (MonthError, ArchiveError) as error:
         fail(str(error))
-    store = open_store(data_dir)
-    with progress_bar(quiet=quiet) as bar:
-        task = bar.add_task("Ingesting files", total=len(listing.street_files))
+    workers = worker_count(None, listing.street_files)
+    # The workers start now and import Arrow and h3 while this process does (below).
+    with start_workers(workers) as pool:
+        from pipelines.ingest.archive import ingest_archive
 
-        def advance(outcome: FileOutcome) -> None:
-            bar.update(task, advance=1, description=f"{outcome.force} {outcome.month}")
+        store = open_store(data_dir)
+        with progress_bar(quiet=quiet) as bar:
+            task = bar.add_task("Ingesting files", total=len(listing.street_files))
 
-        try:
-            report = ingest_archive(
-                store, path, force, first, last, progress=advance, listing=listing
-            )
-        except ArchiveError as error:
-            fail(str(error))
+            def advance(outcome: FileOutcome) -> None:
+                bar.update(task, advance=1, description=f"{outcome.force} {outcome.month}")
+
+            try:
+                report = ingest_archive(
+                    store,
+                    path,
+                    force,
+                    first,
+                    last,
+                    progress=advance,
+                    workers=workers,
+                    listing=listing,
+                    pool=pool,
+                )
+            except ArchiveError as error:
+                fail(str(error))
     _print_report(report, store.root)
     if report.failed:
         fail(

@@ -492,3 +492,41 @@ def test_a_fault_inside_a_batch_is_raised_at_its_file(
     assert seen == ["2022-01", "2022-02"]
     assert written == ["2022-01", "2022-02", "2022-03"]
     assert store.partitions() == []
+
+
+def test_workers_start_at_once_without_the_caller_importing_arrow() -> None:
+    """`hotspots ingest archive` starts its worker processes before it imports the ingest
+    (Arrow, NumPy, h3), so they import those on the other core meanwhile: starting them
+    imports none of it in the caller, and every worker process exists once it returns."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import multiprocessing, sys\n"
+        "from pipelines.ingest.archive_workers import start_workers\n"
+        "with start_workers(2) as pool:\n"
+        "    started = len(multiprocessing.active_children())\n"
+        "    heavy = [m for m in ('pyarrow', 'numpy', 'h3ronpy') if m in sys.modules]\n"
+        "    print(started, heavy, pool.submit(len, 'abc').result())\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert shown == "2 [] 3"
+
+
+def test_worker_count_follows_the_archive_size_unless_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pipelines.ingest import archive_workers
+    from pipelines.ingest.archive_layout import StreetFile
+    from pipelines.ingest.archive_workers import WORKERS_ENV, worker_count
+
+    monkeypatch.delenv(WORKERS_ENV, raising=False)
+    small = [StreetFile("dorset", "2019-01", "a", bytes, 1_000)] * 3
+    big = [StreetFile("dorset", "2019-01", "a", bytes, archive_workers._PROCESSES_FROM_BYTES)] * 3
+    assert worker_count(None, small) == 1  # in this process: workers would cost more
+    assert worker_count(2, small) == 2
+    assert worker_count(8, small) == 3  # never more than files
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    assert worker_count(None, big) == 2

@@ -12,15 +12,11 @@ was or fully replaced, and a repeated ingest writes the same bytes.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import multiprocessing
-import os
 import threading
 import zipfile
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +32,7 @@ from pipelines.ingest.archive_layout import (
     is_other_archive_file,
     list_archive,
 )
+from pipelines.ingest.archive_workers import start_workers, worker_count
 from pipelines.ingest.sources import record_archive
 from pipelines.schema import CRIME_SCHEMA, SOURCE_ARCHIVE
 from pipelines.store import CrimeStore, PartitionCoverage, StoreWriter
@@ -43,9 +40,6 @@ from pipelines.store.atomic import flush_files, flush_folders
 from pipelines.store.crime_store import write_partition_file
 from pipelines.store.manifest import PartitionEntry
 
-# Below this many bytes of CSV, starting worker processes (each imports Arrow and h3, about a
-# second) costs more than it saves: the files are prepared in this process instead.
-_PROCESSES_FROM_BYTES = 64_000_000
 # Files handed out and not yet collected, per worker: enough that none waits while the parent
 # swaps a manifest or waits for the disk (an fsync, or creating a lock file, can wait tens of
 # ms for the file system's journal while 1 GB of partitions is being written), few enough that
@@ -58,7 +52,6 @@ _IN_FLIGHT_PER_WORKER = 8
 # of work each) paid 1,440 times. Small enough that the last tasks end close together.
 _BATCH_FILES = 4
 _BATCH_BYTES = 16_000_000
-WORKERS_ENV = "HOTSPOTS_INGEST_WORKERS"
 # Partitions published per new store version (one manifest swap): a small archive is one
 # version; a national one publishes as it goes, holding at most this many partition locks.
 _PUBLISH_EVERY = 128
@@ -115,22 +108,43 @@ def ingest_archive(
     progress: Progress | None = None,
     workers: int | None = None,
     listing: ArchiveListing | None = None,
+    pool: Executor | None = None,
 ) -> ArchiveIngestReport:
     """Load every street-level file of ``path`` (folder or zip) in the force and months asked.
 
     ``workers``: processes that ingest files (default: every core this process may use, or
     $HOTSPOTS_INGEST_WORKERS; small archives are ingested in this process). ``listing``: what
     :func:`list_archive` found for the same arguments, when the caller has listed it already.
-    Raises ArchiveError when the path holds nothing to ingest; a bad file is reported in the
-    result and the rest are still stored.
+    ``pool``: the ``workers`` workers the caller started already
+    (:func:`~pipelines.ingest.archive_workers.start_workers`), shut down here once every
+    file is handed out; the caller still closes it. Raises ArchiveError when the path holds
+    nothing to ingest; a bad file is reported in the result and the rest are still stored.
     """
     if listing is None:
         listing = list_archive(path, force, first, last)
     ignored = [name for name in listing.ignored if not is_other_archive_file(name)]
     files = listing.street_files
-    count = _worker_count(workers, files)
+    count = worker_count(workers, files)
+    if pool is None:
+        with start_workers(count) as own:
+            outcomes = _ingest_files(store, files, own, count, progress)
+    else:
+        outcomes = _ingest_files(store, files, pool, count, progress)
+    stored_forces = sorted({o.force for o in outcomes if o.coverage is not None})
+    if stored_forces:  # so `hotspots update` can read the same archive again
+        record_archive(store.root, stored_forces, path)
+    return ArchiveIngestReport(files=outcomes, ignored=ignored)
+
+
+def _ingest_files(
+    store: CrimeStore,
+    files: list[StreetFile],
+    pool: Executor,
+    count: int,
+    progress: Progress | None,
+) -> list[FileOutcome]:
     outcomes: list[FileOutcome] = []
-    with _preparers(count) as pool, store.writer() as partitions:
+    with store.writer() as partitions:
         flushing = _Flushing(partitions)
         pending: deque[tuple[list[StreetFile], Future[list[WrittenFile]]]] = deque()
         in_flight = 0
@@ -152,10 +166,7 @@ def ingest_archive(
         while pending:
             outcomes.extend(flushing.collect(*pending.popleft(), progress))
         flushing.flush_folders()  # the writer publishes the rest as it closes
-    stored_forces = sorted({o.force for o in outcomes if o.coverage is not None})
-    if stored_forces:  # so `hotspots update` can read the same archive again
-        record_archive(store.root, stored_forces, path)
-    return ArchiveIngestReport(files=outcomes, ignored=ignored)
+    return outcomes
 
 
 @dataclass
@@ -263,36 +274,6 @@ class _Flushing:
 def build_partitions(files: list[StreetFile], pool: Executor) -> list[BuiltFile]:
     """Parse and index ``files`` into partitions, in ``pool``, without writing them."""
     return list(pool.map(prepare_file, files))
-
-
-def _worker_count(asked: int | None, files: list[StreetFile]) -> int:
-    if asked is None:
-        from_env = os.environ.get(WORKERS_ENV)
-        asked = int(from_env) if from_env else len(os.sched_getaffinity(0))
-        if sum(file.size for file in files) < _PROCESSES_FROM_BYTES:
-            asked = 1
-    return max(1, min(asked, len(files)))
-
-
-def _preparers(count: int) -> Executor:
-    if count == 1:
-        return ThreadPoolExecutor(1)
-    # spawn, not fork: the caller may run threads (a progress bar, a web server) that a forked
-    # child would inherit half-way through.
-    return ProcessPoolExecutor(
-        count, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_started
-    )
-
-
-def _worker_started() -> None:
-    # The modules just imported (Arrow, NumPy, h3) stay for the worker's life: kept out of the
-    # garbage collector's full passes, which otherwise walk them again and again.
-    gc.freeze()
-    # Arrow's jemalloc pool rather than its default (mimalloc) in a worker: a file's buffers,
-    # tens of MB each time, came back as fresh pages the kernel had to zero; with jemalloc the
-    # workers used about 5 % less CPU and 40 MB less memory each. The bytes are the same.
-    with contextlib.suppress(NotImplementedError):  # a pyarrow built without jemalloc
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
 
 
 def prepare_file(file: StreetFile) -> BuiltFile:
