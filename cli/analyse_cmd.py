@@ -326,7 +326,10 @@ def _open_cache_ahead(root: Path, set_name: str) -> threading.Thread | None:
     (a mistyped --data-dir gets no cache folder). The caller joins the thread before it uses
     the cache or starts another thread (cli/numpy_extras.py)."""
     set_file = root / "boundaries" / f"{set_name}.parquet"
-    if not (set_file.is_file() and (root / "crimes" / MANIFEST_NAME).is_file()):
+    try:
+        if not (set_file.is_file() and (root / "crimes" / MANIFEST_NAME).is_file()):
+            return None
+    except OSError:  # a name too long for a file, ...: the command says what is wrong
         return None
     thread = threading.Thread(
         target=lambda: open_cache(cache_dir_for(root)).usable(), name="cache-open"
