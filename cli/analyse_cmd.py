@@ -64,17 +64,13 @@ from pipelines.cache.studies import CachedStudy, CacheHit, find_cached
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
 from pipelines.store.atomic import file_version
-from pipelines.store.manifest import MANIFEST_NAME
 from pipelines.store.paths import resolve_data_dir
 from pipelines.store.view import ManifestView
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     import pandas as pd
 
     from boundaries.sets import BoundarySet
-    from pipelines.analysis.passes import FirstPass
     from pipelines.store import CrimeStore
     from pipelines.store.snapshot import Snapshot
 
@@ -202,14 +198,11 @@ def analyse(
         scope=scope,
     )
     root = resolve_data_dir(data_dir)
-    opening = _open_cache_ahead(root, boundaries)
-    view = _current_view(root)
-    if opening is not None:  # joined before the cache is used and any other thread starts
-        opening.join()
     if judged_against_set(request):
         # The set's study serves every area: the codes pick its cells (unknown names end here).
         request = dataclasses.replace(request, areas=_area_codes(root, boundaries, area))
     studied = studied_request(request)
+    view = _current_view(root)
     hit = find_cached(root, studied, view)
     if hit is None and studied.areas:
         # Asked by name: the cache keys studies by area code, so resolve the names and look again
@@ -318,26 +311,6 @@ def _one_blas_thread() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
-def _open_cache_ahead(root: Path, set_name: str) -> threading.Thread | None:
-    """Open the store's cache on a thread while the manifest is parsed: in a new cache folder
-    diskcache makes its database with a dozen or so fsyncs, which wait on the disk with the GIL
-    released (a few ms on an idle disk, tens to hundreds under other writers). Only when the
-    store's manifest and the set's file exist, as the cache lookup would then open it anyway
-    (a mistyped --data-dir gets no cache folder). The caller joins the thread before it uses
-    the cache or starts another thread (cli/numpy_extras.py)."""
-    set_file = root / "boundaries" / f"{set_name}.parquet"
-    try:
-        if not (set_file.is_file() and (root / "crimes" / MANIFEST_NAME).is_file()):
-            return None
-    except OSError:  # a name too long for a file, ...: the command says what is wrong
-        return None
-    thread = threading.Thread(
-        target=lambda: open_cache(cache_dir_for(root)).usable(), name="cache-open"
-    )
-    thread.start()
-    return thread
-
-
 def _current_view(root: Path) -> ManifestView | None:
     """The store's current manifest, read once for both the cache lookup and a computed study
     (a national store's, 1,440 partitions, takes ~15 ms to parse); None when it cannot be read,
@@ -379,18 +352,18 @@ def _compute(
     try:
         boundary_store = BoundaryStore(store.root)
         boundary_set = boundary_store.read(request.boundaries)
+        covering = _cover_ahead(boundary_set, request)
+        # Imported while the cover is computed: the cover's geometry (shapely, h3ronpy)
+        # releases the GIL, the imports (scipy.sparse and the statistics) hold it.
+        from pipelines.analysis.study import run_study
+
+        covering.join()  # the study reads the cover from the cache instead of computing it
         # The answer and its data version read one store version.
         snapshot = store.snapshot() if view is None else _snapshot_of(store, view)
         canonical = canonical_request(snapshot, request)
-        first_pass = _first_pass_ahead(snapshot, boundary_set, canonical)
-        # Imported while the first pass is made: its geometry (shapely, h3ronpy) and Parquet
-        # reads release the GIL, the imports (scipy.sparse and the statistics) hold it.
-        from pipelines.analysis.study import run_study
-
-        made = first_pass()
         with step_progress("Hot spots", quiet) as progress:
             progress("Computing hot spot statistics", 0, 1)
-            result = run_study(snapshot, boundary_set, canonical, first_pass=made)
+            result = run_study(snapshot, boundary_set, canonical)
     except (ValueError, BoundaryError) as error:
         fail(str(error))
     study_answer = CachedStudy.from_result(result)
@@ -405,33 +378,20 @@ def _compute(
     return CacheHit(study_answer, reported), keeping
 
 
-def _first_pass_ahead(
-    snapshot: Snapshot, boundary_set: BoundarySet, request: StudyRequest
-) -> Callable[[], FirstPass | None]:
-    """Start the study's first pass on a thread: the study region's cover at the asked
-    resolution (into the cover cache), then the pass itself, its window, grid and the crimes
-    of its region (pipelines/analysis/passes.py). Returns the function that waits for the
-    thread and gives the pass; the caller calls it before the study runs. Any error is left to
-    the study, which makes the same steps and says what is wrong."""
+def _cover_ahead(boundary_set: BoundarySet, request: StudyRequest) -> threading.Thread:
+    """Start computing the study region's cover at the asked resolution (the study's first
+    pass) into the cover cache; the caller joins the thread before the study asks for it. Any
+    error is left to the study, which asks for the same cover and says what is wrong."""
     from boundaries.h3_cover import cover_areas
-    from pipelines.analysis.passes import first_pass_ahead
 
-    made: list[FirstPass | None] = []
-
-    def first_pass() -> None:
+    def cover() -> None:
         with contextlib.suppress(Exception):  # the study raises it again, with its message
             cover_areas(boundary_set, request.resolution, list(request.areas) or None)
-            made.append(first_pass_ahead(snapshot, boundary_set, request))
 
     # In this context: covers go to the cache the command chose (pipelines.cache.caching_in).
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(first_pass,))
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(cover,))
     thread.start()
-
-    def wait() -> FirstPass | None:
-        thread.join()
-        return made[0] if made else None
-
-    return wait
+    return thread
 
 
 AREA_CODES_KIND = "area-codes"

@@ -26,13 +26,13 @@ def test_a_refusal_after_trying_finer_and_back_prepares_each_resolution_once(
     with pytest.raises(StudyError) as before:
         run_study(store, wards, asked)
     prepared: list[int] = []
-    original = study.prepare_pass
+    original = study._prepare
 
     def counted(*args: object) -> object:
         prepared.append(args[-1])  # the resolution
         return original(*args)
 
-    monkeypatch.setattr(study, "prepare_pass", counted)
+    monkeypatch.setattr(study, "_prepare", counted)
     with pytest.raises(StudyError) as refused:
         run_study(store, wards, asked)
     assert prepared == [9, 10]

@@ -7,7 +7,7 @@ provenance that travels with the result.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
@@ -24,19 +24,15 @@ from pipelines.analysis.gistar import gistar
 from pipelines.analysis.grid import (
     LocatedCrimes,
     StudyGrid,
+    build_grid,
+    locate_crimes,
     series_by_cell,
     sum_by_cell,
 )
 from pipelines.analysis.high_count import high_count_places
-from pipelines.analysis.map_points import MapPointSupport
+from pipelines.analysis.map_points import MapPointSupport, map_point_support
 from pipelines.analysis.multiple_testing import check_alpha, check_method
 from pipelines.analysis.neighbours import kring_weights
-from pipelines.analysis.passes import (
-    FirstPass,
-    PreparedPass,
-    pass_map_point_support,
-    prepare_pass,
-)
 from pipelines.analysis.request import P_FOR_CLASSES, StudyRequest
 from pipelines.analysis.sparse_guard import (
     DataVerdict,
@@ -45,11 +41,12 @@ from pipelines.analysis.sparse_guard import (
     too_small_for_map_points,
 )
 from pipelines.analysis.streets import top_streets
-from pipelines.analysis.window import StudyWindow
+from pipelines.analysis.window import StudyWindow, choose_window
 from pipelines.attribution import ATTRIBUTION
 from pipelines.categories import canonical_category
 from pipelines.errors import InputError
 from pipelines.harm import HarmTable, load_table
+from pipelines.index.h3_ranges import region_ranges
 from pipelines.months import shift_month
 from pipelines.quoting import quoted
 from pipelines.schema import BASE_H3_RESOLUTION
@@ -59,6 +56,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 METHODS = ("gistar", "lisa")
+_COLUMNS = ["longitude", "latitude", "h3_cell", "category", "location", "month"]
 
 
 class StudyError(InputError):
@@ -90,16 +88,17 @@ class StudyResult:
         return len(next(iter(self.columns.values()), []))
 
 
-def run_study(
-    store: CrimeStore,
-    boundary_set: BoundarySet,
-    request: StudyRequest,
-    first_pass: FirstPass | None = None,
-) -> StudyResult:
-    """Run the study; raises StudyError (or the pieces' ValueErrors) with a message to act on.
+@dataclass
+class _Prepared:
+    window: StudyWindow
+    grid: StudyGrid
+    crimes: pa.Table
+    located: LocatedCrimes
+    resolution: int
 
-    ``first_pass``: the study's first pass, made ahead (pipelines/analysis/passes.py); used
-    when it is the pass this study makes first, on this store version and boundary set."""
+
+def run_study(store: CrimeStore, boundary_set: BoundarySet, request: StudyRequest) -> StudyResult:
+    """Run the study; raises StudyError (or the pieces' ValueErrors) with a message to act on."""
     store = store.snapshot()  # one store version for every read of this answer
     _check_request(request)
     categories = _canonical(request.categories)
@@ -114,15 +113,13 @@ def run_study(
     # A pass can come back to a window and resolution already prepared (finer for the guard,
     # then coarser again for the map points): the same snapshot gives the same region, so it is
     # prepared once.
-    passes: dict[tuple[str | None, int], tuple[PreparedPass, MapPointSupport]] = {}
-    if first_pass is not None and first_pass.serves(store, boundary_set, request):
-        passes[first, resolution] = (first_pass.prepared, first_pass.support)
+    passes: dict[tuple[str | None, int], tuple[_Prepared, MapPointSupport]] = {}
     for _ in range(len(STUDY_RESOLUTIONS) + 3):
         if (first, resolution) not in passes:
-            prepared = prepare_pass(store, boundary_set, request, categories, first, resolution)
+            prepared = _prepare(store, boundary_set, request, categories, first, resolution)
             if len(prepared.grid) == 0:
                 raise StudyError(no_cells_in_region(resolution))
-            passes[first, resolution] = (prepared, pass_map_point_support(prepared))
+            passes[first, resolution] = (prepared, _map_point_support(prepared))
         prepared, support = passes[first, resolution]
         if not support.resolvable:
             coarser = resolution - 1
@@ -236,6 +233,44 @@ def run_study(
     provenance["high_count_places"] = places.settings
     provenance["map_points"] = support.provenance()
     return StudyResult(columns, provenance, window, adjustments)
+
+
+def _prepare(
+    store: CrimeStore,
+    boundary_set: BoundarySet,
+    request: StudyRequest,
+    categories: list[str],
+    first: str | None,
+    resolution: int,
+) -> _Prepared:
+    window = choose_window(store, request.force, first, request.last)
+    grid = build_grid(boundary_set, resolution, list(request.areas) or None)
+    # Only the rows whose cell can be in the region, from every force (pipelines/store/region).
+    # One ring more than the cover: rim cells left out for their land share still hold crimes
+    # inside the areas, which the provenance counts.
+    ranges = region_ranges(grid.cells, grid.resolution, rings=1)
+    crimes = store.snapshot().read_region(
+        ranges, _COLUMNS, request.force, window.first, window.last
+    )
+    if categories:
+        chosen = arrow_numpy.from_strings(categories)
+        crimes = crimes.filter(pc.is_in(crimes["category"], value_set=chosen))
+    located = locate_crimes(grid, boundary_set, crimes)
+    # Rows outside the ranges were never read: what lies outside the region is counted from
+    # the coverage records (every located crime of the window), which have no categories.
+    outside = None if categories else window.located - int(located.in_areas.sum())
+    located = replace(located, outside_region=outside, no_location=window.no_location)
+    return _Prepared(window, grid, crimes, located, resolution)
+
+
+def _map_point_support(prepared: _Prepared) -> MapPointSupport:
+    return map_point_support(
+        prepared.located.cell,
+        arrow_numpy.to_numpy(prepared.crimes["longitude"], nulls_as=np.nan),
+        arrow_numpy.to_numpy(prepared.crimes["latitude"], nulls_as=np.nan),
+        len(prepared.grid),
+        prepared.resolution,
+    )
 
 
 def _statistics(
