@@ -410,3 +410,65 @@ def test_a_damaged_cache_on_a_full_disk_is_rebuilt(tmp_path: Path) -> None:
         assert again.get("fill", (0,)) is None
         assert again.set("after", (), b"kept") and again.get("after", ()) == b"kept"
         assert again.state()[0] == "rebuilt"
+
+
+@pytest.mark.usefixtures("no_precompute")
+def test_a_write_ahead_log_cut_short_under_a_running_server_does_not_hold_requests(
+    tmp_path: Path,
+) -> None:
+    """The fresh-clone review's hang: with the server's connections open, the cache's
+    write-ahead log cut to nothing made every later cache call fail to begin a write, and
+    diskcache's retry=True began it again for ever (requests never answered, /health said ok).
+    Now the fault is damage: the cache is rebuilt and the requests answer."""
+    data_dir, _ = build_town(tmp_path)
+    with live_server(Settings(data_dir=data_dir)) as base, httpx.Client(base_url=base) as api:
+        for permutations in (99, 199, 299):  # entries written, the log left holding them
+            params = {"boundaries": WARDS, "permutations": permutations}
+            assert api.get("/v1/hotspots", params=params, timeout=120).status_code == 200
+        wal = live_generation(data_dir / "cache") / f"{DB_FILE}-wal"
+        assert wal.stat().st_size > 0
+        os.truncate(wal, 0)
+        # The timeout only tells a hang from an answer: the call used to wait for ever.
+        for permutations in (99, 399):  # one cached before, one new
+            params = {"boundaries": WARDS, "permutations": permutations}
+            assert api.get("/v1/hotspots", params=params, timeout=60).status_code == 200
+        health = api.get("/health", timeout=60).json()["cache"]
+        assert health["state"] == "rebuilt"
+        assert health["entries"] >= 1  # the new answer was kept in the rebuilt cache
+
+
+def test_an_earlier_layouts_cache_is_removed_and_nothing_else(tmp_path: Path) -> None:
+    """The cache kept at the folder's top by an earlier version goes (its database and the
+    value files it names); the user's own files in the same folder stay, even in folders
+    named like diskcache's."""
+    import diskcache
+
+    folder = tmp_path / "cache"
+    with diskcache.Cache(str(folder)) as old:  # the earlier layout: diskcache at the top
+        old.set("study", BIG)
+    [value] = [p for p in folder.rglob("*.val")]
+    mine = folder / "ab" / "notes.txt"  # a two-hex folder that is not diskcache's
+    mine.parent.mkdir(exist_ok=True)
+    mine.write_text("keep me")
+    (folder / "report.csv").write_text("keep me too")
+    cache = DiskCache(folder)
+    assert cache.set("kind", ("x",), 1) and cache.get("kind", ("x",)) == 1
+    assert not (folder / DB_FILE).exists() and not value.exists()
+    assert mine.read_text() == "keep me" and (folder / "report.csv").read_text() == "keep me too"
+
+
+def test_a_cache_db_that_is_not_diskcaches_is_left_alone(tmp_path: Path) -> None:
+    """A ``cache.db`` of another tool in a shared folder is not taken for the earlier layout."""
+    import sqlite3
+
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    with sqlite3.connect(folder / DB_FILE) as connection:
+        connection.execute("CREATE TABLE t (x)")
+    (folder / "ab").mkdir()
+    (folder / "ab" / "mydata.txt").write_text("important")
+    before = (folder / DB_FILE).read_bytes()
+    cache = DiskCache(folder)
+    assert cache.set("kind", ("x",), 1) and cache.get("kind", ("x",)) == 1
+    assert (folder / DB_FILE).read_bytes() == before
+    assert (folder / "ab" / "mydata.txt").read_text() == "important"

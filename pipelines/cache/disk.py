@@ -42,12 +42,17 @@ from pipelines.cache.folder import (
     previous_generation,
     put_aside,
     remove_retired,
+    sqlite_error,
 )
 
 CACHE_FORMAT = 1  # bump when the shape of any cached value changes
 CACHE_DIR_ENV = "HOTSPOTS_CACHE_DIR"
 CACHE_BYTES_ENV = "HOTSPOTS_CACHE_BYTES"
 DEFAULT_CACHE_BYTES = 2 * 1024**3  # 2 GiB: a whole force's studies and pages at res 9 and 10
+# How long a cache call waits for another process's lock on the database. Calls never pass
+# diskcache's retry=True: it begins a write again for ever after any OperationalError, and a
+# damaged write-ahead log gives one on every attempt (a server's requests hung for good).
+LOCK_WAIT_SECONDS = 5.0
 
 log = logging.getLogger("hotspots.cache")
 
@@ -156,6 +161,9 @@ class DiskCache:
             # when one large value pushed the cache over its bytes.
             cull_limit=1,
             statistics=False,
+            # SQLite's wait for a lock another process holds: a cache call that cannot get
+            # it in this time is a miss (or nothing kept), never a request held for minutes.
+            timeout=LOCK_WAIT_SECONDS,
         )
 
     def _give_up(self, error: BaseException) -> None:
@@ -176,7 +184,7 @@ class DiskCache:
             opened = self._opened
             if opened is not None and opened[0] is cache:  # else another thread reopened
                 try:
-                    self._connect(damaged=error)
+                    self._connect(damaged=sqlite_error(error) or error)
                 except Exception as failure:
                     self._give_up(failure)
         return self._open()
@@ -222,7 +230,7 @@ class DiskCache:
         """The cached value, or None (a damaged entry is a miss, never a failed answer)."""
         key = cache_key(kind, parts)
         value = self._attempt(
-            lambda cache: cache.get(key, default=_MISSING, retry=True),
+            lambda cache: cache.get(key, default=_MISSING),
             _MISSING,
             "cache read failed, treated as a miss",
         )
@@ -240,16 +248,16 @@ class DiskCache:
         key = cache_key(kind, parts)
 
         def keep(cache: diskcache.Cache) -> bool:
-            kept = bool(cache.set(key, value, retry=True))
+            kept = bool(cache.set(key, value))
             if cache.volume() > self.size_limit:
-                cache.cull(retry=True)  # least recently used first, until within the limit
+                cache.cull()  # least recently used first, until within the limit
             return kept
 
         return self._attempt(keep, False, "cache write failed, answer kept uncached")
 
     def delete(self, kind: str, parts: tuple) -> None:
         key = cache_key(kind, parts)
-        self._attempt(lambda cache: cache.delete(key, retry=True), False, "cache delete failed")
+        self._attempt(lambda cache: cache.delete(key), False, "cache delete failed")
 
     def count(self, kind: str) -> int:
         """Entries of one kind (walks every key: for tests and reports, not per request)."""
@@ -272,7 +280,7 @@ class DiskCache:
         return self._attempt(lambda cache: cache.volume(), 0, "cache size failed")
 
     def clear(self) -> None:
-        self._attempt(lambda cache: cache.clear(retry=True), 0, "cache clear failed")
+        self._attempt(lambda cache: cache.clear(), 0, "cache clear failed")
 
     def close(self) -> None:
         opened = self._opened

@@ -15,14 +15,17 @@ find the same damage rebuild once: the second finds a newer subfolder and opens 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 # datetime, shutil, sqlite3 and the lock are imported where used: a cache that opens sound
 # (every call but the first and a repair) needs none of them, and commands start faster.
+
+log = logging.getLogger("hotspots.cache")
 
 LOCK_FILE = "cache.lock"
 DAMAGED_DIR = "damaged"
@@ -32,18 +35,36 @@ DB_FILE = "cache.db"  # diskcache's database file name (diskcache.core.DBNAME)
 _GENERATION = re.compile(r"^db-(\d+)$")
 # An earlier layout kept the diskcache at the top of the folder: these are its files.
 _LEGACY_FILES = ("cache.db", "cache.db-wal", "cache.db-shm")
-_LEGACY_VALUE_DIR = re.compile(r"^[0-9a-f]{2}$")
+_LEGACY_VALUE_FILE = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]+\.val$")
 
 
 def is_damage(error: BaseException) -> bool:
-    """Whether ``error`` says the database file itself is damaged ("file is not a database",
-    "database disk image is malformed"), as opposed to a busy, read-only or full folder."""
+    """Whether ``error`` says the database itself is broken, as opposed to a busy, read-only
+    or full folder: "file is not a database", "database disk image is malformed", and the
+    I/O and locking-protocol errors SQLite gives on every call once its write-ahead log was
+    cut short under it."""
     import sqlite3
 
-    if not isinstance(error, sqlite3.DatabaseError):
-        return False
-    code = getattr(error, "sqlite_errorcode", None) or 0
-    return code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)  # any extended code
+    found = sqlite_error(error)
+    code = getattr(found, "sqlite_errorcode", None) or 0
+    damage = (
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_PROTOCOL,
+    )
+    return found is not None and code & 0xFF in damage  # any extended code of these
+
+
+def sqlite_error(error: BaseException) -> BaseException | None:
+    """SQLite's own error behind ``error``: diskcache reports a failed start of a write as its
+    ``Timeout``, with SQLite's error only as the context."""
+    import sqlite3
+
+    found: BaseException | None = error
+    while found is not None and not isinstance(found, sqlite3.DatabaseError):
+        found = found.__cause__ or found.__context__
+    return found
 
 
 @contextmanager
@@ -81,18 +102,48 @@ def previous_generation(generation: Path) -> str:
 
 
 def first_generation(folder: Path) -> Path:
-    """``db-1``, after deleting an earlier layout's diskcache files from the folder's top (its
-    entries are not read any more; left, they would hold their bytes for ever)."""
-    import shutil
-
-    legacy = (folder / _LEGACY_FILES[0]).exists()
+    """``db-1``, after deleting an earlier layout's diskcache from the folder's top (its
+    entries are not read any more; left, they would hold their bytes for ever). Only the
+    files that database names as its values go, with the database itself: the folder may be
+    shared with other files, and a ``cache.db`` that is not diskcache's is left alone."""
+    values = _legacy_value_files(folder / _LEGACY_FILES[0])
+    if values is None:
+        return folder / "db-1"
+    for name in values:
+        (folder / name).unlink(missing_ok=True)
+        with suppress(OSError):  # its two folders, if nothing else is in them
+            (folder / name).parent.rmdir()
+            (folder / name).parent.parent.rmdir()
     for name in _LEGACY_FILES:
         (folder / name).unlink(missing_ok=True)
-    if legacy:  # only then are two-letter folders diskcache's value folders
-        for entry in os.scandir(folder):
-            if entry.is_dir(follow_symlinks=False) and _LEGACY_VALUE_DIR.match(entry.name):
-                shutil.rmtree(entry.path, ignore_errors=True)
+    log.warning(
+        "removed the cache kept in %s by an earlier version (%d value files); it starts "
+        "again in %s",
+        folder / _LEGACY_FILES[0],
+        len(values),
+        folder / "db-1",
+    )
     return folder / "db-1"
+
+
+def _legacy_value_files(db: Path) -> list[str] | None:
+    """The value files an earlier layout's diskcache database names, relative to its folder,
+    or None when ``db`` is missing or is not such a database."""
+    import sqlite3
+
+    if not db.is_file():
+        return None
+    try:
+        with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as connection:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
+            if not {"Cache", "Settings"} <= tables:
+                return None
+            rows = connection.execute("SELECT filename FROM Cache WHERE filename IS NOT NULL")
+            names = [row[0] for row in rows]
+    except sqlite3.Error:
+        return None  # unreadable: not known to be ours, so not deleted
+    # diskcache names values "ab/cd/<hex>.val" inside its folder; anything else is not its.
+    return [name for name in names if _LEGACY_VALUE_FILE.match(name)]
 
 
 def put_aside(generation: Path, reason: BaseException) -> Path:
