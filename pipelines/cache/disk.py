@@ -174,7 +174,11 @@ class DiskCache:
             return
         self._unusable = _in_words(error)
         self._opened = None
-        log.warning("cache folder %s unusable, working uncached: %r", self.directory, error)
+        log.warning(
+            "cache folder %s cannot be opened or written (%s): working uncached",
+            self.directory,
+            _reason(error),
+        )
 
     def _recover(self, cache: diskcache.Cache, error: BaseException) -> diskcache.Cache | None:
         """After ``error`` from ``cache``: the cache to try once more, or None."""
@@ -304,13 +308,18 @@ _FOLDER_FAULTS = {
 
 def _in_words(error: BaseException) -> str:
     """Why the cache folder cannot be used, without its path (/health shows it to anyone)."""
+    return f"the cache folder cannot be opened or written: {_reason(error, in_full=False)}"
+
+
+def _reason(error: BaseException, in_full: bool = True) -> str:
+    """The fault in words: the system's reason for a file error, else the error's own text
+    (``in_full``; it may name a path) or just its kind."""
     cause: BaseException | None = error
     while cause is not None and not isinstance(cause, OSError):
         cause = cause.__cause__
     if isinstance(cause, OSError) and cause.errno is not None:
-        reason = _FOLDER_FAULTS.get(cause.errno) or (cause.strerror or "").lower()
-        return f"the cache folder cannot be opened or written: {reason}"
-    return f"the cache folder cannot be opened or written: {type(error).__name__}"
+        return _FOLDER_FAULTS.get(cause.errno) or (cause.strerror or "").lower()
+    return (str(error) if in_full else "") or type(error).__name__
 
 
 def _still_live(opened: _Opened) -> bool:
