@@ -78,15 +78,17 @@ class StoreStatus(BaseModel):
 class CacheStatus(BaseModel):
     """The on-disk cache of covers, studies and responses (shared by every process using it)."""
 
-    state: Literal["ok", "rebuilt", "unusable"] = Field(
+    state: Literal["ok", "rebuilt", "busy", "unusable"] = Field(
         description="'ok'; 'rebuilt': the cache database was found damaged, moved aside "
-        "(kept for inspection) and replaced by an empty one, which is in use; 'unusable': the "
+        "(kept for inspection) and replaced by an empty one, which is in use; 'busy': another "
+        "process held the cache's lock for over 5 s, so this process computes answers uncached "
+        "for up to 30 s; 'unusable': the "
         "cache folder cannot be opened or written, so every answer is computed uncached."
     )
     problem: str | None = Field(
         None,
         description="For 'rebuilt', where the damaged database was kept (named within the "
-        "cache folder); for 'unusable', why, in words.",
+        "cache folder); for 'busy' and 'unusable', why, in words.",
     )
     entries: int = Field(description="Entries in the cache (covers, studies and responses).")
     capacity: int = Field(description="Bytes the cache may hold; least recently used go first.")

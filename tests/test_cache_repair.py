@@ -437,38 +437,56 @@ def test_a_write_ahead_log_cut_short_under_a_running_server_does_not_hold_reques
         assert health["entries"] >= 1  # the new answer was kept in the rebuilt cache
 
 
-def test_an_earlier_layouts_cache_is_removed_and_nothing_else(tmp_path: Path) -> None:
-    """The cache kept at the folder's top by an earlier version goes (its database and the
-    value files it names); the user's own files in the same folder stay, even in folders
-    named like diskcache's."""
+def test_an_earlier_layouts_cache_is_left_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache kept at the folder's top by an earlier version (or by another program using
+    diskcache in a shared folder) is not read and not deleted: a symlink among its value
+    folders, or another program's entries, must not lead to deleting anything."""
     import diskcache
 
     folder = tmp_path / "cache"
-    with diskcache.Cache(str(folder)) as old:  # the earlier layout: diskcache at the top
-        old.set("study", BIG)
-    [value] = [p for p in folder.rglob("*.val")]
-    mine = folder / "ab" / "notes.txt"  # a two-hex folder that is not diskcache's
-    mine.parent.mkdir(exist_ok=True)
-    mine.write_text("keep me")
-    (folder / "report.csv").write_text("keep me too")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.val").write_text("keep")
+    with diskcache.Cache(str(folder)) as old:
+        old.set("other-app", BIG)
+    (folder / "ab").symlink_to(outside)
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with caplog.at_level(logging.WARNING, logger="hotspots.cache"):
+        cache = DiskCache(folder)
+        assert cache.set("kind", ("x",), 1) and cache.get("kind", ("x",)) == 1
+    after = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {p: b for p, b in after.items() if p in before} == before
+    [warning] = [r.getMessage() for r in caplog.records if "earlier version" in r.getMessage()]
+    assert str(folder / DB_FILE) in warning and "delete it" in warning
+
+
+def test_a_locked_cache_is_left_alone_for_a_while_and_health_says_busy(tmp_path: Path) -> None:
+    """Another process holding the cache's lock makes one call wait (at most
+    LOCK_WAIT_SECONDS) and then the process works uncached for BUSY_SECONDS, saying so,
+    instead of making every one of a request's cache calls wait again."""
+    folder = tmp_path / "cache"
     cache = DiskCache(folder)
-    assert cache.set("kind", ("x",), 1) and cache.get("kind", ("x",)) == 1
-    assert not (folder / DB_FILE).exists() and not value.exists()
-    assert mine.read_text() == "keep me" and (folder / "report.csv").read_text() == "keep me too"
-
-
-def test_a_cache_db_that_is_not_diskcaches_is_left_alone(tmp_path: Path) -> None:
-    """A ``cache.db`` of another tool in a shared folder is not taken for the earlier layout."""
-    import sqlite3
-
-    folder = tmp_path / "shared"
-    folder.mkdir()
-    with sqlite3.connect(folder / DB_FILE) as connection:
-        connection.execute("CREATE TABLE t (x)")
-    (folder / "ab").mkdir()
-    (folder / "ab" / "mydata.txt").write_text("important")
-    before = (folder / DB_FILE).read_bytes()
-    cache = DiskCache(folder)
-    assert cache.set("kind", ("x",), 1) and cache.get("kind", ("x",)) == 1
-    assert (folder / DB_FILE).read_bytes() == before
-    assert (folder / "ab" / "mydata.txt").read_text() == "important"
+    assert cache.set("kind", ("x",), 1)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); sys.stdin.read()",
+            str(live_generation(folder) / DB_FILE),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert cache.set("kind", ("y",), 2) is False  # waited in vain: nothing kept
+        state, why = cache.state()
+        assert state == "busy" and "lock" in why
+        assert cache.get("kind", ("x",)) is None and len(cache) == 0  # skipped, not waited
+    finally:
+        holder.communicate("")
+    assert cache.state()[0] == "busy"  # for a while, even once the lock is free

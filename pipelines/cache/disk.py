@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -53,6 +54,9 @@ DEFAULT_CACHE_BYTES = 2 * 1024**3  # 2 GiB: a whole force's studies and pages at
 # diskcache's retry=True: it begins a write again for ever after any OperationalError, and a
 # damaged write-ahead log gives one on every attempt (a server's requests hung for good).
 LOCK_WAIT_SECONDS = 5.0
+# After one call waited that long in vain, this process leaves the cache alone for this long:
+# a request makes about ten cache calls, and each would wait again.
+BUSY_SECONDS = 30.0
 
 log = logging.getLogger("hotspots.cache")
 
@@ -96,6 +100,7 @@ class DiskCache:
         # one tuple, replaced whole, so a thread never sees a cache with another's folder.
         self._opened: _Opened | None = None
         self._unusable: str | None = None  # why the folder cannot be used, once that is known
+        self._busy_until = 0.0  # time.monotonic() until which calls skip a locked cache
         self._lock = threading.RLock()
 
     def _open(self) -> diskcache.Cache | None:
@@ -196,6 +201,8 @@ class DiskCache:
     def _attempt(self, action: Callable[[diskcache.Cache], T], default: T, failed: str) -> T:
         """``action`` on the live cache; after damage once more on the rebuilt one; ``default``
         when the cache cannot answer (logged as ``failed``)."""
+        if time.monotonic() < self._busy_until:
+            return default
         cache = self._open()
         if cache is None:
             return default
@@ -204,6 +211,7 @@ class DiskCache:
         except Exception as error:
             cache = self._recover(cache, error)
             if cache is None:
+                self._note_busy(error)
                 log.warning("%s: %r", failed, error)
                 return default
         try:
@@ -212,6 +220,16 @@ class DiskCache:
             log.warning("%s: %r", failed, error)
             return default
 
+    def _note_busy(self, error: BaseException) -> None:
+        if isinstance(error, diskcache.Timeout) and not is_damage(error):
+            self._busy_until = time.monotonic() + BUSY_SECONDS
+            log.warning(
+                "cache %s locked by another process for over %.0f s: working uncached for %.0f s",
+                self.directory,
+                LOCK_WAIT_SECONDS,
+                BUSY_SECONDS,
+            )
+
     def usable(self) -> bool:
         """Whether the cache folder could be opened (else every answer works uncached)."""
         return self._open() is not None
@@ -219,7 +237,12 @@ class DiskCache:
     def state(self) -> tuple[str, str | None]:
         """``("ok", None)``; ``("rebuilt", what)`` when the live database was started empty
         because the one before was damaged; ``("unusable", why)`` when every answer works
-        uncached."""
+        uncached; ``("busy", why)`` while another process's lock keeps it out of use."""
+        if time.monotonic() < self._busy_until:
+            return "busy", (
+                f"another process held the cache's lock for over {LOCK_WAIT_SECONDS:.0f} s; "
+                f"answers are computed uncached for up to {BUSY_SECONDS:.0f} s"
+            )
         if self._open() is None:
             return "unusable", self._unusable or "the cache folder is busy (locked) just now"
         opened = self._opened

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 from collections.abc import Iterator
-from contextlib import closing, contextmanager, suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 # datetime, shutil, sqlite3 and the lock are imported where used: a cache that opens sound
@@ -33,9 +33,7 @@ KEEP_DAMAGED = 3  # damaged databases kept for inspection; older ones are delete
 LOCK_SECONDS = 120.0  # a repair takes a rename and a new SQLite file: far less than this
 DB_FILE = "cache.db"  # diskcache's database file name (diskcache.core.DBNAME)
 _GENERATION = re.compile(r"^db-(\d+)$")
-# An earlier layout kept the diskcache at the top of the folder: these are its files.
-_LEGACY_FILES = ("cache.db", "cache.db-wal", "cache.db-shm")
-_LEGACY_VALUE_FILE = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]+\.val$")
+_LEGACY_DB = "cache.db"  # an earlier layout kept the diskcache at the folder's top
 
 
 def is_damage(error: BaseException) -> bool:
@@ -102,48 +100,16 @@ def previous_generation(generation: Path) -> str:
 
 
 def first_generation(folder: Path) -> Path:
-    """``db-1``, after deleting an earlier layout's diskcache from the folder's top (its
-    entries are not read any more; left, they would hold their bytes for ever). Only the
-    files that database names as its values go, with the database itself: the folder may be
-    shared with other files, and a ``cache.db`` that is not diskcache's is left alone."""
-    values = _legacy_value_files(folder / _LEGACY_FILES[0])
-    if values is None:
-        return folder / "db-1"
-    for name in values:
-        (folder / name).unlink(missing_ok=True)
-        with suppress(OSError):  # its two folders, if nothing else is in them
-            (folder / name).parent.rmdir()
-            (folder / name).parent.parent.rmdir()
-    for name in _LEGACY_FILES:
-        (folder / name).unlink(missing_ok=True)
-    log.warning(
-        "removed the cache kept in %s by an earlier version (%d value files); it starts "
-        "again in %s",
-        folder / _LEGACY_FILES[0],
-        len(values),
-        folder / "db-1",
-    )
+    """``db-1``. An earlier version's cache at the folder's top (``cache.db``) is not read any
+    more and not deleted either (the folder may be shared, and only its owner knows what is
+    whose): one warning says it can go."""
+    if (folder / _LEGACY_DB).is_file():
+        log.warning(
+            "%s is a cache an earlier version kept (or another program's): it is no longer "
+            "read; delete it, its -wal and -shm files and its value folders to free the space",
+            folder / _LEGACY_DB,
+        )
     return folder / "db-1"
-
-
-def _legacy_value_files(db: Path) -> list[str] | None:
-    """The value files an earlier layout's diskcache database names, relative to its folder,
-    or None when ``db`` is missing or is not such a database."""
-    import sqlite3
-
-    if not db.is_file():
-        return None
-    try:
-        with closing(sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)) as connection:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-            if not {"Cache", "Settings"} <= tables:
-                return None
-            rows = connection.execute("SELECT filename FROM Cache WHERE filename IS NOT NULL")
-            names = [row[0] for row in rows]
-    except sqlite3.Error:
-        return None  # unreadable: not known to be ours, so not deleted
-    # diskcache names values "ab/cd/<hex>.val" inside its folder; anything else is not its.
-    return [name for name in names if _LEGACY_VALUE_FILE.match(name)]
 
 
 def put_aside(generation: Path, reason: BaseException) -> Path:
