@@ -17,7 +17,8 @@ from pipelines.wording import counted
 
 def study_summary(columns: Mapping[str, Sequence[Any]], provenance: Mapping[str, Any]) -> str:
     """One paragraph: the study region, the areas shown (when they are part of it), the
-    window, weights and the hot spot cells among those shown."""
+    window, weights and the hot spot cells (Local Moran's I: high-high cluster cells) among
+    those shown."""
     window = provenance["window"]
     region = provenance.get("study_region", {})
     shown_cells = len(columns["hotspot"])
@@ -27,8 +28,11 @@ def study_summary(columns: Mapping[str, Sequence[Any]], provenance: Mapping[str,
         f"Resolution {provenance['resolution']}, {window['first']}..{window['last']}, "
         f"weights {provenance['weights']['name']} {provenance['weights']['version']}."
     )
+    # Local Moran's I's flagged cells are its significant high-high clusters, not Gi* hot spots.
+    lisa = provenance.get("statistics", {}).get("statistic") == "Local Moran's I"
+    noun = "high-high cluster cell" if lisa else "hot spot cell"
     hot_words = (
-        f"{counted(hot, 'hot spot cell')} (adjusted p <= {provenance['alpha']}, "
+        f"{counted(hot, noun)} (adjusted p <= {provenance['alpha']}, "
         f"{provenance['multiple_testing']})"
     )
     studied = (
