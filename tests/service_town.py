@@ -27,6 +27,7 @@ HOT_OTHER_END = (-3.5419, 50.4480)
 MONTHS = [f"2019-{m:02d}" for m in range(1, 13)]
 FORCE = "devon-and-cornwall"
 WARDS = "town-wards-2019"
+SECOND_SCHEME = "town-wards-again"  # the same wards under another name
 WEST, EAST = "E05000001", "E05000002"
 IN_REGION_PER_MONTH = 60
 KEY = "test-key-for-the-town"
@@ -85,6 +86,15 @@ def build_town(root: Path) -> tuple[Path, Path]:
     BoundaryStore(data_dir).save(load_boundary_file(path, WARDS, "ward", vintage="2019"))
     (data_dir / "api_keys.txt").write_text(f"{hash_key(KEY)} test\n", encoding="utf-8")
     return data_dir, archive.root
+
+
+def build_town_with_second_scheme(root: Path) -> Path:
+    """The town's store (its data folder), with the wards loaded a second time as
+    :data:`SECOND_SCHEME`: two schemes for the commands that compare them."""
+    data_dir, _ = build_town(root)
+    again = load_boundary_file(root / "wards.geojson", SECOND_SCHEME, "ward", vintage="2019")
+    BoundaryStore(data_dir).save(again)
+    return Path(data_dir)
 
 
 def square_feature(code: str, name: str, x: float, y: float, size: float = 0.01) -> dict:

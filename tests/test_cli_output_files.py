@@ -16,26 +16,19 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from boundaries.sets import load_boundary_file
-from boundaries.store import BoundaryStore
 from cli.main import app
 from pipelines.store import atomic
-from tests.service_town import FORCE, WARDS, build_town
+from tests.service_town import FORCE, SECOND_SCHEME, WARDS, build_town_with_second_scheme
 
 runner = CliRunner()
-SECOND = "town-wards-again"
+SECOND = SECOND_SCHEME
 OLD = "the report someone already sent\n"
 OTHER = "written by another program meanwhile\n"
 
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("town")
-    data_dir, _ = build_town(root)
-    # A second scheme for compare: the same wards under another name.
-    again = load_boundary_file(root / "wards.geojson", SECOND, "ward", vintage="2019")
-    BoundaryStore(data_dir).save(again)
-    return Path(data_dir)
+    return build_town_with_second_scheme(tmp_path_factory.mktemp("town"))
 
 
 # Each command with its -o file (the file name picks the format where the command reads it).

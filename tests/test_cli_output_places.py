@@ -14,17 +14,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from boundaries.sets import load_boundary_file
-from boundaries.store import BoundaryStore
 from cli.main import app
 from pipelines.planning.backtest_record import record_fingerprint, records_path
 from tests.fresh_process import HOTSPOTS
-from tests.service_town import FORCE, WARDS, build_town
+from tests.service_town import FORCE, SECOND_SCHEME, WARDS, build_town_with_second_scheme
 from tests.store_copy import copy_store
 from tests.test_store_faults import read_only_view
 
 runner = CliRunner()
-SECOND = "town-wards-again"
+SECOND = SECOND_SCHEME
 
 # Every command with an -o FILE, with what it needs to run (the format given where the name
 # does not say it, so the file name alone can vary).
@@ -54,11 +52,7 @@ COMMANDS = {
 
 @pytest.fixture(scope="module")
 def town(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("town")
-    data_dir, _ = build_town(root)
-    again = load_boundary_file(root / "wards.geojson", SECOND, "ward", vintage="2019")
-    BoundaryStore(data_dir).save(again)
-    return Path(data_dir)
+    return build_town_with_second_scheme(tmp_path_factory.mktemp("town"))
 
 
 def _without_format(args: list[str]) -> list[str]:
