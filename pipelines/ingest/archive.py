@@ -251,7 +251,7 @@ class _Flushing:
         coverage = None
         if written.entry is not None:
             path = self.partitions.store.crimes_dir / written.entry.file
-            flush_files([path])
+            flush_files([path], forget_cached=True)  # written once, not read back now
             self._folders.add(path.parent)
             self.partitions.add(written.entry)
             coverage = written.entry.coverage

@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.months import in_range
+from pipelines.store.page_cache import forget_cached_pages
 
 _STREET_FILE = re.compile(
     r"^(?P<month>[0-9]{4}-(?:0[1-9]|1[0-2]))-(?P<force>[a-z0-9-]+?)-street\.csv$"
 )
+_LOCAL_HEADER_BYTES = 30  # a zip member's local header before its name and extra field
 _OTHER_ARCHIVE_FILE = re.compile(r"-(outcomes|stop-and-search)\.csv$")
 
 
@@ -132,7 +134,11 @@ _Entry = tuple[str, Callable[[], bytes], int]
 
 def _folder_entries(folder: Path) -> list[_Entry]:
     return [
-        (csv_path.relative_to(folder).as_posix(), csv_path.read_bytes, csv_path.stat().st_size)
+        (
+            csv_path.relative_to(folder).as_posix(),
+            functools.partial(_read_once, csv_path),
+            csv_path.stat().st_size,
+        )
         for csv_path in sorted(folder.rglob("*.csv"))
         if csv_path.is_file()
     ]
@@ -151,9 +157,26 @@ def _zip_entries(zip_path: Path) -> list[_Entry]:
     ]
 
 
+def _read_once(path: Path) -> bytes:
+    """The file's bytes, its pages then dropped from the page cache: an ingest reads each file
+    once (``pipelines.store.page_cache``)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+        forget_cached_pages(handle.fileno())
+    return data
+
+
 def _read_member(zip_path: Path, member: str) -> bytes:
-    with zipfile.ZipFile(zip_path) as archive:
-        return archive.read(member)
+    """A zip member's bytes, and the member's span of the zip then dropped from the page cache,
+    as :func:`_read_once` does for a file."""
+    with open(zip_path, "rb") as handle, zipfile.ZipFile(handle) as archive:
+        info = archive.getinfo(member)
+        data = archive.read(info)
+        # The member's local header, as long as its entry in the central directory says, and
+        # its compressed bytes: pages shared with the next member's header are kept.
+        header = _LOCAL_HEADER_BYTES + len(info.filename.encode()) + len(info.extra)
+        forget_cached_pages(handle.fileno(), info.header_offset, header + info.compress_size)
+    return data
 
 
 def is_other_archive_file(name: str) -> bool:

@@ -18,6 +18,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from pipelines.store.errors import StoreError, StoreWriteError
+from pipelines.store.page_cache import forget_cached_pages
 
 # Files that must not be replaced: a command's -o files given without --overwrite (cli/common
 # refuse_to_overwrite sets them for the command's run). Checking before the work is not enough:
@@ -170,12 +171,16 @@ def _publish(
         _fsync_dir(path.parent)
 
 
-def flush_files(paths: list[Path]) -> None:
+def flush_files(paths: list[Path], *, forget_cached: bool = False) -> None:
     """Flush the contents of files written with ``durable=False`` to the disk; their names are
-    durable only once :func:`flush_folders` has flushed the folders holding them too."""
+    durable only once :func:`flush_folders` has flushed the folders holding them too.
+
+    ``forget_cached``: then drop their pages from the page cache, for files written once and not
+    read back soon (an ingest's partitions: see ``pipelines.store.page_cache``).
+    """
     with disk_faults_in_words("the files written"):
         for path in paths:
-            _fsync_file(path)
+            _fsync_file(path, forget_cached=forget_cached)
 
 
 def flush_folders(directories: list[Path]) -> None:
@@ -185,10 +190,12 @@ def flush_folders(directories: list[Path]) -> None:
             _fsync_dir(directory)
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync_file(path: Path, *, forget_cached: bool = False) -> None:
     fd = os.open(path, os.O_RDONLY)  # a bare descriptor: no buffered file object to build
     try:
         os.fsync(fd)
+        if forget_cached:  # after the fsync: the kernel drops only pages already on the disk
+            forget_cached_pages(fd)
     finally:
         os.close(fd)
 
