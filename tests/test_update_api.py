@@ -30,6 +30,7 @@ from geo_service.settings import Settings
 from pipelines.store import CrimeStore
 from tests.fake_police_api import FakePoliceApi, crime_object, crimes_from_archive
 from tests.live_server import live_client
+from tests.store_copy import copy_store
 
 runner = CliRunner()
 FORCE = "devon-and-cornwall"
@@ -51,6 +52,8 @@ class Scenario:
     update_output: str
     report: dict
     served: list[tuple[int, str | None]]  # answers given while the update ran
+    published: dict[str, list[dict]]  # what the fake offers once the update ran, by month
+    no_location: dict[str, list[dict]]
 
 
 @contextmanager
@@ -133,8 +136,13 @@ def scenario(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
                 stored = CrimeStore(data_dir).read_partition(FORCE, REVISED_MONTH)
                 located = stored.filter(pc.is_valid(stored["latitude"]))
                 ids = sorted(located["api_id"].to_pylist())
-                fake.publish(REVISED_MONTH, _revise(street[REVISED_MONTH], ids))
-                fake.publish(NEW_MONTH, street[NEW_MONTH])
+                published = {
+                    **first,
+                    REVISED_MONTH: _revise(street[REVISED_MONTH], ids),
+                    NEW_MONTH: street[NEW_MONTH],
+                }
+                fake.publish(REVISED_MONTH, published[REVISED_MONTH])
+                fake.publish(NEW_MONTH, published[NEW_MONTH])
                 with _requests_meanwhile(settings) as served:
                     result = _cli(
                         "update", "--base-url", fake.base_url, "--data-dir", str(data_dir)
@@ -144,9 +152,11 @@ def scenario(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
                     "update", "--json", "--base-url", fake.base_url, "--data-dir", str(data_dir)
                 )
                 assert again.exit_code == 0, again.output
+                report = json.loads(again.stdout)
                 yield Scenario(
-                    data_dir, fake, client, before, result.output, json.loads(again.stdout), served
-                )
+                    data_dir, fake, client, before, result.output, report, served, published,
+                    no_location,
+                )  # fmt: skip
 
 
 def _observe(client: httpx.Client) -> dict:
@@ -249,36 +259,77 @@ def test_freshness_on_answers_pages_and_health(scenario: Scenario) -> None:
     assert health["data_age_days"] == (dt.date.today() - dt.date(2020, 7, 31)).days
 
 
-def test_dry_run_lists_changes_and_writes_nothing(
-    scenario: Scenario, tmp_path: Path, shared_data: Path
-) -> None:
-    scenario.fake.publish("2020-08", [])
-    store = CrimeStore(scenario.data_dir)
-    before = {m: store.partition_path(FORCE, m).stat().st_mtime_ns for _, m in store.partitions()}
-    result = _cli(
-        "update", "--dry-run", "--json", "--base-url", scenario.fake.base_url,
-        "--data-dir", str(scenario.data_dir),
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+@dataclass
+class AugustOffered:
+    """A copy of the updated store, served live, after a dry run found police.uk offering
+    2020-08: the dry run's record is the copy's, so the scenario's store keeps saying that no
+    newer month is known (test_freshness_on_answers_pages_and_health), whatever runs first."""
+
+    data_dir: Path
+    fake: FakePoliceApi
+    client: httpx.Client
+    dry_run: object  # the CLI's result
+    mtimes_before: dict[str, int]
+
+
+def _partition_mtimes(data_dir: Path) -> dict[str, int]:
+    store = CrimeStore(data_dir)
+    return {m: store.partition_path(FORCE, m).stat().st_mtime_ns for _, m in store.partitions()}
+
+
+@pytest.fixture(scope="module")
+def august_offered(
+    scenario: Scenario, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AugustOffered]:
+    data_dir = tmp_path_factory.mktemp("update-api-august") / "store"
+    copy_store(scenario.data_dir, data_dir)
+    months = {**scenario.published, "2020-08": []}
+    fake = FakePoliceApi(crimes=months, no_location=scenario.no_location, forces=(FORCE,))
+    with fake, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOTSPOTS_PRECOMPUTE", "0")
+        # The service runs before the dry run: it must learn of 2020-08 without a restart.
+        with live_client(Settings(data_dir=data_dir)) as client:
+            before = _partition_mtimes(data_dir)
+            result = _cli(
+                "update", "--dry-run", "--json", "--base-url", fake.base_url,
+                "--data-dir", str(data_dir),
+            )  # fmt: skip
+            yield AugustOffered(data_dir, fake, client, result, before)
+
+
+def test_dry_run_lists_changes_and_writes_nothing(august_offered: AugustOffered) -> None:
+    result = august_offered.dry_run
+    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
+    report = json.loads(result.stdout)  # type: ignore[attr-defined]
     assert report["dry_run"] is True
     assert [m["month"] for m in report["months"] if m["status"] == "added"] == ["2020-08"]
-    after = {m: store.partition_path(FORCE, m).stat().st_mtime_ns for _, m in store.partitions()}
-    assert after == before
+    assert _partition_mtimes(august_offered.data_dir) == august_offered.mtimes_before
 
 
-def test_health_warns_of_a_month_police_uk_offers_without_asking_it(scenario: Scenario) -> None:
+def test_health_warns_of_a_month_police_uk_offers_without_asking_it(
+    august_offered: AugustOffered,
+) -> None:
     """After the dry run found 2020-08, /health warns from the record, never calling police.uk."""
-    asked = len(scenario.fake.requests())
-    health = scenario.client.get("/health").json()["freshness"]
+    fake, client = august_offered.fake, august_offered.client
+    assert august_offered.dry_run.exit_code == 0  # type: ignore[attr-defined]
+    asked = len(fake.requests())
+    health = client.get("/health").json()["freshness"]
     assert health["newer_months_available"] == {FORCE: "2020-08"}
     assert any("2020-08" in w and "hotspots update" in w for w in health["warnings"])
-    assert len(scenario.fake.requests()) == asked
-    page = scenario.client.get(f"/v1/boundaries/{WARDS}/areas")
+    assert len(fake.requests()) == asked
+    page = client.get(f"/v1/boundaries/{WARDS}/areas")
     assert page.headers["X-Data-Freshness"].startswith(f"data to {NEW_MONTH}")
 
 
 # -- bad input leaves the store as it was --------------------------------------------------------
+
+
+@pytest.fixture
+def store_copy(scenario: Scenario, tmp_path: Path) -> Path:
+    """The updated store, copied: a failed update is recorded in its store (/health warns of
+    it), which must not reach the scenario's store the freshness test reads."""
+    copy_store(scenario.data_dir, tmp_path / "store")
+    return tmp_path / "store"
 
 
 def _snapshot(data_dir: Path) -> dict[str, int]:
@@ -294,32 +345,30 @@ def _one_line_error(result: object) -> str:
     return " ".join(stderr.split())
 
 
-def test_unreachable_api_is_a_clear_error_and_changes_nothing(scenario: Scenario) -> None:
-    before = _snapshot(scenario.data_dir)
+def test_unreachable_api_is_a_clear_error_and_changes_nothing(store_copy: Path) -> None:
+    before = _snapshot(store_copy)
     with FakePoliceApi(crimes={}, forces=(FORCE,)) as gone:
         dead_url = gone.base_url  # a port nothing listens on once the fake stops
-    result = _cli("update", "--base-url", dead_url, "--data-dir", str(scenario.data_dir))
+    result = _cli("update", "--base-url", dead_url, "--data-dir", str(store_copy))
     message = _one_line_error(result)
     assert "could not answer" in message and "nothing was changed" in message
-    assert _snapshot(scenario.data_dir) == before
+    assert _snapshot(store_copy) == before
 
 
-def test_force_unknown_to_the_api_is_a_clear_error_and_changes_nothing(
-    scenario: Scenario,
-) -> None:
-    before = _snapshot(scenario.data_dir)
+def test_force_unknown_to_the_api_is_a_clear_error_and_changes_nothing(store_copy: Path) -> None:
+    before = _snapshot(store_copy)
     months = {m: [] for m in [*LOADED, NEW_MONTH]}
     with FakePoliceApi(crimes=months, forces=("metropolitan",)) as other:
-        result = _cli("update", "--base-url", other.base_url, "--data-dir", str(scenario.data_dir))
+        result = _cli("update", "--base-url", other.base_url, "--data-dir", str(store_copy))
     message = _one_line_error(result)
     assert f"does not know force '{FORCE}'" in message
-    assert _snapshot(scenario.data_dir) == before
+    assert _snapshot(store_copy) == before
 
 
-def test_force_not_in_the_store_is_refused(scenario: Scenario) -> None:
+def test_force_not_in_the_store_is_refused(scenario: Scenario, store_copy: Path) -> None:
     result = _cli(
         "update", "--force", "kent", "--base-url", scenario.fake.base_url,
-        "--data-dir", str(scenario.data_dir),
+        "--data-dir", str(store_copy),
     )  # fmt: skip
     message = _one_line_error(result)
     assert "holds no force 'kent'" in message and FORCE in message
