@@ -39,7 +39,7 @@ from pipelines.cache.folder import (
     folder_lock,
     is_damage,
     live_generation,
-    next_generation,
+    new_generation,
     previous_generation,
     put_aside,
     remove_retired,
@@ -146,7 +146,7 @@ class DiskCache:
 
     def _replace(self, live: Path, error: BaseException) -> Path:
         kept = put_aside(live, error)
-        fresh = next_generation(live)
+        fresh = new_generation(live.parent)
         log.warning(
             "the cache database %s was damaged (%s): moved it to %s for inspection and started "
             "an empty cache in %s",

@@ -5,9 +5,12 @@ numbered subfolder, ``db-<n>``, the highest number being the live one. A damaged
 never renamed or deleted inside a folder other processes may open: SQLite finds a database's
 ``-wal`` and ``-shm`` files by name, so a new ``cache.db`` beside an old process's ``-shm``
 would share its index and be corrupted in turn. Instead the whole subfolder is renamed into
-``damaged/`` (one rename moves the three files together) and the next number is started
+``damaged/`` (one rename moves the three files together) and a new number is started
 empty. A name is never reused, so a process still holding the old files can only fail to open
-the old name again, never open half of the new cache.
+the old name again, never open half of the new cache: a new subfolder is numbered above every
+``db-<n>`` present, every damaged copy kept and the highest number ever started in the folder
+(``last-db``, kept because a live subfolder deleted by hand leaves no other trace of its
+number).
 
 Opens and repairs take ``cache.lock`` (``flock``, as the store's locks), so two processes that
 find the same damage rebuild once: the second finds a newer subfolder and opens it.
@@ -32,7 +35,9 @@ DAMAGED_DIR = "damaged"
 KEEP_DAMAGED = 3  # damaged databases kept for inspection; older ones are deleted
 LOCK_SECONDS = 120.0  # a repair takes a rename and a new SQLite file: far less than this
 DB_FILE = "cache.db"  # diskcache's database file name (diskcache.core.DBNAME)
+LAST_NUMBER_FILE = "last-db"  # the highest db-<n> ever started in the folder
 _GENERATION = re.compile(r"^db-(\d+)$")
+_DAMAGED_COPY = re.compile(r"-db-(\d+)$")  # <UTC time>-db-<n>
 _LEGACY_DB = "cache.db"  # an earlier layout kept the diskcache at the folder's top
 
 
@@ -80,18 +85,49 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 
 def live_generation(folder: Path) -> Path | None:
-    """The live diskcache subfolder (the highest ``db-<n>``), or None before the first."""
+    """The live diskcache subfolder (the highest ``db-<n>``), or None before the first, or when
+    the newest one started was deleted by hand: what is left below it is retired, and a
+    ``db-<n>`` without its database is what a process still holding the deleted one wrote
+    values into since (opening it would reuse its name)."""
     numbers = [
         int(match.group(1))
         for match in map(_GENERATION.match, os.listdir(folder))
         if match is not None
     ]
-    return folder / f"db-{max(numbers)}" if numbers else None
+    if not numbers or max(numbers) < _last_number(folder):
+        return None
+    live = folder / f"db-{max(numbers)}"
+    return live if (live / DB_FILE).exists() else None
 
 
-def next_generation(generation: Path) -> Path:
-    """The subfolder after ``generation`` (``db-4`` after ``db-3``)."""
-    return generation.parent / f"db-{_number(generation) + 1}"
+def new_generation(folder: Path) -> Path:
+    """A subfolder no process has used: numbered above every ``db-<n>`` in ``folder``, every
+    damaged copy kept in ``damaged/`` and the number ``last-db`` records. A reused name could
+    meet a process still holding the deleted folder's database (or a recycled inode number
+    could make it take the new file for its own), and would make a damaged copy's name look
+    like the new database's predecessor. Records the number before the folder is made. Call
+    with :func:`folder_lock` held."""
+    numbers = [_number(Path(name)) for name in os.listdir(folder) if _GENERATION.match(name)]
+    numbers += [_copy_number(copy) for copy in damaged_copies(folder)]
+    numbers.append(_last_number(folder))
+    number = max(numbers) + 1
+    _record_number(folder, number)
+    return folder / f"db-{number}"
+
+
+def _last_number(folder: Path) -> int:
+    try:
+        return int((folder / LAST_NUMBER_FILE).read_text().strip())
+    except (OSError, ValueError):  # none yet (or unreadable): the names present still count
+        return 0
+
+
+def _record_number(folder: Path, number: int) -> None:
+    """Write ``last-db`` atomically (a half-written number would read as none). A folder that
+    cannot take it (read-only, full) could not take a new database either: the error says so."""
+    partial = folder / f"{LAST_NUMBER_FILE}.partial"
+    partial.write_text(f"{number}\n")
+    os.replace(partial, folder / LAST_NUMBER_FILE)
 
 
 def previous_generation(generation: Path) -> str:
@@ -100,16 +136,17 @@ def previous_generation(generation: Path) -> str:
 
 
 def first_generation(folder: Path) -> Path:
-    """``db-1``. An earlier version's cache at the folder's top (``cache.db``) is not read any
-    more and not deleted either (the folder may be shared, and only its owner knows what is
-    whose): one warning says it can go."""
+    """A new subfolder (:func:`new_generation`) for a folder without a live one. An earlier
+    version's cache at the folder's top (``cache.db``) is not read any more and not deleted
+    either (the folder may be shared, and only its owner knows what is whose): one warning says
+    it can go. Call with :func:`folder_lock` held."""
     if (folder / _LEGACY_DB).is_file():
         log.warning(
             "%s is a cache an earlier version kept (or another program's): it is no longer "
             "read; delete it, its -wal and -shm files and its value folders to free the space",
             folder / _LEGACY_DB,
         )
-    return folder / "db-1"
+    return new_generation(folder)
 
 
 def put_aside(generation: Path, reason: BaseException) -> Path:
@@ -148,8 +185,13 @@ def damaged_copies(folder: Path) -> list[Path]:
 
 
 def _stamp_and_number(copy: Path) -> tuple[str, int]:
-    stamp, _, generation = copy.name.partition("-")
-    return stamp, int(generation.removeprefix("db-")) if generation[3:].isdigit() else 0
+    return copy.name.partition("-")[0], _copy_number(copy)
+
+
+def _copy_number(copy: Path) -> int:
+    """The number of the subfolder a damaged copy was (``db-<n>`` of ``<UTC time>-db-<n>``)."""
+    found = _DAMAGED_COPY.search(copy.name)
+    return int(found.group(1)) if found else 0
 
 
 def remove_retired(folder: Path, live: Path) -> None:
