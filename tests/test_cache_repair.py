@@ -490,3 +490,61 @@ def test_a_locked_cache_is_left_alone_for_a_while_and_health_says_busy(tmp_path:
     finally:
         holder.communicate("")
     assert cache.state()[0] == "busy"  # for a while, even once the lock is free
+
+
+# Locks the database whose path it is sent, and holds it until its standard input closes.
+_LOCK_WHEN_ASKED = (
+    "import sqlite3, sys; path = sys.stdin.readline().strip(); "
+    "c = sqlite3.connect(path, isolation_level=None); "
+    "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); sys.stdin.read()"
+)
+
+
+class _LockedBeforeItsSecondWrite:
+    """A value to keep whose second serialisation (diskcache pickles a value before it begins
+    the write) first has ``holder`` lock the live database: the write retried on a rebuilt
+    cache then waits for another process's lock."""
+
+    def __init__(self, folder: Path, holder: subprocess.Popen) -> None:
+        self.folder, self.holder, self.serialised = folder, holder, 0
+
+    def __reduce__(self) -> tuple:
+        self.serialised += 1
+        if self.serialised == 2:
+            live = live_generation(self.folder)
+            assert live is not None
+            self.holder.stdin.write(f"{live / DB_FILE}\n")  # type: ignore[union-attr]
+            self.holder.stdin.flush()  # type: ignore[union-attr]
+            assert self.holder.stdout.readline().strip() == "held"  # type: ignore[union-attr]
+        return (str, ("a cached answer",))
+
+
+def test_a_lock_met_by_the_write_retried_after_a_repair_leaves_the_cache_busy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The retry on the rebuilt database waits LOCK_WAIT_SECONDS in vain, as a first attempt
+    can: the process then works uncached for BUSY_SECONDS and /health says busy, instead of
+    making each of a request's later calls wait again."""
+    folder = tmp_path / "cache"
+    cache = DiskCache(folder)
+    for n in range(300):
+        assert cache.set("k", (n,), bytes(200))
+    _garbage(live_generation(folder) / DB_FILE)  # under the open connection
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _LOCK_WHEN_ASKED],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    value = _LockedBeforeItsSecondWrite(folder, holder)
+    try:
+        with caplog.at_level(logging.WARNING, logger="hotspots.cache"):
+            assert cache.set("kind", ("y",), value) is False  # the retry waited in vain
+        assert value.serialised == 2  # damage met, the cache rebuilt, the write tried again
+        assert len(_damage_warnings(caplog)) == 1
+        state, why = cache.state()
+        assert state == "busy" and "lock" in why
+        assert cache.get("kind", ("y",)) is None and len(cache) == 0  # skipped, not waited
+    finally:
+        holder.communicate("")
+    assert cache.state()[0] == "busy"  # for a while, even once the lock is free

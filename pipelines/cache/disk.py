@@ -200,7 +200,8 @@ class DiskCache:
 
     def _attempt(self, action: Callable[[diskcache.Cache], T], default: T, failed: str) -> T:
         """``action`` on the live cache; after damage once more on the rebuilt one; ``default``
-        when the cache cannot answer (logged as ``failed``)."""
+        when the cache cannot answer (logged as ``failed``). A lock waited for in vain, by
+        either attempt, leaves the cache alone for a while (:meth:`_note_busy`)."""
         if time.monotonic() < self._busy_until:
             return default
         cache = self._open()
@@ -211,14 +212,16 @@ class DiskCache:
         except Exception as error:
             cache = self._recover(cache, error)
             if cache is None:
-                self._note_busy(error)
-                log.warning("%s: %r", failed, error)
-                return default
+                return self._failed(error, default, failed)
         try:
             return action(cache)
         except Exception as error:
-            log.warning("%s: %r", failed, error)
-            return default
+            return self._failed(error, default, failed)
+
+    def _failed(self, error: BaseException, default: T, failed: str) -> T:
+        self._note_busy(error)
+        log.warning("%s: %r", failed, error)
+        return default
 
     def _note_busy(self, error: BaseException) -> None:
         if isinstance(error, diskcache.Timeout) and not is_damage(error):
