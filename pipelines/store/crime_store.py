@@ -256,7 +256,13 @@ class CrimeStore:
                 if relative in named or relative in kept_retired:
                     continue
                 # Never committed: a killed writer's file, or a writer still staging (younger).
-                if path.stat().st_mtime < cutoff:
+                try:
+                    written = path.stat().st_mtime
+                except FileNotFoundError:
+                    # A worker's temporary file, renamed meanwhile (an archive ingest publishing
+                    # a batch while its workers write the next: the ingest failed on it).
+                    continue
+                if written < cutoff:
                     path.unlink(missing_ok=True)
                     deleted.append(f"crimes/{relative}")
         return deleted, kept_retired
