@@ -29,7 +29,9 @@ from cli.common import (
     QuietOption,
     ToOption,
     check_output_place,
+    confirm_written,
     console,
+    existing_data_dir,
     fail,
     finite,
     open_store,
@@ -64,7 +66,6 @@ from pipelines.cache.studies import CachedStudy, CacheHit, find_cached
 from pipelines.months import MonthError, check_range
 from pipelines.quoting import quoted
 from pipelines.store.atomic import file_version
-from pipelines.store.paths import resolve_data_dir
 from pipelines.store.view import ManifestView
 
 if TYPE_CHECKING:
@@ -197,7 +198,7 @@ def analyse(
         adjust=adjust,
         scope=scope,
     )
-    root = resolve_data_dir(data_dir)
+    root = existing_data_dir(data_dir)
     if judged_against_set(request):
         # The set's study serves every area: the codes pick its cells (unknown names end here).
         request = dataclasses.replace(request, areas=_area_codes(root, boundaries, area))
@@ -290,7 +291,7 @@ def _write_answer(
         fail(str(error))
     labels = {request.boundaries: label}
     _summary(study_answer.columns, provenance, study_answer.adjustments, ranked, top, labels)
-    console.print("Wrote " + ", ".join(str(path) for path in written))
+    confirm_written(written)
 
 
 def _shown(request: StudyRequest, study_answer: CachedStudy) -> tuple[CachedStudy, int]:

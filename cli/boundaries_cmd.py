@@ -35,6 +35,7 @@ from cli.common import (
     ToOption,
     console,
     error_console,
+    existing_data_dir,
     fail,
     open_store,
 )
@@ -75,8 +76,11 @@ FormatOption = Annotated[
 ]
 
 
-def _boundary_store(data_dir: Path | None) -> BoundaryStore:
-    return BoundaryStore(resolve_data_dir(data_dir))
+def _boundary_store(data_dir: Path | None, create: bool = False) -> BoundaryStore:
+    """The data folder's boundary sets; the folder must exist (a mistyped --data-dir is named
+    as such, not as a store with no sets) unless ``create``: the commands that add a set from
+    a file or a download make it."""
+    return BoundaryStore(resolve_data_dir(data_dir) if create else existing_data_dir(data_dir))
 
 
 def _check_format(value: str, allowed: tuple[str, ...] = ("table", "csv", "json")) -> str:
@@ -166,7 +170,7 @@ def load(
 
     Overlaps and gaps between the areas are reported (measured in British National Grid).
     """
-    store = _boundary_store(data_dir)
+    store = _boundary_store(data_dir, create=True)
     try:
         checked_title = check_title(title) if title is not None else ""  # before the slow read
         with error_console.status(Text(f"Loading {path.name}")):
@@ -308,7 +312,7 @@ def fetch(
     if scheme != "ward":
         fail(f"only --scheme ward can be fetched from ONS, got {quoted(scheme)}")
     set_name = name or f"{lad.strip().lower()}-wards-{vintage}"
-    store = _boundary_store(data_dir)
+    store = _boundary_store(data_dir, create=True)
     try:
         with error_console.status(Text(f"Fetching {vintage} wards of {lad} from ONS")) as status:
             boundary_set = fetch_wards(
@@ -369,7 +373,7 @@ def custom(
     data_dir: DataDirOption = None,
 ) -> None:
     """Store custom areas (town centre, estate, night-time economy zone) drawn as GeoJSON."""
-    store = _boundary_store(data_dir)
+    store = _boundary_store(data_dir, create=True)
     try:
         boundary_set = load_custom_file(path, name, vintage)
     except BoundaryError as error:

@@ -19,12 +19,12 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from cli.standard_output import drop_confirmations_if_shut
+from cli.standard_output import confirmations_only
 from pipelines.cache import cache_dir_for, open_cache, use_cache
 from pipelines.progress import StepReport
 from pipelines.quoting import quoted, shortened
 from pipelines.store.atomic import atomic_write, keep_existing, name_outputs
-from pipelines.store.paths import resolve_data_dir
+from pipelines.store.paths import DATA_DIR_ENV, resolve_data_dir
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -136,13 +136,43 @@ def finite_share(value: float) -> float:
     return value
 
 
-def open_store(data_dir: Path | None) -> CrimeStore:
-    """The store, and its on-disk cache made the one covers use (shared with the service)."""
+def open_store(data_dir: Path | None, create: bool = False) -> CrimeStore:
+    """The store, and its on-disk cache made the one covers use (shared with the service).
+    The data folder must exist (:func:`existing_data_dir`) unless ``create``: only the
+    commands that load data make it."""
     from pipelines.store import CrimeStore  # pyarrow: only commands that read rows need it
 
-    root = resolve_data_dir(data_dir)
+    root = resolve_data_dir(data_dir) if create else existing_data_dir(data_dir)
     use_cache(open_cache(cache_dir_for(root)))
     return CrimeStore(root)
+
+
+def existing_data_dir(data_dir: Path | None) -> Path:
+    """The data folder (--data-dir, else $HOTSPOTS_DATA_DIR, else ./data) of a command that
+    reads the store; one line, exit 2, when it does not exist or is no folder. A mistyped
+    --data-dir read as an empty store said "no boundary set named ...", or "the store ...
+    holds no crimes", and some commands made the folder (a cache, a record) as they did."""
+    root = resolve_data_dir(data_dir)
+    if not root.is_dir():
+        fail(
+            f"{missing_data_dir(root, data_dir)}; give your store's folder with --data-dir or "
+            f"${DATA_DIR_ENV}, or make one by loading data (`hotspots boundaries load`, "
+            "`hotspots ingest archive`)"
+        )
+    return root
+
+
+def missing_data_dir(root: Path, data_dir: Path | None) -> str:
+    """ "the data folder /abs/path (from --data-dir) does not exist" (or "is not a folder"):
+    where the path came from says what to fix."""
+    if data_dir:
+        given = "from --data-dir"
+    elif os.environ.get(DATA_DIR_ENV):
+        given = f"from ${DATA_DIR_ENV}"
+    else:
+        given = f"the default: no --data-dir, no ${DATA_DIR_ENV}"
+    what = "is not a folder" if os.path.lexists(root) else "does not exist"
+    return f"the data folder {absolute(root)} ({given}) {what}"
 
 
 def set_label(name: str, title: str = "") -> str:
@@ -266,7 +296,7 @@ def refuse_to_overwrite(paths: list[Path], overwrite: bool, standard_output: boo
     # A disk fault writing them names them as given, not as files of the data folder.
     name_outputs(paths)
     if paths:  # the answer goes to files: standard output only confirms (cli/standard_output.py)
-        drop_confirmations_if_shut()
+        confirmations_only()
 
 
 def check_output_place(output: Path | None) -> None:
@@ -287,7 +317,15 @@ def write_text_output(output: Path | None, text: str) -> None:
         fail(missing_folder(output.parent))
     with atomic_write(output) as tmp:
         tmp.write_text(text, encoding="utf-8")
-    console.print(f"Wrote {output}")
+    confirm_written([output])
+
+
+def confirm_written(paths: list[Path], detail: str = "") -> None:
+    """The one line every command prints on standard output once its -o file(s) are written:
+    "Wrote FILE[, FILE...]", then `` (detail)`` where there is one (export: "1,234 crimes,
+    csv"). Only a confirmation: standard output shut or full drops it (cli/standard_output.py)."""
+    line = "Wrote " + ", ".join(str(path) for path in paths)
+    console.print(f"{line} ({detail})" if detail else line, highlight=False, soft_wrap=True)
 
 
 _FOLDER_FAULTS = {  # {folder}: the folder by its absolute path

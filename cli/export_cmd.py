@@ -17,7 +17,7 @@ from cli.common import (
     OverwriteOption,
     ToOption,
     check_output_place,
-    console,
+    confirm_written,
     error_console,
     fail,
     is_standard_output,
@@ -111,7 +111,7 @@ def export(
         fail(str(error))
     except OSError as error:
         fail(f"cannot write {output}: {error.strerror or error}")
-    console.print(f"Wrote {counted(rows, 'crime')} to {output} ({chosen}).")
+    confirm_written([output], f"{counted(rows, 'crime')}, {chosen}")
 
 
 def _export_to_standard_output(crimes: pa.Table, force: str, chosen: str) -> int:

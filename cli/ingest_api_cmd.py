@@ -87,7 +87,7 @@ def ingest_api(
     area = _area(boundary, poly)
     url = api_root(base_url)
     retry = retry_policy()
-    store = open_store(data_dir)
+    store = open_store(data_dir, create=True)
 
     with progress_bar(detail=True, quiet=quiet) as bar:
         task = bar.add_task(f"Fetching {force} months", total=None, detail="")

@@ -65,7 +65,7 @@ def ingest_archive_command(
     with start_workers(workers) as pool:
         from pipelines.ingest.archive import ingest_archive
 
-        store = open_store(data_dir)
+        store = open_store(data_dir, create=True)
         with progress_bar(quiet=quiet) as bar:
             task = bar.add_task("Ingesting files", total=len(listing.street_files))
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from cli.common import DataDirOption, console, error_console, fail
+from cli.common import DataDirOption, console, error_console, fail, missing_data_dir
 from cli.keys_cmd import keys_file
 from cli.standard_output import standard_output_was_shut
 from pipelines.quoting import quoted
@@ -110,6 +110,18 @@ def serve(
         tiles=tiles,
     )
     assert settings.api_keys_file is not None  # always set by Settings
+    if not settings.data_dir.is_dir():
+        # The service makes the folder and serves an empty store there (boundary sets can be
+        # added through its API), so this is no error; but it is usually a mistyped path.
+        error_console.print(
+            Text.assemble(
+                ("warning:", "yellow"),
+                f" {missing_data_dir(settings.data_dir, data_dir)}: serving an empty store, "
+                f"made there now; give your store's folder with --data-dir or ${DATA_DIR_ENV}",
+            ),
+            highlight=False,
+            soft_wrap=True,
+        )
     if not settings.api_keys_file.exists():
         error_console.print(
             Text.assemble(

@@ -27,35 +27,44 @@ _KEPT = 8
 
 class WatchedOutput:
     """``stream`` with its writes and flushes watched: a failing one (an ``OSError``) is kept in
-    ``faults``, then raised as it was. Everything else is the stream's own."""
+    ``faults``, then raised as it was; or, once the command's answer has gone to its -o files
+    (:func:`confirmations_only`), what it printed only confirmed them, so a failing write
+    drops it instead (:meth:`_drop`). Everything else is the stream's own."""
 
-    def __init__(self, stream: Any, faults: list[OSError] | None = None) -> None:
+    def __init__(
+        self, stream: Any, faults: list[OSError] | None = None, text: WatchedOutput | None = None
+    ) -> None:
         self._stream = stream
         self.faults: list[OSError] = [] if faults is None else faults
+        self._text = text  # the binary side's text stream, whose confirming and dropped count
+        self.confirming = False
+        self.dropped = False
         binary = getattr(stream, "buffer", None)
         if binary is not None:  # the text stream's binary side, sharing its faults
-            self.buffer = WatchedOutput(binary, self.faults)
+            self.buffer = WatchedOutput(binary, self.faults, self)
 
     def write(self, data: Any) -> int:
+        if self._owner.dropped:
+            return len(data)
         try:
             return self._stream.write(data)
         except OSError as error:
-            self._keep(error)
-            raise
+            self._fault(error)
+        return len(data)
 
     def writelines(self, lines: Any) -> None:
+        if self._owner.dropped:
+            return
         try:
             self._stream.writelines(lines)
         except OSError as error:
-            self._keep(error)
-            raise
+            self._fault(error)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except OSError as error:
-            self._keep(error)
-            raise
+            self._fault(error)
 
     def __getattr__(self, name: str) -> Any:
         # encoding, errors, fileno, isatty, closed, ...: the stream's (nothing else writes).
@@ -63,9 +72,33 @@ class WatchedOutput:
             raise AttributeError(name)
         return getattr(self._stream, name)
 
-    def _keep(self, error: OSError) -> None:
-        self.faults.append(error)
-        del self.faults[:-_KEPT]
+    @property
+    def _owner(self) -> WatchedOutput:
+        return self._text if self._text is not None else self
+
+    def _fault(self, error: OSError) -> None:
+        """Raise ``error`` (kept first), unless only confirmations are printed now: then drop
+        them quietly (see :func:`confirmations_only`)."""
+        if not self._owner.confirming:
+            self.faults.append(error)
+            del self.faults[:-_KEPT]
+            raise error
+        self._owner._drop()
+
+    def _drop(self) -> None:
+        """Point descriptor 1 at /dev/null and empty the buffers into it, so what is printed
+        from now on, and the flush at exit, neither fails nor reaches the faulty device."""
+        self.dropped = True
+        try:
+            _take_descriptor(1)
+        except OSError:  # no descriptor to point (an in-process run's capture): drop only
+            return
+        for stream in (self._stream, getattr(self._stream, "buffer", None)):
+            try:
+                if stream is not None:
+                    stream.flush()
+            except (OSError, ValueError):
+                pass  # what it held is lost either way: it only confirmed the -o files
 
 
 class _ShutBinary:
@@ -99,7 +132,7 @@ class _ShutOutput(_ShutBinary):
     first print was an AttributeError traceback. Where the answer goes there (``-o -``, or a
     command with no -o), the command ends with one line, exit 1, as for any other fault of
     standard output. Where the answer goes to an -o file, what is printed there only confirms
-    it (the "Wrote" line, analyse's summary): it is dropped (:func:`drop_confirmations_if_shut`)
+    it (the "Wrote" line, analyse's summary): it is dropped (:func:`confirmations_only`)
     and the command ends as it would have, rather than exit 1 after writing the file (a retry
     was then refused: the file "exists already")."""
 
@@ -124,19 +157,26 @@ def standard_output_was_shut() -> bool:
     return isinstance(stdout, WatchedOutput) and isinstance(stdout._stream, _ShutOutput)
 
 
-def drop_confirmations_if_shut() -> None:
-    """Called once a command knows its answer goes to files, not to standard output: if
-    standard output was shut at start, what the command prints there from now on is dropped
-    instead of failing (:class:`_ShutOutput`). Any other standard output is left as it is."""
+def confirmations_only() -> None:
+    """Called once a command knows its answer goes to files, not to standard output: what it
+    prints there from now on only confirms them (the "Wrote" line, analyse's summary). If
+    standard output was shut at start (``>&-``), or a write to it fails (``> /dev/full``, a
+    full disk), that is dropped instead of failing the command: the answer is in the file, so
+    the command ends as it would have, rather than exit 1 after writing it (a retry was then
+    refused: the file "exists already")."""
+    stdout = sys.stdout
+    if not isinstance(stdout, WatchedOutput):
+        return
+    stdout.confirming = True
     if standard_output_was_shut():
-        shut = sys.stdout._stream
+        shut = stdout._stream
         shut.dropping = shut.buffer.dropping = True
 
 
 def _take_descriptor(descriptor: int) -> None:
-    """Put /dev/null on a standard descriptor the process started without: else the next file
-    opened gets that number, and anything a library writes there (C code printing to stdout
-    or stderr) would land in that file."""
+    """Put /dev/null on a standard descriptor (one the process started without: else the next
+    file opened gets that number, and anything a library writes there, C code printing to
+    stdout or stderr, would land in that file; or one whose device failed)."""
     opened = os.open(os.devnull, os.O_WRONLY)
     if opened != descriptor:
         os.dup2(opened, descriptor)  # inheritable, as standard descriptors are
