@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +26,7 @@ from cli.tables import print_table
 from pipelines.ingest.archive_layout import ArchiveError, list_archive
 from pipelines.ingest.archive_workers import start_workers, worker_count
 from pipelines.months import MonthError, check_range
+from pipelines.wording import counted
 
 if TYPE_CHECKING:
     from pipelines.ingest.archive import ArchiveIngestReport, FileOutcome
@@ -60,9 +63,11 @@ def ingest_archive_command(
         listing = list_archive(path, force, first, last)
     except (MonthError, ArchiveError) as error:
         fail(str(error))
+    except KeyboardInterrupt:
+        fail(_NOTHING_STORED, code=INTERRUPTED)
     workers = worker_count(None, listing.street_files)
     # The workers start now and import Arrow and h3 while this process does (below).
-    with start_workers(workers) as pool:
+    with _interrupt_said(), start_workers(workers) as pool:
         from pipelines.ingest.archive import ingest_archive
 
         store = open_store(data_dir, create=True)
@@ -86,12 +91,46 @@ def ingest_archive_command(
                 )
             except ArchiveError as error:
                 fail(str(error))
-    _print_report(report, store.root)
+    _print_report(report, store.root, listing.folders)
     if report.failed:
         fail(
             f"{len(report.failed)} file(s) could not be read (listed above); the store keeps its "
             "previous contents for those months",
             code=1,
+        )
+
+
+# The exit status of a command ended by Ctrl-C (SIGINT), as shells give it: 128 + 2.
+INTERRUPTED = 130
+_NOTHING_STORED = (
+    "interrupted before any file was stored: the store is as it was; run the same command "
+    "again to load the archive"
+)
+
+
+@contextmanager
+def _interrupt_said() -> Iterator[None]:
+    """Ctrl-C during the ingest ends it with one line saying what the store holds, exit 130
+    (it ended with exit 130 and no word). Files are published in the listing's order, in
+    batches (pipelines/ingest/archive.py), so what is stored is the listing's first files:
+    named by the first and the last."""
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        from pipelines.ingest.archive import IngestInterrupted  # here: the workers start first
+
+        if not isinstance(interrupt, IngestInterrupted):
+            fail(_NOTHING_STORED, code=INTERRUPTED)
+        stored = interrupt.stored
+        if not stored:
+            fail(_NOTHING_STORED, code=INTERRUPTED)
+        first, last = stored[0], stored[-1]
+        fail(
+            f"interrupted: the {counted(len(stored), 'force-month')} stored before the "
+            f"interrupt are kept ({first.force} {first.month} to {last.force} {last.month}); "
+            f"the other {counted(interrupt.not_stored, 'file')} were not stored (for those "
+            "the store holds what it held before); run the same command again to finish",
+            code=INTERRUPTED,
         )
 
 
@@ -101,9 +140,11 @@ def ingest_archive_command(
 PER_FILE_ROWS_UP_TO = 100
 # Files whose rejected rows are shown by example; `hotspots coverage` lists every month.
 _SAMPLED_FILES = 20
+# Folders named like CSV files (2023-01/2023-01-kent-street.csv/), each named on a line.
+_FOLDERS_NAMED = 10
 
 
-def _print_report(report: ArchiveIngestReport, root: Path) -> None:
+def _print_report(report: ArchiveIngestReport, root: Path, folders: list[str]) -> None:
     if len(report.files) > PER_FILE_ROWS_UP_TO:
         _print_force_table(report, root)
     else:
@@ -125,6 +166,14 @@ def _print_report(report: ArchiveIngestReport, root: Path) -> None:
     _print_warnings(report)
     if report.ignored:
         console.print(f"Ignored {len(report.ignored)} CSV file(s) that are not street-level crime.")
+    for name in folders[:_FOLDERS_NAMED]:
+        console.print(
+            f"Ignored {name}: it is a folder, not a CSV file.", highlight=False, soft_wrap=True
+        )
+    if len(folders) > _FOLDERS_NAMED:
+        console.print(
+            f"... and {len(folders) - _FOLDERS_NAMED} more folder(s) named like CSV files."
+        )
     console.print(
         f"{report.source_rows:,} rows read, {report.stored:,} stored, "
         f"{report.source_rows - report.stored:,} rejected."

@@ -38,7 +38,7 @@ from pipelines.schema import CRIME_SCHEMA, SOURCE_ARCHIVE
 from pipelines.store import CrimeStore, PartitionCoverage, StoreWriter
 from pipelines.store.atomic import flush_files, flush_folders
 from pipelines.store.crime_store import write_partition_file
-from pipelines.store.manifest import PartitionEntry
+from pipelines.store.manifest import PartitionEntry, load_manifest
 
 # Files handed out and not yet collected, per worker: enough that none waits while the parent
 # swaps a manifest or waits for the disk (an fsync, or creating a lock file, can wait tens of
@@ -86,6 +86,17 @@ class ArchiveIngestReport:
 
 
 Progress = Callable[[FileOutcome], None]
+
+
+class IngestInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) during an archive ingest: the files of ``stored`` (their outcomes, in
+    the listing's order) are in the store's manifest; the other ``not_stored`` files of the
+    listing are not (each of those force-months is as it was before the ingest)."""
+
+    def __init__(self, stored: list[FileOutcome], not_stored: int) -> None:
+        super().__init__()
+        self.stored = stored
+        self.not_stored = not_stored
 
 
 @dataclass
@@ -144,29 +155,49 @@ def _ingest_files(
     progress: Progress | None,
 ) -> list[FileOutcome]:
     outcomes: list[FileOutcome] = []
-    with store.writer() as partitions:
-        flushing = _Flushing(partitions)
-        pending: deque[tuple[list[StreetFile], Future[list[WrittenFile]]]] = deque()
-        in_flight = 0
-        for batch in file_batches(files):
-            # Locked here, written by a worker on this process's behalf, published below.
-            for file in batch:
-                partitions.lock(file.force, file.month)
-            pending.append((batch, pool.submit(ingest_files, batch, store.crimes_dir)))
-            in_flight += len(batch)
-            while pending and (in_flight > count * _IN_FLIGHT_PER_WORKER or pending[0][1].done()):
-                done, future = pending.popleft()
-                in_flight -= len(done)
-                outcomes.extend(flushing.collect(done, future, progress))
-            if partitions.staged >= _PUBLISH_EVERY:
-                flushing.commit()
-        # Every file is handed out: the workers quit when their last is done, while this
-        # process flushes and publishes, instead of after it.
-        pool.shutdown(wait=False)
-        while pending:
-            outcomes.extend(flushing.collect(*pending.popleft(), progress))
-        flushing.flush_folders()  # the writer publishes the rest as it closes
+    staged: list[tuple[FileOutcome, str]] = []  # each file staged, and its partition file
+    try:
+        with store.writer() as partitions:
+            flushing = _Flushing(partitions, staged)
+            pending: deque[tuple[list[StreetFile], Future[list[WrittenFile]]]] = deque()
+            in_flight = 0
+            for batch in file_batches(files):
+                # Locked here, written by a worker on this process's behalf, published below.
+                for file in batch:
+                    partitions.lock(file.force, file.month)
+                pending.append((batch, pool.submit(ingest_files, batch, store.crimes_dir)))
+                in_flight += len(batch)
+                while pending and (
+                    in_flight > count * _IN_FLIGHT_PER_WORKER or pending[0][1].done()
+                ):
+                    done, future = pending.popleft()
+                    in_flight -= len(done)
+                    outcomes.extend(flushing.collect(done, future, progress))
+                if partitions.staged >= _PUBLISH_EVERY:
+                    flushing.commit()
+            # Every file is handed out: the workers quit when their last is done, while this
+            # process flushes and publishes, instead of after it.
+            pool.shutdown(wait=False)
+            while pending:
+                outcomes.extend(flushing.collect(*pending.popleft(), progress))
+            flushing.flush_folders()  # the writer publishes the rest as it closes
+    except KeyboardInterrupt as interrupt:
+        # The writer published nothing more as it closed; its locks are released. The files
+        # handed out and not started are not written at all.
+        pool.shutdown(wait=False, cancel_futures=True)
+        stored = _in_manifest(store, staged)
+        raise IngestInterrupted(stored, len(files) - len(stored)) from interrupt
     return outcomes
+
+
+def _in_manifest(store: CrimeStore, staged: list[tuple[FileOutcome, str]]) -> list[FileOutcome]:
+    """The staged files the store's manifest names now. Read from the manifest, not counted
+    as batches are published: an interrupt can land after a batch's manifest swap and before
+    anything after it has run."""
+    named = {key: entry.file for key, entry in load_manifest(store.crimes_dir).partitions.items()}
+    return [
+        outcome for outcome, file in staged if named.get((outcome.force, outcome.month)) == file
+    ]
 
 
 @dataclass
@@ -227,8 +258,9 @@ class _Flushing:
     the manifest swap that publishes them (an fsync of a folder per file was as many journal
     commits again, each stalling the workers' writes)."""
 
-    def __init__(self, partitions: StoreWriter) -> None:
+    def __init__(self, partitions: StoreWriter, staged: list[tuple[FileOutcome, str]]) -> None:
         self.partitions = partitions
+        self.staged = staged  # every file staged, and its partition file, in order
         self._folders: set[Path] = set()
 
     def collect(
@@ -258,6 +290,8 @@ class _Flushing:
         outcome = FileOutcome(
             file.force, file.month, file.name, coverage, written.samples, written.error
         )
+        if written.entry is not None:
+            self.staged.append((outcome, written.entry.file))
         if progress:
             progress(outcome)
         return outcome

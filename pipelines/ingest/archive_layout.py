@@ -40,6 +40,9 @@ class StreetFile:
 class ArchiveListing:
     street_files: list[StreetFile]
     ignored: list[str] = field(default_factory=list)  # CSVs that are not street-level crime
+    # Folders named like CSV files (2023-01/2023-01-kent-street.csv/): skipped, as no file
+    # can be read from them, and named so that a month missing for that reason is not a mystery.
+    folders: list[str] = field(default_factory=list)
     forces: list[str] = field(default_factory=list)
     months: list[str] = field(default_factory=list)
 
@@ -50,6 +53,7 @@ class ArchiveListing:
         return ArchiveListing(
             files,
             ignored=self.ignored,
+            folders=self.folders,
             forces=sorted({f.force for f in files}),
             months=sorted({f.month for f in files}),
         )
@@ -62,9 +66,9 @@ def list_archive(
     if not path.exists():
         raise ArchiveError(f"{path} does not exist; give a folder or .zip from data.police.uk")
     if path.is_dir():
-        entries = _folder_entries(path)
+        entries, folders = _folder_entries(path)
     elif zipfile.is_zipfile(path):
-        entries = _zip_entries(path)
+        entries, folders = _zip_entries(path)
     elif _starts_like_zip(path):
         raise ArchiveError(
             f"{path} starts like a zip archive but its end is missing: the download was cut "
@@ -85,8 +89,12 @@ def list_archive(
             found.append(StreetFile(match["force"], match["month"], name, reader, size))
         elif base.lower().endswith(".csv"):
             ignored.append(name)
+    folders = [name for name in folders if not is_other_archive_file(name)]
     if not found:
-        raise ArchiveError(f"no street-level files (YYYY-MM/YYYY-MM-<force>-street.csv) in {path}")
+        named = f"; {_folders_said(folders)}" if folders else ""
+        raise ArchiveError(
+            f"no street-level files (YYYY-MM/YYYY-MM-<force>-street.csv) in {path}{named}"
+        )
 
     all_forces = sorted({f.force for f in found})
     all_months = sorted({f.month for f in found})
@@ -107,6 +115,7 @@ def list_archive(
     return ArchiveListing(
         selected,
         ignored=sorted(ignored),
+        folders=folders,
         forces=sorted({f.force for f in selected}),
         months=sorted({f.month for f in selected}),
     )
@@ -132,29 +141,42 @@ def _reject_duplicates(files: list[StreetFile]) -> None:
 _Entry = tuple[str, Callable[[], bytes], int]
 
 
-def _folder_entries(folder: Path) -> list[_Entry]:
-    return [
-        (
-            csv_path.relative_to(folder).as_posix(),
-            functools.partial(_read_once, csv_path),
-            csv_path.stat().st_size,
-        )
-        for csv_path in sorted(folder.rglob("*.csv"))
-        if csv_path.is_file()
-    ]
+def _folders_said(folders: list[str]) -> str:
+    """The words for folders named like CSV files, for the error that nothing was found."""
+    shown = ", ".join(folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+    if len(folders) == 1:
+        return f"{shown} is a folder, not a CSV file"
+    return f"{shown} are folders, not CSV files"
 
 
-def _zip_entries(zip_path: Path) -> list[_Entry]:
+def _folder_entries(folder: Path) -> tuple[list[_Entry], list[str]]:
+    """The CSV files under ``folder``, and the folders named like CSV files (sorted)."""
+    entries: list[_Entry] = []
+    folders: list[str] = []
+    for csv_path in sorted(folder.rglob("*.csv")):
+        name = csv_path.relative_to(folder).as_posix()
+        if csv_path.is_file():
+            entries.append((name, functools.partial(_read_once, csv_path), csv_path.stat().st_size))
+        elif csv_path.is_dir():
+            folders.append(name)
+    return entries, folders
+
+
+def _zip_entries(zip_path: Path) -> tuple[list[_Entry], list[str]]:
+    """:func:`_folder_entries` of a zip: its CSV members, and its folders named like them."""
     try:
         with zipfile.ZipFile(zip_path) as archive:
-            members = [i for i in archive.infolist() if not i.filename.endswith("/")]
+            infos = archive.infolist()
     except zipfile.BadZipFile as error:
         raise ArchiveError(f"{zip_path} is a damaged zip archive: {error}") from error
-    return [
+    members = [i for i in infos if not i.filename.endswith("/")]
+    entries = [
         (info.filename, functools.partial(_read_member, zip_path, info.filename), info.file_size)
         for info in sorted(members, key=lambda i: i.filename)
         if info.filename.lower().endswith(".csv")
     ]
+    folders = sorted(i.filename.rstrip("/") for i in infos if i.filename.lower().endswith(".csv/"))
+    return entries, folders
 
 
 def _read_once(path: Path) -> bytes:

@@ -12,6 +12,7 @@ import contextlib
 import gc
 import multiprocessing
 import os
+import signal
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Protocol
 
@@ -54,6 +55,10 @@ def start_workers(count: int) -> Executor:
 
 
 def _worker_started() -> None:
+    # Ctrl-C reaches every process of the terminal's process group: the ingest (the parent)
+    # says what the store holds and ends; a worker would only print a KeyboardInterrupt
+    # traceback of its own. The parent cancels the files not started; the workers finish theirs.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import pyarrow as pa
 
     # The ingest's modules, imported now, stay for the worker's life: kept out of the garbage
