@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -548,3 +549,37 @@ def test_a_lock_met_by_the_write_retried_after_a_repair_leaves_the_cache_busy(
     finally:
         holder.communicate("")
     assert cache.state()[0] == "busy"  # for a while, even once the lock is free
+
+
+def test_a_process_opening_a_locked_cache_works_uncached_for_a_while_then_uses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server worker starting while another process holds the cache's write lock: its first
+    call waits LOCK_WAIT_SECONDS, not diskcache's 60 s for the write its open makes, and the
+    cache is busy for BUSY_SECONDS, not unusable for the life of the process."""
+    from pipelines.cache import disk
+
+    monkeypatch.setattr(disk, "BUSY_SECONDS", 1.0)  # the test waits it out
+    folder = tmp_path / "cache"
+    first = DiskCache(folder)
+    assert first.set("kind", ("x",), 1)
+    first.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _LOCK_WHEN_ASKED],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        holder.stdin.write(f"{live_generation(folder) / DB_FILE}\n")  # type: ignore[union-attr]
+        holder.stdin.flush()  # type: ignore[union-attr]
+        assert holder.stdout.readline().strip() == "held"  # type: ignore[union-attr]
+        starting = DiskCache(folder)
+        assert starting.get("kind", ("x",)) is None  # waited in vain: a miss
+        state, why = starting.state()
+        assert state == "busy" and "lock" in why
+    finally:
+        holder.communicate("")
+    time.sleep(1.5)  # past BUSY_SECONDS, the lock free
+    assert starting.get("kind", ("x",)) == 1
+    assert starting.state() == ("ok", None)

@@ -158,6 +158,7 @@ class DiskCache:
         return fresh
 
     def _diskcache(self, folder: Path) -> diskcache.Cache:
+        _wait_for_writer(folder / DB_FILE)
         return diskcache.Cache(
             str(folder),
             size_limit=self.size_limit,
@@ -176,6 +177,9 @@ class DiskCache:
 
         if isinstance(error, LockTimeout):  # busy, not broken: the next call tries again
             log.warning("cache folder %s busy, working uncached for now: %r", self.directory, error)
+            return
+        if _lock_waited(error):  # another process writing at length: busy, not broken
+            self._note_busy(error)
             return
         self._unusable = _in_words(error)
         self._opened = None
@@ -224,7 +228,7 @@ class DiskCache:
         return default
 
     def _note_busy(self, error: BaseException) -> None:
-        if isinstance(error, diskcache.Timeout) and not is_damage(error):
+        if _lock_waited(error):
             self._busy_until = time.monotonic() + BUSY_SECONDS
             log.warning(
                 "cache %s locked by another process for over %.0f s: working uncached for %.0f s",
@@ -346,6 +350,44 @@ def _reason(error: BaseException, in_full: bool = True) -> str:
     if isinstance(cause, OSError) and cause.errno is not None:
         return _FOLDER_FAULTS.get(cause.errno) or (cause.strerror or "").lower()
     return (str(error) if in_full else "") or type(error).__name__
+
+
+def _lock_waited(error: BaseException) -> bool:
+    """Whether ``error`` says another process's lock on the database was waited for in vain:
+    diskcache's ``Timeout`` for a write it could not begin, or SQLite's "database is locked"."""
+    import sqlite3
+
+    if is_damage(error):
+        return False
+    found = sqlite_error(error)
+    code = (getattr(found, "sqlite_errorcode", None) or 0) & 0xFF
+    return isinstance(error, diskcache.Timeout) or code in (
+        sqlite3.SQLITE_BUSY,
+        sqlite3.SQLITE_LOCKED,
+    )
+
+
+def _wait_for_writer(db: Path) -> None:
+    """Wait at most :data:`LOCK_WAIT_SECONDS` for another process's write lock on ``db``, then
+    raise SQLite's "database is locked". diskcache's open writes its settings, and waits up to
+    60 s for a lock to do so (then fails, and the process would work uncached for good). Any
+    other fault is left for diskcache's open to meet, and report as before."""
+    import sqlite3
+
+    if not db.exists():
+        return  # a new database: nobody else can hold it
+    try:
+        connection = sqlite3.connect(db, timeout=LOCK_WAIT_SECONDS, isolation_level=None)
+    except sqlite3.Error:
+        return
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("ROLLBACK")
+    except sqlite3.Error as error:
+        if _lock_waited(error):
+            raise
+    finally:
+        connection.close()
 
 
 def _still_live(opened: _Opened) -> bool:
