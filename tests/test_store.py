@@ -80,9 +80,9 @@ def test_partition_files_reach_the_disk_before_a_manifest_names_them(
     events: list[tuple[str, Path]] = []
     real_file, real_dir = atomic._fsync_file, atomic._fsync_dir
 
-    def fsync_file(path: Path) -> None:
+    def fsync_file(path: Path, **options: bool) -> None:
         events.append(("file", path))
-        real_file(path)
+        real_file(path, **options)
 
     def fsync_dir(path: Path) -> None:
         events.append(("dir", path))
