@@ -463,6 +463,38 @@ def test_an_earlier_layouts_cache_is_left_with_one_warning(
     assert str(folder / DB_FILE) in warning and "delete it" in warning
 
 
+# Locks the database whose path it is sent, and holds it until its standard input closes.
+_LOCK_WHEN_ASKED = (
+    "import sqlite3, sys; path = sys.stdin.readline().strip(); "
+    "c = sqlite3.connect(path, isolation_level=None); "
+    "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); sys.stdin.read()"
+)
+
+
+def _start_lock_holder() -> subprocess.Popen:
+    """Another process, ready to lock a cache database when :func:`_lock` names it."""
+    return subprocess.Popen(
+        [sys.executable, "-c", _LOCK_WHEN_ASKED],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _lock(holder: subprocess.Popen, database: Path) -> None:
+    """Have ``holder`` take ``database``'s exclusive lock, and wait until it holds it."""
+    holder.stdin.write(f"{database}\n")  # type: ignore[union-attr]
+    holder.stdin.flush()  # type: ignore[union-attr]
+    assert holder.stdout.readline().strip() == "held"  # type: ignore[union-attr]
+
+
+def _assert_busy_and_skipping(cache: DiskCache, key: tuple) -> None:
+    """The cache says it is busy with a lock, and skips its calls instead of waiting again."""
+    state, why = cache.state()
+    assert state == "busy" and "lock" in why
+    assert cache.get("kind", key) is None and len(cache) == 0  # skipped, not waited
+
+
 def test_a_locked_cache_is_left_alone_for_a_while_and_health_says_busy(tmp_path: Path) -> None:
     """Another process holding the cache's lock makes one call wait (at most
     LOCK_WAIT_SECONDS) and then the process works uncached for BUSY_SECONDS, saying so,
@@ -470,35 +502,14 @@ def test_a_locked_cache_is_left_alone_for_a_while_and_health_says_busy(tmp_path:
     folder = tmp_path / "cache"
     cache = DiskCache(folder)
     assert cache.set("kind", ("x",), 1)
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
-            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); sys.stdin.read()",
-            str(live_generation(folder) / DB_FILE),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _start_lock_holder()
     try:
-        assert holder.stdout.readline().strip() == "held"
+        _lock(holder, live_generation(folder) / DB_FILE)
         assert cache.set("kind", ("y",), 2) is False  # waited in vain: nothing kept
-        state, why = cache.state()
-        assert state == "busy" and "lock" in why
-        assert cache.get("kind", ("x",)) is None and len(cache) == 0  # skipped, not waited
+        _assert_busy_and_skipping(cache, ("x",))
     finally:
         holder.communicate("")
     assert cache.state()[0] == "busy"  # for a while, even once the lock is free
-
-
-# Locks the database whose path it is sent, and holds it until its standard input closes.
-_LOCK_WHEN_ASKED = (
-    "import sqlite3, sys; path = sys.stdin.readline().strip(); "
-    "c = sqlite3.connect(path, isolation_level=None); "
-    "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); sys.stdin.read()"
-)
 
 
 class _LockedBeforeItsSecondWrite:
@@ -514,9 +525,7 @@ class _LockedBeforeItsSecondWrite:
         if self.serialised == 2:
             live = live_generation(self.folder)
             assert live is not None
-            self.holder.stdin.write(f"{live / DB_FILE}\n")  # type: ignore[union-attr]
-            self.holder.stdin.flush()  # type: ignore[union-attr]
-            assert self.holder.stdout.readline().strip() == "held"  # type: ignore[union-attr]
+            _lock(self.holder, live / DB_FILE)
         return (str, ("a cached answer",))
 
 
@@ -531,21 +540,14 @@ def test_a_lock_met_by_the_write_retried_after_a_repair_leaves_the_cache_busy(
     for n in range(300):
         assert cache.set("k", (n,), bytes(200))
     _garbage(live_generation(folder) / DB_FILE)  # under the open connection
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _LOCK_WHEN_ASKED],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _start_lock_holder()
     value = _LockedBeforeItsSecondWrite(folder, holder)
     try:
         with caplog.at_level(logging.WARNING, logger="hotspots.cache"):
             assert cache.set("kind", ("y",), value) is False  # the retry waited in vain
         assert value.serialised == 2  # damage met, the cache rebuilt, the write tried again
         assert len(_damage_warnings(caplog)) == 1
-        state, why = cache.state()
-        assert state == "busy" and "lock" in why
-        assert cache.get("kind", ("y",)) is None and len(cache) == 0  # skipped, not waited
+        _assert_busy_and_skipping(cache, ("y",))
     finally:
         holder.communicate("")
     assert cache.state()[0] == "busy"  # for a while, even once the lock is free
@@ -564,16 +566,9 @@ def test_a_process_opening_a_locked_cache_works_uncached_for_a_while_then_uses_i
     first = DiskCache(folder)
     assert first.set("kind", ("x",), 1)
     first.close()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", _LOCK_WHEN_ASKED],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = _start_lock_holder()
     try:
-        holder.stdin.write(f"{live_generation(folder) / DB_FILE}\n")  # type: ignore[union-attr]
-        holder.stdin.flush()  # type: ignore[union-attr]
-        assert holder.stdout.readline().strip() == "held"  # type: ignore[union-attr]
+        _lock(holder, live_generation(folder) / DB_FILE)
         starting = DiskCache(folder)
         assert starting.get("kind", ("x",)) is None  # waited in vain: a miss
         state, why = starting.state()
